@@ -1,0 +1,151 @@
+"""The small interface every messaging channel implements, and the events it delivers.
+
+The conversations in ``handlers/`` are written once against these types; Telegram is the first
+implementation (``bot/channels/telegram.py``) and Zalo will be the second. Nothing here imports a
+messenger library. Texts are a small HTML subset (<b>, <i>, <a href>, <code>) with every piece of
+user text escaped; a channel without formatting strips the tags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button under a message; pressing it delivers ``data`` back."""
+
+    text: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Choices:
+    rows: tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True)
+class Keys:
+    """A reply keyboard. ``location`` is the label of a button that shares the user's place."""
+
+    rows: tuple[tuple[str, ...], ...] = ()
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoveKeys:
+    """Take a reply keyboard away."""
+
+
+@dataclass(frozen=True)
+class AskReply:
+    """Open the reply box on this message (Telegram's force_reply), with a hint in it."""
+
+    placeholder: str | None = None
+
+
+Markup = Choices | Keys | RemoveKeys | AskReply
+
+
+@dataclass(frozen=True)
+class Sent:
+    chat_id: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    username: str | None = None
+    language_code: str | None = None
+    is_bot: bool = False
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    PHOTO = "photo"
+    LOCATION = "location"
+    BUTTON = "button"
+    OTHER = "other"  # sticker, voice, video, a non-image file...
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did: a message in a chat or a press on a button."""
+
+    channel: str
+    chat_id: str
+    private: bool
+    person: Person
+    kind: Kind
+    message_id: str | None = None
+    text: str = ""
+    command: str | None = None  # without the slash, lower case
+    args: str = ""
+    photo_ref: str | None = None
+    album_id: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    live_location: bool = False
+    button_data: str | None = None
+    button_event: str | None = None
+    reply_to: str | None = None
+    other: str | None = None  # what kind of unsupported content (sticker, voice, ...)
+    forwarded: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Channel(Protocol):
+    """What the conversations may ask of a messenger."""
+
+    name: str
+
+    async def send_text(
+        self, chat_id: str, text: str, *, markup: Markup | None = None, reply_to: str | None = None
+    ) -> Sent: ...
+
+    async def send_photo(
+        self,
+        chat_id: str,
+        photo: bytes,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+    ) -> Sent: ...
+
+    async def send_album(
+        self, chat_id: str, photos: list[bytes], *, reply_to: str | None = None
+    ) -> list[Sent]: ...
+
+    async def send_place(
+        self,
+        chat_id: str,
+        latitude: float,
+        longitude: float,
+        *,
+        title: str | None = None,
+        address: str | None = None,
+        reply_to: str | None = None,
+    ) -> Sent: ...
+
+    async def edit_text(
+        self, chat_id: str, message_id: str, text: str, *, choices: Choices | None = None
+    ) -> None: ...
+
+    async def answer_button(self, event_id: str, text: str | None = None) -> None: ...
+
+    async def fetch_photo(self, ref: str) -> bytes: ...
+
+
+class ConversationState(Protocol):
+    """Where an unfinished conversation (a report draft) is kept between messages."""
+
+    async def get(self) -> tuple[str | None, dict[str, object]]: ...
+
+    async def set(self, step: str | None, data: dict[str, object]) -> None: ...
+
+    async def clear(self) -> None: ...

@@ -1,0 +1,101 @@
+"""Typed settings from the environment and ``.env``; built once in ``main()`` and passed down."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from locales import LANGUAGES
+
+TELEGRAM_API_URL = "https://api.telegram.org"
+_TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+_PLACEHOLDERS = {"changeme", "change-me", "your-token", "your_token_here", "token", "xxx"}
+
+
+class Settings(BaseSettings):
+    # hide_input_in_errors: a mistyped token must not be echoed into logs by a validation error.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
+
+    bot_token: SecretStr | None = Field(
+        default=None, description="Telegram bot token from @BotFather; empty runs the playground"
+    )
+    telegram_api_url: str = Field(
+        default=TELEGRAM_API_URL, description="Base URL of the Bot API server"
+    )
+    data_dir: Path = Field(default=Path("var"), description="Database file and stored photos")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default SQLite in DATA_DIR"
+    )
+    admin_ids: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), description="Comma-separated Telegram user ids of city admins"
+    )
+    supervisor_chat_id: int | None = Field(
+        default=None, description="Chat id of the city office's group"
+    )
+    default_language: str = Field(default="vi", description="vi or en")
+    playground_port: int = Field(default=8081, description="Port of the local Bot API emulator")
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError:
+                raise ValueError(
+                    "ADMIN_IDS must be Telegram user ids separated by commas, e.g. 12345,67890"
+                ) from None
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("bot_token", mode="before")
+    @classmethod
+    def _token_shape(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str):
+            token = value.strip()
+            if token.lower() in _PLACEHOLDERS or not _TOKEN_SHAPE.match(token):
+                raise ValueError(
+                    "BOT_TOKEN does not look like a token from @BotFather (digits, a colon, "
+                    "then 30+ letters); set the real one, or leave it empty for the playground"
+                )
+            return token
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"DEFAULT_LANGUAGE must be one of: {', '.join(LANGUAGES)}")
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("TELEGRAM_API_URL must be an http(s) URL such as " + TELEGRAM_API_URL)
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if self.database_url is None:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'phananh.sqlite3'}"
+        return self
+
+    @property
+    def db_url(self) -> str:
+        assert self.database_url is not None  # filled in by _default_database
+        return self.database_url
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"

@@ -1,0 +1,113 @@
+"""The ticket lifecycle: which status may follow which, and what each change requires.
+
+Received -> In progress -> Resolved -> Closed, with Rejected and Transferred (both need a reason)
+and Reopened. Every change is recorded as an event with who, when and why (see storage).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    TRANSFERRED = "transferred"
+    REOPENED = "reopened"
+
+
+class Action(StrEnum):
+    ACCEPT = "accept"
+    RESOLVE = "resolve"
+    REJECT = "reject"
+    TRANSFER = "transfer"
+    CLOSE = "close"
+    REOPEN = "reopen"
+
+
+# Statuses in which the unit still owes the resident an answer.
+OPEN: frozenset[Status] = frozenset(
+    {Status.RECEIVED, Status.IN_PROGRESS, Status.TRANSFERRED, Status.REOPENED}
+)
+
+_ALLOWED: dict[Action, frozenset[Status]] = {
+    Action.ACCEPT: frozenset({Status.RECEIVED, Status.TRANSFERRED, Status.REOPENED}),
+    Action.RESOLVE: OPEN,
+    Action.REJECT: OPEN,
+    Action.TRANSFER: OPEN,
+    Action.CLOSE: frozenset({Status.RESOLVED}),
+    Action.REOPEN: frozenset({Status.RESOLVED, Status.CLOSED}),
+}
+
+_RESULT: dict[Action, Status] = {
+    Action.ACCEPT: Status.IN_PROGRESS,
+    Action.RESOLVE: Status.RESOLVED,
+    Action.REJECT: Status.REJECTED,
+    Action.TRANSFER: Status.TRANSFERRED,
+    Action.CLOSE: Status.CLOSED,
+    Action.REOPEN: Status.REOPENED,
+}
+
+NEEDS_NOTE: frozenset[Action] = frozenset({Action.RESOLVE, Action.REJECT, Action.TRANSFER})
+
+NOTE_MIN_LENGTH = 3
+NOTE_MAX_LENGTH = 2000
+
+
+class LifecycleError(Exception):
+    """Base of the domain errors a user can cause by acting on a ticket."""
+
+
+class ActionNotAllowed(LifecycleError):
+    def __init__(self, action: Action, status: Status) -> None:
+        super().__init__(f"{action} is not allowed in status {status}")
+        self.action = action
+        self.status = status
+
+
+class NoteRequired(LifecycleError):
+    def __init__(self, action: Action) -> None:
+        super().__init__(f"{action} requires a reason or note")
+        self.action = action
+
+
+class SameUnit(LifecycleError):
+    """A transfer to the unit that already holds the ticket."""
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    before: Status
+    after: Status
+    note: str | None
+    to_unit: str | None = None
+
+
+def allowed_actions(status: Status) -> list[Action]:
+    return [a for a, before in _ALLOWED.items() if status in before]
+
+
+def apply(
+    status: Status,
+    action: Action,
+    *,
+    note: str | None = None,
+    current_unit: str | None = None,
+    to_unit: str | None = None,
+) -> Change:
+    """Check one change against the rules and describe it; raises a LifecycleError if refused."""
+    if status not in _ALLOWED[action]:
+        raise ActionNotAllowed(action, status)
+    clean = (note or "").strip() or None
+    if action in NEEDS_NOTE and (clean is None or len(clean) < NOTE_MIN_LENGTH):
+        raise NoteRequired(action)
+    if action is Action.TRANSFER and (to_unit is None or to_unit == current_unit):
+        raise SameUnit(f"cannot transfer to {to_unit!r}")
+    if clean is not None:
+        clean = clean[:NOTE_MAX_LENGTH]
+    return Change(action, status, _RESULT[action], clean, to_unit)

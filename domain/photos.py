@@ -1,0 +1,59 @@
+"""Photo processing: every photo is decoded, bounded and re-encoded before it is kept or passed on.
+
+Re-encoding drops all metadata (EXIF GPS above all), applies the EXIF orientation first so the
+picture still stands the right way, and caps the longest side at 1,600 px, which is plenty for a
+pothole and keeps the media directory small. Pillow's decompression-bomb guard is kept on.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_SIDE = 1600
+MAX_INPUT_BYTES = 20 * 1024 * 1024  # Telegram's getFile limit for bots
+MAX_PIXELS = 50_000_000  # well above a 48 MP phone camera, far below a bomb
+JPEG_QUALITY = 85
+
+
+class PhotoRejected(Exception):
+    """The bytes are not a usable photo; ``reason`` is a locale key suffix."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CleanPhoto:
+    data: bytes
+    width: int
+    height: int
+
+
+def clean_photo(raw: bytes) -> CleanPhoto:
+    if not raw:
+        raise PhotoRejected("empty")
+    if len(raw) > MAX_INPUT_BYTES:
+        raise PhotoRejected("too-big")
+    try:
+        with Image.open(io.BytesIO(raw)) as probe:
+            if probe.width * probe.height > MAX_PIXELS:
+                raise PhotoRejected("too-many-pixels")
+            probe.load()
+            image = ImageOps.exif_transpose(probe)
+            if image.mode not in ("RGB", "L"):
+                image = image.convert("RGB")
+            image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+            out = io.BytesIO()
+            # No exif=, no icc_profile=: nothing of the original's metadata is carried over.
+            image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+            return CleanPhoto(out.getvalue(), image.width, image.height)
+    except PhotoRejected:
+        raise
+    except Image.DecompressionBombError:
+        raise PhotoRejected("too-many-pixels") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise PhotoRejected("unreadable") from None

@@ -1,0 +1,168 @@
+"""The database tables. Timestamps are stored in UTC (timezone-aware) and shown in Hanoi time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store timestamps in UTC with a zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# BigInteger ids are Integer on SQLite so that they are rowid aliases there (autoincrement).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Resident(Base):
+    """A person who reports, identified per channel. Personal data is kept to the minimum."""
+
+    __tablename__ = "residents"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    language_chosen: Mapped[bool] = mapped_column(default=False)
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Unit(Base):
+    """A ward, commune or department; seeded from data/directory.json."""
+
+    __tablename__ = "units"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name_vi: Mapped[str] = mapped_column(String(256))
+    name_en: Mapped[str] = mapped_column(String(256))
+
+
+class ChatBinding(Base):
+    """A group chat bound to a unit by an admin: the unit's cards go there."""
+
+    __tablename__ = "chat_bindings"
+    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), index=True)
+    bound_by: Mapped[str] = mapped_column(String(64))
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    # The wizard's draft id: a second submit of the same draft finds the first ticket.
+    draft_key: Mapped[str] = mapped_column(String(64), unique=True)
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(Text)
+    place_unit: Mapped[str | None] = mapped_column(String(32))
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    resolve_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    photos: Mapped[list[TicketPhoto]] = relationship(
+        order_by="TicketPhoto.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class TicketPhoto(Base):
+    __tablename__ = "ticket_photos"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    # Who sent it: the resident with the report, or an official with an answer.
+    source: Mapped[str] = mapped_column(String(16), default="resident")
+    media_key: Mapped[str] = mapped_column(String(128))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+
+
+class TicketEvent(Base):
+    """One change or message in a ticket's history: who, when, what and why."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16))  # created, status, answer, resident-message
+    actor: Mapped[str] = mapped_column(String(64))  # "resident", or "<channel>:<user id>"
+    before: Mapped[str | None] = mapped_column(String(16))
+    after: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    from_unit: Mapped[str | None] = mapped_column(String(32))
+    to_unit: Mapped[str | None] = mapped_column(String(32))
+
+
+class MessageLink(Base):
+    """A message the bot posted, linked to its ticket: replies are routed through this table."""
+
+    __tablename__ = "message_links"
+    __table_args__ = (
+        UniqueConstraint("channel", "chat_id", "message_id"),
+        Index("ix_message_links_ticket_purpose", "ticket_id", "purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    # card, card-photo, card-pin, resident (a message to the resident), prompt-<action>
+    purpose: Mapped[str] = mapped_column(String(32))
+    extra: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,313 @@
+"""Reading and writing tickets, residents, chat bindings and message links."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    ChatBinding,
+    MessageLink,
+    Resident,
+    Ticket,
+    TicketEvent,
+    TicketPhoto,
+    Unit,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    code: str
+    kind: str
+    name_vi: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    draft_key: str
+    reporter_id: int
+    category: str
+    description: str
+    latitude: float | None
+    longitude: float | None
+    address: str | None
+    place_unit: str | None
+    unit_code: str
+    status: str
+    resolve_by: datetime
+    photos: Sequence[tuple[str, int, int]]  # media key, width, height
+
+
+class Repository:
+    """One per database session (one session per update)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    # -- units ----------------------------------------------------------------------------------
+
+    async def seed_units(self, units: Iterable[UnitRow]) -> None:
+        rows = [u.__dict__ for u in units]
+        if not rows:
+            return
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(Unit).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Unit.code],
+            set_={
+                "kind": stmt.excluded.kind,
+                "name_vi": stmt.excluded.name_vi,
+                "name_en": stmt.excluded.name_en,
+            },
+        )
+        await self.session.execute(stmt)
+
+    # -- residents ------------------------------------------------------------------------------
+
+    async def resident(self, channel: str, external_id: str) -> Resident | None:
+        return await self.session.scalar(
+            select(Resident).where(
+                Resident.channel == channel, Resident.external_id == external_id
+            )
+        )
+
+    async def resident_by_id(self, resident_id: int) -> Resident | None:
+        return await self.session.get(Resident, resident_id)
+
+    async def add_resident(
+        self, channel: str, external_id: str, chat_id: str, language: str, name: str | None
+    ) -> Resident:
+        resident = Resident(
+            channel=channel,
+            external_id=external_id,
+            chat_id=chat_id,
+            language=language,
+            display_name=name,
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(resident)
+        except IntegrityError:
+            # Two first messages of the same person raced: the other one created the row.
+            found = await self.resident(channel, external_id)
+            assert found is not None
+            return found
+        return resident
+
+    # -- chat bindings --------------------------------------------------------------------------
+
+    async def bind_chat(self, channel: str, chat_id: str, unit_code: str, by: str) -> None:
+        binding = await self.binding(channel, chat_id)
+        if binding is None:
+            self.session.add(
+                ChatBinding(channel=channel, chat_id=chat_id, unit_code=unit_code, bound_by=by)
+            )
+        else:
+            binding.unit_code = unit_code
+            binding.bound_by = by
+            binding.bound_at = utcnow()
+
+    async def unbind_chat(self, channel: str, chat_id: str) -> str | None:
+        binding = await self.binding(channel, chat_id)
+        if binding is None:
+            return None
+        await self.session.delete(binding)
+        return binding.unit_code
+
+    async def binding(self, channel: str, chat_id: str) -> ChatBinding | None:
+        return await self.session.scalar(
+            select(ChatBinding).where(
+                ChatBinding.channel == channel, ChatBinding.chat_id == chat_id
+            )
+        )
+
+    async def unit_chat(self, channel: str, unit_code: str) -> str | None:
+        """The chat bound to a unit (the latest binding, if an admin bound several)."""
+        return await self.session.scalar(
+            select(ChatBinding.chat_id)
+            .where(ChatBinding.channel == channel, ChatBinding.unit_code == unit_code)
+            .order_by(ChatBinding.bound_at.desc(), ChatBinding.id.desc())
+            .limit(1)
+        )
+
+    # -- tickets --------------------------------------------------------------------------------
+
+    async def create_ticket(
+        self, new: NewTicket, make_number: Callable[[], str], actor: str
+    ) -> tuple[Ticket, bool]:
+        """Insert the ticket for a draft once; a second call for the same draft returns the first.
+
+        Returns (ticket, created). Numbers are random, so a clash is possible and retried.
+        """
+        existing = await self.ticket_by_draft(new.draft_key)
+        if existing is not None:
+            return existing, False
+        for _ in range(8):
+            now = utcnow()
+            ticket = Ticket(
+                number=make_number(),
+                draft_key=new.draft_key,
+                reporter_id=new.reporter_id,
+                category=new.category,
+                description=new.description,
+                latitude=new.latitude,
+                longitude=new.longitude,
+                address=new.address,
+                place_unit=new.place_unit,
+                unit_code=new.unit_code,
+                status=new.status,
+                resolve_by=new.resolve_by,
+                created_at=now,
+                updated_at=now,
+            )
+            ticket.photos = [
+                TicketPhoto(position=i, media_key=key, width=w, height=h)
+                for i, (key, w, h) in enumerate(new.photos)
+            ]
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(ticket)
+                    await self.session.flush()
+            except IntegrityError:
+                existing = await self.ticket_by_draft(new.draft_key)
+                if existing is not None:
+                    return existing, False
+                continue  # the number was taken: draw another
+            self.session.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    at=now,
+                    kind="created",
+                    actor=actor,
+                    after=new.status,
+                    to_unit=new.unit_code,
+                )
+            )
+            return ticket, True
+        raise RuntimeError("could not draw a free ticket number in 8 tries")
+
+    async def ticket_by_draft(self, draft_key: str) -> Ticket | None:
+        return await self.session.scalar(select(Ticket).where(Ticket.draft_key == draft_key))
+
+    async def ticket_by_number(self, number: str) -> Ticket | None:
+        return await self.session.scalar(select(Ticket).where(Ticket.number == number))
+
+    async def ticket(self, ticket_id: int) -> Ticket | None:
+        return await self.session.get(Ticket, ticket_id)
+
+    async def ticket_for_update(self, ticket_id: int) -> Ticket | None:
+        """The ticket, locked against a concurrent change where the database can lock rows."""
+        return await self.session.scalar(
+            select(Ticket).where(Ticket.id == ticket_id).with_for_update()
+        )
+
+    async def tickets_of(self, reporter_id: int, limit: int = 10) -> Sequence[Ticket]:
+        result = await self.session.scalars(
+            select(Ticket)
+            .where(Ticket.reporter_id == reporter_id)
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(limit)
+        )
+        return result.all()
+
+    async def events_of(self, ticket_id: int) -> Sequence[TicketEvent]:
+        result = await self.session.scalars(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket_id)
+            .order_by(TicketEvent.at, TicketEvent.id)
+        )
+        return result.all()
+
+    async def record(
+        self,
+        ticket: Ticket,
+        kind: str,
+        actor: str,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        note: str | None = None,
+        from_unit: str | None = None,
+        to_unit: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        now = at or utcnow()
+        self.session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                at=now,
+                kind=kind,
+                actor=actor,
+                before=before,
+                after=after,
+                note=note,
+                from_unit=from_unit,
+                to_unit=to_unit,
+            )
+        )
+        ticket.updated_at = now
+
+    async def add_photo(self, ticket: Ticket, key: str, width: int, height: int, source: str) -> None:
+        position = len(ticket.photos)
+        ticket.photos.append(
+            TicketPhoto(position=position, media_key=key, width=width, height=height, source=source)
+        )
+
+    # -- message links --------------------------------------------------------------------------
+
+    async def link(
+        self,
+        channel: str,
+        chat_id: str,
+        message_id: str,
+        ticket_id: int,
+        purpose: str,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        self.session.add(
+            MessageLink(
+                channel=channel,
+                chat_id=chat_id,
+                message_id=message_id,
+                ticket_id=ticket_id,
+                purpose=purpose,
+                extra=extra,
+            )
+        )
+
+    async def linked(self, channel: str, chat_id: str, message_id: str) -> MessageLink | None:
+        return await self.session.scalar(
+            select(MessageLink).where(
+                MessageLink.channel == channel,
+                MessageLink.chat_id == chat_id,
+                MessageLink.message_id == message_id,
+            )
+        )
+
+    async def cards(self, ticket_id: int) -> Sequence[MessageLink]:
+        """The ticket's cards, newest first (a transferred ticket has one per unit chat)."""
+        result = await self.session.scalars(
+            select(MessageLink)
+            .where(MessageLink.ticket_id == ticket_id, MessageLink.purpose == "card")
+            .order_by(MessageLink.id.desc())
+        )
+        return result.all()
+
+    async def forget_prompt(self, link: MessageLink) -> None:
+        await self.session.execute(
+            update(MessageLink).where(MessageLink.id == link.id).values(purpose="prompt-done")
+        )
