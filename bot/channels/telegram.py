@@ -1,0 +1,354 @@
+"""The Telegram channel: aiogram updates in, Channel calls out. No conversation logic here."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot, Router
+from aiogram.enums import ChatType, ParseMode
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    KeyboardButton,
+    LinkPreviewOptions,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    ReplyParameters,
+    TelegramObject,
+    User,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels.base import (
+    AskReply,
+    Choices,
+    Incoming,
+    Keys,
+    Kind,
+    Markup,
+    Person,
+    RemoveKeys,
+    Sent,
+)
+from handlers import routes
+from handlers.context import Ctx, Services
+from locales import pick_language, translator
+from storage.repo import Repository
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+class TelegramChannel:
+    name = CHANNEL
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send_text(
+        self, chat_id: str, text: str, *, markup: Markup | None = None, reply_to: str | None = None
+    ) -> Sent:
+        message = await self.bot.send_message(
+            chat_id=int(chat_id),
+            text=text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=_markup(markup),
+            reply_parameters=_reply(reply_to),
+            link_preview_options=_NO_PREVIEW,
+        )
+        return Sent(chat_id, str(message.message_id))
+
+    async def send_photo(
+        self,
+        chat_id: str,
+        photo: bytes,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+    ) -> Sent:
+        message = await self.bot.send_photo(
+            chat_id=int(chat_id),
+            photo=BufferedInputFile(photo, filename="photo.jpg"),
+            caption=caption,
+            parse_mode=ParseMode.HTML,
+            reply_parameters=_reply(reply_to),
+        )
+        return Sent(chat_id, str(message.message_id))
+
+    async def send_album(
+        self, chat_id: str, photos: list[bytes], *, reply_to: str | None = None
+    ) -> list[Sent]:
+        sent: list[Sent] = []
+        # An album holds 2 to 10 items (https://core.telegram.org/bots/api#sendmediagroup).
+        for start in range(0, len(photos), 10):
+            chunk = photos[start : start + 10]
+            if len(chunk) == 1:
+                sent.append(await self.send_photo(chat_id, chunk[0], reply_to=reply_to))
+                continue
+            media = [
+                InputMediaPhoto(media=BufferedInputFile(p, filename=f"photo{i}.jpg"))
+                for i, p in enumerate(chunk)
+            ]
+            messages = await self.bot.send_media_group(
+                chat_id=int(chat_id), media=media, reply_parameters=_reply(reply_to)
+            )
+            sent.extend(Sent(chat_id, str(m.message_id)) for m in messages)
+        return sent
+
+    async def send_place(
+        self,
+        chat_id: str,
+        latitude: float,
+        longitude: float,
+        *,
+        title: str | None = None,
+        address: str | None = None,
+        reply_to: str | None = None,
+    ) -> Sent:
+        if title:
+            message = await self.bot.send_venue(
+                chat_id=int(chat_id),
+                latitude=latitude,
+                longitude=longitude,
+                title=title,
+                address=address or "",
+                reply_parameters=_reply(reply_to),
+            )
+        else:
+            message = await self.bot.send_location(
+                chat_id=int(chat_id),
+                latitude=latitude,
+                longitude=longitude,
+                reply_parameters=_reply(reply_to),
+            )
+        return Sent(chat_id, str(message.message_id))
+
+    async def edit_text(
+        self, chat_id: str, message_id: str, text: str, *, choices: Choices | None = None
+    ) -> None:
+        await self.bot.edit_message_text(
+            chat_id=int(chat_id),
+            message_id=int(message_id),
+            text=text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=_inline(choices) if choices else None,
+            link_preview_options=_NO_PREVIEW,
+        )
+
+    async def answer_button(self, event_id: str, text: str | None = None) -> None:
+        await self.bot.answer_callback_query(callback_query_id=event_id, text=text)
+
+    async def fetch_photo(self, ref: str) -> bytes:
+        file = await self.bot.get_file(ref)
+        if file.file_path is None:
+            raise FileNotFoundError(ref)
+        buffer = io.BytesIO()
+        await self.bot.download_file(file.file_path, destination=buffer)
+        return buffer.getvalue()
+
+
+def _reply(reply_to: str | None) -> ReplyParameters | None:
+    if reply_to is None:
+        return None
+    # allow_sending_without_reply: a deleted card must not make the answer fail.
+    return ReplyParameters(message_id=int(reply_to), allow_sending_without_reply=True)
+
+
+def _inline(choices: Choices) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=b.text, callback_data=b.data) for b in row]
+            for row in choices.rows
+        ]
+    )
+
+
+def _markup(
+    markup: Markup | None,
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply | None:
+    if markup is None:
+        return None
+    if isinstance(markup, Choices):
+        return _inline(markup)
+    if isinstance(markup, Keys):
+        rows: list[list[KeyboardButton]] = []
+        if markup.location:
+            rows.append([KeyboardButton(text=markup.location, request_location=True)])
+        rows.extend([KeyboardButton(text=label) for label in row] for row in markup.rows)
+        return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, one_time_keyboard=False)
+    if isinstance(markup, RemoveKeys):
+        return ReplyKeyboardRemove()
+    if isinstance(markup, AskReply):
+        return ForceReply(input_field_placeholder=markup.placeholder, selective=True)
+    raise TypeError(f"unknown markup {markup!r}")
+
+
+def _person(user: User) -> Person:
+    return Person(
+        id=str(user.id),
+        name=user.full_name,
+        username=user.username,
+        language_code=user.language_code,
+        is_bot=user.is_bot,
+    )
+
+
+def message_to_incoming(message: Message) -> Incoming | None:
+    """A Telegram message as the conversations see it; None for what no one should act on."""
+    user = message.from_user
+    if user is None:
+        return None  # channel posts and anonymous admins: no person to answer
+    private = message.chat.type == ChatType.PRIVATE
+    base: dict[str, Any] = {
+        "channel": CHANNEL,
+        "chat_id": str(message.chat.id),
+        "private": private,
+        "person": _person(user),
+        "message_id": str(message.message_id),
+        "reply_to": (
+            str(message.reply_to_message.message_id) if message.reply_to_message else None
+        ),
+        "forwarded": message.forward_origin is not None,
+    }
+    text = message.text or message.caption or ""
+    if message.text and message.text.startswith("/"):
+        head, _, args = message.text.partition(" ")
+        command, _, mention = head[1:].partition("@")
+        return Incoming(
+            kind=Kind.COMMAND, text=text, command=command.lower(), args=args, **base
+        )
+    if message.text is not None:
+        return Incoming(kind=Kind.TEXT, text=text, **base)
+    if message.photo:
+        return Incoming(
+            kind=Kind.PHOTO,
+            text=text,
+            photo_ref=message.photo[-1].file_id,
+            album_id=message.media_group_id,
+            **base,
+        )
+    if message.document and (message.document.mime_type or "").startswith("image/"):
+        # A photo sent "as a file" keeps its full quality and metadata; it is re-encoded anyway.
+        return Incoming(
+            kind=Kind.PHOTO,
+            text=text,
+            photo_ref=message.document.file_id,
+            album_id=message.media_group_id,
+            **base,
+        )
+    location = message.location or (message.venue.location if message.venue else None)
+    if location is not None:
+        return Incoming(
+            kind=Kind.LOCATION,
+            latitude=location.latitude,
+            longitude=location.longitude,
+            live_location=location.live_period is not None,
+            **base,
+        )
+    return Incoming(kind=Kind.OTHER, text=text, other=message.content_type, **base)
+
+
+def callback_to_incoming(query: CallbackQuery) -> Incoming | None:
+    message = query.message
+    if message is None:
+        return None
+    chat = message.chat
+    return Incoming(
+        channel=CHANNEL,
+        chat_id=str(chat.id),
+        private=chat.type == ChatType.PRIVATE,
+        person=_person(query.from_user),
+        kind=Kind.BUTTON,
+        message_id=str(message.message_id),
+        button_data=query.data or "",
+        button_event=query.id,
+    )
+
+
+class FsmConversationState:
+    """The conversation state kept in aiogram's FSM storage (memory, database or Redis)."""
+
+    def __init__(self, fsm: FSMContext) -> None:
+        self.fsm = fsm
+
+    async def get(self) -> tuple[str | None, dict[str, object]]:
+        return await self.fsm.get_state(), await self.fsm.get_data()
+
+    async def set(self, step: str | None, data: dict[str, object]) -> None:
+        await self.fsm.set_state(step)
+        await self.fsm.set_data(data)
+
+    async def clear(self) -> None:
+        await self.fsm.clear()
+
+
+def make_router(services: Services, sessions: async_sessionmaker[AsyncSession]) -> Router:
+    """The one Telegram router: it turns each update into an Incoming and hands it to handlers."""
+    router = Router(name="telegram")
+
+    async def run(event: Incoming, bot: Bot, state: FSMContext) -> None:
+        async with sessions() as session:
+            ctx = Ctx(
+                event=event,
+                channel=TelegramChannel(bot),
+                state=FsmConversationState(state),
+                repo=Repository(session),
+                services=services,
+                t=translator(services.default_language),
+            )
+            try:
+                await routes.handle(ctx)
+            except Exception:
+                log.exception("failed to handle %s in chat %s", event.kind, event.chat_id)
+                await session.rollback()
+                await _apologise(ctx)
+
+    @router.message()
+    async def on_message(message: Message, bot: Bot, state: FSMContext) -> None:
+        event = message_to_incoming(message)
+        if event is not None:
+            await run(event, bot, state)
+
+    @router.edited_message()
+    async def on_edit(message: Message, bot: Bot) -> None:
+        if message.chat.type == ChatType.PRIVATE:
+            code = message.from_user.language_code if message.from_user else None
+            t = translator(pick_language(code, services.default_language))
+            await bot.send_message(
+                message.chat.id,
+                t("edit-not-picked-up"),
+                reply_parameters=_reply(str(message.message_id)),
+            )
+
+    @router.callback_query()
+    async def on_button(query: CallbackQuery, bot: Bot, state: FSMContext) -> None:
+        event = callback_to_incoming(query)
+        if event is None:
+            await query.answer()
+            return
+        await run(event, bot, state)
+
+    return router
+
+
+async def _apologise(ctx: Ctx) -> None:
+    try:
+        if ctx.event.button_event:
+            await ctx.channel.answer_button(ctx.event.button_event, ctx.t("error-generic"))
+        else:
+            await ctx.reply(ctx.t("error-generic"))
+    except Exception:
+        log.exception("could not tell chat %s about the error", ctx.event.chat_id)
+
+

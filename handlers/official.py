@@ -1,0 +1,353 @@
+"""What officials do in their unit's group: act on cards, answer residents, bind the chat.
+
+A reply to a card (or to its photos, its pin, or a resident's follow-up) goes to the resident;
+a reply that starts with ``!`` is an internal remark and stays in the group; ordinary messages
+are the officials' own conversation and the bot stays silent.
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+
+from bot.channels.base import AskReply, Button, Choices, Kind
+from domain.lifecycle import (
+    Action,
+    ActionNotAllowed,
+    LifecycleError,
+    NoteRequired,
+    Status,
+    apply,
+)
+from domain.photos import PhotoRejected, clean_photo
+from handlers import notify, render
+from handlers.context import Ctx
+from storage.models import MessageLink, Ticket
+
+log = logging.getLogger(__name__)
+
+INTERNAL_PREFIX = "!"
+ANSWERABLE = frozenset({"card", "card-photo", "card-pin", "resident-message"})
+PROMPTS = {
+    "prompt-resolve": Action.RESOLVE,
+    "prompt-reject": Action.REJECT,
+    "prompt-transfer": Action.TRANSFER,
+}
+
+
+async def handle(ctx: Ctx) -> None:
+    ev = ctx.event
+    if ev.kind is Kind.COMMAND:
+        await _command(ctx)
+    elif ev.kind is Kind.BUTTON:
+        await _button(ctx)
+    elif ev.reply_to is not None:
+        link = await ctx.repo.linked(ev.channel, ev.chat_id, ev.reply_to)
+        if link is not None:
+            await _reply_to_link(ctx, link)
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+async def _command(ctx: Ctx) -> None:
+    command = ctx.event.command
+    t = ctx.group_t()
+    if command in ("help", "start"):
+        await ctx.reply(t("group-help"))
+    elif command == "bind":
+        await _bind(ctx)
+    elif command == "unbind":
+        if not ctx.is_admin:
+            await ctx.reply(t("admin-only"))
+            return
+        code = await ctx.repo.unbind_chat(ctx.event.channel, ctx.event.chat_id)
+        await ctx.repo.commit()
+        if code is None:
+            await ctx.reply(t("unbind-nothing"))
+        else:
+            await ctx.reply(t("unbound", unit=render.unit_name(ctx.services.directory, code, "vi")))
+    elif command == "whoami" or command == "unit":
+        binding = await ctx.repo.binding(ctx.event.channel, ctx.event.chat_id)
+        if binding is None:
+            await ctx.reply(t("group-not-bound", chat=escape(ctx.event.chat_id)))
+        else:
+            name = render.unit_name(ctx.services.directory, binding.unit_code, t.lang)
+            await ctx.reply(t("group-bound-to", unit=name))
+
+
+async def _bind(ctx: Ctx) -> None:
+    t = ctx.group_t()
+    if not ctx.is_admin:
+        await ctx.reply(t("admin-only"))
+        return
+    query = ctx.event.args.strip()
+    if not query:
+        await ctx.reply(t("bind-usage"))
+        return
+    directory = ctx.services.directory
+    direct = directory.get(query)
+    found = [direct] if direct is not None else directory.search(query, limit=8)
+    if not found:
+        await ctx.reply(t("bind-not-found", query=escape(query)))
+    elif len(found) == 1:
+        await _do_bind(ctx, found[0].code)
+    else:
+        rows = tuple(
+            (Button(directory.name(u.code, t.lang), f"bind:{u.code}"),) for u in found
+        )
+        await ctx.reply(t("bind-pick"), markup=Choices(rows))
+
+
+async def _do_bind(ctx: Ctx, code: str) -> None:
+    t = ctx.group_t()
+    await ctx.repo.bind_chat(ctx.event.channel, ctx.event.chat_id, code, ctx.actor)
+    await ctx.repo.commit()
+    await ctx.reply(t("bound", unit=render.unit_name(ctx.services.directory, code, t.lang)))
+    log.info("chat %s bound to unit %s by %s", ctx.event.chat_id, code, ctx.actor)
+
+
+# -- buttons ------------------------------------------------------------------------------------
+
+
+async def _button(ctx: Ctx) -> None:
+    ev = ctx.event
+    t = ctx.group_t()
+    data = ev.button_data or ""
+    parts = data.split(":")
+    if parts[0] == "bind" and len(parts) == 2:
+        if not ctx.is_admin:
+            await _answer(ctx, t("admin-only"))
+            return
+        if ctx.services.directory.get(parts[1]) is None:
+            await _answer(ctx, t("button-stale"))
+            return
+        await _answer(ctx)
+        await _do_bind(ctx, parts[1])
+        return
+    if parts[0] not in ("tk", "tt") or len(parts) != 3 or not parts[1].isdigit():
+        await _answer(ctx, t("button-stale"))
+        return
+    ticket = await ctx.repo.ticket(int(parts[1]))
+    if ticket is None:
+        await _answer(ctx, t("ticket-not-found-short"))
+        return
+    if not await may_act(ctx, ticket):
+        await _answer(ctx, t("not-your-unit"))
+        return
+    if parts[0] == "tt":
+        await _transfer_target(ctx, ticket, parts[2])
+        return
+    try:
+        action = Action(parts[2])
+    except ValueError:
+        await _answer(ctx, t("button-stale"))
+        return
+    if action not in notify.CARD_ACTIONS:
+        await _answer(ctx, t("button-stale"))
+        return
+    if action is Action.ACCEPT:
+        await _answer(ctx)
+        await change(ctx, ticket, action, note=None)
+        return
+    # Actions that need words: ask for them as a reply, so the answer cannot go astray.
+    await _answer(ctx)
+    purpose = "prompt-transfer-unit" if action is Action.TRANSFER else f"prompt-{action}"
+    prompt = await ctx.reply(
+        t(f"ask-{purpose}", number=render.number(ticket)),
+        markup=AskReply(placeholder=t(f"placeholder-{purpose}")),
+        reply_to=ev.message_id,
+    )
+    await ctx.repo.link(ev.channel, ev.chat_id, prompt.message_id, ticket.id, purpose)
+    await ctx.repo.commit()
+
+
+async def _answer(ctx: Ctx, text: str | None = None) -> None:
+    if ctx.event.button_event:
+        await ctx.channel.answer_button(ctx.event.button_event, text)
+
+
+async def may_act(ctx: Ctx, ticket: Ticket) -> bool:
+    """Only the chat bound to the ticket's current unit, city admins, and (for a unit with no
+    chat of its own) the supervisor chat may act on a ticket, whatever a client sends."""
+    if ctx.is_admin:
+        return True
+    binding = await ctx.repo.binding(ctx.event.channel, ctx.event.chat_id)
+    if binding is not None:
+        return binding.unit_code == ticket.unit_code
+    if ctx.event.chat_id == ctx.services.supervisor_chat:
+        return await ctx.repo.unit_chat(ctx.event.channel, ticket.unit_code) is None
+    return False
+
+
+async def _transfer_target(ctx: Ctx, ticket: Ticket, code: str) -> None:
+    t = ctx.group_t()
+    if ctx.services.directory.get(code) is None:
+        await _answer(ctx, t("button-stale"))
+        return
+    if code == ticket.unit_code:
+        await _answer(ctx, t("transfer-same-unit"))
+        return
+    await _answer(ctx)
+    name = render.unit_name(ctx.services.directory, code, t.lang)
+    prompt = await ctx.reply(
+        t("ask-prompt-transfer", number=render.number(ticket), unit=name),
+        markup=AskReply(placeholder=t("placeholder-prompt-transfer")),
+    )
+    await ctx.repo.link(
+        ctx.event.channel,
+        ctx.event.chat_id,
+        prompt.message_id,
+        ticket.id,
+        "prompt-transfer",
+        {"to": code},
+    )
+    await ctx.repo.commit()
+
+
+# -- replies ------------------------------------------------------------------------------------
+
+
+async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
+    ev = ctx.event
+    t = ctx.group_t()
+    ticket = await ctx.repo.ticket(link.ticket_id)
+    if ticket is None:
+        return
+    if ev.kind is Kind.TEXT and ev.text.lstrip().startswith(INTERNAL_PREFIX):
+        return  # an internal remark: it stays in the group
+    if link.purpose == "prompt-done":
+        await ctx.reply(t("prompt-already-used"), reply_to=ev.message_id)
+        return
+    if link.purpose not in ANSWERABLE and not link.purpose.startswith("prompt-"):
+        return
+    if not await may_act(ctx, ticket):
+        await ctx.reply(t("not-your-unit"), reply_to=ev.message_id)
+        return
+    if link.purpose == "prompt-transfer-unit":
+        await _offer_transfer_units(ctx, ticket)
+        return
+    if link.purpose in PROMPTS:
+        note = _words(ctx)
+        if note is None:
+            await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
+            return
+        to_unit = (link.extra or {}).get("to")
+        if await change(ctx, ticket, PROMPTS[link.purpose], note=note, to_unit=to_unit):
+            await ctx.repo.forget_prompt(link)
+            await ctx.repo.commit()
+        return
+    await _answer_resident(ctx, ticket)
+
+
+def _words(ctx: Ctx) -> str | None:
+    text = ctx.event.text.strip()
+    return text or None
+
+
+async def _offer_transfer_units(ctx: Ctx, ticket: Ticket) -> None:
+    t = ctx.group_t()
+    query = _words(ctx)
+    found = ctx.services.directory.search(query, limit=8) if query else []
+    found = [u for u in found if u.code != ticket.unit_code]
+    if not found:
+        await ctx.reply(
+            t("transfer-unit-not-found", query=escape(query or "")), reply_to=ctx.event.message_id
+        )
+        return
+    rows = tuple(
+        (Button(ctx.services.directory.name(u.code, t.lang), f"tt:{ticket.id}:{u.code}"),)
+        for u in found
+    )
+    await ctx.reply(t("transfer-pick-unit"), markup=Choices(rows), reply_to=ctx.event.message_id)
+
+
+async def _answer_resident(ctx: Ctx, ticket: Ticket) -> None:
+    ev = ctx.event
+    t = ctx.group_t()
+    photo: bytes | None = None
+    if ev.kind is Kind.PHOTO and ev.photo_ref is not None:
+        try:
+            cleaned = clean_photo(await ctx.channel.fetch_photo(ev.photo_ref))
+        except PhotoRejected as rejected:
+            await ctx.reply(t(f"photo-rejected-{rejected.reason}"), reply_to=ev.message_id)
+            return
+        key = await ctx.services.media.put(cleaned.data)
+        await ctx.repo.add_photo(ticket, key, cleaned.width, cleaned.height, "official")
+        photo = cleaned.data
+    elif ev.kind is not Kind.TEXT:
+        await ctx.reply(t("answer-text-or-photo"), reply_to=ev.message_id)
+        return
+    text = ev.text.strip()
+    if not text and photo is None:
+        return
+    await ctx.repo.record(ticket, "answer", ctx.actor, note=text or None)
+    await ctx.repo.commit()
+    await notify.answer_to_resident(ctx, ticket, text, photo)
+    await ctx.reply(t("answer-sent"), reply_to=ev.message_id)
+
+
+# -- status changes -----------------------------------------------------------------------------
+
+
+async def change(
+    ctx: Ctx, ticket: Ticket, action: Action, *, note: str | None, to_unit: str | None = None
+) -> bool:
+    """Apply one official action: check it, record it, tell the resident, refresh the cards."""
+    t = ctx.group_t()
+    locked = await ctx.repo.ticket_for_update(ticket.id)
+    assert locked is not None
+    ticket = locked
+    try:
+        done = apply(
+            Status(ticket.status),
+            action,
+            note=note,
+            current_unit=ticket.unit_code,
+            to_unit=to_unit,
+        )
+    except LifecycleError as refused:
+        await ctx.reply(_refusal(ctx, refused, ticket))
+        return False
+    from_unit = ticket.unit_code
+    ticket.status = done.after
+    if done.to_unit is not None:
+        ticket.unit_code = done.to_unit
+    await ctx.repo.record(
+        ticket,
+        "status",
+        ctx.actor,
+        before=done.before,
+        after=done.after,
+        note=done.note,
+        from_unit=from_unit,
+        to_unit=done.to_unit,
+    )
+    await ctx.repo.commit()
+    unit = render.unit_name(ctx.services.directory, ticket.unit_code, t.lang)
+    await ctx.reply(
+        t(
+            f"done-{action}",
+            number=render.number(ticket),
+            unit=unit,
+            who=escape(ctx.event.person.name),
+        )
+    )
+    await notify.tell_resident_status(ctx, ticket, done.note)
+    await notify.refresh_cards(ctx, ticket)
+    if done.to_unit is not None:
+        await notify.post_card(ctx, ticket)
+    return True
+
+
+def _refusal(ctx: Ctx, refused: LifecycleError, ticket: Ticket) -> str:
+    t = ctx.group_t()
+    if isinstance(refused, ActionNotAllowed):
+        return t(
+            "action-not-allowed",
+            number=render.number(ticket),
+            status=render.status_label(t, ticket.status),
+        )
+    if isinstance(refused, NoteRequired):
+        return t("note-required")
+    return t("transfer-same-unit")

@@ -1,0 +1,115 @@
+"""How tickets, drafts and histories read in a chat. All user text is HTML-escaped here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+
+from domain import categories
+from domain.deadlines import HANOI
+from domain.directory import Directory
+from domain.ticket_numbers import display
+from locales import Translator
+from storage.models import Ticket, TicketEvent
+
+
+def when(moment: datetime) -> str:
+    """A UTC timestamp as Hanoi people read it: 29/11/2026 08:30."""
+    return moment.astimezone(HANOI).strftime("%d/%m/%Y %H:%M")
+
+
+def number(ticket: Ticket) -> str:
+    return display(ticket.number)
+
+
+def category_label(t: Translator, code: str) -> str:
+    category = categories.get(code)
+    icon = category.icon + " " if category else ""
+    return icon + t(f"category-{code}")
+
+
+def unit_name(directory: Directory, code: str | None, lang: str) -> str:
+    if code is None:
+        return "—"
+    return escape(directory.name(code, lang))
+
+
+def status_label(t: Translator, status: str) -> str:
+    return t(f"status-{status}")
+
+
+def place_line(t: Translator, ticket: Ticket, directory: Directory) -> str:
+    parts = []
+    if ticket.address:
+        parts.append(escape(ticket.address))
+    if ticket.place_unit:
+        parts.append(unit_name(directory, ticket.place_unit, t.lang))
+    if ticket.latitude is not None and ticket.longitude is not None:
+        parts.append(f"{ticket.latitude:.5f}, {ticket.longitude:.5f}")
+    return ", ".join(parts) or "—"
+
+
+def public_summary(t: Translator, ticket: Ticket, directory: Directory) -> str:
+    """What anyone with the number may see: no description, no photos, no reporter."""
+    return t(
+        "ticket-public",
+        number=number(ticket),
+        category=category_label(t, ticket.category),
+        unit=unit_name(directory, ticket.unit_code, t.lang),
+        status=status_label(t, ticket.status),
+        created=when(ticket.created_at),
+        updated=when(ticket.updated_at),
+        deadline=when(ticket.resolve_by),
+    )
+
+
+def history(t: Translator, events: Sequence[TicketEvent], directory: Directory) -> str:
+    lines = []
+    for ev in events:
+        if ev.kind == "status" and ev.after:
+            line = t("history-status", status=status_label(t, ev.after))
+        elif ev.kind == "created":
+            line = t("history-created")
+        elif ev.kind == "answer":
+            line = t("history-answer")
+        elif ev.kind == "resident-message":
+            line = t("history-resident-message")
+        else:
+            continue
+        if ev.to_unit and ev.kind == "status":
+            line += " → " + unit_name(directory, ev.to_unit, t.lang)
+        if ev.note:
+            line += ": " + escape(ev.note)
+        lines.append(f"• {when(ev.at)} — {line}")
+    return "\n".join(lines)
+
+
+def reporter_details(
+    t: Translator, ticket: Ticket, events: Sequence[TicketEvent], directory: Directory
+) -> str:
+    return "\n".join(
+        [
+            public_summary(t, ticket, directory),
+            t("ticket-place", place=place_line(t, ticket, directory)),
+            t("ticket-description", description=escape(ticket.description)),
+            t("ticket-history"),
+            history(t, events, directory),
+        ]
+    )
+
+
+def card(t: Translator, ticket: Ticket, directory: Directory) -> str:
+    """The ticket as a unit's group sees it: no name, username or phone of the resident."""
+    return t(
+        "card",
+        number=number(ticket),
+        category=category_label(t, ticket.category),
+        description=escape(ticket.description),
+        place=place_line(t, ticket, directory),
+        unit=unit_name(directory, ticket.unit_code, t.lang),
+        status=status_label(t, ticket.status),
+        created=when(ticket.created_at),
+        deadline=when(ticket.resolve_by),
+        photos=len([p for p in ticket.photos if p.source == "resident"]),
+    )

@@ -1,0 +1,480 @@
+"""The report wizard: category -> description -> photos -> place -> unit -> review -> submit.
+
+Written once against the channel interface; every step re-prompts on unexpected input, and the
+draft lives in the conversation state so that it survives between messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from html import escape
+from typing import Any
+
+from bot.channels.base import Button, Choices, Keys, Kind, RemoveKeys
+from domain import categories, deadlines, ticket_numbers
+from domain.categories import Category, Group
+from domain.lifecycle import Status
+from domain.photos import PhotoRejected, clean_photo
+from domain.places import resolve_typed_address
+from handlers import notify, render
+from handlers.context import Ctx
+from storage.repo import NewTicket
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION_MIN = 10
+DESCRIPTION_MAX = 2000
+MAX_PHOTOS = 5
+ADDRESS_MAX = 300
+
+CATEGORY = "report:category"
+DESCRIPTION = "report:description"
+PHOTOS = "report:photos"
+PLACE = "report:place"
+UNIT_CONFIRM = "report:unit-confirm"
+UNIT_SEARCH = "report:unit-search"
+REVIEW = "report:review"
+STEPS = (CATEGORY, DESCRIPTION, PHOTOS, PLACE, UNIT_CONFIRM, UNIT_SEARCH, REVIEW)
+
+Draft = dict[str, Any]
+
+
+# -- entry --------------------------------------------------------------------------------------
+
+
+async def start(ctx: Ctx) -> None:
+    draft: Draft = {"key": uuid.uuid4().hex, "photos": [], "albums": []}
+    await ctx.state.set(CATEGORY, draft)
+    await ask_category(ctx)
+
+
+async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
+    """One message or button press while the wizard is at ``step``."""
+    ev = ctx.event
+    data = ev.button_data or ""
+    if ev.kind is Kind.BUTTON and not data.startswith("r:"):
+        data = ""
+    if data == "r:cancel" or (ev.kind is Kind.TEXT and ev.text.strip() == ctx.t("button-cancel")):
+        await cancel(ctx)
+        return
+    handler = _STEP_HANDLERS[step]
+    await handler(ctx, draft, data)
+
+
+async def cancel(ctx: Ctx) -> None:
+    await ctx.state.clear()
+    await ctx.reply(ctx.t("report-cancelled"), markup=RemoveKeys())
+
+
+async def _stale_button(ctx: Ctx) -> None:
+    if ctx.event.button_event:
+        await ctx.channel.answer_button(ctx.event.button_event, ctx.t("button-stale"))
+
+
+# -- category -----------------------------------------------------------------------------------
+
+
+def _category_choices(ctx: Ctx) -> Choices:
+    def button(c: Category) -> Button:
+        return Button(render.category_label(ctx.t, c.code), f"r:cat:{c.code}")
+
+    on_site = [button(c) for c in categories.CATEGORIES if c.group is Group.ON_SITE]
+    admin = [button(c) for c in categories.CATEGORIES if c.group is Group.ADMINISTRATIVE]
+    rows = [tuple(on_site[i : i + 2]) for i in range(0, len(on_site), 2)]
+    rows.append(tuple(admin))
+    rows.append((Button(ctx.t("button-cancel"), "r:cancel"),))
+    return Choices(tuple(rows))
+
+
+async def ask_category(ctx: Ctx) -> None:
+    await ctx.reply(ctx.t("report-ask-category"), markup=_category_choices(ctx))
+
+
+async def _on_category(ctx: Ctx, draft: Draft, data: str) -> None:
+    category = categories.get(data.removeprefix("r:cat:")) if data.startswith("r:cat:") else None
+    if category is None:
+        await _stale_button(ctx)
+        await ctx.reply(ctx.t("reprompt-category"), markup=_category_choices(ctx))
+        return
+    await answer(ctx)
+    changed = draft.get("category") is not None and draft.get("category") != category.code
+    draft["category"] = category.code
+    if changed and draft.get("unit") is not None:
+        # Another category may belong to another unit or need a place: ask again.
+        for key in ("unit", "place_unit", "lat", "lon", "address"):
+            draft.pop(key, None)
+        await _go(ctx, PLACE, draft)
+        return
+    if draft.get("description"):
+        await _go(ctx, REVIEW, draft)
+        return
+    await _go(ctx, DESCRIPTION, draft)
+
+
+# -- description --------------------------------------------------------------------------------
+
+
+async def ask_description(ctx: Ctx, draft: Draft) -> None:
+    await ctx.reply(
+        ctx.t(
+            "report-ask-description",
+            category=render.category_label(ctx.t, draft["category"]),
+            min=DESCRIPTION_MIN,
+            max=DESCRIPTION_MAX,
+        ),
+        markup=Choices(((Button(ctx.t("button-cancel"), "r:cancel"),),)),
+    )
+
+
+async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
+    ev = ctx.event
+    if ev.kind is not Kind.TEXT:
+        await _stale_button(ctx)
+        await ctx.reply(ctx.t("reprompt-description", min=DESCRIPTION_MIN, max=DESCRIPTION_MAX))
+        return
+    text = clean_text(ev.text)
+    if len(text) < DESCRIPTION_MIN:
+        await ctx.reply(ctx.t("report-description-too-short", min=DESCRIPTION_MIN))
+        return
+    if len(text) > DESCRIPTION_MAX:
+        await ctx.reply(
+            ctx.t("report-description-too-long", max=DESCRIPTION_MAX, length=len(text))
+        )
+        return
+    draft["description"] = text
+    await _go(ctx, REVIEW if draft.pop("back", False) else PHOTOS, draft)
+
+
+def clean_text(text: str) -> str:
+    """Drop NUL and other control characters but keep line breaks; trim the ends."""
+    kept = (ch for ch in text if ch in "\n\t" or (ch >= " " and ch != "\x7f"))
+    return "".join(kept).strip()
+
+
+# -- photos -------------------------------------------------------------------------------------
+
+
+def _photo_choices(ctx: Ctx, draft: Draft) -> Choices:
+    count = len(draft["photos"])
+    first = (
+        Button(ctx.t("button-photos-done", count=count), "r:done")
+        if count
+        else Button(ctx.t("button-skip"), "r:skip")
+    )
+    return Choices(((first,), (Button(ctx.t("button-cancel"), "r:cancel"),)))
+
+
+async def ask_photos(ctx: Ctx, draft: Draft) -> None:
+    await ctx.reply(ctx.t("report-ask-photo", max=MAX_PHOTOS), markup=_photo_choices(ctx, draft))
+
+
+async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
+    ev = ctx.event
+    if data in ("r:skip", "r:done"):
+        await answer(ctx)
+        await _go(ctx, REVIEW if draft.pop("back", False) else PLACE, draft)
+        return
+    if ev.kind is not Kind.PHOTO or ev.photo_ref is None:
+        await _stale_button(ctx)
+        await ctx.reply(
+            ctx.t("reprompt-photo", max=MAX_PHOTOS), markup=_photo_choices(ctx, draft)
+        )
+        return
+    if len(draft["photos"]) >= MAX_PHOTOS:
+        if ev.album_id is None or ev.album_id not in draft["albums"]:
+            await ctx.reply(
+                ctx.t("report-photo-limit", max=MAX_PHOTOS), markup=_photo_choices(ctx, draft)
+            )
+        return
+    try:
+        raw = await ctx.channel.fetch_photo(ev.photo_ref)
+        photo = clean_photo(raw)
+    except PhotoRejected as rejected:
+        await ctx.reply(ctx.t(f"photo-rejected-{rejected.reason}"))
+        return
+    key = await ctx.services.media.put(photo.data)
+    draft["photos"].append([key, photo.width, photo.height])
+    first_of_album = ev.album_id is not None and ev.album_id not in draft["albums"]
+    if ev.album_id is not None:
+        draft["albums"].append(ev.album_id)
+    await ctx.state.set(PHOTOS, draft)
+    if ev.album_id is None or first_of_album:
+        # An album arrives as several messages: acknowledge it once, not once per picture.
+        await ctx.reply(
+            ctx.t("report-photo-received", count=len(draft["photos"]), max=MAX_PHOTOS),
+            markup=_photo_choices(ctx, draft),
+        )
+
+
+# -- place --------------------------------------------------------------------------------------
+
+
+def _needs_place(draft: Draft) -> bool:
+    category = categories.get(draft["category"])
+    return category is not None and category.needs_place
+
+
+async def ask_place(ctx: Ctx, draft: Draft) -> None:
+    keys = Keys(rows=((ctx.t("button-cancel"),),), location=ctx.t("button-share-location"))
+    if _needs_place(draft):
+        await ctx.reply(ctx.t("report-ask-place"), markup=keys)
+    else:
+        await ctx.reply(ctx.t("report-ask-office"), markup=keys)
+
+
+async def _on_place(ctx: Ctx, draft: Draft, data: str) -> None:
+    ev = ctx.event
+    if data.startswith("r:unit:"):
+        await _on_unit_pick(ctx, draft, data)
+        return
+    if ev.kind is Kind.LOCATION and ev.latitude is not None and ev.longitude is not None:
+        await _on_point(ctx, draft, ev.latitude, ev.longitude)
+        return
+    if ev.kind is Kind.TEXT and clean_text(ev.text):
+        await _on_typed_place(ctx, draft, clean_text(ev.text)[:ADDRESS_MAX])
+        return
+    await _stale_button(ctx)
+    await ctx.reply(ctx.t("reprompt-place" if _needs_place(draft) else "reprompt-office"))
+
+
+async def _on_point(ctx: Ctx, draft: Draft, lat: float, lon: float) -> None:
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        await ctx.reply(ctx.t("report-place-invalid"))
+        return
+    code = ctx.services.locator.locate(lat, lon)
+    if code is None:
+        await ctx.reply(ctx.t("report-place-outside"))
+        return
+    draft.update(lat=lat, lon=lon, place_unit=code, address=None)
+    await _confirm_unit(ctx, draft)
+
+
+async def _on_typed_place(ctx: Ctx, draft: Draft, text: str) -> None:
+    directory = ctx.services.directory
+    if _needs_place(draft):
+        guess = resolve_typed_address(text, directory)
+        if guess is None:
+            await ctx.reply(ctx.t("report-address-not-found"))
+            return
+        draft.update(lat=None, lon=None, place_unit=guess.unit_code, address=text)
+        await _confirm_unit(ctx, draft)
+        return
+    await _offer_units(ctx, draft, text)
+
+
+async def _offer_units(ctx: Ctx, draft: Draft, query: str) -> None:
+    found = ctx.services.directory.search(query, limit=8)
+    if not found:
+        await ctx.reply(ctx.t("report-unit-not-found", query=escape(query)))
+        return
+    rows = tuple(
+        (Button(ctx.services.directory.name(u.code, ctx.t.lang), f"r:unit:{u.code}"),)
+        for u in found
+    )
+    await ctx.reply(ctx.t("report-pick-unit"), markup=Choices(rows))
+
+
+async def _on_unit_pick(ctx: Ctx, draft: Draft, data: str) -> None:
+    code = data.removeprefix("r:unit:")
+    if ctx.services.directory.get(code) is None:
+        await _stale_button(ctx)
+        return
+    await answer(ctx)
+    if _needs_place(draft):
+        draft["place_unit"] = code
+    else:
+        draft.update(place_unit=None, lat=None, lon=None, address=None)
+    draft["unit"] = _handling_unit(ctx, draft, code)
+    name = render.unit_name(ctx.services.directory, code, ctx.t.lang)
+    await ctx.reply(ctx.t("report-unit-chosen", unit=name), markup=RemoveKeys())
+    await _go(ctx, REVIEW, draft)
+
+
+def _handling_unit(ctx: Ctx, draft: Draft, place_unit: str) -> str:
+    """A department owning the category handles it wherever it is; otherwise the place's unit."""
+    owner = ctx.services.directory.owner_for_category(draft["category"])
+    return owner.code if owner is not None else place_unit
+
+
+async def _confirm_unit(ctx: Ctx, draft: Draft) -> None:
+    place_unit = draft["place_unit"]
+    draft["unit"] = _handling_unit(ctx, draft, place_unit)
+    await ctx.state.set(UNIT_CONFIRM, draft)
+    directory = ctx.services.directory
+    text = ctx.t("report-confirm-unit", unit=render.unit_name(directory, place_unit, ctx.t.lang))
+    if draft["unit"] != place_unit:
+        text += "\n" + ctx.t(
+            "report-handled-by", unit=render.unit_name(directory, draft["unit"], ctx.t.lang)
+        )
+    if ctx.services.locator.is_approximate and draft.get("lat") is not None:
+        text += "\n" + ctx.t("report-unit-approximate")
+    await ctx.reply(ctx.t("report-place-received"), markup=RemoveKeys())
+    await ctx.reply(
+        text,
+        markup=Choices(
+            (
+                (Button(ctx.t("button-unit-yes"), "r:ok"),),
+                (Button(ctx.t("button-unit-other"), "r:other"),),
+            )
+        ),
+    )
+
+
+async def _on_unit_confirm(ctx: Ctx, draft: Draft, data: str) -> None:
+    if data == "r:ok":
+        await answer(ctx)
+        await _go(ctx, REVIEW, draft)
+    elif data == "r:other":
+        await answer(ctx)
+        await _go(ctx, UNIT_SEARCH, draft)
+    elif ctx.event.kind is Kind.LOCATION or ctx.event.kind is Kind.TEXT:
+        # A new place instead of an answer: take it, as a person would expect.
+        await _on_place(ctx, draft, data)
+    else:
+        await _stale_button(ctx)
+        await ctx.reply(ctx.t("reprompt-unit-confirm"))
+
+
+async def _on_unit_search(ctx: Ctx, draft: Draft, data: str) -> None:
+    if data.startswith("r:unit:"):
+        await _on_unit_pick(ctx, draft, data)
+        return
+    if ctx.event.kind is Kind.TEXT and clean_text(ctx.event.text):
+        await _offer_units(ctx, draft, clean_text(ctx.event.text)[:ADDRESS_MAX])
+        return
+    await _stale_button(ctx)
+    await ctx.reply(ctx.t("report-ask-unit-name"))
+
+
+# -- review and submit --------------------------------------------------------------------------
+
+
+def _review_text(ctx: Ctx, draft: Draft) -> str:
+    t = ctx.t
+    directory = ctx.services.directory
+    place = []
+    if draft.get("address"):
+        place.append(escape(draft["address"]))
+    if draft.get("place_unit"):
+        place.append(render.unit_name(directory, draft["place_unit"], t.lang))
+    if draft.get("lat") is not None:
+        place.append(f"{draft['lat']:.5f}, {draft['lon']:.5f}")
+    return t(
+        "report-review",
+        category=render.category_label(t, draft["category"]),
+        description=escape(draft["description"]),
+        photos=len(draft["photos"]),
+        place=", ".join(place) or "—",
+        unit=render.unit_name(directory, draft["unit"], t.lang),
+    )
+
+
+async def ask_review(ctx: Ctx, draft: Draft) -> None:
+    t = ctx.t
+    await ctx.reply(
+        _review_text(ctx, draft),
+        markup=Choices(
+            (
+                (Button(t("button-submit"), "r:submit"),),
+                (
+                    Button(t("button-edit-description"), "r:edit:description"),
+                    Button(t("button-edit-photos"), "r:edit:photos"),
+                ),
+                (
+                    Button(t("button-edit-place"), "r:edit:place"),
+                    Button(t("button-edit-category"), "r:edit:category"),
+                ),
+                (Button(t("button-cancel"), "r:cancel"),),
+            )
+        ),
+    )
+
+
+async def _on_review(ctx: Ctx, draft: Draft, data: str) -> None:
+    if data == "r:submit":
+        await answer(ctx)
+        await submit(ctx, draft)
+        return
+    if data.startswith("r:edit:"):
+        await answer(ctx)
+        what = data.removeprefix("r:edit:")
+        if what == "description":
+            draft["back"] = True
+            await _go(ctx, DESCRIPTION, draft)
+        elif what == "photos":
+            draft["photos"] = []
+            draft["albums"] = []
+            draft["back"] = True
+            await _go(ctx, PHOTOS, draft)
+        elif what == "place":
+            await _go(ctx, PLACE, draft)
+        else:
+            await _go(ctx, CATEGORY, draft)
+        return
+    await _stale_button(ctx)
+    await ctx.reply(ctx.t("reprompt-review"))
+
+
+async def submit(ctx: Ctx, draft: Draft) -> None:
+    resident = ctx.resident
+    assert resident is not None
+    now = ctx.services.clock()
+    new = NewTicket(
+        draft_key=draft["key"],
+        reporter_id=resident.id,
+        category=draft["category"],
+        description=draft["description"],
+        latitude=draft.get("lat"),
+        longitude=draft.get("lon"),
+        address=draft.get("address"),
+        place_unit=draft.get("place_unit"),
+        unit_code=draft["unit"],
+        status=Status.RECEIVED,
+        resolve_by=deadlines.resolve_by(now, draft["category"]),
+        photos=[(k, w, h) for k, w, h in draft["photos"]],
+    )
+    ticket, created = await ctx.repo.create_ticket(new, ticket_numbers.new_number, "resident")
+    await ctx.state.clear()
+    await ctx.repo.commit()  # the ticket is safe before anything is sent
+    if not created:
+        await ctx.reply(ctx.t("report-already-submitted", number=render.number(ticket)))
+        return
+    log.info("ticket %s created for unit %s", ticket.number, ticket.unit_code)
+    await notify.resident_confirmation(ctx, ticket)
+    await notify.post_card(ctx, ticket)
+
+
+# -- plumbing -----------------------------------------------------------------------------------
+
+
+async def answer(ctx: Ctx) -> None:
+    if ctx.event.button_event:
+        await ctx.channel.answer_button(ctx.event.button_event)
+
+
+async def _go(ctx: Ctx, step: str, draft: Draft) -> None:
+    await ctx.state.set(step, draft)
+    if step == CATEGORY:
+        await ask_category(ctx)
+    elif step == DESCRIPTION:
+        await ask_description(ctx, draft)
+    elif step == PHOTOS:
+        await ask_photos(ctx, draft)
+    elif step == PLACE:
+        await ask_place(ctx, draft)
+    elif step == UNIT_SEARCH:
+        await ctx.reply(ctx.t("report-ask-unit-name"))
+    elif step == REVIEW:
+        await ask_review(ctx, draft)
+
+
+_STEP_HANDLERS = {
+    CATEGORY: _on_category,
+    DESCRIPTION: _on_description,
+    PHOTOS: _on_photos,
+    PLACE: _on_place,
+    UNIT_CONFIRM: _on_unit_confirm,
+    UNIT_SEARCH: _on_unit_search,
+    REVIEW: _on_review,
+}

@@ -1,0 +1,129 @@
+"""Where every event enters the conversations, and the fixed order in which features see it.
+
+Channels call ``handle(ctx)`` once per event. The order matters and is the same for every channel:
+1. group chats belong to officials (handlers.official);
+2. in a private chat, commands and menu buttons come first, so that /cancel, /start or the menu
+   always work, whatever step the resident is at (handlers.menu, handlers.status);
+3. a reply to the bot's message about a ticket is a follow-up for that ticket (handlers.followup);
+4. then the step the resident is at: the report wizard (handlers.report) or a status question;
+5. anything else gets the menu, never silence.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.channels.base import Kind
+from handlers import followup, menu, official, report, status
+from handlers.context import Ctx
+from locales import pick_language, translator
+
+log = logging.getLogger(__name__)
+
+
+
+async def handle(ctx: Ctx) -> None:
+    ev = ctx.event
+    if ev.person.is_bot:
+        return  # other bots (and channels posting as bots) are not residents or officials
+    if not ev.private:
+        await official.handle(ctx)
+        return
+    await _know_resident(ctx)
+    if ev.kind is Kind.COMMAND and await _resident_command(ctx):
+        return
+    if ev.kind is Kind.BUTTON and await _global_button(ctx):
+        return
+    step, data = await ctx.state.get()
+    if ev.reply_to is not None and ev.kind is not Kind.BUTTON and step is None:
+        link = await ctx.repo.linked(ev.channel, ev.chat_id, ev.reply_to)
+        if link is not None:
+            await followup.handle(ctx, link)
+            return
+    if step in report.STEPS:
+        await report.handle(ctx, step, data)
+        return
+    if step == status.ASK_NUMBER:
+        await status.on_number_step(ctx)
+        return
+    if ev.kind is Kind.BUTTON:
+        if ev.button_event:
+            await ctx.channel.answer_button(ev.button_event, ctx.t("button-stale"))
+        return
+    await menu.show_menu(ctx, "fallback")
+
+
+async def _know_resident(ctx: Ctx) -> None:
+    """Find or create the resident and speak their language (chosen, or their app's)."""
+    ev = ctx.event
+    resident = await ctx.repo.resident(ev.channel, ev.person.id)
+    if resident is None:
+        lang = pick_language(ev.person.language_code, ctx.services.default_language)
+        resident = await ctx.repo.add_resident(
+            ev.channel, ev.person.id, ev.chat_id, lang, ev.person.name
+        )
+        await ctx.repo.commit()
+    elif not resident.language_chosen:
+        lang = pick_language(ev.person.language_code, ctx.services.default_language)
+        if lang != resident.language:
+            resident.language = lang
+            await ctx.repo.commit()
+    ctx.resident = resident
+    ctx.t = translator(resident.language)
+
+
+async def _resident_command(ctx: Ctx) -> bool:
+    command = ctx.event.command
+    if command == "start":
+        await menu.start(ctx)
+    elif command in ("cancel", "stop"):
+        step, _ = await ctx.state.get()
+        await ctx.state.clear()
+        await ctx.reply(ctx.t("cancelled" if step else "nothing-to-cancel"))
+        await menu.show_menu(ctx)
+    elif command in ("help", "menu"):
+        await menu.help_(ctx)
+    elif command in ("lang", "language"):
+        arg = ctx.event.args.strip().lower()
+        await (menu.set_language(ctx, arg) if arg else menu.ask_language(ctx))
+    elif command in ("report", "new"):
+        await report.start(ctx)
+    elif command == "status":
+        await ctx.state.clear()
+        await status.show(ctx, ctx.event.args)
+    elif command in ("my", "mine"):
+        await ctx.state.clear()
+        await status.my_tickets(ctx)
+    else:
+        step, _ = await ctx.state.get()
+        # An unknown command inside the wizard: say so, and repeat where we are.
+        await ctx.reply(ctx.t("unknown-command-in-step" if step else "unknown-command"))
+        return step is None
+    return True
+
+
+async def _global_button(ctx: Ctx) -> bool:
+    data = ctx.event.button_data or ""
+    if data.startswith("l:"):
+        await report.answer(ctx)
+        await menu.set_language(ctx, data[2:])
+        return True
+    if not data.startswith("m:"):
+        return False
+    await report.answer(ctx)
+    step, _ = await ctx.state.get()
+    if step is not None and data != "m:help":
+        await ctx.state.clear()
+        if step in report.STEPS:
+            await ctx.reply(ctx.t("report-left"))
+    if data == "m:report":
+        await report.start(ctx)
+    elif data == "m:check":
+        await status.ask_number(ctx)
+    elif data == "m:my":
+        await status.my_tickets(ctx)
+    elif data == "m:help":
+        await menu.help_(ctx)
+    elif data == "m:lang":
+        await menu.ask_language(ctx)
+    return True

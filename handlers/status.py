@@ -1,0 +1,73 @@
+"""Asking after a ticket: /status NUMBER for anyone, more for the reporter; /my for one's own."""
+
+from __future__ import annotations
+
+from html import escape
+
+from bot.channels.base import Kind
+from domain.ticket_numbers import normalise
+from handlers import render
+from handlers.context import Ctx
+
+ASK_NUMBER = "status:number"
+
+
+async def ask_number(ctx: Ctx) -> None:
+    await ctx.state.set(ASK_NUMBER, {})
+    await ctx.reply(ctx.t("status-ask-number"))
+
+
+async def on_number_step(ctx: Ctx) -> None:
+    if ctx.event.kind is not Kind.TEXT:
+        await ctx.reply(ctx.t("status-ask-number"))
+        return
+    await ctx.state.clear()
+    await show(ctx, ctx.event.text)
+
+
+async def show(ctx: Ctx, typed: str) -> None:
+    typed = typed.strip()
+    if not typed:
+        await ask_number(ctx)
+        return
+    number = normalise(typed)
+    ticket = await ctx.repo.ticket_by_number(number) if number else None
+    if ticket is None:
+        await ctx.reply(ctx.t("status-not-found", typed=escape(typed[:40])))
+        return
+    directory = ctx.services.directory
+    mine = ctx.resident is not None and ticket.reporter_id == ctx.resident.id
+    if not mine:
+        await ctx.reply(render.public_summary(ctx.t, ticket, directory))
+        return
+    events = await ctx.repo.events_of(ticket.id)
+    sent = await ctx.reply(render.reporter_details(ctx.t, ticket, events, directory))
+    await ctx.repo.link(ctx.event.channel, ctx.event.chat_id, sent.message_id, ticket.id, "resident")
+    await ctx.repo.commit()
+    photos = [await ctx.services.media.get(p.media_key) for p in ticket.photos]
+    if len(photos) == 1:
+        await ctx.channel.send_photo(ctx.event.chat_id, photos[0], reply_to=sent.message_id)
+    elif photos:
+        await ctx.channel.send_album(ctx.event.chat_id, photos[:10], reply_to=sent.message_id)
+
+
+async def my_tickets(ctx: Ctx) -> None:
+    if ctx.resident is None:
+        return
+    tickets = await ctx.repo.tickets_of(ctx.resident.id, limit=10)
+    if not tickets:
+        await ctx.reply(ctx.t("my-none"))
+        return
+    lines = [ctx.t("my-title")]
+    for ticket in tickets:
+        lines.append(
+            ctx.t(
+                "my-line",
+                number=render.number(ticket),
+                category=render.category_label(ctx.t, ticket.category),
+                status=render.status_label(ctx.t, ticket.status),
+                created=render.when(ticket.created_at),
+            )
+        )
+    lines.append(ctx.t("my-hint"))
+    await ctx.reply("\n".join(lines))
