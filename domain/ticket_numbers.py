@@ -1,18 +1,19 @@
 """Ticket numbers: short, typeable on a phone, and self-checking.
 
-A number is six random symbols from Crockford's base-32 alphabet plus one check symbol computed
-with the Luhn mod N algorithm over the same alphabet, shown as ``ABCD-EFG``. Luhn mod N catches
-every single-symbol typo and every swap of two adjacent symbols, so a mistyped number answers
-"not found" instead of somebody else's ticket. Crockford's alphabet has no I, L, O or U, and
-reading accepts the look-alikes (O -> 0, I and L -> 1), any case, spaces and dashes.
-See https://www.crockford.com/base32.html and https://en.wikipedia.org/wiki/Luhn_mod_N_algorithm
+A number is six random symbols plus one check symbol, shown as ``ABCD-EFG``. The alphabet is
+Crockford's base 32 (no I, L, O or U: https://www.crockford.com/base32.html) less W, which is
+long to say in Vietnamese: 31 symbols, a prime. The check makes the weighted sum
+``1*s1 + 2*s2 + ... + 7*s7`` divisible by 31, so every single-symbol typo and every swap of two
+neighbours changes the sum and the number answers "not found" instead of naming somebody else's
+ticket (Luhn mod 32 misses some swaps, such as 0 and Z). Reading accepts the look-alikes
+(O -> 0, I and L -> 1), any case, spaces and dashes.
 """
 
 from __future__ import annotations
 
 import secrets
 
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVXYZ"
 _N = len(ALPHABET)
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 _LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
@@ -20,21 +21,21 @@ BODY_LENGTH = 6
 LENGTH = BODY_LENGTH + 1
 
 
+def _weighted(symbols: str) -> int:
+    return sum(position * _VALUE[ch] for position, ch in enumerate(symbols, start=1))
+
+
 def check_symbol(body: str) -> str:
-    """The Luhn mod N check symbol for ``body`` (already normalised)."""
-    total = 0
-    factor = 2
-    for ch in reversed(body):
-        addend = factor * _VALUE[ch]
-        factor = 1 if factor == 2 else 2
-        total += addend // _N + addend % _N
-    return ALPHABET[(_N - total % _N) % _N]
+    """The symbol that makes the weighted sum of ``body`` + it divisible by 31."""
+    # Solve weighted(body) + LENGTH * c = 0 (mod 31); pow(LENGTH, -1, 31) is LENGTH's inverse.
+    value = (-_weighted(body) * pow(LENGTH, -1, _N)) % _N
+    return ALPHABET[value]
 
 
 def is_valid(normalised: str) -> bool:
     if len(normalised) != LENGTH or any(ch not in _VALUE for ch in normalised):
         return False
-    return check_symbol(normalised[:-1]) == normalised[-1]
+    return _weighted(normalised) % _N == 0
 
 
 def new_number() -> str:

@@ -1,0 +1,49 @@
+import itertools
+
+from domain import ticket_numbers as tn
+
+
+def test_new_numbers_are_seven_symbols_and_valid() -> None:
+    for _ in range(200):
+        number = tn.new_number()
+        assert len(number) == 7
+        assert tn.is_valid(number)
+
+
+def test_number_is_read_back_whatever_case_spaces_and_dashes() -> None:
+    number = tn.new_number()
+    shown = tn.display(number)
+    assert shown[4] == "-"
+    for typed in (shown, shown.lower(), f"  {number[:3]} {number[3:]} ", "-".join(number)):
+        assert tn.normalise(typed) == number
+
+
+def test_look_alike_letters_are_read_as_digits() -> None:
+    body = "0011AB"
+    number = body + tn.check_symbol(body)
+    assert tn.normalise("OoIL" + number[4:]) == number
+
+
+def test_typo_in_ticket_number_is_not_found() -> None:
+    """Every single wrong symbol changes the check, so a typo never names another ticket."""
+    number = tn.new_number()
+    for i, wrong in itertools.product(range(len(number)), tn.ALPHABET):
+        if wrong == number[i]:
+            continue
+        typo = number[:i] + wrong + number[i + 1 :]
+        assert tn.normalise(typo) is None, typo
+
+
+def test_swapped_neighbours_are_not_found() -> None:
+    for _ in range(100):
+        number = tn.new_number()
+        for i in range(len(number) - 1):
+            if number[i] == number[i + 1]:
+                continue
+            swapped = number[:i] + number[i + 1] + number[i] + number[i + 2 :]
+            assert tn.normalise(swapped) is None
+
+
+def test_too_short_or_foreign_input_is_not_a_number() -> None:
+    for typed in ("", "ABC", "ABCD-EFGH-1", "ÀBCD-EFG", "UUUU-UUU", "WWWW-WWW", "12345678"):
+        assert tn.normalise(typed) is None
