@@ -12,13 +12,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.boundaries import load_locator
 from bot.channels.telegram import make_router
 from bot.settings import Settings
 from domain.directory import Directory
-from domain.routing import UnitLocator
 from handlers.context import Services
 from locales import LANGUAGES, translator
 from storage.db import create_schema, make_engine, session_factory
@@ -44,6 +45,7 @@ class App:
     async def close(self) -> None:
         await self.bot.session.close()
         await self.dispatcher.storage.close()
+        await self.dispatcher.fsm.events_isolation.close()
         await self.engine.dispose()
 
 
@@ -67,7 +69,7 @@ async def build_app(
         await repo.commit()
     services = Services(
         directory=directory,
-        locator=UnitLocator.default(),
+        locator=load_locator(settings),
         media=DirectoryMediaStore(settings.media_dir),
         clock=clock,
         admin_ids=frozenset(str(i) for i in settings.admin_ids),
@@ -76,14 +78,18 @@ async def build_app(
         ),
         default_language=settings.default_language,
     )
+    if storage is None and settings.redis_url:
+        redis_storage = RedisStorage.from_url(settings.redis_url)
+        storage = redis_storage
+        events_isolation = events_isolation or redis_storage.create_isolation()
     # One update at a time per chat and person: an album's photos must not race on the draft.
     dispatcher = Dispatcher(
         storage=storage or MemoryStorage(),
         events_isolation=events_isolation or SimpleEventIsolation(),
     )
     dispatcher.include_router(make_router(services, sessions))
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    bot = Bot(token=token, session=session)
+    api = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    bot = Bot(token=token, session=api)
     return App(settings, engine, sessions, services, dispatcher, bot)
 
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default SQLite in DATA_DIR"
     )
+    redis_url: str | None = Field(
+        default=None, description="redis://... to keep conversation state in Redis"
+    )
     admin_ids: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(), description="Comma-separated Telegram user ids of city admins"
     )

@@ -16,7 +16,7 @@ class MediaStore(Protocol):
 
 
 class DirectoryMediaStore:
-    """Content-addressed files: the key is the SHA-256 of the bytes, so a retry stores nothing new."""
+    """Content-addressed files: the key is the SHA-256 of the bytes; a retry stores nothing new."""
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -42,3 +42,16 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     yield
+
+
+@pytest.fixture
+async def world(tmp_path: Any) -> Any:
+    from tests.backends import prepare
+    from tests.world import start_world, stop_world
+
+    backend = await prepare(tmp_path)
+    w = await start_world(backend, tmp_path)
+    try:
+        yield w
+    finally:
+        await stop_world(w)

@@ -41,7 +41,11 @@ def test_large_photo_is_scaled_to_the_cap() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [(b"", "empty"), (b"not an image at all", "unreadable"), (b"\xff\xd8\xff\xe0trunc", "unreadable")],
+    [
+        (b"", "empty"),
+        (b"not an image at all", "unreadable"),
+        (b"\xff\xd8\xff\xe0trunc", "unreadable"),
+    ],
 )
 def test_bad_images_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
     with pytest.raises(PhotoRejected) as refused:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, Router
@@ -16,14 +15,17 @@ from aiogram.types import (
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaLivePhoto,
     InputMediaPhoto,
+    InputMediaVideo,
     KeyboardButton,
     LinkPreviewOptions,
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     ReplyParameters,
-    TelegramObject,
     User,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,6 +47,9 @@ from locales import pick_language, translator
 from storage.repo import Repository
 
 log = logging.getLogger(__name__)
+MediaItem = (
+    InputMediaAudio | InputMediaDocument | InputMediaLivePhoto | InputMediaPhoto | InputMediaVideo
+)
 
 CHANNEL = "telegram"
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -96,7 +101,7 @@ class TelegramChannel:
             if len(chunk) == 1:
                 sent.append(await self.send_photo(chat_id, chunk[0], reply_to=reply_to))
                 continue
-            media = [
+            media: list[MediaItem] = [
                 InputMediaPhoto(media=BufferedInputFile(p, filename=f"photo{i}.jpg"))
                 for i, p in enumerate(chunk)
             ]
@@ -224,10 +229,8 @@ def message_to_incoming(message: Message) -> Incoming | None:
     text = message.text or message.caption or ""
     if message.text and message.text.startswith("/"):
         head, _, args = message.text.partition(" ")
-        command, _, mention = head[1:].partition("@")
-        return Incoming(
-            kind=Kind.COMMAND, text=text, command=command.lower(), args=args, **base
-        )
+        command, _, _addressee = head[1:].partition("@")
+        return Incoming(kind=Kind.COMMAND, text=text, command=command.lower(), args=args, **base)
     if message.text is not None:
         return Incoming(kind=Kind.TEXT, text=text, **base)
     if message.photo:
@@ -350,5 +353,3 @@ async def _apologise(ctx: Ctx) -> None:
             await ctx.reply(ctx.t("error-generic"))
     except Exception:
         log.exception("could not tell chat %s about the error", ctx.event.chat_id)
-
-

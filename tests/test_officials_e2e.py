@@ -1,0 +1,189 @@
+"""Officials answer and act on tickets from their unit's group; the resident hears every step."""
+
+from __future__ import annotations
+
+from tests.world import HOAN_KIEM, World, buttons, jpeg, plain
+
+
+async def card_of(world: World, number: str) -> dict:  # type: ignore[type-arg]
+    await world.settle()
+    for m in world.emu.bot_messages(world.hoan_kiem.id):
+        if number in plain(m) and m.get("reply_markup"):
+            return m
+    raise AssertionError(f"no card for {number}")
+
+
+async def test_reply_to_the_card_reaches_the_resident_and_is_confirmed(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.say(
+        world.official, "Đã cử tổ kiểm tra <ngay> hôm nay.", chat=world.hoan_kiem, reply_to=card
+    )
+    answer = await world.reply(world.resident)
+    assert number in plain(answer)
+    assert "Đã cử tổ kiểm tra <ngay> hôm nay." in plain(answer)
+    assert "Phường Hoàn Kiếm" in plain(answer)
+    confirm = await world.reply(world.hoan_kiem)
+    assert "Đã gửi cho người phản ánh" in plain(confirm)
+
+
+async def test_reply_to_a_card_photo_also_reaches_the_resident(world: World) -> None:
+    number = await world.report(photos=1)
+    await world.settle()
+    photo = next(m for m in world.emu.bot_messages(world.hoan_kiem.id) if m.get("photo"))
+    await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=photo, caption="Ảnh sau xử lý"
+    )
+    answer, picture = await world.replies(world.resident, 2)
+    assert number in plain(answer) and "Ảnh sau xử lý" in plain(answer)
+    assert picture.get("photo")
+
+
+async def test_internal_remarks_stay_in_the_group(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    before = len(world.emu.bot_messages(world.resident.id))
+    await world.say(world.official, "! anh Nam xử lý giúp", chat=world.hoan_kiem, reply_to=card)
+    await world.say(world.official, "Chiều nay họp giao ban nhé", chat=world.hoan_kiem)
+    await world.settle()
+    assert len(world.emu.bot_messages(world.resident.id)) == before
+    assert not [m for m in world.emu.bot_messages(world.hoan_kiem.id) if "Đã gửi" in plain(m)]
+
+
+async def test_resident_reply_is_posted_to_the_group_as_a_reply_to_the_card(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    confirmation = world.emu.bot_messages(world.resident.id)[-1]
+    await world.say(world.resident, "Bổ sung: ổ gà nằm sát vạch kẻ đường.", reply_to=confirmation)
+    assert "Đã chuyển thông tin bổ sung" in plain(await world.reply(world.resident))
+    posted = await world.reply(world.hoan_kiem)
+    assert "sát vạch kẻ đường" in plain(posted)
+    assert posted["reply_to_message"]["message_id"] == card["message_id"]
+    # ...and the official can answer that message in turn.
+    await world.say(world.official, "Cảm ơn, đã ghi nhận.", chat=world.hoan_kiem, reply_to=posted)
+    assert "Cảm ơn, đã ghi nhận." in plain(await world.reply(world.resident))
+
+
+async def test_accept_then_resolve_with_a_note(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    cb = await world.press(world.official, card, "✅ Tiếp nhận")
+    told = await world.reply(world.resident)
+    assert "đã được" in plain(told) and "tiếp nhận" in plain(told) and number in plain(told)
+    await world.settle()
+    assert world.emu.callback_answer(cb) is not None
+    edited = world.emu.message(world.hoan_kiem.id, card["message_id"])
+    assert "Đang xử lý" in plain(edited)
+    assert "✅ Tiếp nhận" not in buttons(edited)
+    await world.press(world.official, edited, "🏁 Đã xử lý")
+    replies = await world.replies(world.hoan_kiem, 2)
+    prompt = replies[-1]
+    assert "kết quả xử lý" in plain(prompt)
+    await world.say(world.official, "Đã vá ổ gà sáng nay.", chat=world.hoan_kiem, reply_to=prompt)
+    resolved = await world.reply(world.resident)
+    assert "đã được xử lý xong" in plain(resolved) and "Đã vá ổ gà sáng nay." in plain(resolved)
+    await world.settle()
+    final = world.emu.message(world.hoan_kiem.id, card["message_id"])
+    assert "Đã xử lý xong" in plain(final) and buttons(final) == []
+
+
+async def test_reject_requires_a_reason_and_tells_the_resident(world: World) -> None:
+    number = await world.report(world.resident_en, photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "⛔ Từ chối")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(world.official, "ok", chat=world.hoan_kiem, reply_to=prompt)
+    assert "ít nhất 3 ký tự" in plain(await world.reply(world.hoan_kiem))
+    await world.say(
+        world.official,
+        "Đây là đất tư nhân, không thuộc phạm vi.",
+        chat=world.hoan_kiem,
+        reply_to=prompt,
+    )
+    told = await world.reply(world.resident_en)
+    assert "was rejected" in plain(told) and "đất tư nhân" in plain(told)
+
+
+async def test_transfer_moves_the_ticket_to_another_unit(world: World) -> None:
+    number = await world.report(photos=1)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "↪️ Chuyển đơn vị")
+    ask = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
+    pick = await world.reply(world.hoan_kiem)
+    await world.press(world.official, pick, "Phường Ba Đình")
+    reason_ask = await world.reply(world.hoan_kiem)
+    await world.say(
+        world.official, "Địa điểm thuộc phường Ba Đình.", chat=world.hoan_kiem, reply_to=reason_ask
+    )
+    told = await world.reply(world.resident)
+    assert "chuyển tới" in plain(told) and "Phường Ba Đình" in plain(told)
+    new_card = await world.reply(world.ba_dinh)
+    assert number in plain(new_card) and "✅ Tiếp nhận" in buttons(new_card)
+    await world.settle()
+    old = world.emu.message(world.hoan_kiem.id, card["message_id"])
+    assert "Đã chuyển tới" in plain(old) and buttons(old) == []
+    # The old unit can no longer act on it, whatever callback data its client sends.
+    cb = await world.emu.press(world.official, old, f"tk:{new_card_ticket_id(new_card)}:accept")
+    await world.settle()
+    assert "không thuộc đơn vị" in (world.emu.callback_answer(cb) or {}).get("text", "")
+    # The new unit can.
+    await world.press(world.other_official, new_card, "✅ Tiếp nhận")
+    assert "tiếp nhận" in plain(await world.reply(world.resident))
+
+
+def new_card_ticket_id(card: dict) -> str:  # type: ignore[type-arg]
+    data = card["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    return str(data.split(":")[1])
+
+
+async def test_another_units_group_cannot_act_on_a_ticket(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    ticket_id = new_card_ticket_id(card)
+    cb = await world.emu.press(world.other_official, card, f"tk:{ticket_id}:accept")
+    await world.settle()
+    # The press came from the Ba Đình official on the Hoàn Kiếm card: the chat decides, and
+    # a forged press from the Ba Đình group is refused the same way.
+    forged = await world.say(world.other_official, "x", chat=world.ba_dinh)
+    cb2 = await world.emu.press(world.other_official, forged, f"tk:{ticket_id}:accept")
+    await world.settle()
+    assert "không thuộc đơn vị" in (world.emu.callback_answer(cb2) or {}).get("text", "")
+    assert cb  # the first press was from inside the bound chat: allowed for any member
+
+
+async def test_admin_binds_a_group_and_others_cannot(world: World) -> None:
+    group = world.emu.add_group("UBND xã Sóc Sơn")
+    world.emu.add_member(group, world.official)
+    world.emu.add_member(group, world.admin, status="administrator")
+    await world.say(world.official, "/bind Sóc Sơn", chat=group)
+    assert "Chỉ quản trị viên" in plain(await world.reply(group))
+    await world.say(world.admin, "/bind Sóc Sơn", chat=group)
+    assert "Đã gắn nhóm này với <b>Xã Sóc Sơn</b>".replace("<b>", "").replace("</b>", "") in plain(
+        await world.reply(group)
+    )
+    await world.say(world.official, "/unit", chat=group)
+    assert "Xã Sóc Sơn" in plain(await world.reply(group))
+    await world.say(world.official, "/help", chat=group)
+    help_text = plain(await world.reply(group))
+    assert "gửi cho người phản ánh" in help_text and "!" in help_text
+
+
+async def test_ticket_for_a_unit_without_a_group_goes_to_the_supervisors(world: World) -> None:
+    # Văn Miếu - Quốc Tử Giám has no bound group in this world.
+    number = await world.report(photos=0, place=(21.0293, 105.8356))
+    card = await world.reply(world.supervisor)
+    assert number in plain(card) and "chưa có nhóm" in plain(card)
+    # The supervisors may act on it (transfer it, for instance); the Hoàn Kiếm group may not.
+    await world.press(world.admin, card, "✅ Tiếp nhận")
+    assert "tiếp nhận" in plain(await world.reply(world.resident))
+
+
+async def test_power_problems_go_to_the_power_company(world: World) -> None:
+    number = await world.report(category="category-power", photos=0)
+    confirmation = world.emu.bot_messages(world.resident.id)[-1]
+    assert "Điện lực" in plain(confirmation)
+    card = await world.reply(world.supervisor)
+    assert number in plain(card)
+    assert HOAN_KIEM  # the place is still Hoàn Kiếm; the card says so
+    assert "Phường Hoàn Kiếm" in plain(card)

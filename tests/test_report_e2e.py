@@ -1,0 +1,284 @@
+"""A resident reports a problem, end to end through the Bot API emulator over HTTP."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from storage.models import Ticket
+from tests.world import (
+    BA_DINH_SQUARE,
+    HAI_PHONG,
+    World,
+    buttons,
+    jpeg,
+    plain,
+)
+
+
+async def ticket_count(world: World) -> int:
+    async with world.app.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Ticket)) or 0)
+
+
+async def test_start_greets_in_vietnamese_and_shows_the_menu(world: World) -> None:
+    await world.say(world.resident, "/start")
+    greeting, menu = await world.replies(world.resident, 2)
+    assert "Phản ánh" in plain(greeting) and "Hà Nội" in plain(greeting)
+    assert plain(greeting).count("\n") == 1  # two lines
+    assert buttons(menu) == [
+        "📝 Gửi phản ánh",
+        "🔎 Tra cứu phản ánh",
+        "📋 Phản ánh của tôi",
+        "❓ Hướng dẫn",
+        "🌐 Ngôn ngữ / Language",
+    ]
+
+
+async def test_english_app_gets_english_and_lang_switches_to_vietnamese(world: World) -> None:
+    await world.say(world.resident_en, "/start")
+    greeting, _ = await world.replies(world.resident_en, 2)
+    assert "report problems in Hanoi" in plain(greeting)
+    await world.say(world.resident_en, "/lang")
+    ask = await world.reply(world.resident_en)
+    await world.press(world.resident_en, ask, "l:vi")
+    done = await world.reply(world.resident_en)
+    assert "tiếng Việt" in plain(done)
+    await world.say(world.resident_en, "/help")
+    assert "Cách dùng" in plain(await world.reply(world.resident_en))
+
+
+async def test_whole_report_in_vietnamese_reaches_the_unit_group(world: World) -> None:
+    number = await world.report(photos=2)
+    assert len(number) == 8
+    confirmation = world.emu.bot_messages(world.resident.id)[-1]
+    assert "Đã nhận phản ánh" in plain(confirmation)
+    assert "Phường Hoàn Kiếm" in plain(confirmation)
+    card, *attachments = await world.replies(world.hoan_kiem, 4)
+    assert number in plain(card)
+    assert "Ổ gà lớn" in plain(card)
+    assert "Hạn giải quyết" in plain(card)
+    assert buttons(card) == ["✅ Tiếp nhận", "🏁 Đã xử lý", "⛔ Từ chối", "↪️ Chuyển đơn vị"]
+    photos = [m for m in attachments if m.get("photo")]
+    pins = [m for m in attachments if m.get("venue") or m.get("location")]
+    assert len(photos) == 2 and len(pins) == 1
+    for m in attachments:
+        assert m["reply_to_message"]["message_id"] == card["message_id"]
+    # The resident's name and username never reach the unit's group.
+    for m in world.emu.messages(world.hoan_kiem.id):
+        assert "Lan" not in plain(m) and "lan_hn" not in plain(m)
+    assert await ticket_count(world) == 1
+
+
+async def test_whole_report_in_english(world: World) -> None:
+    number = await world.report(world.resident_en, photos=0, place=BA_DINH_SQUARE)
+    confirmation = world.emu.bot_messages(world.resident_en.id)[-1]
+    assert "Your report has been received" in plain(confirmation)
+    assert "Ba Đình Ward" in plain(confirmation)
+    card = await world.reply(world.ba_dinh)
+    assert number in plain(card)  # groups speak the service's language
+    assert "Phản ánh" in plain(card)
+
+
+async def test_album_is_acknowledged_once(world: World) -> None:
+    await world.say(world.resident, "/report")
+    ask = await world.reply(world.resident)
+    await world.press(world.resident, ask, "r:cat:waste")
+    await world.reply(world.resident)
+    await world.say(world.resident, "Rác thải đổ trộm ở đầu ngõ đã ba ngày.")
+    await world.reply(world.resident)
+    await world.emu.send_album(world.resident, [jpeg(), jpeg(), jpeg()])
+    await world.settle()
+    acks = await world.replies(world.resident, 1)
+    assert "Đã nhận ảnh" in plain(acks[0])
+    assert world.emu.bot_messages(world.resident.id)[-1] is not None
+    await world.settle()
+    later = [m for m in world.emu.bot_messages(world.resident.id) if "Đã nhận ảnh" in plain(m)]
+    assert len(later) == 1
+    await world.press(world.resident, acks[0], "r:done")
+    await world.reply(world.resident)  # place asked
+    await world.emu.send_location(world.resident, 21.0288, 105.8522)
+    await world.replies(world.resident, 2)
+    review_ask = world.emu.bot_messages(world.resident.id)[-1]
+    await world.press(world.resident, review_ask, "r:ok")
+    review = await world.reply(world.resident)
+    assert "Ảnh: 3" in plain(review)
+
+
+async def test_more_than_five_photos_are_refused_politely(world: World) -> None:
+    await world.say(world.resident, "/report")
+    await world.press(world.resident, await world.reply(world.resident), "r:cat:trees")
+    await world.reply(world.resident)
+    await world.say(world.resident, "Cây đổ chắn ngang vỉa hè sau cơn mưa.")
+    await world.reply(world.resident)
+    for _ in range(5):
+        await world.emu.send_photo(world.resident, jpeg())
+        await world.reply(world.resident)
+    await world.emu.send_photo(world.resident, jpeg())
+    refusal = await world.reply(world.resident)
+    assert "Đã đủ 5 ảnh" in plain(refusal)
+
+
+async def test_cancel_leaves_the_wizard_at_any_step(world: World) -> None:
+    await world.say(world.resident, "/report")
+    await world.press(world.resident, await world.reply(world.resident), "r:cat:roads")
+    await world.reply(world.resident)
+    await world.say(world.resident, "/cancel")
+    stopped, menu = await world.replies(world.resident, 2)
+    assert "Đã dừng" in plain(stopped)
+    assert "📝 Gửi phản ánh" in buttons(menu)
+    # The old wizard is gone: a description now is not taken as one.
+    await world.say(world.resident, "Ổ gà lớn giữa đường Tràng Tiền.")
+    assert "chưa hiểu" in plain(await world.reply(world.resident))
+
+
+async def test_menu_button_leaves_the_wizard(world: World) -> None:
+    await world.say(world.resident, "/start")
+    _, menu = await world.replies(world.resident, 2)
+    await world.say(world.resident, "/report")
+    await world.press(world.resident, await world.reply(world.resident), "r:cat:roads")
+    await world.reply(world.resident)
+    await world.press(world.resident, menu, "m:my")
+    left, answer = await world.replies(world.resident, 2)
+    assert "Đã dừng phản ánh" in plain(left)
+    assert "chưa gửi phản ánh nào" in plain(answer)
+
+
+async def test_unexpected_input_at_each_step_gets_a_reprompt(world: World) -> None:
+    r = world.resident
+    await world.say(r, "/report")
+    await world.reply(r)
+    await world.say(r, "đường hỏng")  # text where a category button is expected
+    assert "chọn một lĩnh vực" in plain(await world.reply(r))
+    await world.press(r, world.emu.bot_messages(r.id)[-1], "r:cat:roads")
+    await world.reply(r)
+    await world.emu.send_sticker(r)  # a sticker where a description is expected
+    assert "mô tả bằng chữ" in plain(await world.reply(r))
+    await world.say(r, "/foo")  # an unknown command inside the wizard
+    unknown, again = await world.replies(r, 2)
+    assert "không biết lệnh" in plain(unknown) and "mô tả" in plain(again)
+    await world.say(r, "ngắn")
+    assert "ít nhất 10 ký tự" in plain(await world.reply(r))
+    await world.say(r, "x" * 2001)
+    assert "vượt quá 2000" in plain(await world.reply(r))
+    await world.say(r, "Ổ gà rất sâu trước số 5 Tràng Tiền.")
+    await world.reply(r)
+    await world.emu.send_voice(r)  # voice where a photo is asked
+    assert "cần ảnh" in plain(await world.reply(r))
+    await world.emu.send_document(r, b"%PDF-1.4 not an image", "bill.pdf", "application/pdf")
+    assert "cần ảnh" in plain(await world.reply(r))
+    await world.press(r, world.emu.bot_messages(r.id)[-1], "r:skip")
+    await world.reply(r)
+    await world.emu.send_sticker(r)  # a sticker where a place is asked
+    assert "cần địa điểm" in plain(await world.reply(r))
+    await world.say(r, "asdfgh qwerty")  # an address nobody can find
+    assert "Không tìm thấy địa chỉ" in plain(await world.reply(r))
+    await world.emu.send_location(r, *HAI_PHONG)
+    assert "ngoài Hà Nội" in plain(await world.reply(r))
+    assert await ticket_count(world) == 0
+
+
+async def test_typed_address_is_accepted_and_the_unit_confirmed(world: World) -> None:
+    r = world.resident
+    await world.say(r, "/report")
+    await world.press(r, await world.reply(r), "r:cat:lighting")
+    await world.reply(r)
+    await world.say(r, "Đèn đường tắt cả tuần, rất tối.")
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)
+    await world.say(r, "12 Quốc Tử Giám, Phường Văn Miếu, Quận Đống Đa, Hà Nội")
+    _, confirm = await world.replies(r, 2)
+    assert "Văn Miếu - Quốc Tử Giám" in plain(confirm)
+    await world.press(r, confirm, "r:ok")
+    review = await world.reply(r)
+    assert "12 Quốc Tử Giám" in plain(review)
+
+
+async def test_resident_corrects_the_unit_found(world: World) -> None:
+    r = world.resident
+    await world.say(r, "/report")
+    await world.press(r, await world.reply(r), "r:cat:drainage")
+    await world.reply(r)
+    await world.say(r, "Cống bị tắc, nước tràn lên mặt đường.")
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)
+    await world.emu.send_location(r, 21.0288, 105.8522)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:other")
+    await world.reply(r)
+    await world.say(r, "ba dinh")
+    pick = await world.reply(r)
+    await world.press(r, pick, "Phường Ba Đình")
+    _, review = await world.replies(r, 2)
+    assert "Đơn vị xử lý: Phường Ba Đình" in plain(review)
+    await world.press(r, review, "r:submit")
+    await world.reply(r)
+    card = await world.reply(world.ba_dinh)
+    assert "Cống bị tắc" in plain(card)
+
+
+async def test_administrative_complaint_needs_no_pin(world: World) -> None:
+    r = world.resident
+    await world.say(r, "/report")
+    await world.press(r, await world.reply(r), "r:cat:procedure")
+    await world.reply(r)
+    await world.say(r, "Hồ sơ cấp sổ đỏ nộp từ tháng 8, quá hẹn mà chưa có kết quả.")
+    await world.press(r, await world.reply(r), "r:skip")
+    ask = await world.reply(r)
+    assert "đơn vị nào" in plain(ask)
+    await world.say(r, "Hoàn Kiếm")
+    pick = await world.reply(r)
+    await world.press(r, pick, "Phường Hoàn Kiếm")
+    _, review = await world.replies(r, 2)
+    await world.press(r, review, "r:submit")
+    await world.reply(r)
+    card = await world.reply(world.hoan_kiem)
+    assert "Thủ tục hành chính" in plain(card)
+    await world.settle()
+    assert not [m for m in world.emu.messages(world.hoan_kiem.id) if m.get("venue")]
+
+
+async def test_review_lets_the_resident_edit_the_description(world: World) -> None:
+    r = world.resident
+    await world.say(r, "/report")
+    await world.press(r, await world.reply(r), "r:cat:roads")
+    await world.reply(r)
+    await world.say(r, "Mô tả đầu tiên, chưa đúng lắm.")
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)
+    await world.emu.send_location(r, 21.0288, 105.8522)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    review = await world.reply(r)
+    await world.press(r, review, "r:edit:description")
+    await world.reply(r)
+    await world.say(r, "Mô tả đã sửa: vỉa hè bị sụt lún.")
+    review = await world.reply(r)
+    assert "vỉa hè bị sụt lún" in plain(review) and "Mô tả đầu tiên" not in plain(review)
+
+
+async def test_double_tap_on_submit_makes_one_ticket(world: World) -> None:
+    r = world.resident
+    await world.say(r, "/report")
+    await world.press(r, await world.reply(r), "r:cat:roads")
+    await world.reply(r)
+    await world.say(r, "Ổ gà trước cổng trường tiểu học.")
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)
+    await world.emu.send_location(r, 21.0288, 105.8522)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    review = await world.reply(r)
+    await world.press(r, review, "r:submit")
+    await world.press(r, review, "r:submit")
+    await world.settle()
+    assert await ticket_count(world) == 1
+    cards = [m for m in world.emu.bot_messages(world.hoan_kiem.id) if "Ổ gà trước" in plain(m)]
+    assert len(cards) == 1
+
+
+async def test_html_in_a_description_is_shown_literally(world: World) -> None:
+    text = "<b>Không phải in đậm</b> & <a href='x'>link</a> *sao*"
+    number = await world.report(description=text, photos=0)
+    card = await world.reply(world.hoan_kiem)
+    assert text in plain(card)
+    assert number in plain(card)

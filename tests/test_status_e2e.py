@@ -1,0 +1,55 @@
+"""Asking after a ticket: the reporter sees everything, anyone else only the public part."""
+
+from __future__ import annotations
+
+from tests.world import World, plain
+
+
+async def test_reporter_sees_description_photos_and_history(world: World) -> None:
+    number = await world.report(photos=2)
+    await world.settle()
+    await world.say(world.resident, f"/status {number.lower().replace('-', ' ')}")
+    details = await world.reply(world.resident)
+    text = plain(details)
+    assert number in text and "Ổ gà lớn" in text and "Diễn biến" in text
+    assert "Đã tiếp nhận" in text and "Hạn giải quyết" in text
+    photos = await world.replies(world.resident, 2)
+    assert all(m.get("photo") for m in photos)
+
+
+async def test_stranger_sees_only_the_public_part(world: World) -> None:
+    number = await world.report(photos=1)
+    await world.say(world.stranger, f"/status {number}")
+    answer = await world.reply(world.stranger)
+    text = plain(answer)
+    assert number in text and "Đường, vỉa hè" in text and "Phường Hoàn Kiếm" in text
+    assert "Ổ gà" not in text and "Diễn biến" not in text
+    await world.settle()
+    assert not [m for m in world.emu.bot_messages(world.stranger.id) if m.get("photo")]
+
+
+async def test_typo_in_ticket_number_is_not_found(world: World) -> None:
+    number = await world.report(photos=0)
+    typo = number[:-1] + ("A" if number[-1] != "A" else "B")
+    await world.say(world.stranger, f"/status {typo}")
+    assert "Không tìm thấy" in plain(await world.reply(world.stranger))
+
+
+async def test_check_a_ticket_from_the_menu(world: World) -> None:
+    number = await world.report(photos=0)
+    await world.say(world.stranger, "/start")
+    _, menu = await world.replies(world.stranger, 2)
+    await world.press(world.stranger, menu, "m:check")
+    await world.reply(world.stranger)
+    await world.say(world.stranger, number)
+    assert number in plain(await world.reply(world.stranger))
+
+
+async def test_my_tickets_lists_the_residents_own(world: World) -> None:
+    first = await world.report(photos=0)
+    second = await world.report(photos=0, description="Vỉa hè bị lấn chiếm để bán hàng.")
+    await world.say(world.resident, "/my")
+    listing = plain(await world.reply(world.resident))
+    assert first in listing and second in listing
+    await world.say(world.stranger, "/my")
+    assert "chưa gửi" in plain(await world.reply(world.stranger))

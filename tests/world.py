@@ -1,0 +1,214 @@
+"""An end-to-end world: the real bot, polling the project's Bot API emulator over HTTP.
+
+Residents and officials are emulator users; a test acts as them and reads what the bot sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from PIL import Image
+
+from bot.app import App, build_app
+from bot.emulator import BotAPIEmulator
+from bot.settings import Settings
+from storage.repo import Repository
+from tests.backends import Backend
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+HOAN_KIEM = "00070"
+BA_DINH = "00004"
+HOAN_KIEM_LAKE = (21.0288, 105.8522)
+BA_DINH_SQUARE = (21.0368, 105.8347)
+HAI_PHONG = (20.8449, 106.6881)
+
+Message = dict[str, Any]
+
+
+def jpeg(
+    width: int = 640, height: int = 480, colour: tuple[int, int, int] = (90, 120, 200)
+) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, format="JPEG")
+    return out.getvalue()
+
+
+@dataclass
+class World:
+    emu: BotAPIEmulator
+    app: App
+    backend: Backend
+    resident: Any
+    resident_en: Any
+    stranger: Any
+    official: Any
+    other_official: Any
+    admin: Any
+    hoan_kiem: Any
+    ba_dinh: Any
+    supervisor: Any
+    task: asyncio.Task[None] | None = None
+    clock_now: list[datetime] = field(default_factory=list)
+
+    # -- acting -------------------------------------------------------------------------------
+
+    async def say(self, user: Any, text: str, **kwargs: Any) -> Message:
+        message: Message = await self.emu.send_text(user, text, **kwargs)
+        return message
+
+    async def replies(self, chat: Any, count: int = 1, timeout: float = 10.0) -> list[Message]:
+        chat_id = chat if isinstance(chat, int) else chat.id
+        got: list[Message] = await self.emu.wait_bot_messages(chat_id, count=count, timeout=timeout)
+        return got
+
+    async def reply(self, chat: Any, timeout: float = 10.0) -> Message:
+        return (await self.replies(chat, 1, timeout))[0]
+
+    async def press(self, user: Any, message: Message, text_or_data: str) -> str:
+        data = button_data(message, text_or_data)
+        cb: str = await self.emu.press(user, message, data)
+        return cb
+
+    async def settle(self) -> None:
+        await self.emu.settle(quiet=0.15, timeout=10.0)
+
+    async def bind(self, group: Any, unit: str) -> None:
+        async with self.app.sessions() as session:
+            repo = Repository(session)
+            await repo.bind_chat("telegram", str(group.id), unit, "test")
+            await repo.commit()
+
+    # -- a whole report -----------------------------------------------------------------------
+
+    async def report(
+        self,
+        user: Any | None = None,
+        *,
+        category: str = "category-roads",
+        description: str = "Ổ gà lớn giữa đường, xe máy dễ ngã vào ban đêm.",
+        photos: int = 1,
+        place: tuple[float, float] = HOAN_KIEM_LAKE,
+    ) -> str:
+        """File a report through the wizard and return its displayed number."""
+        user = user or self.resident
+        await self.say(user, "/report")
+        ask = await self.reply(user)
+        await self.press(user, ask, self.text(user, category))
+        await self.reply(user)  # description asked
+        await self.say(user, description)
+        photo_ask = await self.reply(user)
+        if photos == 0:
+            await self.press(user, photo_ask, "r:skip")
+        else:
+            last = photo_ask
+            for i in range(photos):
+                await self.emu.send_photo(user, jpeg(colour=(40 * i % 255, 90, 200)))
+                last = await self.reply(user)
+            await self.press(user, last, "r:done")
+        await self.reply(user)  # place asked
+        await self.emu.send_location(user, *place)
+        await self.reply(user)  # place received
+        confirm = await self.reply(user)
+        await self.press(user, confirm, "r:ok")
+        review = await self.reply(user)
+        await self.press(user, review, "r:submit")
+        done = await self.reply(user)
+        return ticket_number(done)
+
+    def text(self, user: Any, key: str, **values: Any) -> str:
+        from locales import translator
+
+        lang = "en" if user is self.resident_en else "vi"
+        return translator(lang)(key, **values)
+
+
+def plain(message: Message) -> str:
+    return str(message.get("text") or message.get("caption") or "")
+
+
+def button_data(message: Message, text_or_data: str) -> str:
+    """The callback data of the button whose label or data is ``text_or_data``."""
+    markup = message.get("reply_markup") or {}
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            if text_or_data in (button.get("text"), button.get("callback_data")):
+                return str(button["callback_data"])
+    raise AssertionError(f"no button {text_or_data!r} under message: {plain(message)[:200]!r}")
+
+
+def buttons(message: Message) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def ticket_number(message: Message) -> str:
+    import re
+
+    found = re.search(r"\b([0-9A-Z]{4}-[0-9A-Z]{3})\b", plain(message))
+    assert found, f"no ticket number in {plain(message)!r}"
+    return found.group(1)
+
+
+async def start_world(backend: Backend, tmp_path: Any, **overrides: Any) -> World:
+    emu = BotAPIEmulator()
+    await emu.start()
+    resident = emu.add_user("Lan", username="lan_hn", language_code="vi")
+    resident_en = emu.add_user("John", username="john", language_code="en")
+    stranger = emu.add_user("Minh", language_code="vi")
+    official = emu.add_user("Cán bộ Hùng", language_code="vi")
+    other_official = emu.add_user("Cán bộ Mai", language_code="vi")
+    admin = emu.add_user("Admin", language_code="vi")
+    hoan_kiem = emu.add_group("UBND phường Hoàn Kiếm")
+    ba_dinh = emu.add_group("UBND phường Ba Đình")
+    supervisor = emu.add_group("Văn phòng UBND Thành phố")
+    for group, user in ((hoan_kiem, official), (ba_dinh, other_official), (supervisor, admin)):
+        emu.add_member(group, user)
+        emu.add_member(group, admin, status="administrator")
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        bot_token=None,
+        telegram_api_url=emu.url,
+        data_dir=tmp_path / "data",
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+        admin_ids=frozenset({admin.id}),
+        supervisor_chat_id=supervisor.id,
+        **overrides,
+    )
+    app = await build_app(settings, token=TOKEN)
+    world = World(
+        emu,
+        app,
+        backend,
+        resident,
+        resident_en,
+        stranger,
+        official,
+        other_official,
+        admin,
+        hoan_kiem,
+        ba_dinh,
+        supervisor,
+    )
+    await world.bind(hoan_kiem, HOAN_KIEM)
+    await world.bind(ba_dinh, BA_DINH)
+    world.task = asyncio.create_task(
+        app.dispatcher.start_polling(
+            app.bot, handle_signals=False, close_bot_session=False, polling_timeout=1
+        )
+    )
+    return world
+
+
+async def stop_world(world: World) -> None:
+    with contextlib.suppress(RuntimeError):  # polling never started: nothing to stop
+        await world.app.dispatcher.stop_polling()
+    if world.task is not None:
+        await asyncio.wait_for(world.task, 10)
+    await world.app.close()
+    await world.emu.stop()
