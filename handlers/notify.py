@@ -130,9 +130,7 @@ async def tell_resident_status(ctx: Ctx, ticket: Ticket, note: str | None) -> No
     )
 
 
-async def answer_to_resident(
-    ctx: Ctx, ticket: Ticket, text: str, photo: bytes | None
-) -> None:
+async def answer_to_resident(ctx: Ctx, ticket: Ticket, text: str, photo: bytes | None) -> None:
     target = await resident_translator(ctx, ticket)
     if target is None:
         return

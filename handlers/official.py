@@ -93,9 +93,7 @@ async def _bind(ctx: Ctx) -> None:
     elif len(found) == 1:
         await _do_bind(ctx, found[0].code)
     else:
-        rows = tuple(
-            (Button(directory.name(u.code, t.lang), f"bind:{u.code}"),) for u in found
-        )
+        rows = tuple((Button(directory.name(u.code, t.lang), f"bind:{u.code}"),) for u in found)
         await ctx.reply(t("bind-pick"), markup=Choices(rows))
 
 

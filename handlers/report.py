@@ -138,9 +138,7 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
         await ctx.reply(ctx.t("report-description-too-short", min=DESCRIPTION_MIN))
         return
     if len(text) > DESCRIPTION_MAX:
-        await ctx.reply(
-            ctx.t("report-description-too-long", max=DESCRIPTION_MAX, length=len(text))
-        )
+        await ctx.reply(ctx.t("report-description-too-long", max=DESCRIPTION_MAX, length=len(text)))
         return
     draft["description"] = text
     await _go(ctx, REVIEW if draft.pop("back", False) else PHOTOS, draft)
@@ -177,9 +175,7 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
         return
     if ev.kind is not Kind.PHOTO or ev.photo_ref is None:
         await _stale_button(ctx)
-        await ctx.reply(
-            ctx.t("reprompt-photo", max=MAX_PHOTOS), markup=_photo_choices(ctx, draft)
-        )
+        await ctx.reply(ctx.t("reprompt-photo", max=MAX_PHOTOS), markup=_photo_choices(ctx, draft))
         return
     if len(draft["photos"]) >= MAX_PHOTOS:
         if ev.album_id is None or ev.album_id not in draft["albums"]:

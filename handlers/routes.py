@@ -21,7 +21,6 @@ from locales import pick_language, translator
 log = logging.getLogger(__name__)
 
 
-
 async def handle(ctx: Ctx) -> None:
     ev = ctx.event
     if ev.person.is_bot:

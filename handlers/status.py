@@ -42,7 +42,9 @@ async def show(ctx: Ctx, typed: str) -> None:
         return
     events = await ctx.repo.events_of(ticket.id)
     sent = await ctx.reply(render.reporter_details(ctx.t, ticket, events, directory))
-    await ctx.repo.link(ctx.event.channel, ctx.event.chat_id, sent.message_id, ticket.id, "resident")
+    await ctx.repo.link(
+        ctx.event.channel, ctx.event.chat_id, sent.message_id, ticket.id, "resident"
+    )
     await ctx.repo.commit()
     photos = [await ctx.services.media.get(p.media_key) for p in ticket.photos]
     if len(photos) == 1:

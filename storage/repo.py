@@ -80,9 +80,7 @@ class Repository:
 
     async def resident(self, channel: str, external_id: str) -> Resident | None:
         return await self.session.scalar(
-            select(Resident).where(
-                Resident.channel == channel, Resident.external_id == external_id
-            )
+            select(Resident).where(Resident.channel == channel, Resident.external_id == external_id)
         )
 
     async def resident_by_id(self, resident_id: int) -> Resident | None:
@@ -261,7 +259,9 @@ class Repository:
         )
         ticket.updated_at = now
 
-    async def add_photo(self, ticket: Ticket, key: str, width: int, height: int, source: str) -> None:
+    async def add_photo(
+        self, ticket: Ticket, key: str, width: int, height: int, source: str
+    ) -> None:
         position = len(ticket.photos)
         ticket.photos.append(
             TicketPhoto(position=position, media_key=key, width=width, height=height, source=source)
