@@ -1,0 +1,118 @@
+"""The repository on the selected backend (SQLite, or PostgreSQL with PHANANH_TEST_BACKEND)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.ticket_numbers import new_number
+from storage.db import create_schema, make_engine, session_factory
+from storage.repo import NewTicket, Repository, UnitRow
+from tests.backends import prepare
+
+
+@pytest.fixture
+async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    backend = await prepare(tmp_path)
+    engine = make_engine(backend.database_url)
+    await create_schema(engine)
+    factory = session_factory(engine)
+    async with factory() as session:
+        repo = Repository(session)
+        await repo.seed_units([UnitRow("00070", "ward", "Phường Hoàn Kiếm", "Hoàn Kiếm Ward")])
+        await repo.commit()
+    yield factory
+    await engine.dispose()
+
+
+def new_ticket(key: str, reporter: int) -> NewTicket:
+    return NewTicket(
+        draft_key=key,
+        reporter_id=reporter,
+        category="roads",
+        description="Ổ gà",
+        latitude=21.0288,
+        longitude=105.8522,
+        address=None,
+        place_unit="00070",
+        unit_code="00070",
+        status="received",
+        resolve_by=datetime(2026, 12, 1, 2, 0, tzinfo=UTC),
+        photos=[("ab" * 32 + ".jpg", 640, 480)],
+    )
+
+
+async def test_same_draft_submitted_twice_is_one_ticket(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        repo = Repository(session)
+        resident = await repo.add_resident("telegram", "1", "1", "vi", None)
+        await repo.commit()
+        first, created = await repo.create_ticket(new_ticket("k1", resident.id), new_number, "r")
+        await repo.commit()
+    async with sessions() as session:
+        repo = Repository(session)
+        second, created_again = await repo.create_ticket(
+            new_ticket("k1", resident.id), new_number, "r"
+        )
+    assert created and not created_again
+    assert first.number == second.number
+
+
+async def test_a_taken_number_is_drawn_again(sessions: async_sessionmaker[AsyncSession]) -> None:
+    numbers = itertools.chain(["AAAAAAA", "AAAAAAA"], iter(lambda: new_number(), None))
+    async with sessions() as session:
+        repo = Repository(session)
+        resident = await repo.add_resident("telegram", "1", "1", "vi", None)
+        a, _ = await repo.create_ticket(new_ticket("k1", resident.id), lambda: next(numbers), "r")
+        b, _ = await repo.create_ticket(new_ticket("k2", resident.id), lambda: next(numbers), "r")
+        await repo.commit()
+    assert a.number == "AAAAAAA" and b.number != a.number
+
+
+async def test_times_come_back_in_utc(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        repo = Repository(session)
+        resident = await repo.add_resident("telegram", "1", "1", "vi", None)
+        ticket, _ = await repo.create_ticket(new_ticket("k1", resident.id), new_number, "r")
+        await repo.commit()
+        number = ticket.number
+    async with sessions() as session:
+        loaded = await Repository(session).ticket_by_number(number)
+        assert loaded is not None
+        assert loaded.resolve_by == datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+        assert loaded.created_at.tzinfo is not None
+        assert [p.width for p in loaded.photos] == [640]
+
+
+async def test_same_person_created_twice_is_one_resident(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        repo = Repository(session)
+        a = await repo.add_resident("telegram", "7", "7", "vi", "A")
+        await repo.commit()
+    async with sessions() as session:
+        b = await Repository(session).add_resident("telegram", "7", "7", "en", "A")
+    assert a.id == b.id
+
+
+async def test_replies_are_routed_by_the_link_table(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        repo = Repository(session)
+        resident = await repo.add_resident("telegram", "1", "1", "vi", None)
+        ticket, _ = await repo.create_ticket(new_ticket("k1", resident.id), new_number, "r")
+        await repo.link("telegram", "-100", "55", ticket.id, "card")
+        await repo.commit()
+        link = await repo.linked("telegram", "-100", "55")
+        assert link is not None and link.ticket_id == ticket.id
+        assert await repo.linked("telegram", "-100", "56") is None
+        assert await repo.linked("zalo", "-100", "55") is None
