@@ -90,7 +90,7 @@ VOLUME /data
 # optional .env from here; in a container pass configuration with -e/--env-file.
 WORKDIR /app
 
-USER phananh
+USER 10001:10001
 
 # With BOT_TOKEN set the bot polls Telegram; see `python -m bot --help`.
 CMD ["python", "-m", "bot"]

@@ -5,8 +5,8 @@ import pytest
 from domain.deadlines import HANOI, add_working_hours, receive_by, resolve_by
 
 
-def hanoi(*args: int) -> datetime:
-    return datetime(*args, tzinfo=HANOI)
+def hanoi(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=HANOI)
 
 
 def test_report_on_monday_morning_is_due_the_same_afternoon() -> None:

@@ -7,6 +7,7 @@ from tests.world import HOAN_KIEM, World, buttons, jpeg, plain
 
 async def card_of(world: World, number: str) -> dict:  # type: ignore[type-arg]
     await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)  # the card, its photos and pin are read
     for m in world.emu.bot_messages(world.hoan_kiem.id):
         if number in plain(m) and m.get("reply_markup"):
             return m
@@ -124,7 +125,9 @@ async def test_transfer_moves_the_ticket_to_another_unit(world: World) -> None:
     old = world.emu.message(world.hoan_kiem.id, card["message_id"])
     assert "Đã chuyển tới" in plain(old) and buttons(old) == []
     # The old unit can no longer act on it, whatever callback data its client sends.
-    cb = await world.emu.press(world.official, old, f"tk:{new_card_ticket_id(new_card)}:accept")
+    cb = await world.emu.press(
+        world.official, old, f"tk:{new_card_ticket_id(new_card)}:accept", check=False
+    )
     await world.settle()
     assert "không thuộc đơn vị" in (world.emu.callback_answer(cb) or {}).get("text", "")
     # The new unit can.
@@ -141,15 +144,19 @@ async def test_another_units_group_cannot_act_on_a_ticket(world: World) -> None:
     number = await world.report(photos=0)
     card = await card_of(world, number)
     ticket_id = new_card_ticket_id(card)
-    cb = await world.emu.press(world.other_official, card, f"tk:{ticket_id}:accept")
+    # A client in the Ba Đình group forges a press with the Hoàn Kiếm ticket's callback data.
+    forged = await world.say(world.other_official, "/unit", chat=world.ba_dinh)
+    cb = await world.emu.press(world.other_official, forged, f"tk:{ticket_id}:accept", check=False)
     await world.settle()
-    # The press came from the Ba Đình official on the Hoàn Kiếm card: the chat decides, and
-    # a forged press from the Ba Đình group is refused the same way.
-    forged = await world.say(world.other_official, "x", chat=world.ba_dinh)
-    cb2 = await world.emu.press(world.other_official, forged, f"tk:{ticket_id}:accept")
+    assert "không thuộc đơn vị" in (world.emu.callback_answer(cb) or {}).get("text", "")
+    # Malformed and unknown callback data get a clear answer too, and change nothing.
+    for data in ("tk:999999:accept", "tk:x:y", "tk:1:fly", "garbage", ""):
+        cb = await world.emu.press(world.official, card, data, check=False)
+        await world.settle()
+        assert (world.emu.callback_answer(cb) or {}).get("text"), data
     await world.settle()
-    assert "không thuộc đơn vị" in (world.emu.callback_answer(cb2) or {}).get("text", "")
-    assert cb  # the first press was from inside the bound chat: allowed for any member
+    fresh = world.emu.message(world.hoan_kiem.id, card["message_id"])
+    assert "Đã tiếp nhận" in plain(fresh)
 
 
 async def test_admin_binds_a_group_and_others_cannot(world: World) -> None:
@@ -180,7 +187,7 @@ async def test_ticket_for_a_unit_without_a_group_goes_to_the_supervisors(world: 
 
 
 async def test_power_problems_go_to_the_power_company(world: World) -> None:
-    number = await world.report(category="category-power", photos=0)
+    number = await world.report(category="power", photos=0)
     confirmation = world.emu.bot_messages(world.resident.id)[-1]
     assert "Điện lực" in plain(confirmation)
     card = await world.reply(world.supervisor)

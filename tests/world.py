@@ -89,7 +89,7 @@ class World:
         self,
         user: Any | None = None,
         *,
-        category: str = "category-roads",
+        category: str = "roads",
         description: str = "Ổ gà lớn giữa đường, xe máy dễ ngã vào ban đêm.",
         photos: int = 1,
         place: tuple[float, float] = HOAN_KIEM_LAKE,
@@ -98,7 +98,7 @@ class World:
         user = user or self.resident
         await self.say(user, "/report")
         ask = await self.reply(user)
-        await self.press(user, ask, self.text(user, category))
+        await self.press(user, ask, f"r:cat:{category}")
         await self.reply(user)  # description asked
         await self.say(user, description)
         photo_ask = await self.reply(user)
@@ -155,7 +155,7 @@ def ticket_number(message: Message) -> str:
 
 
 async def start_world(backend: Backend, tmp_path: Any, **overrides: Any) -> World:
-    emu = BotAPIEmulator()
+    emu = BotAPIEmulator(token=TOKEN)
     await emu.start()
     resident = emu.add_user("Lan", username="lan_hn", language_code="vi")
     resident_en = emu.add_user("John", username="john", language_code="en")
@@ -170,7 +170,7 @@ async def start_world(backend: Backend, tmp_path: Any, **overrides: Any) -> Worl
         emu.add_member(group, user)
         emu.add_member(group, admin, status="administrator")
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         bot_token=None,
         telegram_api_url=emu.url,
         data_dir=tmp_path / "data",
