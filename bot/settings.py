@@ -59,6 +59,11 @@ class Settings(BaseSettings):
             return frozenset({value})
         return value
 
+    @field_validator("supervisor_chat_id", "database_url", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("bot_token", mode="before")
     @classmethod
     def _token_shape(cls, value: object) -> object:

@@ -1,0 +1,57 @@
+import logging
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.__main__ import main
+from bot.settings import Settings
+
+REAL_LOOKING = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+
+
+def test_an_env_file_copied_from_the_example_is_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    settings = Settings()
+    assert settings.bot_token is None
+    assert settings.admin_ids == frozenset()
+    assert settings.supervisor_chat_id is None
+    assert settings.db_url.startswith("sqlite+aiosqlite:///")
+
+
+def test_admin_ids_are_read_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADMIN_IDS", "111, 222,333")
+    assert Settings(_env_file=None).admin_ids == frozenset({111, 222, 333})
+
+
+@pytest.mark.parametrize("token", ["changeme", "your-token", "123:short", "not a token"])
+def test_placeholder_tokens_are_refused_without_echoing_them(token: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, bot_token=token)
+    assert "BotFather" in str(refused.value)
+    assert token not in str(refused.value)
+
+
+def test_unknown_language_is_refused() -> None:
+    with pytest.raises(ValidationError, match="DEFAULT_LANGUAGE"):
+        Settings(_env_file=None, default_language="fr")
+
+
+def test_bad_configuration_stops_the_start_with_a_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ADMIN_IDS", "alice,bob")
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "ADMIN_IDS" in err and "Telegram user ids" in err
+
+
+def test_a_real_looking_token_is_accepted_and_kept_secret() -> None:
+    settings = Settings(_env_file=None, bot_token=REAL_LOOKING)
+    assert REAL_LOOKING not in repr(settings)
+    logging.getLogger("test").info("%s", settings)
