@@ -133,6 +133,7 @@ class _BotApi:
             return api_error(too_large)
         except ApiError as error:
             emu.log_call(ApiCall(name, params.describe(), error=error.to_json(), at=time.time()))
+            log.warning("%s -> %s %s", name, error.error_code, error.description)
             return api_error(error)
         except Exception:
             log.exception("emulator failed on %s", name)

@@ -338,7 +338,7 @@ class World:
         self._subscribers: list[asyncio.Queue[JSON]] = []
         self._changed = asyncio.Event()
         self.inflight = 0  # bot requests being handled, getUpdates excluded
-        self.last_request = time.monotonic()
+        self.last_request = time.monotonic()  # last bot request, or last hand-out of updates
 
     # --- Change notification ---------------------------------------------------------------------
 
@@ -622,6 +622,8 @@ class World:
     def mark_handed_out(self, updates: list[JSON]) -> None:
         if updates:
             self._handed_out = max(self._handed_out, max(u["update_id"] for u in updates))
+            # The bot is busy with them from now on: settle() counts its quiet time from here.
+            self.last_request = time.monotonic()
             self.notify()
 
     @property
