@@ -468,8 +468,14 @@ async def test_group_privacy_mode_and_membership(
     assert [u.message.text for u in updates if u.message] == ["/ticket@phananh_test_bot 12"]
     member = await bot.get_chat_member(group.id, official.id)
     assert member.status == "administrator"
+    people = {status: emu.add_user(f"Người {status}") for status in ("creator", "member")}
+    people |= {status: emu.add_user(status) for status in ("restricted", "left", "kicked")}
+    for status, someone in people.items():
+        emu.add_member(group, someone, status)
+        assert (await bot.get_chat_member(group.id, someone.id)).status == status
+    assert (await bot.get_chat_member(group.id, emu.bot.id)).status == "member"
     admins = await bot.get_chat_administrators(group.id)
-    assert [a.user.id for a in admins] == [official.id]
+    assert {a.user.id for a in admins} == {official.id, people["creator"].id}
     chat = await bot.get_chat(group.id)
     assert chat.title == "Tổ dân phố 5"
     with pytest.raises(AssertionError, match="privacy mode"):

@@ -1013,9 +1013,33 @@ def chat_member(world: World, chat: EmuChat, user_id: int) -> JSON:
         if chat.type == "channel":
             member["can_post_messages"] = True
             member["can_edit_messages"] = True
+    elif status == "restricted":
+        member["is_member"] = True
+        member.update({name: False for name in _RESTRICTED_RIGHTS})
+        member["until_date"] = 0
     elif status == "kicked":
         member["until_date"] = 0
     return member
+
+
+_RESTRICTED_RIGHTS = (
+    "can_send_messages",
+    "can_send_audios",
+    "can_send_documents",
+    "can_send_photos",
+    "can_send_videos",
+    "can_send_video_notes",
+    "can_send_voice_notes",
+    "can_send_polls",
+    "can_send_other_messages",
+    "can_add_web_page_previews",
+    "can_react_to_messages",
+    "can_edit_tag",
+    "can_change_info",
+    "can_invite_users",
+    "can_pin_messages",
+    "can_manage_topics",
+)
 
 
 @method("getChatMember")
