@@ -206,6 +206,10 @@ async def start_world(backend: Backend, tmp_path: Any, **overrides: Any) -> Worl
 
 
 async def stop_world(world: World) -> None:
+    # Let updates in flight finish first: a handler still running after the bot's session is
+    # closed would open a new one and leak it.
+    with contextlib.suppress(AssertionError):
+        await world.emu.settle(quiet=0.1, timeout=5.0)
     with contextlib.suppress(RuntimeError):  # polling never started: nothing to stop
         await world.app.dispatcher.stop_polling()
     if world.task is not None:
