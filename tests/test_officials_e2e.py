@@ -194,3 +194,15 @@ async def test_power_problems_go_to_the_power_company(world: World) -> None:
     assert number in plain(card)
     assert HOAN_KIEM  # the place is still Hoàn Kiếm; the card says so
     assert "Phường Hoàn Kiếm" in plain(card)
+
+
+async def test_commands_for_another_bot_in_the_group_are_ignored(world: World) -> None:
+    # As an administrator the bot sees every message, including other bots' commands.
+    world.emu.set_bot_status(world.hoan_kiem, "administrator")
+    await world.say(world.official, "Chào cả nhà, họp lúc 3 giờ", chat=world.hoan_kiem)
+    await world.say(world.official, "/help@some_other_bot", chat=world.hoan_kiem)
+    await world.say(world.official, "/help@phananh_test_bot", chat=world.hoan_kiem)
+    answer = await world.reply(world.hoan_kiem)
+    assert "Bot Phản ánh trong nhóm" in plain(answer)
+    await world.settle()
+    assert len(world.emu.bot_messages(world.hoan_kiem.id)) == 1

@@ -209,8 +209,11 @@ def _person(user: User) -> Person:
     )
 
 
-def message_to_incoming(message: Message) -> Incoming | None:
-    """A Telegram message as the conversations see it; None for what no one should act on."""
+def message_to_incoming(message: Message, bot_username: str | None = None) -> Incoming | None:
+    """A Telegram message as the conversations see it; None for what no one should act on.
+
+    A command addressed to another bot in a group (``/help@otherbot``) is not ours: None.
+    """
     user = message.from_user
     if user is None:
         return None  # channel posts and anonymous admins: no person to answer
@@ -229,7 +232,9 @@ def message_to_incoming(message: Message) -> Incoming | None:
     text = message.text or message.caption or ""
     if message.text and message.text.startswith("/"):
         head, _, args = message.text.partition(" ")
-        command, _, _addressee = head[1:].partition("@")
+        command, _, addressee = head[1:].partition("@")
+        if addressee and bot_username and addressee.lower() != bot_username.lower():
+            return None
         return Incoming(kind=Kind.COMMAND, text=text, command=command.lower(), args=args, **base)
     if message.text is not None:
         return Incoming(kind=Kind.TEXT, text=text, **base)
@@ -319,7 +324,8 @@ def make_router(services: Services, sessions: async_sessionmaker[AsyncSession]) 
 
     @router.message()
     async def on_message(message: Message, bot: Bot, state: FSMContext) -> None:
-        event = message_to_incoming(message)
+        me = await bot.me()
+        event = message_to_incoming(message, me.username)
         if event is not None:
             await run(event, bot, state)
 
