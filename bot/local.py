@@ -139,7 +139,7 @@ async def run_local(
     settings: Settings, *, demo: bool = True, stop: asyncio.Event | None = None
 ) -> int:
     emu = BotAPIEmulator(token=LOCAL_TOKEN)
-    url = await emu.start(port=settings.playground_port)
+    url = await emu.start(port=settings.emulator_port)
     resident = emu.add_user("Lan", username="lan_hanoi", language_code="vi")
     official = emu.add_user("Cán bộ Hùng", language_code="vi")
     groups = []

@@ -42,7 +42,12 @@ class Settings(BaseSettings):
         default=None, description="Chat id of the city office's group"
     )
     default_language: str = Field(default="vi", description="vi or en")
-    playground_port: int = Field(default=8081, description="Port of the local Bot API emulator")
+    playground_port: int = Field(
+        default=8080, ge=1, le=65535, description="Port of the local playground web page"
+    )
+    emulator_port: int = Field(
+        default=8081, ge=0, le=65535, description="Port of the local Bot API emulator"
+    )
 
     @field_validator("admin_ids", mode="before")
     @classmethod
