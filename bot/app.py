@@ -87,7 +87,8 @@ async def build_app(
         storage=storage or MemoryStorage(),
         events_isolation=events_isolation or SimpleEventIsolation(),
     )
-    dispatcher.include_router(make_router(services, sessions))
+    shared_state = isinstance(dispatcher.storage, RedisStorage)
+    dispatcher.include_router(make_router(services, sessions, shared_state=shared_state))
     api = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(token=token, session=api)
     return App(settings, engine, sessions, services, dispatcher, bot)

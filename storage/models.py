@@ -166,3 +166,28 @@ class MessageLink(Base):
     purpose: Mapped[str] = mapped_column(String(32))
     extra: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Conversation(Base):
+    """An unfinished conversation (a report draft) kept in the database, so a restart loses
+    nothing. Used when no Redis is configured; written in the same transaction as the update's
+    other changes."""
+
+    __tablename__ = "conversations"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HandledUpdate(Base):
+    """Updates already handled: a redelivery after a crash or a webhook retry is skipped."""
+
+    __tablename__ = "handled_updates"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     ChatBinding,
+    HandledUpdate,
     MessageLink,
     Resident,
     Ticket,
@@ -75,6 +76,20 @@ class Repository:
             },
         )
         await self.session.execute(stmt)
+
+    # -- updates --------------------------------------------------------------------------------
+
+    async def first_delivery(self, channel: str, update_id: str) -> bool:
+        """Record an update as handled; False when it was handled before (a redelivery)."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(HandledUpdate(channel=channel, update_id=update_id))
+        except IntegrityError:
+            return False
+        return True
+
+    async def forget_handled_before(self, moment: datetime) -> None:
+        await self.session.execute(delete(HandledUpdate).where(HandledUpdate.at < moment))
 
     # -- residents ------------------------------------------------------------------------------
 

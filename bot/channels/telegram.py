@@ -26,6 +26,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     ReplyParameters,
+    Update,
     User,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.channels.base import (
     AskReply,
     Choices,
+    ConversationState,
     Incoming,
     Keys,
     Kind,
@@ -44,6 +46,7 @@ from bot.channels.base import (
 from handlers import routes
 from handlers.context import Ctx, Services
 from locales import pick_language, translator
+from storage.conversation import DbConversationState
 from storage.repo import Repository
 
 log = logging.getLogger(__name__)
@@ -301,33 +304,51 @@ class FsmConversationState:
         await self.fsm.clear()
 
 
-def make_router(services: Services, sessions: async_sessionmaker[AsyncSession]) -> Router:
-    """The one Telegram router: it turns each update into an Incoming and hands it to handlers."""
+def make_router(
+    services: Services, sessions: async_sessionmaker[AsyncSession], *, shared_state: bool
+) -> Router:
+    """The one Telegram router: it turns each update into an Incoming and hands it to handlers.
+
+    ``shared_state``: keep conversations in aiogram's FSM storage (Redis, shared by workers);
+    otherwise they live in the database, in the same transaction as the update's changes.
+    """
     router = Router(name="telegram")
 
-    async def run(event: Incoming, bot: Bot, state: FSMContext) -> None:
+    async def run(event: Incoming, bot: Bot, state: FSMContext, update: Update) -> None:
         async with sessions() as session:
+            repo = Repository(session)
+            if not await repo.first_delivery(CHANNEL, str(update.update_id)):
+                log.info("update %s was handled before; skipped", update.update_id)
+                return
+            conversation: ConversationState = (
+                FsmConversationState(state)
+                if shared_state
+                else DbConversationState(session, CHANNEL, event.chat_id, event.person.id)
+            )
             ctx = Ctx(
                 event=event,
                 channel=TelegramChannel(bot),
-                state=FsmConversationState(state),
-                repo=Repository(session),
+                state=conversation,
+                repo=repo,
                 services=services,
                 t=translator(services.default_language),
             )
             try:
                 await routes.handle(ctx)
+                await session.commit()
             except Exception:
                 log.exception("failed to handle %s in chat %s", event.kind, event.chat_id)
                 await session.rollback()
                 await _apologise(ctx)
 
     @router.message()
-    async def on_message(message: Message, bot: Bot, state: FSMContext) -> None:
+    async def on_message(
+        message: Message, bot: Bot, state: FSMContext, event_update: Update
+    ) -> None:
         me = await bot.me()
         event = message_to_incoming(message, me.username)
         if event is not None:
-            await run(event, bot, state)
+            await run(event, bot, state, event_update)
 
     @router.edited_message()
     async def on_edit(message: Message, bot: Bot) -> None:
@@ -341,12 +362,14 @@ def make_router(services: Services, sessions: async_sessionmaker[AsyncSession]) 
             )
 
     @router.callback_query()
-    async def on_button(query: CallbackQuery, bot: Bot, state: FSMContext) -> None:
+    async def on_button(
+        query: CallbackQuery, bot: Bot, state: FSMContext, event_update: Update
+    ) -> None:
         event = callback_to_incoming(query)
         if event is None:
             await query.answer()
             return
-        await run(event, bot, state)
+        await run(event, bot, state, event_update)
 
     return router
 
