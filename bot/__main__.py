@@ -1,6 +1,7 @@
 """``python -m bot``: run the bot. With BOT_TOKEN it talks to Telegram; without, it runs locally.
 
-Commands: ``python -m bot`` (run), ``python -m bot import-boundaries FILE.geojson``.
+Commands: ``python -m bot`` (run), ``python -m bot demo`` (the local playground, playing one whole
+report and printing it first), ``python -m bot import-boundaries FILE.geojson``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (the default)")
+    demo = sub.add_parser(
+        "demo", help="run the local playground (never Telegram) and play one report in it"
+    )
+    demo.add_argument("--exit", action="store_true", help="stop after printing the conversation")
     imp = sub.add_parser("import-boundaries", help="check and install official unit polygons")
     imp.add_argument("file", help="a GeoJSON FeatureCollection with a 'code' on each feature")
     args = parser.parse_args(argv)
@@ -39,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.boundaries import import_boundaries
 
         return import_boundaries(settings, args.file)
+    if args.command == "demo":
+        from bot.local import run_local
+
+        return asyncio.run(run_local(settings, demo=True, once=args.exit))
     from bot.run import run
 
     return asyncio.run(run(settings))

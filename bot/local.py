@@ -1,42 +1,44 @@
-"""The token-free local world: the real bot talking over HTTP to the project's Bot API emulator.
+"""The token-free local world: the playground page, the real bot and the project's Bot API emulator.
 
-It binds demo groups to two units, plays one whole report (a resident reports, an official
-answers and accepts) and prints the conversation, then keeps running so that anyone can act in
-it through the emulator's HTTP control API. The same code path as production handles every
-update; nothing here is product logic.
+``python -m bot`` without a BOT_TOKEN starts three things in one process: the emulator of the
+Telegram Bot API (settings.emulator_port), the real bot polling it over HTTP (the same code path
+as production, SQLite in DATA_DIR), and the playground page (settings.playground_port) where a
+visitor acts as residents and officials. Demo groups are bound to two wards and a supervisor
+chat is set. ``python -m bot demo`` also plays one whole report and prints the conversation.
+Nothing here is product logic: every update is handled by the bot's real handlers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
+import errno
 import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
-
-from PIL import Image, ImageDraw
 
 from bot.app import App, build_app, set_commands
 from bot.emulator import BotAPIEmulator
+from bot.playground.samples import sample
+from bot.playground.server import Cast, Playground, Seat
 from bot.settings import Settings
 from storage.repo import Repository
 
 # A token in the right shape for the emulator; it is never sent anywhere else.
 LOCAL_TOKEN = "1000000001:LOCALplaygroundTOKENnotAsecret000000"
-DEMO_UNITS = (("00070", "UBND phường Hoàn Kiếm"), ("00004", "UBND phường Ba Đình"))
+DEMO_UNITS = (
+    ("00070", "UBND phường Hoàn Kiếm", "Cán bộ Hùng"),
+    ("00004", "UBND phường Ba Đình", "Cán bộ Mai"),
+)
+SUPERVISOR = ("Văn phòng UBND Thành phố", "Chuyên viên Thu")
 HOAN_KIEM_LAKE = (21.0288, 105.8522)
 
 
-def sample_photo() -> bytes:
-    """A small drawn picture of a pothole, so the demo needs no file from anywhere."""
-    image = Image.new("RGB", (800, 600), (120, 120, 125))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 380, 800, 600), fill=(70, 70, 72))
-    draw.ellipse((300, 430, 520, 520), fill=(30, 28, 25))
-    draw.line((0, 480, 800, 480), fill=(230, 230, 230), width=6)
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=85)
-    return out.getvalue()
+def _pothole() -> bytes:
+    found = sample("pothole")
+    assert found is not None
+    return found.data
 
 
 class Transcript:
@@ -97,7 +99,7 @@ async def play_demo(emu: BotAPIEmulator, resident: Any, official: Any, group: An
     await emu.send_text(resident, description)
     await t.bot(resident.id)
     t.person("Lan", "[photo]")
-    await emu.send_photo(resident, sample_photo())
+    await emu.send_photo(resident, _pothole())
     (ack,) = await t.bot(resident.id)
     t.person("Lan", "[taps] Xong")
     await emu.press(resident, ack, _data(ack, "r:done"))
@@ -127,57 +129,142 @@ async def play_demo(emu: BotAPIEmulator, resident: Any, official: Any, group: An
     await t.bot(resident.id, 1, " → Lan")
 
 
-async def _bind_demo_groups(app: App, groups: list[tuple[str, Any]]) -> None:
+async def _bind_demo_groups(app: App, seats: list[Seat]) -> None:
     async with app.sessions() as session:
         repo = Repository(session)
-        for unit, group in groups:
-            await repo.bind_chat("telegram", str(group.id), unit, "local-setup")
+        for seat in seats:
+            if seat.unit_code is not None:
+                await repo.bind_chat("telegram", str(seat.chat.id), seat.unit_code, "local-setup")
         await repo.commit()
 
 
-async def run_local(
-    settings: Settings, *, demo: bool = True, stop: asyncio.Event | None = None
-) -> int:
-    emu = BotAPIEmulator(token=LOCAL_TOKEN)
-    url = await emu.start(port=settings.emulator_port)
-    resident = emu.add_user("Lan", username="lan_hanoi", language_code="vi")
-    official = emu.add_user("Cán bộ Hùng", language_code="vi")
-    groups = []
-    for unit, title in DEMO_UNITS:
-        group = emu.add_group(title)
-        emu.add_member(group, official)
-        groups.append((unit, group))
-    supervisor = emu.add_group("Văn phòng UBND Thành phố")
-    emu.add_member(supervisor, official)
-    local = settings.model_copy(
-        update={"telegram_api_url": url, "supervisor_chat_id": supervisor.id}
-    )
-    app = await build_app(local, token=LOCAL_TOKEN)
-    await _bind_demo_groups(app, groups)
-    await set_commands(app.bot, settings.default_language)
-    polling = asyncio.create_task(
-        app.dispatcher.start_polling(app.bot, handle_signals=False, close_bot_session=False)
-    )
-    print(
-        "Phản ánh: no BOT_TOKEN set, so this is the local world: the real bot talking to the "
-        f"project's Bot API emulator at {url}\n(database: {local.db_url})"
-    )
-    stop = stop or asyncio.Event()
+@dataclass
+class LocalWorld:
+    """A running local world: emulator, bot and page."""
+
+    settings: Settings  # as the bot runs: the emulator's URL, the supervisor chat
+    emu: BotAPIEmulator
+    app: App
+    cast: Cast
+    playground: Playground
+
+    @property
+    def url(self) -> str:
+        return self.playground.url
+
+    @property
+    def emulator_url(self) -> str:
+        return self.emu.url
+
+
+@contextlib.asynccontextmanager
+async def local_world(
+    settings: Settings, *, page_port: int | None = None, emulator_port: int | None = None
+) -> AsyncIterator[LocalWorld]:
+    """Start the emulator, the real bot and the page; stop all three on the way out.
+
+    The ports default to the settings'; 0 picks a free one (tests)."""
+    async with contextlib.AsyncExitStack() as stack:
+        emu = BotAPIEmulator(
+            token=LOCAL_TOKEN, bot_username="phananh_bot", bot_first_name="Phản ánh"
+        )
+        stack.push_async_callback(emu.stop)
+        emulator_url = await emu.start(
+            port=settings.emulator_port if emulator_port is None else emulator_port
+        )
+        residents = [
+            emu.add_user("Lan", username="lan_hanoi", language_code="vi"),
+            emu.add_user("John", username="john_in_hanoi", language_code="en"),
+        ]
+        seats: list[Seat] = []
+        for unit, title, name in DEMO_UNITS:
+            official = emu.add_user(name, language_code="vi")
+            group = emu.add_group(title)
+            emu.add_member(group, official)
+            seats.append(Seat(group, "unit", official, unit))
+        supervisor = emu.add_group(SUPERVISOR[0])
+        chief = emu.add_user(SUPERVISOR[1], language_code="vi")
+        emu.add_member(supervisor, chief)
+        seats.append(Seat(supervisor, "supervisor", chief))
+        local = settings.model_copy(
+            update={"telegram_api_url": emulator_url, "supervisor_chat_id": supervisor.id}
+        )
+        app = await build_app(local, token=LOCAL_TOKEN)
+        stack.push_async_callback(app.close)
+        await _bind_demo_groups(app, seats)
+        await set_commands(app.bot, local.default_language)
+        polling = asyncio.create_task(
+            app.dispatcher.start_polling(
+                app.bot, handle_signals=False, close_bot_session=False, polling_timeout=10
+            )
+        )
+        stack.push_async_callback(_stop_polling, emu, app, polling)
+        cast = Cast(residents, seats)
+        playground = Playground(emu, cast)
+        stack.push_async_callback(playground.stop)
+        await playground.start(settings.playground_port if page_port is None else page_port)
+        yield LocalWorld(local, emu, app, cast, playground)
+
+
+async def _stop_polling(emu: BotAPIEmulator, app: App, polling: asyncio.Task[None]) -> None:
+    # Let updates in flight finish: a handler still running after the bot's session is closed
+    # would open a new one and leak it.
+    with contextlib.suppress(AssertionError):
+        await emu.settle(quiet=0.05, timeout=3.0)
+    with contextlib.suppress(RuntimeError):  # polling had not started yet
+        await app.dispatcher.stop_polling()
+    try:
+        await asyncio.wait_for(polling, 10)
+    except (TimeoutError, asyncio.CancelledError):
+        polling.cancel()
+
+
+async def run_local(settings: Settings, *, demo: bool = False, once: bool = False) -> int:
+    """``python -m bot`` without a token (and ``python -m bot demo``): run until Ctrl-C/SIGTERM."""
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
     try:
-        if demo:
-            await play_demo(emu, resident, official, groups[0][1])
+        async with local_world(settings) as world:
+            print(
+                f"Phản ánh: no BOT_TOKEN set, so this is the local playground: open {world.url} "
+                f"(the real bot, talking to the project's Bot API emulator at "
+                f"{world.emulator_url}; database {world.settings.db_url}). Ctrl-C stops it.",
+                flush=True,
+            )
+            if demo:
+                seat = world.cast.seats[0]
+                played = asyncio.create_task(
+                    play_demo(world.emu, world.cast.residents[0], seat.official, seat.chat)
+                )
+                waiting = asyncio.create_task(stop.wait())
+                await asyncio.wait({played, waiting}, return_when=asyncio.FIRST_COMPLETED)
+                waiting.cancel()
+                if not played.done():
+                    played.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await played
+                    return 0
+                played.result()
+                if once:
+                    return 0
+                print(f"\nThe same conversation is on the page: {world.url}", flush=True)
+            await stop.wait()
+            print("Phản ánh: stopping.", flush=True)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
         print(
-            f"\nStill running. Act as residents and officials through {url}/_emulator/ "
-            "(see README), or press Ctrl-C to stop."
+            f"Phản ánh: cannot start the playground: {error.strerror} ({error}). Another copy "
+            "may be running; set PLAYGROUND_PORT and EMULATOR_PORT to free ports.",
+            flush=True,
         )
-        await stop.wait()
+        return 1
     finally:
-        await app.dispatcher.stop_polling()
-        await polling
-        await app.close()
-        await emu.stop()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
     return 0
