@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test test-sqlite test-postgres lint fmt bench clean
+.PHONY: install chromium run test test-sqlite test-postgres lint fmt bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,8 +17,24 @@ install: $(BIN)/python
 run: install
 	$(BIN)/python -m bot
 
+# Debian's Chromium (and a colour emoji font) for the playground's browser test. Where it cannot be
+# installed this says why, and the test skips with the reason (in CI it fails instead).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then \
+	  echo "chromium: /usr/bin/chromium is installed"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "chromium: not installed and not root, so skipped (as root: apt-get install -y chromium)"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "chromium: not installed and no apt-get on this machine, so skipped"; \
+	else \
+	  echo "chromium: installing Debian's chromium for the browser test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium fonts-noto-color-emoji >/dev/null) \
+	  || echo "chromium: apt-get failed, so the browser test will skip (and fail in CI)"; \
+	fi
+
 # Install, then run the whole suite on SQLite and on PostgreSQL + Redis, then lint and type-check.
-test: install test-sqlite test-postgres lint
+test: install chromium test-sqlite test-postgres lint
 
 test-sqlite:
 	$(BIN)/python -m pytest -q

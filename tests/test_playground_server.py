@@ -1,0 +1,331 @@
+"""The playground's server without a browser: its routes, its event stream, and how it starts.
+
+The page itself is driven in a real browser by test_playground_browser.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from PIL import Image
+
+from bot.__main__ import main
+from bot.local import LocalWorld, local_world
+from bot.playground.samples import sample, samples
+from bot.settings import Settings
+from tests.backends import prepare
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def playground(tmp_path: Path) -> AsyncIterator[LocalWorld]:
+    backend = await prepare(tmp_path)
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+    )
+    async with local_world(settings, page_port=0, emulator_port=0) as world:
+        yield world
+        with contextlib.suppress(AssertionError):
+            await world.emu.settle(quiet=0.1, timeout=5.0)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def get_json(http: aiohttp.ClientSession, url: str) -> Any:
+    async with http.get(url) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def post(http: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> tuple[int, Any]:
+    async with http.post(url, json=body) as response:
+        return response.status, await response.json()
+
+
+async def test_the_page_and_its_files_are_served_with_a_strict_policy(
+    playground: LocalWorld, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(playground.url + "/") as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        page = await response.text()
+        policy = response.headers["Content-Security-Policy"]
+    assert '<script src="/static/app.js"' in page
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy
+    for name, kind in (("app.js", "text/javascript"), ("style.css", "text/css")):
+        async with http.get(f"{playground.url}/static/{name}") as response:
+            assert response.status == 200
+            assert response.content_type == kind
+    # No CDN and no other origin: the page is its own files.
+    assert "http://" not in page.replace("http://www.w3.org", "")
+    assert "https://" not in page
+    for missing in ("/static/nothing.js", "/static/.hidden", "/static/..%2Fserver.py"):
+        async with http.get(playground.url + missing) as response:
+            assert response.status == 404, missing
+
+
+async def test_world_names_the_residents_groups_landmarks_samples_and_commands(
+    playground: LocalWorld, http: aiohttp.ClientSession
+) -> None:
+    world = await get_json(http, playground.url + "/api/world")
+    assert [(u["first_name"], u["language_code"]) for u in world["residents"]] == [
+        ("Lan", "vi"),
+        ("John", "en"),
+    ]
+    units = [(g["role"], g["unit_code"]) for g in world["groups"]]
+    assert units == [("unit", "00070"), ("unit", "00004"), ("supervisor", None)]
+    assert world["groups"][0]["official"]["first_name"] == "Cán bộ Hùng"
+    assert world["groups"][2]["chat_id"] == playground.settings.supervisor_chat_id
+    landmarks = {m["key"]: (m["latitude"], m["longitude"]) for m in world["landmarks"]}
+    assert landmarks["hoan-kiem-lake"] == (21.0288, 105.8522)
+    assert landmarks["hai-phong"] == (20.8449, 106.6881)
+    assert [s["name"] for s in world["samples"]] == [s.name for s in samples()]
+    assert "report" in {c["command"] for c in world["commands"]["vi"]}
+    assert world["emulator_url"] == playground.emulator_url
+
+
+async def test_sample_photos_are_drawn_jpegs(
+    playground: LocalWorld, http: aiohttp.ClientSession
+) -> None:
+    assert len(samples()) >= 3
+    for item in samples():
+        async with http.get(f"{playground.url}/samples/{item.name}.jpg") as response:
+            assert response.status == 200
+            assert response.content_type == "image/jpeg"
+            image = Image.open(io.BytesIO(await response.read()))
+            assert image.format == "JPEG" and image.size == (800, 600)
+    async with http.get(playground.url + "/samples/nothing.jpg") as response:
+        assert response.status == 404
+
+
+async def test_a_sample_photo_goes_to_the_bot_as_the_resident_sent_it(
+    playground: LocalWorld, http: aiohttp.ClientSession
+) -> None:
+    lan = playground.cast.residents[0]
+    status, message = await post(
+        http,
+        playground.url + "/api/send_photo",
+        {"user_id": lan.id, "chat_id": lan.id, "sample": "rubbish", "caption": "Rác"},
+    )
+    assert status == 201, message
+    assert message["from"]["id"] == lan.id and message["caption"] == "Rác"
+    largest = message["photo"][-1]["file_id"]
+    async with http.get(f"{playground.url}/_emulator/files/{largest}") as response:
+        data = await response.read()
+    rubbish = sample("rubbish")
+    assert rubbish is not None and data == rubbish.data
+    # The real bot handles it: a photo outside the wizard gets an answer.
+    await playground.emu.wait_bot_messages(lan.id, 1, timeout=10)
+
+
+async def test_a_file_from_the_computer_can_be_uploaded_and_sent_as_a_reply(
+    playground: LocalWorld, http: aiohttp.ClientSession
+) -> None:
+    lan = playground.cast.residents[0]
+    await post(http, playground.url + "/_emulator/send_text", {"user_id": lan.id, "text": "/help"})
+    (answer,) = await playground.emu.wait_bot_messages(lan.id, 1, timeout=10)
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (200, 40, 40)).save(out, format="JPEG")
+    form = aiohttp.FormData()
+    form.add_field("user_id", str(lan.id))
+    form.add_field("reply_to", str(answer["message_id"]))
+    form.add_field("photo", out.getvalue(), filename="mine.jpg", content_type="image/jpeg")
+    async with http.post(playground.url + "/api/send_photo", data=form) as response:
+        assert response.status == 201
+        message = await response.json()
+    assert message["reply_to_message"]["message_id"] == answer["message_id"]
+    assert message["photo"][-1]["width"] == 320
+
+
+async def test_locations_are_checked_and_can_answer_a_message(
+    playground: LocalWorld, http: aiohttp.ClientSession
+) -> None:
+    url = playground.url + "/api/send_location"
+    lan = playground.cast.residents[0]
+    status, body = await post(http, url, {"user_id": lan.id, "latitude": 91, "longitude": 105})
+    assert status == 400 and "latitude must be between" in body["error"]
+    status, body = await post(http, url, {"user_id": lan.id, "latitude": "north"})
+    assert status == 400 and "latitude must be a number" in body["error"]
+    status, body = await post(http, url, {"latitude": 21, "longitude": 105})
+    assert status == 400 and body["error"] == "user_id is required"
+    status, body = await post(http, url, {"user_id": 1, "latitude": 21, "longitude": 105})
+    assert status == 404
+    status, body = await post(
+        http, url, {"user_id": lan.id, "chat_id": 42, "latitude": 21, "longitude": 105}
+    )
+    assert status == 404 and body["error"] == "no chat 42"
+    status, body = await post(
+        http, playground.url + "/api/send_photo", {"user_id": lan.id, "sample": "nope"}
+    )
+    assert status == 404
+    status, body = await post(http, playground.url + "/api/send_photo", {"user_id": lan.id})
+    assert status == 400
+    # A resident may answer one of the bot's messages with a place, as Telegram allows.
+    await post(http, playground.url + "/_emulator/send_text", {"user_id": lan.id, "text": "/my"})
+    (answer,) = await playground.emu.wait_bot_messages(lan.id, 1, timeout=10)
+    status, message = await post(
+        http,
+        url,
+        {
+            "user_id": lan.id,
+            "latitude": 21.0288,
+            "longitude": 105.8522,
+            "reply_to": answer["message_id"],
+        },
+    )
+    assert status == 201
+    assert message["location"] == {"latitude": 21.0288, "longitude": 105.8522}
+    assert message["reply_to_message"]["message_id"] == answer["message_id"]
+
+
+async def test_a_new_resident_can_join_with_their_app_language(
+    playground: LocalWorld, http: aiohttp.ClientSession
+) -> None:
+    status, user = await post(
+        http, playground.url + "/api/residents", {"first_name": "Marie", "language_code": "fr"}
+    )
+    assert status == 201 and user["language_code"] == "fr"
+    world = await get_json(http, playground.url + "/api/world")
+    assert user["id"] in [u["id"] for u in world["residents"]]
+    status, refused = await post(http, playground.url + "/api/residents", {"first_name": " "})
+    assert status == 400 and "first_name" in refused["error"]
+
+
+async def test_the_map_is_the_shipped_unit_outlines(
+    playground: LocalWorld, http: aiohttp.ClientSession
+) -> None:
+    data = await get_json(http, playground.url + "/api/map")
+    assert data["approximate"] is True
+    assert len(data["units"]) == 126
+    hoan_kiem = next(u for u in data["units"] if u["code"] == "00070")
+    lon, lat = hoan_kiem["rings"][0][0]
+    assert 105.7 < lon < 106.0 and 20.9 < lat < 21.2
+
+
+async def read_event(response: aiohttp.ClientResponse) -> tuple[str, str]:
+    """The next event's name and data (comments skipped)."""
+    name, data = "", ""
+    while True:
+        line = (await asyncio.wait_for(response.content.readline(), 10)).decode()
+        if not line:
+            raise EOFError("the stream ended")
+        line = line.rstrip("\n")
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            data = line[len("data: ") :]
+        elif line == "" and name:
+            return name, data
+
+
+async def test_events_carry_messages_but_not_the_bots_polling(
+    playground: LocalWorld, http: aiohttp.ClientSession
+) -> None:
+    lan = playground.cast.residents[0]
+    async with http.get(playground.url + "/api/events") as response:
+        assert response.content_type == "text/event-stream"
+        assert await read_event(response) == ("hello", "{}")
+        await post(
+            http, playground.url + "/_emulator/send_text", {"user_id": lan.id, "text": "/start"}
+        )
+        seen: list[str] = []
+        while len([s for s in seen if s == "message"]) < 2:  # Lan's /start, then the bot
+            name, _ = await read_event(response)
+            seen.append(name)
+        assert set(seen) <= {"message", "chat_action", "edited_message"}
+
+
+async def test_stopping_the_world_ends_open_event_streams(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data")
+    async with aiohttp.ClientSession() as http:
+        async with local_world(settings, page_port=0, emulator_port=0) as world:
+            response = await http.get(world.url + "/api/events")
+            assert await read_event(response) == ("hello", "{}")
+        # The server closed the stream: the page's EventSource sees it end, nothing hangs.
+        rest = await asyncio.wait_for(response.content.read(), 5)
+        assert b"event: message" not in rest
+        response.release()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_demo_plays_one_report_and_exits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PLAYGROUND_PORT", str(free_port()))
+    monkeypatch.setenv("EMULATOR_PORT", str(free_port()))
+    assert main(["demo", "--exit"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Phản ánh: no BOT_TOKEN set, so this is the local playground: open ")
+    assert "👤 Lan: /report" in out
+    assert "Bot → group: 🆕" in out
+    assert "👤 Cán bộ Hùng (reply to the card)" in out
+
+
+def test_make_run_without_a_token_serves_the_playground_until_sigterm(tmp_path: Path) -> None:
+    page, emulator = free_port(), free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"BOT_TOKEN", "DATABASE_URL", "REDIS_URL", "PHANANH_TEST_BACKEND"}
+    }
+    env.update(
+        DATA_DIR=str(tmp_path / "data"),
+        PLAYGROUND_PORT=str(page),
+        EMULATOR_PORT=str(emulator),
+        PYTHONPATH=str(ROOT),
+        PYTHONUNBUFFERED="1",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,  # no .env from the repository
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("Phản ánh: no BOT_TOKEN set, so this is the local playground")
+        assert f"open http://127.0.0.1:{page} " in first
+        assert f"emulator at http://127.0.0.1:{emulator}" in first
+        with socket.create_connection(("127.0.0.1", page), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            assert sock.recv(64).split(b" ")[1] == b"200"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "Phản ánh: stopping." in out
+    assert "Traceback" not in err
