@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiogram import Bot, Dispatcher
@@ -17,7 +18,9 @@ from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.boundaries import load_locator
-from bot.channels.telegram import make_router
+from bot.channels.telegram import TelegramChannel, make_router
+from bot.delivery import Sender, SenderConfig
+from bot.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.settings import Settings
 from domain.directory import Directory
 from handlers.context import Services
@@ -41,8 +44,23 @@ class App:
     services: Services
     dispatcher: Dispatcher
     bot: Bot
+    sender: Sender
+    sender_stop: asyncio.Event = field(default_factory=asyncio.Event)
+    sender_task: asyncio.Task[None] | None = None
+
+    async def start_sender(self) -> None:
+        if self.sender_task is None:
+            self.sender_stop.clear()
+            self.sender_task = asyncio.create_task(self.sender.run(self.sender_stop))
+
+    async def stop_sender(self) -> None:
+        if self.sender_task is not None:
+            self.sender_stop.set()
+            await self.sender_task
+            self.sender_task = None
 
     async def close(self) -> None:
+        await self.stop_sender()
         await self.bot.session.close()
         await self.dispatcher.storage.close()
         await self.dispatcher.fsm.events_isolation.close()
@@ -67,6 +85,7 @@ async def build_app(
             UnitRow(u.code, u.kind, u.name_vi, u.name_en) for u in directory.units
         )
         await repo.commit()
+    wake = asyncio.Event()
     services = Services(
         directory=directory,
         locator=load_locator(settings),
@@ -77,11 +96,16 @@ async def build_app(
             str(settings.supervisor_chat_id) if settings.supervisor_chat_id is not None else None
         ),
         default_language=settings.default_language,
+        wake_sender=wake.set,
+        report_limit_per_hour=settings.report_limit_per_hour,
     )
+    limits = Limits(settings.send_rate_per_second, settings.group_rate_per_minute)
+    limiter: RateLimiter = MemoryRateLimiter(limits)
     if storage is None and settings.redis_url:
         redis_storage = RedisStorage.from_url(settings.redis_url)
         storage = redis_storage
         events_isolation = events_isolation or redis_storage.create_isolation()
+        limiter = RedisRateLimiter(redis_storage.redis, limits)
     # One update at a time per chat and person: an album's photos must not race on the draft.
     dispatcher = Dispatcher(
         storage=storage or MemoryStorage(),
@@ -91,7 +115,19 @@ async def build_app(
     dispatcher.include_router(make_router(services, sessions, shared_state=shared_state))
     api = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(token=token, session=api)
-    return App(settings, engine, sessions, services, dispatcher, bot)
+    sender = Sender(
+        sessions,
+        TelegramChannel(bot),
+        services,
+        limiter,
+        wake,
+        SenderConfig(summary_threshold=settings.summary_threshold),
+    )
+    app = App(settings, engine, sessions, services, dispatcher, bot, sender)
+    # The sender runs whenever the dispatcher runs, however it is started (polling, webhook).
+    dispatcher.startup.register(app.start_sender)
+    dispatcher.shutdown.register(app.stop_sender)
+    return app
 
 
 COMMANDS = ("start", "report", "status", "my", "cancel", "lang", "help")

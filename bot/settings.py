@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://... to keep conversation state in Redis"
     )
+    send_rate_per_second: int = Field(
+        default=30, ge=1, description="Messages a second the bot sends at most (Telegram: 30)"
+    )
+    group_rate_per_minute: int = Field(
+        default=20, ge=1, description="Messages a minute to one group at most (Telegram: 20)"
+    )
+    summary_threshold: int = Field(
+        default=6, ge=2, description="Cards waiting for one group before one summary replaces them"
+    )
+    report_limit_per_hour: int = Field(
+        default=5, ge=1, description="New reports one resident may file in an hour"
+    )
     admin_ids: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(), description="Comma-separated Telegram user ids of city admins"
     )

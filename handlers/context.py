@@ -26,6 +26,9 @@ class Services:
     admin_ids: frozenset[str] = frozenset()
     supervisor_chat: str | None = None
     default_language: str = "vi"
+    # Tells the outbox sender that new notifications were committed (it also polls).
+    wake_sender: Callable[[], None] = lambda: None
+    report_limit_per_hour: int = 5
 
 
 @dataclass

@@ -1,7 +1,9 @@
-"""Messages that leave the conversation: cards to unit groups, news to residents.
+"""Notifications that leave the conversation: cards to unit groups, news to residents.
 
-Every message the bot posts about a ticket is linked to it (storage.models.MessageLink), so that a
-reply to any of them finds the ticket without reading who sent it.
+Nothing here sends: each notification is written to the outbox in the same transaction as the
+change that caused it, and the sender (bot/delivery.py) delivers it with retries. Every message
+the bot posts about a ticket is linked to it (storage.models.MessageLink) when it is delivered,
+so that a reply to any of them finds the ticket without reading who sent it.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import logging
 from html import escape
 
-from bot.channels.base import Button, Choices, Sent
+from bot.channels.base import Button, Choices
+from domain.directory import Directory
 from domain.lifecycle import Action, Status, allowed_actions
 from handlers import render
 from handlers.context import Ctx
 from locales import Translator, translator
+from storage import outbox
 from storage.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -32,13 +36,26 @@ def card_choices(t: Translator, ticket: Ticket) -> Choices | None:
     return Choices(tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)))
 
 
+def card_message(
+    t: Translator, ticket: Ticket, directory: Directory, *, here: bool, unit_has_chat: bool
+) -> tuple[str, Choices | None]:
+    """The card as shown in one chat: with buttons where the ticket belongs (``here``)."""
+    text = render.card(t, ticket, directory)
+    if not here:
+        unit = render.unit_name(directory, ticket.unit_code, t.lang)
+        return t("card-moved", unit=unit) + "\n" + text, None
+    if not unit_has_chat:
+        text = t("card-unbound-unit") + "\n" + text
+    return text, card_choices(t, ticket)
+
+
 async def card_chat(ctx: Ctx, ticket: Ticket) -> str | None:
     """Where the ticket's unit reads its cards: its bound chat, else the supervisor's."""
     bound = await ctx.repo.unit_chat(ctx.channel.name, ticket.unit_code)
     return bound or ctx.services.supervisor_chat
 
 
-async def post_card(ctx: Ctx, ticket: Ticket) -> Sent | None:
+async def post_card(ctx: Ctx, ticket: Ticket) -> None:
     chat = await card_chat(ctx, ticket)
     if chat is None:
         log.warning(
@@ -46,103 +63,80 @@ async def post_card(ctx: Ctx, ticket: Ticket) -> Sent | None:
             ticket.number,
             ticket.unit_code,
         )
-        return None
-    t = ctx.group_t()
-    text = render.card(t, ticket, ctx.services.directory)
-    if await ctx.repo.unit_chat(ctx.channel.name, ticket.unit_code) is None:
-        text = t("card-unbound-unit") + "\n" + text
-    card = await ctx.channel.send_text(chat, text, markup=card_choices(t, ticket))
-    await ctx.repo.link(ctx.channel.name, chat, card.message_id, ticket.id, "card")
-    photos = [p for p in ticket.photos if p.source == "resident"]
-    if photos:
-        data = [await ctx.services.media.get(p.media_key) for p in photos]
-        if len(data) == 1:
-            sent = [await ctx.channel.send_photo(chat, data[0], reply_to=card.message_id)]
-        else:
-            sent = await ctx.channel.send_album(chat, data, reply_to=card.message_id)
-        for s in sent:
-            await ctx.repo.link(ctx.channel.name, chat, s.message_id, ticket.id, "card-photo")
-    if ticket.latitude is not None and ticket.longitude is not None:
-        pin = await ctx.channel.send_place(
-            chat,
-            ticket.latitude,
-            ticket.longitude,
-            title=t("card-pin-title", number=render.number(ticket)),
-            address=render.unit_name(ctx.services.directory, ticket.place_unit, t.lang),
-            reply_to=card.message_id,
-        )
-        await ctx.repo.link(ctx.channel.name, chat, pin.message_id, ticket.id, "card-pin")
-    await ctx.repo.commit()
-    return card
+        return
+    outbox.enqueue(
+        ctx.repo.session,
+        channel=ctx.channel.name,
+        chat_id=chat,
+        is_group=True,
+        kind="card",
+        ticket_id=ticket.id,
+        payload={},
+    )
 
 
 async def refresh_cards(ctx: Ctx, ticket: Ticket) -> None:
-    """Show the new status on every card of the ticket; buttons only where it now belongs."""
-    t = ctx.group_t()
-    current = await card_chat(ctx, ticket)
-    text = render.card(t, ticket, ctx.services.directory)
-    for link in await ctx.repo.cards(ticket.id):
-        choices = card_choices(t, ticket) if link.chat_id == current else None
-        body = text
-        if link.chat_id != current:
-            unit = render.unit_name(ctx.services.directory, ticket.unit_code, t.lang)
-            body = t("card-moved", unit=unit) + "\n" + text
-        try:
-            await ctx.channel.edit_text(link.chat_id, link.message_id, body, choices=choices)
-        except Exception:  # an old card that cannot be edited must not stop the change itself
-            log.exception("could not refresh card %s in %s", link.message_id, link.chat_id)
+    """Show the new status on every card of the ticket already posted (cards still waiting
+    in the outbox are drawn with the current status when they are sent)."""
+    chats = {link.chat_id for link in await ctx.repo.cards(ticket.id)}
+    for chat in sorted(chats):
+        outbox.enqueue(
+            ctx.repo.session,
+            channel=ctx.channel.name,
+            chat_id=chat,
+            is_group=True,
+            kind="card-refresh",
+            ticket_id=ticket.id,
+            payload={},
+        )
+
+
+async def _to_resident(
+    ctx: Ctx, ticket: Ticket, text: str, chat: str, photo_key: str | None = None
+) -> None:
+    outbox.enqueue(
+        ctx.repo.session,
+        channel=ctx.channel.name,
+        chat_id=chat,
+        is_group=False,
+        kind="text",
+        ticket_id=ticket.id,
+        payload={"text": text, "purpose": "resident", "photo": photo_key},
+    )
 
 
 async def resident_translator(ctx: Ctx, ticket: Ticket) -> tuple[Translator, str] | None:
     if ticket.reporter_id is None:
-        return None
+        return None  # the reporter asked to be forgotten
     resident = await ctx.repo.resident_by_id(ticket.reporter_id)
     if resident is None:
         return None
     return translator(resident.language), resident.chat_id
 
 
-async def tell_resident(ctx: Ctx, ticket: Ticket, key: str, **values: str) -> None:
-    """Send the reporter news about their ticket, in their language, linked for replies."""
-    target = await resident_translator(ctx, ticket)
-    if target is None:
-        return
-    t, chat = target
-    text = t(key, number=render.number(ticket), **values)
-    sent = await ctx.channel.send_text(chat, text)
-    await ctx.repo.link(ctx.channel.name, chat, sent.message_id, ticket.id, "resident")
-    await ctx.repo.commit()
-
-
 async def tell_resident_status(ctx: Ctx, ticket: Ticket, note: str | None) -> None:
     target = await resident_translator(ctx, ticket)
     if target is None:
         return
-    t, _ = target
-    unit = render.unit_name(ctx.services.directory, ticket.unit_code, t.lang)
-    await tell_resident(
-        ctx,
-        ticket,
+    t, chat = target
+    text = t(
         f"notify-{ticket.status}",
+        number=render.number(ticket),
         status=render.status_label(t, ticket.status),
-        unit=unit,
+        unit=render.unit_name(ctx.services.directory, ticket.unit_code, t.lang),
         note=escape(note or ""),
     )
+    await _to_resident(ctx, ticket, text, chat)
 
 
-async def answer_to_resident(ctx: Ctx, ticket: Ticket, text: str, photo: bytes | None) -> None:
+async def answer_to_resident(ctx: Ctx, ticket: Ticket, text: str, photo_key: str | None) -> None:
     target = await resident_translator(ctx, ticket)
     if target is None:
         return
     t, chat = target
     unit = render.unit_name(ctx.services.directory, ticket.unit_code, t.lang)
     body = t("notify-answer", number=render.number(ticket), unit=unit, text=escape(text))
-    sent = await ctx.channel.send_text(chat, body)
-    await ctx.repo.link(ctx.channel.name, chat, sent.message_id, ticket.id, "resident")
-    if photo is not None:
-        pic = await ctx.channel.send_photo(chat, photo, reply_to=sent.message_id)
-        await ctx.repo.link(ctx.channel.name, chat, pic.message_id, ticket.id, "resident")
-    await ctx.repo.commit()
+    await _to_resident(ctx, ticket, body, chat, photo_key)
 
 
 async def resident_confirmation(ctx: Ctx, ticket: Ticket) -> None:
@@ -153,6 +147,24 @@ async def resident_confirmation(ctx: Ctx, ticket: Ticket) -> None:
         unit=render.unit_name(ctx.services.directory, ticket.unit_code, t.lang),
         deadline=render.when(ticket.resolve_by),
     )
-    sent = await ctx.reply(text)
-    await ctx.repo.link(ctx.channel.name, ctx.event.chat_id, sent.message_id, ticket.id, "resident")
-    await ctx.repo.commit()
+    await _to_resident(ctx, ticket, text, ctx.event.chat_id)
+
+
+async def followup_to_group(
+    ctx: Ctx, ticket: Ticket, chat: str, text: str, photo_key: str | None
+) -> None:
+    """A resident's words for the unit, posted as a reply to the ticket's card in ``chat``."""
+    outbox.enqueue(
+        ctx.repo.session,
+        channel=ctx.channel.name,
+        chat_id=chat,
+        is_group=True,
+        kind="text",
+        ticket_id=ticket.id,
+        payload={
+            "text": text,
+            "purpose": "resident-message",
+            "photo": photo_key,
+            "reply_to_card": True,
+        },
+    )

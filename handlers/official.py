@@ -22,6 +22,7 @@ from domain.lifecycle import (
 from domain.photos import PhotoRejected, clean_photo
 from handlers import notify, render
 from handlers.context import Ctx
+from storage import outbox
 from storage.models import MessageLink, Ticket
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,18 @@ async def handle(ctx: Ctx) -> None:
         link = await ctx.repo.linked(ev.channel, ev.chat_id, ev.reply_to)
         if link is not None:
             await _reply_to_link(ctx, link)
+
+
+async def chat_moved(ctx: Ctx) -> None:
+    """A group became a supergroup: its unit binding and waiting messages follow the new id."""
+    new = ctx.event.extra.get("to")
+    if not new:
+        return
+    moved = await ctx.repo.move_chat(ctx.event.channel, ctx.event.chat_id, new)
+    await outbox.move_chat(ctx.repo.session, ctx.event.channel, ctx.event.chat_id, new)
+    await ctx.repo.commit()
+    if moved:
+        log.info("group %s became %s; its binding follows", ctx.event.chat_id, new)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -123,6 +136,9 @@ async def _button(ctx: Ctx) -> None:
         await _answer(ctx)
         await _do_bind(ctx, parts[1])
         return
+    if parts[0] == "card" and len(parts) == 2 and parts[1].isdigit():
+        await _show_card(ctx, int(parts[1]))
+        return
     if parts[0] not in ("tk", "tt") or len(parts) != 3 or not parts[1].isdigit():
         await _answer(ctx, t("button-stale"))
         return
@@ -157,6 +173,29 @@ async def _button(ctx: Ctx) -> None:
         reply_to=ev.message_id,
     )
     await ctx.repo.link(ev.channel, ev.chat_id, prompt.message_id, ticket.id, purpose)
+    await ctx.repo.commit()
+
+
+async def _show_card(ctx: Ctx, ticket_id: int) -> None:
+    """A card asked for from a summary: posted in this chat, as any card is."""
+    t = ctx.group_t()
+    ticket = await ctx.repo.ticket(ticket_id)
+    if ticket is None:
+        await _answer(ctx, t("ticket-not-found-short"))
+        return
+    if not await may_act(ctx, ticket):
+        await _answer(ctx, t("not-your-unit"))
+        return
+    await _answer(ctx)
+    outbox.enqueue(
+        ctx.repo.session,
+        channel=ctx.event.channel,
+        chat_id=ctx.event.chat_id,
+        is_group=True,
+        kind="card",
+        ticket_id=ticket.id,
+        payload={},
+    )
     await ctx.repo.commit()
 
 
@@ -263,7 +302,7 @@ async def _offer_transfer_units(ctx: Ctx, ticket: Ticket) -> None:
 async def _answer_resident(ctx: Ctx, ticket: Ticket) -> None:
     ev = ctx.event
     t = ctx.group_t()
-    photo: bytes | None = None
+    key: str | None = None
     if ev.kind is Kind.PHOTO and ev.photo_ref is not None:
         try:
             cleaned = clean_photo(await ctx.channel.fetch_photo(ev.photo_ref))
@@ -272,16 +311,15 @@ async def _answer_resident(ctx: Ctx, ticket: Ticket) -> None:
             return
         key = await ctx.services.media.put(cleaned.data)
         await ctx.repo.add_photo(ticket, key, cleaned.width, cleaned.height, "official")
-        photo = cleaned.data
     elif ev.kind is not Kind.TEXT:
         await ctx.reply(t("answer-text-or-photo"), reply_to=ev.message_id)
         return
     text = ev.text.strip()
-    if not text and photo is None:
+    if not text and key is None:
         return
     await ctx.repo.record(ticket, "answer", ctx.actor, note=text or None)
+    await notify.answer_to_resident(ctx, ticket, text, key)
     await ctx.repo.commit()
-    await notify.answer_to_resident(ctx, ticket, text, photo)
     await ctx.reply(t("answer-sent"), reply_to=ev.message_id)
 
 
@@ -321,6 +359,10 @@ async def change(
         from_unit=from_unit,
         to_unit=done.to_unit,
     )
+    await notify.tell_resident_status(ctx, ticket, done.note)
+    await notify.refresh_cards(ctx, ticket)
+    if done.to_unit is not None:
+        await notify.post_card(ctx, ticket)
     await ctx.repo.commit()
     unit = render.unit_name(ctx.services.directory, ticket.unit_code, t.lang)
     await ctx.reply(
@@ -331,10 +373,6 @@ async def change(
             who=escape(ctx.event.person.name),
         )
     )
-    await notify.tell_resident_status(ctx, ticket, done.note)
-    await notify.refresh_cards(ctx, ticket)
-    if done.to_unit is not None:
-        await notify.post_card(ctx, ticket)
     return True
 
 

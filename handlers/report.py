@@ -432,13 +432,15 @@ async def submit(ctx: Ctx, draft: Draft) -> None:
     )
     ticket, created = await ctx.repo.create_ticket(new, ticket_numbers.new_number, "resident")
     await ctx.state.clear()
-    await ctx.repo.commit()  # the ticket is safe before anything is sent
     if not created:
+        await ctx.repo.commit()
         await ctx.reply(ctx.t("report-already-submitted", number=render.number(ticket)))
         return
-    log.info("ticket %s created for unit %s", ticket.number, ticket.unit_code)
+    # The ticket, its confirmation and its card commit together: none exists without the others.
     await notify.resident_confirmation(ctx, ticket)
     await notify.post_card(ctx, ticket)
+    await ctx.repo.commit()
+    log.info("ticket %s created for unit %s", ticket.number, ticket.unit_code)
 
 
 # -- plumbing -----------------------------------------------------------------------------------

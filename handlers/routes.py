@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 async def handle(ctx: Ctx) -> None:
     ev = ctx.event
+    if ev.kind is Kind.CHAT_MOVED:
+        await official.chat_moved(ctx)
+        return
     if ev.person.is_bot:
         return  # other bots (and channels posting as bots) are not residents or officials
     if not ev.private:

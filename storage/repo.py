@@ -148,6 +148,15 @@ class Repository:
             )
         )
 
+    async def move_chat(self, channel: str, old: str, new: str) -> bool:
+        """A group's new id (after it became a supergroup) takes over its binding."""
+        result = await self.session.execute(
+            update(ChatBinding)
+            .where(ChatBinding.channel == channel, ChatBinding.chat_id == old)
+            .values(chat_id=new)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def unit_chat(self, channel: str, unit_code: str) -> str | None:
         """The chat bound to a unit (the latest binding, if an admin bound several)."""
         return await self.session.scalar(

@@ -93,8 +93,10 @@ class World:
         description: str = "Ổ gà lớn giữa đường, xe máy dễ ngã vào ban đêm.",
         photos: int = 1,
         place: tuple[float, float] = HOAN_KIEM_LAKE,
+        confirmed: bool = True,
     ) -> str:
-        """File a report through the wizard and return its displayed number."""
+        """File a report through the wizard and return its displayed number (or, with
+        ``confirmed=False``, submit without waiting for the confirmation and return "")."""
         user = user or self.resident
         await self.say(user, "/report")
         ask = await self.reply(user)
@@ -117,6 +119,9 @@ class World:
         await self.press(user, confirm, "r:ok")
         review = await self.reply(user)
         await self.press(user, review, "r:submit")
+        if not confirmed:
+            await self.settle()  # let the submit be handled before the next message arrives
+            return ""
         done = await self.reply(user)
         return ticket_number(done)
 

@@ -71,6 +71,7 @@ class Kind(StrEnum):
     LOCATION = "location"
     BUTTON = "button"
     OTHER = "other"  # sticker, voice, video, a non-image file...
+    CHAT_MOVED = "chat-moved"  # a group became a supergroup: ``extra["to"]`` is its new id
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,38 @@ class Incoming:
     other: str | None = None  # what kind of unsupported content (sticker, voice, ...)
     forwarded: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+
+
+class DeliveryError(Exception):
+    """A send that did not go through; the subclasses say what to do about it."""
+
+
+class RetryAfter(DeliveryError):
+    """The messenger asks us to slow down (Telegram's 429 with retry_after)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds} s")
+        self.seconds = seconds
+
+
+class RecipientBlocked(DeliveryError):
+    """The person blocked the bot or never started it: no point in retrying."""
+
+
+class ChatMoved(DeliveryError):
+    """The group became a supergroup with a new id."""
+
+    def __init__(self, new_chat_id: str) -> None:
+        super().__init__(f"chat moved to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
+class ChatUnavailable(DeliveryError):
+    """The chat is gone or the bot was removed from it."""
+
+
+class TemporaryFailure(DeliveryError):
+    """A server error or a network problem: try again later."""
 
 
 class Channel(Protocol):

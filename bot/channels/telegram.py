@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import io
 import logging
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiogram import Bot, Router
 from aiogram.enums import ChatType, ParseMode
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     BufferedInputFile,
@@ -33,6 +45,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import (
     AskReply,
+    ChatMoved,
+    ChatUnavailable,
     Choices,
     ConversationState,
     Incoming,
@@ -40,8 +54,11 @@ from bot.channels.base import (
     Kind,
     Markup,
     Person,
+    RecipientBlocked,
     RemoveKeys,
+    RetryAfter,
     Sent,
+    TemporaryFailure,
 )
 from handlers import routes
 from handlers.context import Ctx, Services
@@ -50,6 +67,8 @@ from storage.conversation import DbConversationState
 from storage.repo import Repository
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+SHORT_FLOOD_WAIT = 5.0  # a conversation waits out a flood wait this short; longer ones fail
 MediaItem = (
     InputMediaAudio | InputMediaDocument | InputMediaLivePhoto | InputMediaPhoto | InputMediaVideo
 )
@@ -58,22 +77,62 @@ CHANNEL = "telegram"
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
+@contextlib.asynccontextmanager
+async def _delivery_errors() -> AsyncIterator[None]:
+    """Telegram's errors as the channel-neutral ones the sender knows how to handle."""
+    try:
+        yield
+    except TelegramRetryAfter as error:
+        raise RetryAfter(float(error.retry_after)) from error
+    except TelegramMigrateToChat as error:
+        raise ChatMoved(str(error.migrate_to_chat_id)) from error
+    except TelegramForbiddenError as error:
+        raise RecipientBlocked(error.message) from error
+    except TelegramBadRequest as error:
+        if "chat not found" in error.message.lower():
+            raise ChatUnavailable(error.message) from error
+        raise
+    except (TelegramServerError, TelegramNetworkError) as error:
+        raise TemporaryFailure(error.message) from error
+
+
 class TelegramChannel:
     name = CHANNEL
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, *, retries: int = 0) -> None:
+        """``retries``: how often a call that met a server error, a network problem or a short
+        flood wait is tried again here. Conversations use a few, so a passing 502 does not
+        cost the resident a reply; the outbox sender uses none (it retries on its own)."""
         self.bot = bot
+        self.retries = retries
+
+    async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(self.retries + 1):
+            try:
+                async with _delivery_errors():
+                    return await request()
+            except TemporaryFailure:
+                if attempt == self.retries:
+                    raise
+                await asyncio.sleep(0.3 * 2**attempt)
+            except RetryAfter as flood:
+                if attempt == self.retries or flood.seconds > SHORT_FLOOD_WAIT:
+                    raise
+                await asyncio.sleep(flood.seconds)
+        raise AssertionError("unreachable")
 
     async def send_text(
         self, chat_id: str, text: str, *, markup: Markup | None = None, reply_to: str | None = None
     ) -> Sent:
-        message = await self.bot.send_message(
-            chat_id=int(chat_id),
-            text=text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=_markup(markup),
-            reply_parameters=_reply(reply_to),
-            link_preview_options=_NO_PREVIEW,
+        message = await self._call(
+            lambda: self.bot.send_message(
+                chat_id=int(chat_id),
+                text=text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=_markup(markup),
+                reply_parameters=_reply(reply_to),
+                link_preview_options=_NO_PREVIEW,
+            )
         )
         return Sent(chat_id, str(message.message_id))
 
@@ -85,12 +144,14 @@ class TelegramChannel:
         caption: str | None = None,
         reply_to: str | None = None,
     ) -> Sent:
-        message = await self.bot.send_photo(
-            chat_id=int(chat_id),
-            photo=BufferedInputFile(photo, filename="photo.jpg"),
-            caption=caption,
-            parse_mode=ParseMode.HTML,
-            reply_parameters=_reply(reply_to),
+        message = await self._call(
+            lambda: self.bot.send_photo(
+                chat_id=int(chat_id),
+                photo=BufferedInputFile(photo, filename="photo.jpg"),
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=_reply(reply_to),
+            )
         )
         return Sent(chat_id, str(message.message_id))
 
@@ -108,9 +169,13 @@ class TelegramChannel:
                 InputMediaPhoto(media=BufferedInputFile(p, filename=f"photo{i}.jpg"))
                 for i, p in enumerate(chunk)
             ]
-            messages = await self.bot.send_media_group(
-                chat_id=int(chat_id), media=media, reply_parameters=_reply(reply_to)
+            request = functools.partial(
+                self.bot.send_media_group,
+                chat_id=int(chat_id),
+                media=media,
+                reply_parameters=_reply(reply_to),
             )
+            messages = await self._call(request)
             sent.extend(Sent(chat_id, str(m.message_id)) for m in messages)
         return sent
 
@@ -125,44 +190,63 @@ class TelegramChannel:
         reply_to: str | None = None,
     ) -> Sent:
         if title:
-            message = await self.bot.send_venue(
-                chat_id=int(chat_id),
-                latitude=latitude,
-                longitude=longitude,
-                title=title,
-                address=address or "",
-                reply_parameters=_reply(reply_to),
+            message = await self._call(
+                lambda: self.bot.send_venue(
+                    chat_id=int(chat_id),
+                    latitude=latitude,
+                    longitude=longitude,
+                    title=title,
+                    address=address or "",
+                    reply_parameters=_reply(reply_to),
+                )
             )
         else:
-            message = await self.bot.send_location(
-                chat_id=int(chat_id),
-                latitude=latitude,
-                longitude=longitude,
-                reply_parameters=_reply(reply_to),
+            message = await self._call(
+                lambda: self.bot.send_location(
+                    chat_id=int(chat_id),
+                    latitude=latitude,
+                    longitude=longitude,
+                    reply_parameters=_reply(reply_to),
+                )
             )
         return Sent(chat_id, str(message.message_id))
 
     async def edit_text(
         self, chat_id: str, message_id: str, text: str, *, choices: Choices | None = None
     ) -> None:
-        await self.bot.edit_message_text(
-            chat_id=int(chat_id),
-            message_id=int(message_id),
-            text=text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=_inline(choices) if choices else None,
-            link_preview_options=_NO_PREVIEW,
-        )
+        try:
+            await self._call(
+                lambda: self.bot.edit_message_text(
+                    chat_id=int(chat_id),
+                    message_id=int(message_id),
+                    text=text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=_inline(choices) if choices else None,
+                    link_preview_options=_NO_PREVIEW,
+                )
+            )
+        except TelegramBadRequest as error:
+            # Nothing changed, or the card was deleted by someone: nothing left to do.
+            text_of = error.message.lower()
+            if "not modified" in text_of or "message to edit not found" in text_of:
+                return
+            raise
 
     async def answer_button(self, event_id: str, text: str | None = None) -> None:
-        await self.bot.answer_callback_query(callback_query_id=event_id, text=text)
+        await self._call(
+            lambda: self.bot.answer_callback_query(callback_query_id=event_id, text=text)
+        )
 
     async def fetch_photo(self, ref: str) -> bytes:
-        file = await self.bot.get_file(ref)
-        if file.file_path is None:
+        file = await self._call(lambda: self.bot.get_file(ref))
+        path = file.file_path
+        if path is None:
             raise FileNotFoundError(ref)
-        buffer = io.BytesIO()
-        await self.bot.download_file(file.file_path, destination=buffer)
+        return await self._call(lambda: self._download(path))
+
+    async def _download(self, path: str) -> bytes:
+        buffer = io.BytesIO()  # a fresh one per attempt: a retry must not append to a partial
+        await self.bot.download_file(path, destination=buffer)
         return buffer.getvalue()
 
 
@@ -232,6 +316,8 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
         ),
         "forwarded": message.forward_origin is not None,
     }
+    if message.migrate_to_chat_id is not None:
+        return Incoming(kind=Kind.CHAT_MOVED, extra={"to": str(message.migrate_to_chat_id)}, **base)
     text = message.text or message.caption or ""
     if message.text and message.text.startswith("/"):
         head, _, args = message.text.partition(" ")
@@ -327,7 +413,7 @@ def make_router(
             )
             ctx = Ctx(
                 event=event,
-                channel=TelegramChannel(bot),
+                channel=TelegramChannel(bot, retries=3),
                 state=conversation,
                 repo=repo,
                 services=services,
@@ -336,6 +422,7 @@ def make_router(
             try:
                 await routes.handle(ctx)
                 await session.commit()
+                services.wake_sender()
             except Exception:
                 log.exception("failed to handle %s in chat %s", event.kind, event.chat_id)
                 await session.rollback()

@@ -1,0 +1,381 @@
+"""The sender: delivers the outbox with retries, within the messenger's rate limits.
+
+Each outbox row is claimed under a lease (so several workers never send the same row), sent
+part by part with its progress recorded (a crash resends at most the one part in flight),
+and then marked sent. Failures follow the messenger's advice: a 429 waits retry_after, a
+blocked resident is marked unreachable and not retried, a migrated group follows its new id,
+and anything else is retried with capped exponential backoff, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels.base import (
+    Button,
+    Channel,
+    ChatMoved,
+    ChatUnavailable,
+    Choices,
+    RecipientBlocked,
+    RetryAfter,
+    Sent,
+)
+from bot.ratelimit import RateLimiter
+from handlers import notify, render
+from handlers.context import Services
+from locales import translator
+from storage import outbox
+from storage.models import ChatBinding, OutboxMessage, Resident, Ticket
+from storage.repo import Repository
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 600.0  # seconds: keep trying, but at least every ten minutes
+WAIT_INLINE = 1.5  # a rate-limit wait shorter than this is slept; a longer one defers the row
+
+
+class _Deferred(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"deferred {seconds:.1f} s")
+        self.seconds = seconds
+
+
+@dataclass
+class SenderConfig:
+    batch: int = 50
+    lease: timedelta = timedelta(seconds=120)
+    poll: float = 0.5
+    summary_threshold: int = 6  # this many cards waiting for one group -> one summary instead
+
+
+class Sender:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        channel: Channel,
+        services: Services,
+        limiter: RateLimiter,
+        wake: asyncio.Event,
+        config: SenderConfig | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.channel = channel
+        self.services = services
+        self.limiter = limiter
+        self.wake = wake
+        self.config = config or SenderConfig()
+        self.clock = clock or services.clock
+        self.delivered = 0
+        self.failures = 0
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("outbox sender started")
+        while not stop.is_set():
+            self.wake.clear()
+            try:
+                handled = await self.run_once()
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("outbox round failed")
+                handled = 0
+            if handled:
+                continue
+            waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+            _, pending = await asyncio.wait(
+                waiters, timeout=self.config.poll, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in pending:
+                waiter.cancel()
+        log.info("outbox sender stopped")
+
+    async def run_once(self) -> int:
+        """One round: summarise backed-up groups, claim due rows, deliver them. Returns how
+        many rows were delivered or given up."""
+        now = self.clock()
+        async with self.sessions() as session:
+            await self._summarise_backlogs(session, now)
+            rows = await outbox.claim(
+                session, now, limit=self.config.batch, lease=self.config.lease
+            )
+            ids = [row.id for row in rows]
+            await session.commit()
+        done = 0
+        held: set[str] = set()  # chats whose earlier message is not out yet: keep their order
+        for row_id in ids:
+            async with self.sessions() as session:
+                row = await session.get(OutboxMessage, row_id)
+                if row is None or row.status != outbox.PENDING:
+                    continue
+                if row.chat_id in held:
+                    row.locked_until = None
+                    await session.commit()
+                    continue
+                if await self._attempt(session, row):
+                    done += 1
+                else:
+                    held.add(row.chat_id)
+        return done
+
+    async def _attempt(self, session: AsyncSession, row: OutboxMessage) -> bool:
+        """Try one row; True when it is finished (sent or given up)."""
+        try:
+            await self._deliver(session, row)
+        except _Deferred as deferred:
+            await self._later(session, row, deferred.seconds, None, count=False)
+            return False
+        except RetryAfter as flood:
+            await self._later(session, row, flood.seconds, str(flood), count=True)
+            return False
+        except RecipientBlocked as blocked:
+            await self._give_up(session, row, f"blocked: {blocked}")
+            if not row.is_group:
+                await session.execute(
+                    update(Resident)
+                    .where(Resident.channel == row.channel, Resident.chat_id == row.chat_id)
+                    .values(reachable=False)
+                )
+            await session.commit()
+            return True
+        except ChatMoved as moved:
+            await self._move_chat(session, row, moved.new_chat_id)
+            return False
+        except ChatUnavailable as gone:
+            await self._give_up(session, row, f"chat unavailable: {gone}")
+            await session.commit()
+            return True
+        except Exception as error:  # a server error, a timeout, a bug: retry, never drop
+            self.failures += 1
+            backoff = min(2.0 ** (row.attempts + 1), MAX_BACKOFF) * random.uniform(0.8, 1.2)
+            level = logging.WARNING if row.attempts >= 3 else logging.INFO
+            log.log(
+                level,
+                "outbox %s to %s failed (%s); retry in %.0f s",
+                row.id,
+                row.chat_id,
+                error.__class__.__name__,
+                backoff,
+            )
+            await self._later(
+                session, row, backoff, f"{error.__class__.__name__}: {error}", count=True
+            )
+            return False
+        row.status = outbox.SENT
+        row.sent_at = self.clock()
+        row.locked_until = None
+        await session.commit()
+        self.delivered += 1
+        return True
+
+    async def _later(
+        self,
+        session: AsyncSession,
+        row: OutboxMessage,
+        seconds: float,
+        error: str | None,
+        *,
+        count: bool,
+    ) -> None:
+        if count:
+            row.attempts += 1
+            row.last_error = error[:500] if error else None
+        row.next_attempt_at = self.clock() + timedelta(seconds=seconds)
+        row.locked_until = None
+        await session.commit()
+
+    async def _give_up(self, session: AsyncSession, row: OutboxMessage, why: str) -> None:
+        log.warning("outbox %s to %s given up: %s", row.id, row.chat_id, why)
+        row.status = outbox.DEAD
+        row.last_error = why[:500]
+        row.locked_until = None
+
+    async def _move_chat(self, session: AsyncSession, row: OutboxMessage, new: str) -> None:
+        old = row.chat_id
+        log.info("chat %s became %s; bindings and waiting messages follow it", old, new)
+        await session.execute(
+            update(ChatBinding)
+            .where(ChatBinding.channel == row.channel, ChatBinding.chat_id == old)
+            .values(chat_id=new)
+        )
+        await outbox.move_chat(session, row.channel, old, new)
+        row.locked_until = None
+        await session.commit()
+
+    # -- rate limits ----------------------------------------------------------------------------
+
+    async def _slot(self, row: OutboxMessage) -> None:
+        while True:
+            wait = await self.limiter.reserve(row.chat_id, row.is_group)
+            if wait <= 0:
+                return
+            if wait > WAIT_INLINE:
+                raise _Deferred(wait)
+            await asyncio.sleep(wait)
+
+    # -- delivery by kind -----------------------------------------------------------------------
+
+    async def _deliver(self, session: AsyncSession, row: OutboxMessage) -> None:
+        if row.kind == "text":
+            await self._text(session, row)
+        elif row.kind == "card":
+            await self._card(session, row)
+        elif row.kind == "card-refresh":
+            await self._refresh(session, row)
+        elif row.kind == "summary":
+            await self._summary(session, row)
+        else:
+            raise ValueError(f"unknown outbox kind {row.kind!r}")
+
+    async def _step_done(
+        self, session: AsyncSession, row: OutboxMessage, step: str, sent: list[Sent], purpose: str
+    ) -> None:
+        """Link what was just sent and record the step, in one commit."""
+        repo = Repository(session)
+        for s in sent:
+            if row.ticket_id is not None:
+                await repo.link(row.channel, s.chat_id, s.message_id, row.ticket_id, purpose)
+        row.progress = {**row.progress, step: [s.message_id for s in sent]}
+        await session.commit()
+
+    async def _text(self, session: AsyncSession, row: OutboxMessage) -> None:
+        payload = row.payload
+        purpose = str(payload.get("purpose") or "resident")
+        if "text" not in row.progress:
+            reply_to = None
+            if payload.get("reply_to_card") and row.ticket_id is not None:
+                cards = await Repository(session).cards(row.ticket_id)
+                here = [c for c in cards if c.chat_id == row.chat_id]
+                reply_to = here[0].message_id if here else None
+            await self._slot(row)
+            sent = await self.channel.send_text(
+                row.chat_id, str(payload["text"]), reply_to=reply_to
+            )
+            await self._step_done(session, row, "text", [sent], purpose)
+        photo = payload.get("photo")
+        if photo and "photo" not in row.progress:
+            data = await self.services.media.get(str(photo))
+            await self._slot(row)
+            pic = await self.channel.send_photo(row.chat_id, data, reply_to=row.progress["text"][0])
+            await self._step_done(session, row, "photo", [pic], purpose)
+
+    async def _card_context(self, session: AsyncSession, ticket: Ticket) -> tuple[str | None, bool]:
+        """The chat where the ticket's card now belongs, and whether its unit has a chat."""
+        bound = await Repository(session).unit_chat(self.channel.name, ticket.unit_code)
+        return bound or self.services.supervisor_chat, bound is not None
+
+    async def _card(self, session: AsyncSession, row: OutboxMessage) -> None:
+        ticket = await session.get(Ticket, row.ticket_id)
+        if ticket is None:
+            raise ChatUnavailable(f"ticket {row.ticket_id} is gone")
+        t = translator(self.services.default_language)
+        current, has_chat = await self._card_context(session, ticket)
+        directory = self.services.directory
+        if "card" not in row.progress:
+            text, choices = notify.card_message(
+                t, ticket, directory, here=current == row.chat_id, unit_has_chat=has_chat
+            )
+            await self._slot(row)
+            card = await self.channel.send_text(row.chat_id, text, markup=choices, reply_to=None)
+            await self._step_done(session, row, "card", [card], "card")
+        card_id = row.progress["card"][0]
+        photos = [p for p in ticket.photos if p.source == "resident"]
+        if photos and "photos" not in row.progress:
+            data = [await self.services.media.get(p.media_key) for p in photos]
+            await self._slot(row)
+            if len(data) == 1:
+                sent = [await self.channel.send_photo(row.chat_id, data[0], reply_to=card_id)]
+            else:
+                sent = await self.channel.send_album(row.chat_id, data, reply_to=card_id)
+            await self._step_done(session, row, "photos", sent, "card-photo")
+        if (
+            ticket.latitude is not None
+            and ticket.longitude is not None
+            and "pin" not in row.progress
+        ):
+            await self._slot(row)
+            pin = await self.channel.send_place(
+                row.chat_id,
+                ticket.latitude,
+                ticket.longitude,
+                title=t("card-pin-title", number=render.number(ticket)),
+                address=render.unit_name(directory, ticket.place_unit, t.lang),
+                reply_to=card_id,
+            )
+            await self._step_done(session, row, "pin", [pin], "card-pin")
+
+    async def _refresh(self, session: AsyncSession, row: OutboxMessage) -> None:
+        ticket = await session.get(Ticket, row.ticket_id)
+        if ticket is None:
+            return
+        t = translator(self.services.default_language)
+        current, has_chat = await self._card_context(session, ticket)
+        text, choices = notify.card_message(
+            t, ticket, self.services.directory, here=current == row.chat_id, unit_has_chat=has_chat
+        )
+        for link in await Repository(session).cards(ticket.id):
+            if link.chat_id != row.chat_id or link.message_id in row.progress.get("edited", []):
+                continue
+            await self._slot(row)
+            await self.channel.edit_text(link.chat_id, link.message_id, text, choices=choices)
+            row.progress = {
+                **row.progress,
+                "edited": [*row.progress.get("edited", []), link.message_id],
+            }
+            await session.commit()
+
+    # -- backed-up groups -----------------------------------------------------------------------
+
+    async def _summarise_backlogs(self, session: AsyncSession, now: datetime) -> None:
+        """A group with many cards waiting gets one summary card listing them instead."""
+        for chat_id, ids in (await outbox.pending_cards_by_chat(session, now)).items():
+            if len(ids) < self.config.summary_threshold:
+                continue
+            rows = [await session.get(OutboxMessage, i) for i in ids]
+            waiting = [r for r in rows if r is not None]
+            for r in waiting:
+                r.status = outbox.SUMMARISED
+            first = waiting[0]
+            outbox.enqueue(
+                session,
+                channel=first.channel,
+                chat_id=chat_id,
+                is_group=True,
+                kind="summary",
+                ticket_id=None,
+                payload={"tickets": [r.ticket_id for r in waiting if r.ticket_id is not None]},
+            )
+            log.info("group %s: %d cards waiting, sending one summary", chat_id, len(waiting))
+        await session.commit()
+
+    async def _summary(self, session: AsyncSession, row: OutboxMessage) -> None:
+        t = translator(self.services.default_language)
+        tickets = [await session.get(Ticket, i) for i in row.payload.get("tickets", [])]
+        listed = [x for x in tickets if x is not None]
+        lines = [t("summary-title", count=len(listed))]
+        for ticket in listed:
+            lines.append(
+                t(
+                    "summary-line",
+                    number=render.number(ticket),
+                    category=render.category_label(t, ticket.category),
+                    created=render.when(ticket.created_at),
+                )
+            )
+        lines.append(t("summary-hint"))
+        buttons = [Button(f"📄 {render.number(x)}", f"card:{x.id}") for x in listed[:30]]
+        choices = Choices(tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)))
+        if "text" not in row.progress:
+            await self._slot(row)
+            sent = await self.channel.send_text(row.chat_id, "\n".join(lines), markup=choices)
+            row.progress = {"text": [sent.message_id]}
+            await session.commit()

@@ -1,0 +1,105 @@
+"""The outbox: notifications written with the change that caused them, claimed by the sender."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import OutboxMessage, utcnow
+
+PENDING = "pending"
+SENT = "sent"
+DEAD = "dead"  # cannot be delivered (blocked, chat gone): kept for the record
+SUMMARISED = "summarised"  # replaced by a summary card
+
+
+def enqueue(
+    session: AsyncSession,
+    *,
+    channel: str,
+    chat_id: str,
+    is_group: bool,
+    kind: str,
+    ticket_id: int | None,
+    payload: dict[str, Any],
+) -> OutboxMessage:
+    message = OutboxMessage(
+        channel=channel,
+        chat_id=chat_id,
+        is_group=is_group,
+        kind=kind,
+        ticket_id=ticket_id,
+        payload=payload,
+        progress={},
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=utcnow(),
+    )
+    session.add(message)
+    return message
+
+
+async def claim(
+    session: AsyncSession, now: datetime, *, limit: int, lease: timedelta
+) -> Sequence[OutboxMessage]:
+    """Due messages, oldest first, leased to this sender so another worker skips them."""
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = (await session.scalars(query)).all()
+    for row in rows:
+        row.locked_until = now + lease
+    await session.flush()
+    return rows
+
+
+async def backlog(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == PENDING)
+        )
+        or 0
+    )
+
+
+async def pending_cards_by_chat(session: AsyncSession, now: datetime) -> dict[str, list[int]]:
+    """Chat -> ids of card messages waiting there (not leased), oldest first."""
+    rows = await session.execute(
+        select(OutboxMessage.chat_id, OutboxMessage.id, OutboxMessage.progress)
+        .where(
+            OutboxMessage.status == PENDING,
+            OutboxMessage.kind == "card",
+            or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    found: dict[str, list[int]] = {}
+    for chat_id, message_id, progress in rows:
+        if not progress:  # a card half sent is finished, not summarised
+            found.setdefault(chat_id, []).append(message_id)
+    return found
+
+
+async def move_chat(session: AsyncSession, channel: str, old: str, new: str) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == old,
+            OutboxMessage.status == PENDING,
+        )
+        .values(chat_id=new)
+    )

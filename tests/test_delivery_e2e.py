@@ -1,0 +1,123 @@
+"""Notifications go through the outbox: retried on failure, once each, within rate limits."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from domain.ticket_numbers import display
+from storage.models import OutboxMessage, Resident, Ticket
+from tests.world import World, plain, ticket_number
+
+
+def sends_to(world: World, chat_id: int) -> list[object]:
+    return [
+        c
+        for c in world.emu.calls
+        if c.method in ("sendMessage", "sendPhoto", "sendMediaGroup", "sendVenue")
+        and str(c.params.get("chat_id")) == str(chat_id)
+    ]
+
+
+async def outbox_rows(world: World) -> list[OutboxMessage]:
+    async with world.app.sessions() as session:
+        return list((await session.scalars(select(OutboxMessage))).all())
+
+
+async def test_card_is_delivered_once_after_server_errors(world: World) -> None:
+    r = world.resident
+    await world.say(r, "/report")
+    await world.press(r, await world.reply(r), "r:cat:roads")
+    await world.reply(r)
+    await world.say(r, "Nắp cống bị vỡ trên vỉa hè Hàng Bài.")
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)
+    await world.emu.send_location(r, 21.0288, 105.8522)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    review = await world.reply(r)
+    for _ in range(4):  # the confirmation and the card both meet server errors
+        world.emu.faults.fail_next("sendMessage", 502)
+    await world.press(r, review, "r:submit")
+    number = ticket_number(await world.reply(r, timeout=30))
+    card = await world.reply(world.hoan_kiem, timeout=30)
+    assert number in plain(card)
+    await world.settle()
+    cards = [m for m in world.emu.bot_messages(world.hoan_kiem.id) if number in plain(m)]
+    assert len(cards) == 1
+    assert all(r.status == "sent" for r in await outbox_rows(world))
+
+
+async def test_flood_wait_is_honoured_and_nothing_is_lost(world: World) -> None:
+    world.emu.faults.fail_next("sendVenue", 429, retry_after=2)
+    number = await world.report(photos=1)
+    card, photo = await world.replies(world.hoan_kiem, 2)
+    assert number in plain(card) and photo.get("photo")
+    pin = await world.reply(world.hoan_kiem, timeout=30)
+    assert pin.get("venue")
+    venue_calls = [c for c in world.emu.calls if c.method == "sendVenue"]
+    assert len(venue_calls) == 2  # the refused one and the one after retry_after
+    gap = venue_calls[1].at - venue_calls[0].at
+    assert gap >= 1.5
+
+
+async def test_resident_who_blocked_the_bot_is_marked_and_not_retried(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await world.reply(world.hoan_kiem)
+    await world.settle()
+    await world.emu.block_bot(world.resident)
+    before = len(sends_to(world, world.resident.id))
+    await world.press(world.official, card, "✅ Tiếp nhận")
+    await world.settle()
+    await world.emu.settle(quiet=1.5, timeout=10)
+    assert len(sends_to(world, world.resident.id)) == before + 1  # tried once, then given up
+    async with world.app.sessions() as session:
+        resident = await session.scalar(
+            select(Resident).where(Resident.external_id == str(world.resident.id))
+        )
+        assert resident is not None and resident.reachable is False
+    rows = [r for r in await outbox_rows(world) if r.chat_id == str(world.resident.id)]
+    assert rows[-1].status == "dead"
+    assert number in plain(world.emu.message(world.hoan_kiem.id, card["message_id"]))
+
+
+async def test_group_upgraded_to_supergroup_keeps_its_unit(world: World) -> None:
+    from tests.world import BA_DINH, BA_DINH_SQUARE
+
+    basic = world.emu.add_group("Tổ xử lý phường Ba Đình", supergroup=False)
+    world.emu.add_member(basic, world.other_official)
+    await world.bind(basic, BA_DINH)
+    async with world.app.sessions() as session:  # the older Ba Đình group no longer counts
+        from storage.repo import Repository
+
+        await Repository(session).unbind_chat("telegram", str(world.ba_dinh.id))
+        await session.commit()
+    new = await world.emu.migrate_group(basic)
+    await world.settle()
+    number = await world.report(photos=0, place=BA_DINH_SQUARE)
+    card = await world.reply(new)
+    assert number in plain(card)
+
+
+async def test_a_backed_up_group_gets_one_summary_card(world: World) -> None:
+    world.app.sender_stop.set()  # hold the sender while reports pile up
+    await world.app.stop_sender()
+    for i in range(7):
+        await world.report(
+            photos=0, description=f"Rác tồn đọng ở ngõ số {i} nhiều ngày.", confirmed=False
+        )
+    await world.settle()
+    async with world.app.sessions() as session:
+        tickets = (await session.scalars(select(Ticket).order_by(Ticket.id))).all()
+        numbers = [display(t.number) for t in tickets]
+    assert len(numbers) == 7
+    await world.app.start_sender()
+    summary = await world.reply(world.hoan_kiem, timeout=20)
+    assert "7 phản ánh mới đang chờ" in plain(summary)
+    for number in numbers:
+        assert number in plain(summary)
+    await world.settle()
+    assert len(world.emu.bot_messages(world.hoan_kiem.id)) == 1
+    # A tap on a number posts that ticket's card, with its buttons.
+    await world.press(world.official, summary, f"📄 {numbers[3]}")
+    card = await world.reply(world.hoan_kiem)
+    assert numbers[3] in plain(card) and "✅ Tiếp nhận" in str(card.get("reply_markup"))
