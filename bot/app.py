@@ -130,7 +130,7 @@ async def build_app(
     return app
 
 
-COMMANDS = ("start", "report", "status", "my", "cancel", "lang", "help")
+COMMANDS = ("start", "report", "status", "my", "cancel", "lang", "help", "forget_me")
 
 
 async def set_commands(bot: Bot, default_language: str) -> None:

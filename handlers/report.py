@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from html import escape
 from typing import Any
 
@@ -17,7 +18,7 @@ from domain.categories import Category, Group
 from domain.lifecycle import Status
 from domain.photos import PhotoRejected, clean_photo
 from domain.places import resolve_typed_address
-from handlers import notify, render
+from handlers import notify, privacy, render
 from handlers.context import Ctx
 from storage.repo import NewTicket
 
@@ -43,7 +44,28 @@ Draft = dict[str, Any]
 # -- entry --------------------------------------------------------------------------------------
 
 
+async def may_report(ctx: Ctx) -> bool:
+    """Blocked residents and those over the hourly limit are told so, politely."""
+    resident = ctx.resident
+    assert resident is not None
+    if resident.blocked:
+        await ctx.reply(ctx.t("report-blocked"))
+        return False
+    limit = ctx.services.report_limit_per_hour
+    since = ctx.services.clock() - timedelta(hours=1)
+    if await ctx.repo.reports_since(resident.id, since) >= limit:
+        await ctx.reply(ctx.t("report-rate-limited", limit=limit))
+        return False
+    return True
+
+
 async def start(ctx: Ctx) -> None:
+    assert ctx.resident is not None
+    if not await may_report(ctx):
+        return
+    if not ctx.resident.privacy_seen:
+        await privacy.notice(ctx)
+        return
     draft: Draft = {"key": uuid.uuid4().hex, "photos": [], "albums": []}
     await ctx.state.set(CATEGORY, draft)
     await ask_category(ctx)
@@ -415,6 +437,8 @@ async def _on_review(ctx: Ctx, draft: Draft, data: str) -> None:
 async def submit(ctx: Ctx, draft: Draft) -> None:
     resident = ctx.resident
     assert resident is not None
+    if not await may_report(ctx):
+        return  # the draft stays: it can be sent once the hour has passed
     now = ctx.services.clock()
     new = NewTicket(
         draft_key=draft["key"],

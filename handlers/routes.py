@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from bot.channels.base import Kind
-from handlers import followup, menu, official, report, status
+from handlers import followup, menu, moderation, official, privacy, report, status
 from handlers.context import Ctx
 from locales import pick_language, translator
 
@@ -93,6 +93,10 @@ async def _resident_command(ctx: Ctx) -> bool:
     elif command == "status":
         await ctx.state.clear()
         await status.show(ctx, ctx.event.args)
+    elif command in ("forget_me", "forgetme"):
+        await privacy.ask_forget(ctx)
+    elif command in ("block", "unblock") and ctx.is_admin:
+        await moderation.block(ctx, blocked=command == "block")
     elif command in ("my", "mine"):
         await ctx.state.clear()
         await status.my_tickets(ctx)
@@ -106,6 +110,16 @@ async def _resident_command(ctx: Ctx) -> bool:
 
 async def _global_button(ctx: Ctx) -> bool:
     data = ctx.event.button_data or ""
+    if data in ("p:ok", "p:no", "f:yes", "f:no"):
+        await report.answer(ctx)
+        if data == "p:ok":
+            await privacy.agree(ctx)
+            await report.start(ctx)
+        elif data == "f:yes":
+            await privacy.forget(ctx)
+        else:
+            await menu.show_menu(ctx)
+        return True
     if data.startswith("l:"):
         await report.answer(ctx)
         await menu.set_language(ctx, data[2:])

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     ChatBinding,
+    Conversation,
     HandledUpdate,
     MessageLink,
+    OutboxMessage,
     Resident,
     Ticket,
     TicketEvent,
@@ -120,6 +122,47 @@ class Repository:
             assert found is not None
             return found
         return resident
+
+    async def forget_resident(self, resident: Resident) -> None:
+        """Personal data out; tickets kept, anonymised (no reporter), as the city must keep
+        the record of what was reported and done."""
+        await self.session.execute(
+            update(Ticket).where(Ticket.reporter_id == resident.id).values(reporter_id=None)
+        )
+        await self.session.execute(
+            delete(MessageLink).where(
+                MessageLink.channel == resident.channel, MessageLink.chat_id == resident.chat_id
+            )
+        )
+        await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.channel == resident.channel,
+                OutboxMessage.chat_id == resident.chat_id,
+                OutboxMessage.status == "pending",
+            )
+        )
+        await self.session.execute(
+            delete(Conversation).where(
+                Conversation.channel == resident.channel,
+                Conversation.chat_id == resident.chat_id,
+            )
+        )
+        await self.session.delete(resident)
+
+    async def reports_since(self, reporter_id: int, since: datetime) -> int:
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(Ticket)
+                .where(Ticket.reporter_id == reporter_id, Ticket.created_at >= since)
+            )
+            or 0
+        )
+
+    async def set_blocked(self, resident_id: int, blocked: bool) -> None:
+        await self.session.execute(
+            update(Resident).where(Resident.id == resident_id).values(blocked=blocked)
+        )
 
     # -- chat bindings --------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from storage.models import Ticket
+from storage.models import Resident, Ticket
 from tests.world import (
     BA_DINH_SQUARE,
     HAI_PHONG,
@@ -80,8 +80,7 @@ async def test_whole_report_in_english(world: World) -> None:
 
 
 async def test_album_is_acknowledged_once(world: World) -> None:
-    await world.say(world.resident, "/report")
-    ask = await world.reply(world.resident)
+    ask = await world.open_report(world.resident)
     await world.press(world.resident, ask, "r:cat:waste")
     await world.reply(world.resident)
     await world.say(world.resident, "Rác thải đổ trộm ở đầu ngõ đã ba ngày.")
@@ -105,8 +104,7 @@ async def test_album_is_acknowledged_once(world: World) -> None:
 
 
 async def test_more_than_five_photos_are_refused_politely(world: World) -> None:
-    await world.say(world.resident, "/report")
-    await world.press(world.resident, await world.reply(world.resident), "r:cat:trees")
+    await world.press(world.resident, await world.open_report(world.resident), "r:cat:trees")
     await world.reply(world.resident)
     await world.say(world.resident, "Cây đổ chắn ngang vỉa hè sau cơn mưa.")
     await world.reply(world.resident)
@@ -119,8 +117,7 @@ async def test_more_than_five_photos_are_refused_politely(world: World) -> None:
 
 
 async def test_cancel_leaves_the_wizard_at_any_step(world: World) -> None:
-    await world.say(world.resident, "/report")
-    await world.press(world.resident, await world.reply(world.resident), "r:cat:roads")
+    await world.press(world.resident, await world.open_report(world.resident), "r:cat:roads")
     await world.reply(world.resident)
     await world.say(world.resident, "/cancel")
     stopped, menu = await world.replies(world.resident, 2)
@@ -134,8 +131,7 @@ async def test_cancel_leaves_the_wizard_at_any_step(world: World) -> None:
 async def test_menu_button_leaves_the_wizard(world: World) -> None:
     await world.say(world.resident, "/start")
     _, menu = await world.replies(world.resident, 2)
-    await world.say(world.resident, "/report")
-    await world.press(world.resident, await world.reply(world.resident), "r:cat:roads")
+    await world.press(world.resident, await world.open_report(world.resident), "r:cat:roads")
     await world.reply(world.resident)
     await world.press(world.resident, menu, "m:my")
     left, answer = await world.replies(world.resident, 2)
@@ -145,8 +141,7 @@ async def test_menu_button_leaves_the_wizard(world: World) -> None:
 
 async def test_unexpected_input_at_each_step_gets_a_reprompt(world: World) -> None:
     r = world.resident
-    await world.say(r, "/report")
-    await world.reply(r)
+    await world.open_report(r)
     await world.say(r, "đường hỏng")  # text where a category button is expected
     assert "chọn một lĩnh vực" in plain(await world.reply(r))
     await world.press(r, world.emu.bot_messages(r.id)[-1], "r:cat:roads")
@@ -179,8 +174,7 @@ async def test_unexpected_input_at_each_step_gets_a_reprompt(world: World) -> No
 
 async def test_typed_address_is_accepted_and_the_unit_confirmed(world: World) -> None:
     r = world.resident
-    await world.say(r, "/report")
-    await world.press(r, await world.reply(r), "r:cat:lighting")
+    await world.press(r, await world.open_report(r), "r:cat:lighting")
     await world.reply(r)
     await world.say(r, "Đèn đường tắt cả tuần, rất tối.")
     await world.press(r, await world.reply(r), "r:skip")
@@ -195,8 +189,7 @@ async def test_typed_address_is_accepted_and_the_unit_confirmed(world: World) ->
 
 async def test_resident_corrects_the_unit_found(world: World) -> None:
     r = world.resident
-    await world.say(r, "/report")
-    await world.press(r, await world.reply(r), "r:cat:drainage")
+    await world.press(r, await world.open_report(r), "r:cat:drainage")
     await world.reply(r)
     await world.say(r, "Cống bị tắc, nước tràn lên mặt đường.")
     await world.press(r, await world.reply(r), "r:skip")
@@ -218,8 +211,7 @@ async def test_resident_corrects_the_unit_found(world: World) -> None:
 
 async def test_administrative_complaint_needs_no_pin(world: World) -> None:
     r = world.resident
-    await world.say(r, "/report")
-    await world.press(r, await world.reply(r), "r:cat:procedure")
+    await world.press(r, await world.open_report(r), "r:cat:procedure")
     await world.reply(r)
     await world.say(r, "Hồ sơ cấp sổ đỏ nộp từ tháng 8, quá hẹn mà chưa có kết quả.")
     await world.press(r, await world.reply(r), "r:skip")
@@ -239,8 +231,7 @@ async def test_administrative_complaint_needs_no_pin(world: World) -> None:
 
 async def test_review_lets_the_resident_edit_the_description(world: World) -> None:
     r = world.resident
-    await world.say(r, "/report")
-    await world.press(r, await world.reply(r), "r:cat:roads")
+    await world.press(r, await world.open_report(r), "r:cat:roads")
     await world.reply(r)
     await world.say(r, "Mô tả đầu tiên, chưa đúng lắm.")
     await world.press(r, await world.reply(r), "r:skip")
@@ -258,8 +249,7 @@ async def test_review_lets_the_resident_edit_the_description(world: World) -> No
 
 async def test_double_tap_on_submit_makes_one_ticket(world: World) -> None:
     r = world.resident
-    await world.say(r, "/report")
-    await world.press(r, await world.reply(r), "r:cat:roads")
+    await world.press(r, await world.open_report(r), "r:cat:roads")
     await world.reply(r)
     await world.say(r, "Ổ gà trước cổng trường tiểu học.")
     await world.press(r, await world.reply(r), "r:skip")
@@ -282,3 +272,57 @@ async def test_html_in_a_description_is_shown_literally(world: World) -> None:
     card = await world.reply(world.hoan_kiem)
     assert text in plain(card)
     assert number in plain(card)
+
+
+async def test_sixth_report_in_an_hour_is_politely_refused(world: World) -> None:
+    for i in range(5):
+        await world.report(photos=0, description=f"Đèn đường số {i} trên phố Huế bị tắt.")
+    await world.say(world.resident, "/report")
+    refusal = await world.reply(world.resident)
+    assert "5 phản ánh trong một giờ" in plain(refusal)
+    assert not refusal.get("reply_markup")
+    assert await ticket_count(world) == 5
+
+
+async def test_privacy_notice_comes_before_the_first_report_only(world: World) -> None:
+    await world.say(world.resident, "/report")
+    notice = await world.reply(world.resident)
+    assert "không</b> thấy tên" in world.emu.html(notice) or "không thấy tên" in plain(notice)
+    await world.press(world.resident, notice, "p:ok")
+    assert "chọn lĩnh vực" in plain(await world.reply(world.resident))
+    await world.say(world.resident, "/cancel")
+    await world.replies(world.resident, 2)
+    await world.say(world.resident, "/report")
+    assert "chọn lĩnh vực" in plain(await world.reply(world.resident))
+
+
+async def test_forget_me_deletes_personal_data_and_keeps_the_ticket(world: World) -> None:
+    number = await world.report(photos=0)
+    await world.say(world.resident, "/forget_me")
+    ask = await world.reply(world.resident)
+    await world.press(world.resident, ask, "f:yes")
+    assert "Đã xóa dữ liệu" in plain(await world.reply(world.resident))
+    async with world.app.sessions() as session:
+        residents = (await session.scalars(select(Resident))).all()
+        tickets = (await session.scalars(select(Ticket))).all()
+    assert [r.external_id for r in residents] == []
+    assert len(tickets) == 1 and tickets[0].reporter_id is None
+    # The ticket is still there for the unit and for anyone with its number.
+    await world.say(world.stranger, f"/status {number}")
+    assert number in plain(await world.reply(world.stranger))
+    # The resident is no longer its reporter: no private details for them any more.
+    await world.say(world.resident, f"/status {number}")
+    assert "Diễn biến" not in plain(await world.reply(world.resident))
+
+
+async def test_admin_blocks_and_unblocks_a_resident_by_ticket_number(world: World) -> None:
+    number = await world.report(photos=0)
+    await world.say(world.stranger, f"/block {number}")  # not an admin: an unknown command
+    assert "không biết lệnh" in plain(await world.reply(world.stranger))
+    await world.say(world.admin, f"/block {number}")
+    assert "Đã chặn" in plain(await world.reply(world.admin))
+    await world.say(world.resident, "/report")
+    assert "tạm thời không gửi được" in plain(await world.reply(world.resident))
+    await world.say(world.admin, f"/unblock {number}")
+    assert "Đã bỏ chặn" in plain(await world.reply(world.admin))
+    await world.open_report(world.resident)

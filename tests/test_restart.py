@@ -52,7 +52,9 @@ async def test_bot_killed_mid_report_continues_after_restart(tmp_path: Path) -> 
         bot = await start_bot(emu, backend, data_dir)
         try:
             await emu.send_text(resident, "/report")
-            (ask,) = await emu.wait_bot_messages(resident, timeout=30)
+            (notice,) = await emu.wait_bot_messages(resident, timeout=30)
+            await emu.press(resident, notice, "p:ok")
+            (ask,) = await emu.wait_bot_messages(resident)
             await emu.press(resident, ask, "r:cat:roads")
             await emu.wait_bot_messages(resident)
             await emu.send_text(resident, "Ổ gà sâu trước số 7 Hàng Bài.")

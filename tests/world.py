@@ -83,6 +83,15 @@ class World:
             await repo.bind_chat("telegram", str(group.id), unit, "test")
             await repo.commit()
 
+    async def open_report(self, user: Any) -> Message:
+        """/report, past the privacy notice shown before a first report: the category question."""
+        await self.say(user, "/report")
+        ask = await self.reply(user)
+        if "p:ok" in str(ask.get("reply_markup")):
+            await self.press(user, ask, "p:ok")
+            ask = await self.reply(user)
+        return ask
+
     # -- a whole report -----------------------------------------------------------------------
 
     async def report(
@@ -98,8 +107,7 @@ class World:
         """File a report through the wizard and return its displayed number (or, with
         ``confirmed=False``, submit without waiting for the confirmation and return "")."""
         user = user or self.resident
-        await self.say(user, "/report")
-        ask = await self.reply(user)
+        ask = await self.open_report(user)
         await self.press(user, ask, f"r:cat:{category}")
         await self.reply(user)  # description asked
         await self.say(user, description)

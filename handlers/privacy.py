@@ -1,0 +1,48 @@
+"""What residents are told about their data, and how they take it back (/forget_me)."""
+
+from __future__ import annotations
+
+from bot.channels.base import Button, Choices, RemoveKeys
+from handlers.context import Ctx
+
+
+async def notice(ctx: Ctx) -> None:
+    """Shown before a resident's first report: what is kept, why, and who sees it."""
+    await ctx.reply(
+        ctx.t("privacy-notice"),
+        markup=Choices(
+            (
+                (Button(ctx.t("button-privacy-agree"), "p:ok"),),
+                (Button(ctx.t("button-cancel"), "p:no"),),
+            )
+        ),
+    )
+
+
+async def agree(ctx: Ctx) -> None:
+    assert ctx.resident is not None
+    ctx.resident.privacy_seen = True
+    await ctx.repo.commit()
+
+
+async def ask_forget(ctx: Ctx) -> None:
+    await ctx.reply(
+        ctx.t("forget-ask"),
+        markup=Choices(
+            (
+                (Button(ctx.t("button-forget-yes"), "f:yes"),),
+                (Button(ctx.t("button-cancel"), "f:no"),),
+            )
+        ),
+    )
+
+
+async def forget(ctx: Ctx) -> None:
+    """Delete the resident's personal data; their tickets stay, without a name attached."""
+    resident = ctx.resident
+    assert resident is not None
+    await ctx.state.clear()
+    await ctx.repo.forget_resident(resident)
+    await ctx.repo.commit()
+    ctx.resident = None
+    await ctx.reply(ctx.t("forget-done"), markup=RemoveKeys())
