@@ -74,12 +74,19 @@ class Transcript:
         return messages
 
 
-def _data(message: dict[str, Any], data: str) -> str:
+def _label(message: dict[str, Any], data: str) -> str | None:
+    """The label of the button with this callback data, or None when the bot did not offer it."""
     for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
         for button in row:
             if button.get("callback_data") == data:
-                return str(button["callback_data"])
-    raise RuntimeError(f"the bot did not offer {data!r}")
+                return str(button["text"])
+    return None
+
+
+def _data(message: dict[str, Any], data: str) -> str:
+    if _label(message, data) is None:
+        raise RuntimeError(f"the bot did not offer {data!r}")
+    return data
 
 
 async def play_demo(emu: BotAPIEmulator, resident: Any, official: Any, group: Any) -> None:
@@ -91,6 +98,12 @@ async def play_demo(emu: BotAPIEmulator, resident: Any, official: Any, group: An
     t.person("Lan", "/report")
     await emu.send_text(resident, "/report")
     (ask,) = await t.bot(resident.id)
+    agree = _label(ask, "p:ok")
+    if agree is not None:  # the privacy notice before a resident's first report
+        t.person("Lan", f"[taps] {agree}")
+        await emu.press(resident, ask, "p:ok")
+        while _label(ask, "r:cat:roads") is None:
+            (ask,) = await t.bot(resident.id)
     t.person("Lan", "[taps] Đường, vỉa hè")
     await emu.press(resident, ask, _data(ask, "r:cat:roads"))
     await t.bot(resident.id)

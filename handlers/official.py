@@ -211,10 +211,18 @@ async def may_act(ctx: Ctx, ticket: Ticket) -> bool:
         return True
     binding = await ctx.repo.binding(ctx.event.channel, ctx.event.chat_id)
     if binding is not None:
-        return binding.unit_code == ticket.unit_code
-    if ctx.event.chat_id == ctx.services.supervisor_chat:
-        return await ctx.repo.unit_chat(ctx.event.channel, ticket.unit_code) is None
-    return False
+        chat_may = binding.unit_code == ticket.unit_code
+    elif ctx.event.chat_id == ctx.services.supervisor_chat:
+        chat_may = await ctx.repo.unit_chat(ctx.event.channel, ticket.unit_code) is None
+    else:
+        chat_may = False
+    if not chat_may:
+        return False
+    # A button press names its chat, but the presser may have left it (or a client may lie):
+    # only current members of the chat act for its unit.
+    if ctx.event.kind is Kind.BUTTON:
+        return await ctx.channel.is_member(ctx.event.chat_id, ctx.event.person.id)
+    return True
 
 
 async def _transfer_target(ctx: Ctx, ticket: Ticket, code: str) -> None:

@@ -206,3 +206,15 @@ async def test_commands_for_another_bot_in_the_group_are_ignored(world: World) -
     assert "Bot Phản ánh trong nhóm" in plain(answer)
     await world.settle()
     assert len(world.emu.bot_messages(world.hoan_kiem.id)) == 1
+
+
+async def test_someone_not_in_the_group_cannot_press_its_buttons(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    outsider = world.emu.add_user("Người lạ", language_code="vi")
+    cb = await world.emu.press(
+        outsider, card, card["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    )
+    await world.settle()
+    assert "không thuộc đơn vị" in (world.emu.callback_answer(cb) or {}).get("text", "")
+    assert "Đã tiếp nhận" in plain(world.emu.message(world.hoan_kiem.id, card["message_id"]))

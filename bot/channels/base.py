@@ -173,6 +173,10 @@ class Channel(Protocol):
 
     async def fetch_photo(self, ref: str) -> bytes: ...
 
+    async def is_member(self, chat_id: str, user_id: str) -> bool:
+        """Whether the person is (still) a member of the group."""
+        ...
+
 
 class ConversationState(Protocol):
     """Where an unfinished conversation (a report draft) is kept between messages."""

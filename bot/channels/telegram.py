@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiogram import Bot, Router
-from aiogram.enums import ChatType, ParseMode
+from aiogram.enums import ChatMemberStatus, ChatType, ParseMode
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -243,6 +243,19 @@ class TelegramChannel:
         if path is None:
             raise FileNotFoundError(ref)
         return await self._call(lambda: self._download(path))
+
+    async def is_member(self, chat_id: str, user_id: str) -> bool:
+        try:
+            member = await self._call(
+                lambda: self.bot.get_chat_member(chat_id=int(chat_id), user_id=int(user_id))
+            )
+        except TelegramBadRequest:
+            return False  # "user not found" and the like
+        if member.status in (ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR):
+            return True
+        if member.status == ChatMemberStatus.MEMBER:
+            return True
+        return bool(getattr(member, "is_member", False))  # restricted, still in the group
 
     async def _download(self, path: str) -> bytes:
         buffer = io.BytesIO()  # a fresh one per attempt: a retry must not append to a partial

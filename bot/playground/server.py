@@ -13,6 +13,8 @@ the bot sends comes back to the page as server-sent events. Nothing here is prod
     POST /api/send_photo           {user_id, chat_id?, sample | photo_base64, caption?, reply_to?}
                                    or multipart with a ``photo`` file part
     POST /api/send_location        {user_id, latitude, longitude, chat_id?, reply_to?}
+    GET  /api/chats/{id}/keyboard  the reply keyboard the bot shows, and for a force-reply prompt
+                                   the message it belongs to (Telegram opens the reply box on it)
     GET  /api/map                  the shipped approximate unit outlines, for the location picker
     GET  /samples/{name}.jpg       a sample photo (drawn at start-up, see samples.py)
     *    /_emulator/...            the emulator's own control API (bot/emulator/control.py):
@@ -223,6 +225,7 @@ class Playground:
             ("GET", "/api/events", self.events),
             ("POST", "/api/send_photo", self.send_photo),
             ("POST", "/api/send_location", self.send_location),
+            ("GET", "/api/chats/{chat_id}/keyboard", self.keyboard),
             ("GET", "/api/map", self.map),
             ("GET", "/samples/{name}.jpg", self.sample),
         ]
@@ -364,6 +367,33 @@ class Playground:
             reply_to=_optional_int(body, "reply_to"),
         )
         return _json(message, 201)
+
+    async def keyboard(self, request: web.Request) -> web.StreamResponse:
+        try:
+            chat_id = int(request.match_info["chat_id"])
+        except ValueError:
+            raise PlaygroundError("chat_id must be an integer") from None
+        if chat_id not in self.emu.chats:
+            raise PlaygroundError(f"no chat {chat_id}", 404)
+        shown = self.emu.keyboard(chat_id)
+        prompt = self._prompt(chat_id) if shown and shown.get("force_reply") else None
+        return _json({"keyboard": shown, "prompt_message_id": prompt})
+
+    def _prompt(self, chat_id: int) -> int | None:
+        """The bot's last message in the chat sent with force_reply (a Message object does not
+        carry its reply markup; the call that sent it does)."""
+        for call in reversed(self.emu.calls):
+            markup = call.params.get("reply_markup")
+            result = call.result
+            if (
+                call.ok
+                and isinstance(markup, dict)
+                and markup.get("force_reply")
+                and isinstance(result, dict)
+                and (result.get("chat") or {}).get("id") == chat_id
+            ):
+                return int(result["message_id"])
+        return None
 
     async def map(self, request: web.Request) -> web.StreamResponse:
         return web.Response(

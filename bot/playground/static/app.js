@@ -441,6 +441,7 @@
       this.buffer = [];
       this.pending = new Set();
       this.typingTimer = null;
+      this.followUntil = 0;
       this.wire();
     }
 
@@ -658,12 +659,14 @@
     apply(event) {
       if (event.type === "message" || event.type === "edited_message") {
         const mine = event.message.from && event.message.from.id === this.userId;
-        const stick = mine || this.nearBottom();
+        // After the visitor acts here, the bot's answers scroll into view, as in a messenger.
+        const stick = mine || this.nearBottom() || Date.now() < this.followUntil;
         this.upsert(event.message, event.type === "edited_message");
         if (event.type === "message") {
           if (event.message.from && event.message.from.id === state.world.bot.id) this.setTyping(false);
           this.refreshKeyboard();
-          if (stick) this.scrollToBottom(mine);
+          if (stick) this.scrollToBottom(true);
+          else this.q(".to-bottom").hidden = false;
         }
         this.updateEmpty();
       } else if (event.type === "deleted_message") {
@@ -906,6 +909,7 @@
         this.root.classList.remove("replying");
         return;
       }
+      const atBottom = this.nearBottom();
       this.replyTo = messageId;
       this.replyForced = forced;
       const from = message.from || {};
@@ -914,32 +918,33 @@
       this.q(".reply-bar-snippet").textContent = snippet(message);
       bar.hidden = false;
       this.root.classList.add("replying");
-      this.input.focus();
+      if (atBottom) this.scrollToBottom(true);
+      // A prompt the visitor did not just ask for must not steal the focus from another pane.
+      if (!forced || Date.now() < this.followUntil) this.input.focus();
     }
 
     async refreshKeyboard() {
       const seq = ++this.keyboardSeq;
       const chatId = this.chatId;
-      let keyboard = null;
+      let shown = null;
       try {
-        keyboard = await api("GET", `/_emulator/chats/${chatId}/keyboard`);
+        shown = await api("GET", `/api/chats/${chatId}/keyboard`);
       } catch (_) {
         return;
       }
       if (seq !== this.keyboardSeq || chatId !== this.chatId) return;
-      this.showKeyboard(keyboard);
+      this.showKeyboard(shown.keyboard, shown.prompt_message_id);
     }
 
-    showKeyboard(keyboard) {
+    showKeyboard(keyboard, promptId) {
       const box = this.q(".reply-keyboard");
       box.replaceChildren();
       this.placeholder = null;
       if (keyboard && keyboard.force_reply) {
         // Telegram opens the reply box on the bot's prompt: the next message answers it.
-        const prompt = [...this.messages.values()]
-          .filter((m) => m.from && m.from.id === state.world.bot.id && m.reply_markup && m.reply_markup.force_reply)
-          .pop();
-        if (prompt) this.setReply(prompt.message_id, true);
+        if (promptId !== null && promptId !== undefined && this.replyTo !== promptId) {
+          this.setReply(promptId, true);
+        }
         this.placeholder = keyboard.input_field_placeholder || null;
       } else if (this.replyForced) {
         this.setReply(null);
@@ -975,6 +980,7 @@
     // --- acting ------------------------------------------------------------------------------
 
     async post(path, body, withReply = true) {
+      this.followUntil = Date.now() + 5000;
       const payload = { user_id: this.userId, chat_id: this.chatId, ...body };
       if (withReply && this.replyTo !== null && !(body instanceof FormData)) payload.reply_to = this.replyTo;
       try {
@@ -1006,6 +1012,7 @@
     }
 
     async sendForm(path, form) {
+      this.followUntil = Date.now() + 5000;
       form.append("user_id", String(this.userId));
       form.append("chat_id", String(this.chatId));
       if (this.replyTo !== null) form.append("reply_to", String(this.replyTo));
