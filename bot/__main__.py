@@ -13,6 +13,7 @@ import sys
 
 from pydantic import ValidationError
 
+from bot.logsafety import protect
 from bot.settings import Settings
 
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             name = ".".join(str(p) for p in problem["loc"]).upper()
             print(f"  {name}: {problem['msg']}", file=sys.stderr)
         return 2
+    protect(settings.bot_token.get_secret_value() if settings.bot_token else None)
     if args.command == "import-boundaries":
         from bot.boundaries import import_boundaries
 

@@ -179,6 +179,12 @@ class _BotApi:
     async def download(self, request: web.Request) -> web.StreamResponse:
         if not self._token_ok(request.match_info["token"]):
             return _unauthorized()
+        if self.emu.faults.active:  # "download" names file downloads in fault rules
+            decision = self.emu.faults.decide("download")
+            if decision.delay:
+                await asyncio.sleep(decision.delay)
+            if decision.error is not None:
+                return api_error(decision.error)
         stored = self.emu.files.by_path.get(request.match_info["path"])
         if stored is None:
             return _not_found()
