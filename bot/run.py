@@ -13,9 +13,18 @@ log = logging.getLogger(__name__)
 async def run(settings: Settings) -> int:
     if settings.bot_token is not None:
         app = await build_app(settings, token=settings.bot_token.get_secret_value())
-        print(f"Phản ánh: running the real bot on {settings.telegram_api_url} (BOT_TOKEN is set).")
+        mode = f"webhook at {settings.webhook_url}" if settings.webhook_url else "polling"
+        print(
+            f"Phản ánh: running the real bot on {settings.telegram_api_url} "
+            f"(BOT_TOKEN is set; {mode})."
+        )
         try:
-            await run_polling(app)
+            if settings.webhook_url:
+                from bot.webhook import run_webhook
+
+                await run_webhook(app)
+            else:
+                await run_polling(app)
         finally:
             await app.close()
         return 0

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://... to keep conversation state in Redis"
     )
+    webhook_url: str | None = Field(
+        default=None, description="Public https URL for Telegram's webhook; empty = polling"
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token"
+    )
+    webhook_host: str = Field(default="127.0.0.1", description="Address the webhook listens on")
+    webhook_port: int = Field(default=8443, ge=1, le=65535, description="Webhook server port")
     send_rate_per_second: int = Field(
         default=30, ge=1, description="Messages a second the bot sends at most (Telegram: 30)"
     )
@@ -109,6 +117,33 @@ class Settings(BaseSettings):
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("TELEGRAM_API_URL must be an http(s) URL such as " + TELEGRAM_API_URL)
         return value.rstrip("/")
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _webhook_url(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and not value.startswith("https://"):
+            raise ValueError("WEBHOOK_URL must be an https:// URL (Telegram calls only https)")
+        return value
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _webhook_secret(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str) and not re.fullmatch(r"[A-Za-z0-9_-]{24,256}", value):
+            raise ValueError(
+                "WEBHOOK_SECRET must be 24 to 256 letters, digits, _ or - (Telegram's rule); "
+                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_URL is set, so WEBHOOK_SECRET must be set too")
+        return self
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -1,0 +1,112 @@
+"""Webhook mode: the secret header is required, and an update is answered after handling."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.app import App, build_app
+from bot.emulator import BotAPIEmulator
+from bot.settings import Settings
+from bot.webhook import make_web_app
+from tests.backends import prepare
+from tests.world import TOKEN
+
+SECRET = "s3cret-webhook-token-for-tests-0123456789"
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[BotAPIEmulator, App, str, Any]]:
+    backend = await prepare(tmp_path)
+    emu = BotAPIEmulator(token=TOKEN)
+    await emu.start()
+    user = emu.add_user("Lan", language_code="vi")
+    settings = Settings(
+        _env_file=None,
+        telegram_api_url=emu.url,
+        data_dir=tmp_path / "data",
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+        webhook_url="https://bot.example.org/telegram/hook",
+        webhook_secret=SECRET,
+    )
+    app = await build_app(settings, token=TOKEN)
+    runner = web.AppRunner(make_web_app(app, path="/telegram/hook", secret=SECRET))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield emu, app, f"http://127.0.0.1:{port}/telegram/hook", user
+    finally:
+        await runner.cleanup()
+        await app.close()
+        await emu.stop()
+
+
+def start_update(update_id: int, user: Any) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 100 + update_id,
+            "date": 1_795_000_000,
+            "chat": {"id": user.id, "type": "private", "first_name": user.first_name},
+            "from": {
+                "id": user.id,
+                "is_bot": False,
+                "first_name": user.first_name,
+                "language_code": "vi",
+            },
+            "text": "/start",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
+
+
+async def test_update_without_the_secret_is_refused(served: Any) -> None:
+    emu, _, url, user = served
+    async with aiohttp.ClientSession() as http:
+        for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong-secret-0000000000000"}):
+            async with http.post(url, json=start_update(1, user), headers=headers) as resp:
+                assert resp.status == 401
+    assert emu.bot_messages(user.id) == []
+
+
+async def test_update_is_answered_only_after_it_was_handled(served: Any) -> None:
+    emu, _, url, user = served
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json=start_update(2, user), headers=headers) as resp:
+            assert resp.status == 200
+        # By the time Telegram gets its 200, the greeting and the menu were already sent.
+        assert len(emu.bot_messages(user.id)) == 2
+        # Telegram delivering the same update again (it did not see the 200) changes nothing.
+        async with http.post(url, json=start_update(2, user), headers=headers) as resp:
+            assert resp.status == 200
+    assert len(emu.bot_messages(user.id)) == 2
+
+
+async def test_healthz_answers(served: Any) -> None:
+    _, _, url, _ = served
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(url.replace("/telegram/hook", "/healthz")) as resp,
+    ):
+        assert resp.status == 200
+        assert (await resp.json())["status"] == "ok"
+
+
+def test_webhook_needs_an_https_url_and_a_real_secret() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="https"):
+        Settings(_env_file=None, webhook_url="http://x.org/hook", webhook_secret=SECRET)
+    with pytest.raises(ValidationError, match="WEBHOOK_SECRET must be set"):
+        Settings(_env_file=None, webhook_url="https://x.org/hook")
+    with pytest.raises(ValidationError, match="24 to 256"):
+        Settings(_env_file=None, webhook_url="https://x.org/hook", webhook_secret="short")
