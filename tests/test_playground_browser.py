@@ -1,10 +1,11 @@
 """The playground in a real browser: headless Chromium (Debian's) driven by Playwright.
 
 A resident files a report with a sample photo and a landmark as its place, the official answers
-it from the unit's group by replying to the card, and the answer arrives in the resident's chat:
-all through the page, the emulator and the real bot. A screenshot of the end is saved in the
-test's tmp dir (and, with PLAYGROUND_SCREENSHOT=path, there too: that is how docs/playground.png
-is made).
+it from the unit's group by replying to the card, and the answer arrives in the resident's chat;
+then the official accepts it (the card is edited in place) and resolves it through the bot's
+force-reply prompt: all through the page, the emulator and the real bot. Screenshots are saved in
+the test's tmp dir; with PLAYGROUND_SCREENSHOT=path the one taken when the answer has arrived is
+saved there too (that is how docs/playground.png is made).
 
 Without Chromium (/usr/bin/chromium, `make chromium` installs it) or the playwright package the
 test skips with the reason; in CI (CI=true) it fails instead.
@@ -48,6 +49,7 @@ CHROMIUM_ARGS = [
 TICKET = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{3}\b")
 DESCRIPTION = "Ổ gà lớn trước số 5 Tràng Tiền, xe máy dễ ngã khi trời tối."
 ANSWER = "Chào chị, phường đã cử tổ kiểm tra, sẽ vá trong tuần này."
+RESULT = "Đã vá xong ổ gà, mặt đường đã phẳng."
 
 
 def _unavailable(reason: str) -> None:
@@ -128,11 +130,22 @@ async def test_a_report_filed_and_answered_through_the_page(
     await page.wait_for_selector("#live[data-state=live]")
     resident = page.locator("[data-testid=pane-resident]")
     group = page.locator("[data-testid=pane-unit]")
+    supervisor = page.locator("[data-testid=pane-supervisor]")
     assert "Hoàn Kiếm" in await group.locator(".chat-title").inner_text()
+
+    # The third pane works too: the supervisors ask the bot for help in their group.
+    await send(supervisor, "/help")
+    await bot_replies(supervisor, 0)
 
     # The resident: /report, a category, a description, a sample photo, a landmark, submit.
     await send(resident, "/report")
-    await resident.locator('button.kb-btn[data-callback="r:cat:roads"]').wait_for()
+    offered = resident.locator(
+        'button.kb-btn[data-callback="r:cat:roads"], button.kb-btn[data-callback="p:ok"]'
+    ).last
+    await offered.wait_for()
+    if await offered.get_attribute("data-callback") == "p:ok":  # the privacy notice, first
+        await offered.click()
+    await resident.locator('button.kb-btn[data-callback="r:cat:roads"]').last.wait_for()
     before = await resident.locator(".msg.from-bot").count()
     await press(resident, "r:cat:roads")
     await bot_replies(resident, before)
@@ -176,9 +189,23 @@ async def test_a_report_filed_and_answered_through_the_page(
     # What the page shows is what the emulator holds: the bot really sent it to Lan.
     lan = playground.cast.residents[0]
     assert any(ANSWER in str(m.get("text")) for m in playground.emu.bot_messages(lan.id))
-    assert problems == []
     await page.wait_for_timeout(300)  # let the last image and scroll settle for the picture
-    await page.screenshot(path=str(tmp_path / "playground.png"))
+    await page.screenshot(path=str(tmp_path / "answered.png"))
     if target := os.environ.get("PLAYGROUND_SCREENSHOT"):
         await page.screenshot(path=target)
+
+    # Accept: the card is edited in place. Resolve: the bot's force-reply prompt opens the reply
+    # box on itself, and the result typed there reaches the resident.
+    told = await resident.locator(".msg.from-bot").count()
+    await card.locator('button.kb-btn[data-callback$=":accept"]').click()
+    await card.locator('button.kb-btn[data-callback$=":accept"]').wait_for(state="detached")
+    assert await card.locator(".edited").count() == 1
+    await bot_replies(resident, told)
+    await card.locator('button.kb-btn[data-callback$=":resolve"]').click()
+    await group.locator(".reply-bar").wait_for()
+    assert number in await group.locator(".reply-bar-snippet").inner_text()
+    await send(group, RESULT)
+    await resident.locator(".msg.from-bot", has_text=RESULT).wait_for()
+    assert problems == []
+    await page.screenshot(path=str(tmp_path / "resolved.png"))
     await page.close()

@@ -198,6 +198,32 @@ async def test_locations_are_checked_and_can_answer_a_message(
     assert message["reply_to_message"]["message_id"] == answer["message_id"]
 
 
+async def test_a_force_reply_prompt_is_found_for_the_reply_box(
+    playground: LocalWorld, http: aiohttp.ClientSession
+) -> None:
+    from aiogram.types import ForceReply, KeyboardButton, ReplyKeyboardMarkup
+
+    group = playground.cast.seats[0].chat.id
+    url = f"{playground.url}/api/chats/{group}/keyboard"
+    assert await get_json(http, url) == {"keyboard": None, "prompt_message_id": None}
+    prompt = await playground.app.bot.send_message(
+        group, "Lý do?", reply_markup=ForceReply(input_field_placeholder="Lý do từ chối")
+    )
+    await playground.app.bot.send_message(group, "Một tin khác")
+    shown = await get_json(http, url)
+    assert shown["keyboard"]["force_reply"] is True
+    assert shown["keyboard"]["input_field_placeholder"] == "Lý do từ chối"
+    assert shown["prompt_message_id"] == prompt.message_id
+    lan = playground.cast.residents[0].id
+    keys = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text="📍", request_location=True)]])
+    await playground.app.bot.send_message(lan, "Ở đâu?", reply_markup=keys)
+    shown = await get_json(http, f"{playground.url}/api/chats/{lan}/keyboard")
+    assert shown["keyboard"]["keyboard"] == [[{"text": "📍", "request_location": True}]]
+    assert shown["prompt_message_id"] is None
+    async with http.get(f"{playground.url}/api/chats/42/keyboard") as response:
+        assert response.status == 404
+
+
 async def test_a_new_resident_can_join_with_their_app_language(
     playground: LocalWorld, http: aiohttp.ClientSession
 ) -> None:
