@@ -1486,6 +1486,10 @@
     wirePhotoDialog();
     wireLocationDialog();
     wireResidentDialog();
+    const lightbox = document.getElementById("lightbox");
+    lightbox.addEventListener("click", (event) => {
+      if (event.target === lightbox) lightbox.close(); // a click beside the picture
+    });
     applyLanguage(lang);
     state.world = await api("GET", "/api/world");
     document.getElementById("emulator-link").href = `${state.world.emulator_url}/_emulator/`;
