@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from bot.app import App, build_app, set_commands
 from bot.emulator import BotAPIEmulator
 from bot.playground.samples import sample
@@ -219,6 +221,11 @@ async def local_world(
         yield LocalWorld(local, emu, app, cast, playground)
 
 
+def _shown(url: str) -> str:
+    """A database URL fit to print: its password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 async def _stop_polling(emu: BotAPIEmulator, app: App, polling: asyncio.Task[None]) -> None:
     # Let updates in flight finish: a handler still running after the bot's session is closed
     # would open a new one and leak it.
@@ -243,10 +250,11 @@ async def run_local(settings: Settings, *, demo: bool = False, once: bool = Fals
             handled.append(sig)
     try:
         async with local_world(settings) as world:
+            database = _shown(world.settings.db_url)
             print(
                 f"Phản ánh: no BOT_TOKEN set, so this is the local playground: open {world.url} "
                 f"(the real bot, talking to the project's Bot API emulator at "
-                f"{world.emulator_url}; database {world.settings.db_url}). Ctrl-C stops it.",
+                f"{world.emulator_url}; database {database}). Ctrl-C stops it.",
                 flush=True,
             )
             if demo:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from html import escape
 
 from bot.channels.base import Kind
-from domain.photos import PhotoRejected, clean_photo
+from domain.photos import PhotoRejected
 from handlers import notify, render
 from handlers.context import Ctx
+from handlers.photos import take_photo
 from storage.models import MessageLink
 
 
@@ -20,12 +21,12 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
     key: str | None = None
     if ev.kind is Kind.PHOTO and ev.photo_ref is not None:
         try:
-            cleaned = clean_photo(await ctx.channel.fetch_photo(ev.photo_ref))
+            photo = await take_photo(ctx)
         except PhotoRejected as rejected:
             await ctx.reply(ctx.t(f"photo-rejected-{rejected.reason}"))
             return
-        key = await ctx.services.media.put(cleaned.data)
-        await ctx.repo.add_photo(ticket, key, cleaned.width, cleaned.height, "resident")
+        key = photo.key
+        await ctx.repo.add_photo(ticket, key, photo.width, photo.height, "resident")
     elif ev.kind is not Kind.TEXT:
         await ctx.reply(ctx.t("followup-text-or-photo"))
         return

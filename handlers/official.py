@@ -19,9 +19,10 @@ from domain.lifecycle import (
     Status,
     apply,
 )
-from domain.photos import PhotoRejected, clean_photo
+from domain.photos import PhotoRejected
 from handlers import notify, render
 from handlers.context import Ctx
+from handlers.photos import take_photo
 from storage import outbox
 from storage.models import MessageLink, Ticket
 
@@ -313,12 +314,12 @@ async def _answer_resident(ctx: Ctx, ticket: Ticket) -> None:
     key: str | None = None
     if ev.kind is Kind.PHOTO and ev.photo_ref is not None:
         try:
-            cleaned = clean_photo(await ctx.channel.fetch_photo(ev.photo_ref))
+            photo = await take_photo(ctx)
         except PhotoRejected as rejected:
             await ctx.reply(t(f"photo-rejected-{rejected.reason}"), reply_to=ev.message_id)
             return
-        key = await ctx.services.media.put(cleaned.data)
-        await ctx.repo.add_photo(ticket, key, cleaned.width, cleaned.height, "official")
+        key = photo.key
+        await ctx.repo.add_photo(ticket, key, photo.width, photo.height, "official")
     elif ev.kind is not Kind.TEXT:
         await ctx.reply(t("answer-text-or-photo"), reply_to=ev.message_id)
         return

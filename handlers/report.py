@@ -16,10 +16,11 @@ from bot.channels.base import Button, Choices, Keys, Kind, RemoveKeys
 from domain import categories, deadlines, ticket_numbers
 from domain.categories import Category, Group
 from domain.lifecycle import Status
-from domain.photos import PhotoRejected, clean_photo
+from domain.photos import PhotoRejected
 from domain.places import resolve_typed_address
 from handlers import notify, privacy, render
 from handlers.context import Ctx
+from handlers.photos import take_photo
 from storage.repo import NewTicket
 
 log = logging.getLogger(__name__)
@@ -206,13 +207,11 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
             )
         return
     try:
-        raw = await ctx.channel.fetch_photo(ev.photo_ref)
-        photo = clean_photo(raw)
+        photo = await take_photo(ctx)
     except PhotoRejected as rejected:
         await ctx.reply(ctx.t(f"photo-rejected-{rejected.reason}"))
         return
-    key = await ctx.services.media.put(photo.data)
-    draft["photos"].append([key, photo.width, photo.height])
+    draft["photos"].append([photo.key, photo.width, photo.height])
     first_of_album = ev.album_id is not None and ev.album_id not in draft["albums"]
     if ev.album_id is not None:
         draft["albums"].append(ev.album_id)

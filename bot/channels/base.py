@@ -88,6 +88,7 @@ class Incoming:
     command: str | None = None  # without the slash, lower case
     args: str = ""
     photo_ref: str | None = None
+    file_size: int | None = None  # of the photo, as the messenger reports it
     album_id: str | None = None
     latitude: float | None = None
     longitude: float | None = None

@@ -345,6 +345,7 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
             kind=Kind.PHOTO,
             text=text,
             photo_ref=message.photo[-1].file_id,
+            file_size=message.photo[-1].file_size,
             album_id=message.media_group_id,
             **base,
         )
@@ -354,6 +355,7 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
             kind=Kind.PHOTO,
             text=text,
             photo_ref=message.document.file_id,
+            file_size=message.document.file_size,
             album_id=message.media_group_id,
             **base,
         )

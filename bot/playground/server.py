@@ -30,9 +30,10 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,6 @@ class Cast:
 
     residents: list[EmuUser]
     seats: list[Seat]
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class PlaygroundError(Exception):
@@ -194,6 +194,7 @@ class Playground:
         return self._url
 
     async def start(self, port: int = 0) -> str:
+        samples()  # draw the sample photos now, not on the first visitor's request
         runner = web.AppRunner(
             self.app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
         )
@@ -290,7 +291,6 @@ class Playground:
                     for s in samples()
                 ],
                 "commands": self._commands(),
-                **self.cast.extra,
             }
         )
 
@@ -456,29 +456,21 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
     return response
 
 
-_MAP_CACHE: list[bytes] = []
-
-
+@functools.cache
 def _map_json() -> bytes:
     """Unit outlines for drawing only (the bot does the routing): code, name and rings."""
-    if not _MAP_CACHE:
-        raw = json.loads(resources.files("data").joinpath("hanoi-units.geojson").read_text("utf-8"))
-        units = []
-        for feature in raw.get("features", []):
-            geometry = feature.get("geometry") or {}
-            polygons = (
-                [geometry["coordinates"]]
-                if geometry.get("type") == "Polygon"
-                else geometry.get("coordinates", [])
-            )
-            rings = [
-                [[round(x, 4), round(y, 4)] for x, y in polygon[0]]
-                for polygon in polygons
-                if polygon
-            ]
-            props = feature.get("properties") or {}
-            units.append({"code": props.get("code"), "name": props.get("name"), "rings": rings})
-        _MAP_CACHE.append(
-            json.dumps({"approximate": True, "units": units}, ensure_ascii=False).encode()
+    raw = json.loads(resources.files("data").joinpath("hanoi-units.geojson").read_text("utf-8"))
+    units = []
+    for feature in raw.get("features", []):
+        geometry = feature.get("geometry") or {}
+        polygons = (
+            [geometry["coordinates"]]
+            if geometry.get("type") == "Polygon"
+            else geometry.get("coordinates", [])
         )
-    return _MAP_CACHE[0]
+        rings = [
+            [[round(x, 4), round(y, 4)] for x, y in polygon[0]] for polygon in polygons if polygon
+        ]
+        props = feature.get("properties") or {}
+        units.append({"code": props.get("code"), "name": props.get("name"), "rings": rings})
+    return json.dumps({"approximate": True, "units": units}, ensure_ascii=False).encode()

@@ -1,0 +1,176 @@
+"""Bad input gets a clear answer, and nothing breaks: each case through the emulator.
+
+The README's reliability section lists these cases; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.world import HOAN_KIEM_LAKE, World, buttons, jpeg, plain
+
+
+async def at_description(world: World, user: Any | None = None) -> Any:
+    user = user or world.resident
+    await world.press(user, await world.open_report(user), "r:cat:roads")
+    await world.reply(user)
+    return user
+
+
+async def at_photos(world: World) -> Any:
+    r = await at_description(world)
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")
+    await world.reply(r)
+    return r
+
+
+def gps_jpeg() -> bytes:
+    image = Image.new("RGB", (1200, 900), (10, 120, 30))
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (21.0, 1.0, 43.0), 3: "E", 4: (105.0, 51.0, 8.0)}
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def png(width: int, height: int, mode: str = "RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (width, height)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def stored_photo(world: World) -> bytes:
+    from sqlalchemy import select
+
+    from storage.models import Conversation
+
+    async with world.app.sessions() as session:
+        row = await session.scalar(select(Conversation))
+        assert row is not None
+        key = row.data["photos"][0][0]
+    return await world.app.services.media.get(key)
+
+
+async def test_image_sent_as_a_file_is_accepted_and_loses_its_gps(world: World) -> None:
+    if world.backend.name != "sqlite":
+        pytest.skip("reads the draft from the database; with Redis it lives there")
+    r = await at_photos(world)
+    raw = gps_jpeg()
+    assert b"Exif" in raw
+    await world.emu.send_document(r, raw, "IMG_2041.jpg", "image/jpeg")
+    assert "Đã nhận ảnh (1/5)" in plain(await world.reply(r))
+    stored = await stored_photo(world)
+    assert b"Exif" not in stored
+    with Image.open(io.BytesIO(stored)) as image:
+        assert not image.getexif()
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "mime", "answer"),
+    [
+        (b"%PDF-1.4 a bill", "bill.pdf", "application/pdf", "cần ảnh"),
+        (b"", "empty.jpg", "image/jpeg", "Tệp ảnh trống"),
+        (jpeg()[:300], "cut.jpg", "image/jpeg", "Không đọc được ảnh"),
+        (b"GIF89a" + b"\x00" * 20, "fake.gif", "image/gif", "Không đọc được ảnh"),
+        (png(20000, 20000, "1"), "bomb.png", "image/png", "kích thước quá lớn"),
+        (b"\xff" * (21 * 1024 * 1024), "huge.jpg", "image/jpeg", "quá lớn (trên 20 MB)"),
+    ],
+    ids=["pdf", "zero-bytes", "truncated", "not-really-a-gif", "decompression-bomb", "over-20MB"],
+)
+async def test_unusable_files_where_a_photo_is_asked_get_a_clear_answer(
+    world: World, data: bytes, filename: str, mime: str, answer: str
+) -> None:
+    r = await at_photos(world)
+    await world.emu.send_document(r, data, filename, mime)
+    assert answer in plain(await world.reply(r, timeout=20))
+    # ...and the report goes on.
+    await world.emu.send_photo(r, jpeg())
+    assert "Đã nhận ảnh (1/5)" in plain(await world.reply(r))
+
+
+@pytest.mark.parametrize("kind", ["sticker", "voice", "video", "contact"])
+async def test_stickers_voice_video_and_contacts_where_a_photo_is_asked(
+    world: World, kind: str
+) -> None:
+    r = await at_photos(world)
+    await getattr(world.emu, f"send_{kind}")(r)
+    answer = await world.reply(r)
+    assert "cần ảnh" in plain(answer)
+    assert "Bỏ qua ➡️" in buttons(answer)
+
+
+async def test_ten_thousand_characters_are_refused_with_the_length(world: World) -> None:
+    r = await at_description(world)
+    await world.say(r, "Đường hỏng. " * 834)
+    assert "vượt quá 2000" in plain(await world.reply(r))
+
+
+async def test_unusual_text_is_kept_literally_and_nul_bytes_dropped(world: World) -> None:
+    text = "Cống 🚧 tắc! Tiếng Việt tổ hợp: Hà Nội. عربي שלום *đậm* _nghiêng_ `mã` <b>x</b>\x00"
+    number = await world.report(description=text, photos=0)
+    card = await world.reply(world.hoan_kiem)
+    expected = text.replace("\x00", "")
+    assert expected in plain(card)
+    assert number in plain(card)
+    assert "\x00" not in plain(card)
+
+
+async def test_an_officials_name_with_markup_is_shown_literally(world: World) -> None:
+    tricky = world.emu.add_user("<i>Hùng</i> & <b>Co", language_code="vi")
+    world.emu.add_member(world.hoan_kiem, tricky)
+    number = await world.report(photos=0)
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    card = next(m for m in world.emu.bot_messages(world.hoan_kiem.id) if number in plain(m))
+    await world.press(tricky, card, "✅ Tiếp nhận")
+    done = await world.reply(world.hoan_kiem)
+    assert "<i>Hùng</i> & <b>Co đã tiếp nhận" in plain(done)
+
+
+async def test_live_location_is_taken_as_the_place(world: World) -> None:
+    r = await at_photos(world)
+    await world.press(r, world.emu.bot_messages(r.id)[-1], "r:skip")
+    await world.reply(r)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE, live_period=900)
+    _, confirm = await world.replies(r, 2)
+    assert "Phường Hoàn Kiếm" in plain(confirm)
+
+
+@pytest.mark.parametrize(("lat", "lon"), [(95.0, 105.85), (21.03, 190.0)])
+async def test_impossible_coordinates_are_refused(world: World, lat: float, lon: float) -> None:
+    r = await at_photos(world)
+    await world.press(r, world.emu.bot_messages(r.id)[-1], "r:skip")
+    await world.reply(r)
+    await world.emu.send_location(r, lat, lon)
+    assert "không hợp lệ" in plain(await world.reply(r))
+
+
+async def test_a_forwarded_text_is_taken_as_the_description(world: World) -> None:
+    r = await at_description(world)
+    await world.emu.forward_text(r, "Nước ngập sâu 40 cm ở phố Lý Thường Kiệt sau mưa.")
+    assert "ảnh hiện trường" in plain(await world.reply(r))
+
+
+async def test_an_edited_message_is_answered_not_silently_ignored(world: World) -> None:
+    r = await at_description(world)
+    sent = await world.say(r, "Cây đổ chắn ngang đường Phan Đình Phùng.")
+    await world.reply(r)
+    await world.emu.edit_text(r, sent, "Cây đổ chắn ngang đường Hoàng Diệu.")
+    assert "đã sửa không được ghi nhận" in plain(await world.reply(r))
+
+
+async def test_messages_from_other_bots_and_channels_are_ignored(world: World) -> None:
+    other_bot = world.emu.add_user("SpamBot", is_bot=True)
+    world.emu.add_member(world.hoan_kiem, other_bot)
+    world.emu.set_bot_status(world.hoan_kiem, "administrator")
+    await world.say(other_bot, "/bind Hoàn Kiếm", chat=world.hoan_kiem)
+    channel = world.emu.add_channel("Tin Hà Nội")
+    world.emu.set_bot_status(channel, "administrator")
+    await world.emu.post_to_channel(channel, "/start")
+    await world.settle()
+    assert world.emu.bot_messages(world.hoan_kiem.id) == []
+    assert world.emu.bot_messages(channel.id) == []
