@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
@@ -30,6 +38,7 @@ from storage.media import DirectoryMediaStore
 from storage.repo import Repository, UnitRow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -133,17 +142,50 @@ async def build_app(
 COMMANDS = ("start", "report", "status", "my", "cancel", "lang", "help", "forget_me")
 
 
+async def patiently(call: Callable[[], Awaitable[T]], what: str, attempts: int = 8) -> T:
+    """A start-up call that must not fail for a passing 5xx, network error or flood wait."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except TelegramRetryAfter as flood:
+            wait = float(flood.retry_after)
+        except (TelegramServerError, TelegramNetworkError):
+            wait = min(0.5 * 2**attempt, 30.0)
+        if attempt == attempts - 1:
+            break
+        log.warning("%s failed; trying again in %.1f s", what, wait)
+        await asyncio.sleep(wait)
+    return await call()  # the last try raises what it meets
+
+
 async def set_commands(bot: Bot, default_language: str) -> None:
-    """The command menu residents see: in their app's language, else the default one."""
+    """The command menu residents see: in their app's language, else the default one.
+    Only a convenience: if Telegram keeps refusing, the bot starts without it."""
     for lang in (*LANGUAGES, None):
         t = translator(lang or default_language)
         commands = [BotCommand(command=c, description=t(f"command-{c}")) for c in COMMANDS]
-        await bot.set_my_commands(commands, language_code=lang)
+        try:
+            await patiently(
+                functools.partial(bot.set_my_commands, commands, language_code=lang),
+                "setting the command menu",
+                attempts=4,
+            )
+        except TelegramAPIError:
+            log.warning("could not set the command menu for %s; going on", lang or "default")
+
+
+async def prepare_polling(app: App) -> str:
+    """What polling needs before it starts; survives a flaky Bot API. Returns the username."""
+    await set_commands(app.bot, app.settings.default_language)
+    await patiently(
+        functools.partial(app.bot.delete_webhook, drop_pending_updates=False),
+        "removing the webhook",
+    )
+    me = await patiently(app.bot.get_me, "asking who the bot is")
+    return me.username or ""
 
 
 async def run_polling(app: App) -> None:
-    await set_commands(app.bot, app.settings.default_language)
-    await app.bot.delete_webhook(drop_pending_updates=False)
-    me = await app.bot.get_me()
-    log.info("bot @%s is polling %s", me.username, app.settings.telegram_api_url)
+    username = await prepare_polling(app)
+    log.info("bot @%s is polling %s", username, app.settings.telegram_api_url)
     await app.dispatcher.start_polling(app.bot, handle_signals=True, close_bot_session=False)

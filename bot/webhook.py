@@ -9,6 +9,7 @@ table makes sure the work is not done twice.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from urllib.parse import urlparse
@@ -16,7 +17,7 @@ from urllib.parse import urlparse
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
-from bot.app import App, set_commands
+from bot.app import App, patiently, set_commands
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,14 @@ async def run_webhook(app: App) -> None:
     assert settings.webhook_url and settings.webhook_secret
     secret = settings.webhook_secret.get_secret_value()
     await set_commands(app.bot, settings.default_language)
-    await app.bot.set_webhook(
-        settings.webhook_url,
-        secret_token=secret,
-        allowed_updates=app.dispatcher.resolve_used_update_types(),
+    await patiently(
+        functools.partial(
+            app.bot.set_webhook,
+            settings.webhook_url,
+            secret_token=secret,
+            allowed_updates=app.dispatcher.resolve_used_update_types(),
+        ),
+        "setting the webhook",
     )
     runner = web.AppRunner(
         make_web_app(app, path=webhook_path(settings.webhook_url), secret=secret)

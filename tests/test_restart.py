@@ -4,9 +4,7 @@ resident was: conversation state and handled updates are stored, not kept in mem
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -14,33 +12,9 @@ from sqlalchemy import func, select
 from bot.emulator import BotAPIEmulator
 from storage.db import make_engine
 from storage.models import Ticket
-from tests.backends import Backend, prepare
+from tests.backends import prepare
+from tests.process import start_bot
 from tests.world import HOAN_KIEM_LAKE, TOKEN, jpeg
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-async def start_bot(
-    emu: BotAPIEmulator, backend: Backend, data_dir: Path
-) -> asyncio.subprocess.Process:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": emu.url,
-        "DATA_DIR": str(data_dir),
-        "DATABASE_URL": backend.database_url,
-        "REDIS_URL": backend.redis_url or "",
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=data_dir,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
 
 
 async def test_bot_killed_mid_report_continues_after_restart(tmp_path: Path) -> None:
