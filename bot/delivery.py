@@ -26,12 +26,13 @@ from bot.channels.base import (
     ChatUnavailable,
     Choices,
     RecipientBlocked,
+    Refused,
     RetryAfter,
     Sent,
 )
 from bot.ratelimit import RateLimiter
 from handlers import notify, render
-from handlers.context import Services
+from handlers.context import CommitFirst, Services
 from locales import translator
 from storage import outbox
 from storage.models import ChatBinding, OutboxMessage, Resident, Ticket
@@ -40,7 +41,8 @@ from storage.repo import Repository
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 600.0  # seconds: keep trying, but at least every ten minutes
-WAIT_INLINE = 1.5  # a rate-limit wait shorter than this is slept; a longer one defers the row
+WAIT_INLINE = 1.5
+SUMMARY_MAX = 30  # a rate-limit wait shorter than this is slept; a longer one defers the row
 
 
 class _Deferred(Exception):
@@ -51,7 +53,7 @@ class _Deferred(Exception):
 
 @dataclass
 class SenderConfig:
-    batch: int = 50
+    batch: int = 20
     lease: timedelta = timedelta(seconds=120)
     poll: float = 0.5
     summary_threshold: int = 6  # this many cards waiting for one group -> one summary instead
@@ -108,14 +110,29 @@ class Sender:
             rows = await outbox.claim(
                 session, now, limit=self.config.batch, lease=self.config.lease
             )
-            ids = [row.id for row in rows]
+            leases = {row.id: row.locked_until for row in rows}
             await session.commit()
         done = 0
         held: set[str] = set()  # chats whose earlier message is not out yet: keep their order
-        for row_id in ids:
+        for row_id, lease in leases.items():
             async with self.sessions() as session:
+                # Renew our lease on this one row, only if it is still ours: a worker whose
+                # batch outlived its lease must not send what another worker took over.
+                renewed = await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == row_id,
+                        OutboxMessage.locked_until == lease,
+                        OutboxMessage.status == outbox.PENDING,
+                    )
+                    .values(locked_until=self.clock() + self.config.lease)
+                    .execution_options(synchronize_session=False)
+                )
+                await session.commit()
+                if not getattr(renewed, "rowcount", 0):
+                    continue
                 row = await session.get(OutboxMessage, row_id)
-                if row is None or row.status != outbox.PENDING:
+                if row is None:
                     continue
                 if row.chat_id in held:
                     row.locked_until = None
@@ -139,7 +156,9 @@ class Sender:
             return False
         except RecipientBlocked as blocked:
             await self._give_up(session, row, f"blocked: {blocked}")
-            if not row.is_group:
+            if row.is_group:
+                await self._group_lost(session, row)
+            else:
                 await session.execute(
                     update(Resident)
                     .where(Resident.channel == row.channel, Resident.chat_id == row.chat_id)
@@ -150,8 +169,10 @@ class Sender:
         except ChatMoved as moved:
             await self._move_chat(session, row, moved.new_chat_id)
             return False
-        except ChatUnavailable as gone:
-            await self._give_up(session, row, f"chat unavailable: {gone}")
+        except (ChatUnavailable, Refused) as gone:
+            await self._give_up(session, row, f"{gone.__class__.__name__}: {gone}")
+            if row.is_group and isinstance(gone, ChatUnavailable | RecipientBlocked):
+                await self._group_lost(session, row)
             await session.commit()
             return True
         except Exception as error:  # a server error, a timeout, a bug: retry, never drop
@@ -199,6 +220,27 @@ class Sender:
         row.last_error = why[:500]
         row.locked_until = None
 
+    async def _group_lost(self, session: AsyncSession, row: OutboxMessage) -> None:
+        """The bot was removed from a unit's group (or it is gone): unbind it so that the
+        unit's tickets go to the supervisors, and send this card there instead of nowhere."""
+        binding = await Repository(session).unbind_chat(row.channel, row.chat_id)
+        log.error(
+            "lost group %s (unit %s): unbound; its cards go to the supervisors",
+            row.chat_id,
+            binding,
+        )
+        supervisor = self.services.supervisor_chat
+        if row.kind == "card" and supervisor and supervisor != row.chat_id:
+            outbox.enqueue(
+                session,
+                channel=row.channel,
+                chat_id=supervisor,
+                is_group=True,
+                kind="card",
+                ticket_id=row.ticket_id,
+                payload={},
+            )
+
     async def _move_chat(self, session: AsyncSession, row: OutboxMessage, new: str) -> None:
         old = row.chat_id
         log.info("chat %s became %s; bindings and waiting messages follow it", old, new)
@@ -223,6 +265,11 @@ class Sender:
             await asyncio.sleep(wait)
 
     # -- delivery by kind -----------------------------------------------------------------------
+
+    def _channel(self, session: AsyncSession) -> Channel:
+        """The channel, committing the session before each call: no transaction (and no
+        SQLite write lock) is held while waiting on the messenger."""
+        return CommitFirst(self.channel, session.commit)
 
     async def _deliver(self, session: AsyncSession, row: OutboxMessage) -> None:
         if row.kind == "text":
@@ -257,7 +304,7 @@ class Sender:
                 here = [c for c in cards if c.chat_id == row.chat_id]
                 reply_to = here[0].message_id if here else None
             await self._slot(row)
-            sent = await self.channel.send_text(
+            sent = await self._channel(session).send_text(
                 row.chat_id, str(payload["text"]), reply_to=reply_to
             )
             await self._step_done(session, row, "text", [sent], purpose)
@@ -265,7 +312,9 @@ class Sender:
         if photo and "photo" not in row.progress:
             data = await self.services.media.get(str(photo))
             await self._slot(row)
-            pic = await self.channel.send_photo(row.chat_id, data, reply_to=row.progress["text"][0])
+            pic = await self._channel(session).send_photo(
+                row.chat_id, data, reply_to=row.progress["text"][0]
+            )
             await self._step_done(session, row, "photo", [pic], purpose)
 
     async def _card_context(self, session: AsyncSession, ticket: Ticket) -> tuple[str | None, bool]:
@@ -285,7 +334,9 @@ class Sender:
                 t, ticket, directory, here=current == row.chat_id, unit_has_chat=has_chat
             )
             await self._slot(row)
-            card = await self.channel.send_text(row.chat_id, text, markup=choices, reply_to=None)
+            card = await self._channel(session).send_text(
+                row.chat_id, text, markup=choices, reply_to=None
+            )
             await self._step_done(session, row, "card", [card], "card")
         card_id = row.progress["card"][0]
         photos = [p for p in ticket.photos if p.source == "resident"]
@@ -293,9 +344,11 @@ class Sender:
             data = [await self.services.media.get(p.media_key) for p in photos]
             await self._slot(row)
             if len(data) == 1:
-                sent = [await self.channel.send_photo(row.chat_id, data[0], reply_to=card_id)]
+                sent = [
+                    await self._channel(session).send_photo(row.chat_id, data[0], reply_to=card_id)
+                ]
             else:
-                sent = await self.channel.send_album(row.chat_id, data, reply_to=card_id)
+                sent = await self._channel(session).send_album(row.chat_id, data, reply_to=card_id)
             await self._step_done(session, row, "photos", sent, "card-photo")
         if (
             ticket.latitude is not None
@@ -303,7 +356,7 @@ class Sender:
             and "pin" not in row.progress
         ):
             await self._slot(row)
-            pin = await self.channel.send_place(
+            pin = await self._channel(session).send_place(
                 row.chat_id,
                 ticket.latitude,
                 ticket.longitude,
@@ -326,7 +379,9 @@ class Sender:
             if link.chat_id != row.chat_id or link.message_id in row.progress.get("edited", []):
                 continue
             await self._slot(row)
-            await self.channel.edit_text(link.chat_id, link.message_id, text, choices=choices)
+            await self._channel(session).edit_text(
+                link.chat_id, link.message_id, text, choices=choices
+            )
             row.progress = {
                 **row.progress,
                 "edited": [*row.progress.get("edited", []), link.message_id],
@@ -340,7 +395,8 @@ class Sender:
         for chat_id, ids in (await outbox.pending_cards_by_chat(session, now)).items():
             if len(ids) < self.config.summary_threshold:
                 continue
-            rows = [await session.get(OutboxMessage, i) for i in ids]
+            # At most 30 a summary, so it stays one readable message (4,096 characters).
+            rows = [await session.get(OutboxMessage, i) for i in ids[:SUMMARY_MAX]]
             waiting = [r for r in rows if r is not None]
             for r in waiting:
                 r.status = outbox.SUMMARISED
@@ -376,6 +432,8 @@ class Sender:
         choices = Choices(tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)))
         if "text" not in row.progress:
             await self._slot(row)
-            sent = await self.channel.send_text(row.chat_id, "\n".join(lines), markup=choices)
+            sent = await self._channel(session).send_text(
+                row.chat_id, "\n".join(lines), markup=choices
+            )
             row.progress = {"text": [sent.message_id]}
             await session.commit()

@@ -47,6 +47,7 @@ def clean_photo(raw: bytes) -> CleanPhoto:
             if image.mode not in ("RGB", "L"):
                 image = image.convert("RGB")
             image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+            image.info.clear()  # comments, ICC, XMP: save() would carry some of them over
             out = io.BytesIO()
             # No exif=, no icc_profile=: nothing of the original's metadata is carried over.
             image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.channels.base import Channel, ConversationState, Incoming, Markup, Sent
+from bot.channels.base import Channel, Choices, ConversationState, Incoming, Markup, Sent
 from domain.directory import Directory
 from domain.routing import UnitLocator
 from locales import Translator, translator
@@ -61,3 +61,103 @@ class Ctx:
         return await self.channel.send_text(
             self.event.chat_id, text, markup=markup, reply_to=reply_to
         )
+
+
+class BufferedState:
+    """Conversation state kept outside the database (Redis): changes wait for the database
+    commit, so a failed update leaves the resident's draft as it was."""
+
+    def __init__(self, inner: ConversationState) -> None:
+        self.inner = inner
+        self.pending: tuple[str | None, dict[str, object]] | None = None
+        self.cleared = False
+
+    async def get(self) -> tuple[str | None, dict[str, object]]:
+        if self.cleared:
+            return None, {}
+        if self.pending is not None:
+            return self.pending[0], dict(self.pending[1])
+        return await self.inner.get()
+
+    async def set(self, step: str | None, data: dict[str, object]) -> None:
+        self.pending = (step, dict(data))
+        self.cleared = False
+
+    async def clear(self) -> None:
+        self.pending = None
+        self.cleared = True
+
+    def discard(self) -> None:
+        """Forget the changes of an update that failed."""
+        self.pending = None
+        self.cleared = False
+
+    async def apply(self) -> None:
+        if self.cleared:
+            await self.inner.clear()
+        elif self.pending is not None:
+            await self.inner.set(*self.pending)
+        self.pending = None
+        self.cleared = False
+
+
+class CommitFirst:
+    """The channel as conversations see it: the update's database work is committed before
+    anything goes over the network, so no transaction (and no SQLite write lock) is held
+    while waiting on the messenger."""
+
+    def __init__(self, inner: Channel, checkpoint: Callable[[], Awaitable[None]]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.checkpoint = checkpoint
+
+    async def send_text(
+        self, chat_id: str, text: str, *, markup: Markup | None = None, reply_to: str | None = None
+    ) -> Sent:
+        await self.checkpoint()
+        return await self.inner.send_text(chat_id, text, markup=markup, reply_to=reply_to)
+
+    async def send_photo(
+        self, chat_id: str, photo: bytes, *, caption: str | None = None, reply_to: str | None = None
+    ) -> Sent:
+        await self.checkpoint()
+        return await self.inner.send_photo(chat_id, photo, caption=caption, reply_to=reply_to)
+
+    async def send_album(
+        self, chat_id: str, photos: list[bytes], *, reply_to: str | None = None
+    ) -> list[Sent]:
+        await self.checkpoint()
+        return await self.inner.send_album(chat_id, photos, reply_to=reply_to)
+
+    async def send_place(
+        self,
+        chat_id: str,
+        latitude: float,
+        longitude: float,
+        *,
+        title: str | None = None,
+        address: str | None = None,
+        reply_to: str | None = None,
+    ) -> Sent:
+        await self.checkpoint()
+        return await self.inner.send_place(
+            chat_id, latitude, longitude, title=title, address=address, reply_to=reply_to
+        )
+
+    async def edit_text(
+        self, chat_id: str, message_id: str, text: str, *, choices: Choices | None = None
+    ) -> None:
+        await self.checkpoint()
+        await self.inner.edit_text(chat_id, message_id, text, choices=choices)
+
+    async def answer_button(self, event_id: str, text: str | None = None) -> None:
+        await self.checkpoint()
+        await self.inner.answer_button(event_id, text)
+
+    async def fetch_photo(self, ref: str) -> bytes:
+        await self.checkpoint()
+        return await self.inner.fetch_photo(ref)
+
+    async def is_member(self, chat_id: str, user_id: str) -> bool:
+        await self.checkpoint()
+        return await self.inner.is_member(chat_id, user_id)

@@ -114,7 +114,9 @@ async def resident_translator(ctx: Ctx, ticket: Ticket) -> tuple[Translator, str
     return translator(resident.language), resident.chat_id
 
 
-async def tell_resident_status(ctx: Ctx, ticket: Ticket, note: str | None) -> None:
+async def tell_resident_status(
+    ctx: Ctx, ticket: Ticket, note: str | None, photo_key: str | None = None
+) -> None:
     target = await resident_translator(ctx, ticket)
     if target is None:
         return
@@ -126,7 +128,7 @@ async def tell_resident_status(ctx: Ctx, ticket: Ticket, note: str | None) -> No
         unit=render.unit_name(ctx.services.directory, ticket.unit_code, t.lang),
         note=escape(note or ""),
     )
-    await _to_resident(ctx, ticket, text, chat)
+    await _to_resident(ctx, ticket, text, chat, photo_key)
 
 
 async def answer_to_resident(ctx: Ctx, ticket: Ticket, text: str, photo_key: str | None) -> None:

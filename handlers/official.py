@@ -8,6 +8,7 @@ are the officials' own conversation and the bot stays silent.
 from __future__ import annotations
 
 import logging
+import re
 from html import escape
 
 from bot.channels.base import AskReply, Button, Choices, Kind
@@ -29,6 +30,7 @@ from storage.models import MessageLink, Ticket
 log = logging.getLogger(__name__)
 
 INTERNAL_PREFIX = "!"
+_ID = re.compile(r"[0-9]{1,15}")  # ASCII digits only ("²".isdigit() is True), and a sane size
 ANSWERABLE = frozenset({"card", "card-photo", "card-pin", "resident-message"})
 PROMPTS = {
     "prompt-resolve": Action.RESOLVE,
@@ -114,8 +116,23 @@ async def _bind(ctx: Ctx) -> None:
 async def _do_bind(ctx: Ctx, code: str) -> None:
     t = ctx.group_t()
     await ctx.repo.bind_chat(ctx.event.channel, ctx.event.chat_id, code, ctx.actor)
+    # The unit's open tickets come along: their cards are posted here (a summary if many).
+    waiting = await ctx.repo.open_tickets(code)
+    for ticket in waiting:
+        outbox.enqueue(
+            ctx.repo.session,
+            channel=ctx.event.channel,
+            chat_id=ctx.event.chat_id,
+            is_group=True,
+            kind="card",
+            ticket_id=ticket.id,
+            payload={},
+        )
     await ctx.repo.commit()
-    await ctx.reply(t("bound", unit=render.unit_name(ctx.services.directory, code, t.lang)))
+    text = t("bound", unit=render.unit_name(ctx.services.directory, code, t.lang))
+    if waiting:
+        text += "\n" + t("bound-open-tickets", count=len(waiting))
+    await ctx.reply(text)
     log.info("chat %s bound to unit %s by %s", ctx.event.chat_id, code, ctx.actor)
 
 
@@ -137,10 +154,10 @@ async def _button(ctx: Ctx) -> None:
         await _answer(ctx)
         await _do_bind(ctx, parts[1])
         return
-    if parts[0] == "card" and len(parts) == 2 and parts[1].isdigit():
+    if parts[0] == "card" and len(parts) == 2 and _ID.fullmatch(parts[1]):
         await _show_card(ctx, int(parts[1]))
         return
-    if parts[0] not in ("tk", "tt") or len(parts) != 3 or not parts[1].isdigit():
+    if parts[0] not in ("tk", "tt") or len(parts) != 3 or not _ID.fullmatch(parts[1]):
         await _answer(ctx, t("button-stale"))
         return
     ticket = await ctx.repo.ticket(int(parts[1]))
@@ -260,8 +277,8 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
     ticket = await ctx.repo.ticket(link.ticket_id)
     if ticket is None:
         return
-    if ev.kind is Kind.TEXT and ev.text.lstrip().startswith(INTERNAL_PREFIX):
-        return  # an internal remark: it stays in the group
+    if ev.text.lstrip().startswith(INTERNAL_PREFIX):
+        return  # an internal remark (a text, or a photo's caption): it stays in the group
     if link.purpose == "prompt-done":
         await ctx.reply(t("prompt-already-used"), reply_to=ev.message_id)
         return
@@ -278,8 +295,18 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
         if note is None:
             await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
             return
+        photo_key: str | None = None
+        if ev.kind is Kind.PHOTO:  # a result with its photo: the photo is evidence, kept
+            try:
+                photo = await take_photo(ctx)
+            except PhotoRejected as rejected:
+                await ctx.reply(t(f"photo-rejected-{rejected.reason}"), reply_to=ev.message_id)
+                return
+            photo_key = photo.key
+            await ctx.repo.add_photo(ticket, photo.key, photo.width, photo.height, "official")
         to_unit = (link.extra or {}).get("to")
-        if await change(ctx, ticket, PROMPTS[link.purpose], note=note, to_unit=to_unit):
+        action = PROMPTS[link.purpose]
+        if await change(ctx, ticket, action, note=note, to_unit=to_unit, photo_key=photo_key):
             await ctx.repo.forget_prompt(link)
             await ctx.repo.commit()
         return
@@ -336,13 +363,19 @@ async def _answer_resident(ctx: Ctx, ticket: Ticket) -> None:
 
 
 async def change(
-    ctx: Ctx, ticket: Ticket, action: Action, *, note: str | None, to_unit: str | None = None
+    ctx: Ctx,
+    ticket: Ticket,
+    action: Action,
+    *,
+    note: str | None,
+    to_unit: str | None = None,
+    photo_key: str | None = None,
 ) -> bool:
     """Apply one official action: check it, record it, tell the resident, refresh the cards."""
     t = ctx.group_t()
-    locked = await ctx.repo.ticket_for_update(ticket.id)
-    assert locked is not None
-    ticket = locked
+    fresh = await ctx.repo.ticket_fresh(ticket.id)
+    assert fresh is not None
+    ticket = fresh
     try:
         done = apply(
             Status(ticket.status),
@@ -355,9 +388,12 @@ async def change(
         await ctx.reply(_refusal(ctx, refused, ticket))
         return False
     from_unit = ticket.unit_code
-    ticket.status = done.after
-    if done.to_unit is not None:
-        ticket.unit_code = done.to_unit
+    # Two officials pressing at once: only the change made from the status both saw applies.
+    if not await ctx.repo.change_status(ticket, done.before, done.after, done.to_unit):
+        current = await ctx.repo.ticket_fresh(ticket.id)
+        assert current is not None
+        await ctx.reply(_refusal(ctx, ActionNotAllowed(action, Status(current.status)), current))
+        return False
     await ctx.repo.record(
         ticket,
         "status",
@@ -368,7 +404,7 @@ async def change(
         from_unit=from_unit,
         to_unit=done.to_unit,
     )
-    await notify.tell_resident_status(ctx, ticket, done.note)
+    await notify.tell_resident_status(ctx, ticket, done.note, photo_key)
     await notify.refresh_cards(ctx, ticket)
     if done.to_unit is not None:
         await notify.post_card(ctx, ticket)

@@ -37,7 +37,9 @@ async def handle(ctx: Ctx) -> None:
     if ev.kind is Kind.BUTTON and await _global_button(ctx):
         return
     step, data = await ctx.state.get()
-    if ev.reply_to is not None and ev.kind is not Kind.BUTTON and step is None:
+    if ev.reply_to is not None and ev.kind is not Kind.BUTTON:
+        # A reply to the bot's message about a ticket is about that ticket, even while a new
+        # report is being written (the draft stays as it is).
         link = await ctx.repo.linked(ev.channel, ev.chat_id, ev.reply_to)
         if link is not None:
             await followup.handle(ctx, link)
@@ -61,9 +63,8 @@ async def _know_resident(ctx: Ctx) -> None:
     resident = await ctx.repo.resident(ev.channel, ev.person.id)
     if resident is None:
         lang = pick_language(ev.person.language_code, ctx.services.default_language)
-        resident = await ctx.repo.add_resident(
-            ev.channel, ev.person.id, ev.chat_id, lang, ev.person.name
-        )
+        # No name is kept: nothing needs it, and what is not kept cannot leak.
+        resident = await ctx.repo.add_resident(ev.channel, ev.person.id, ev.chat_id, lang, None)
         await ctx.repo.commit()
     elif not resident.language_chosen:
         lang = pick_language(ev.person.language_code, ctx.services.default_language)

@@ -26,11 +26,24 @@ def make_engine(url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # The driver's own transaction handling starts no transaction before the first
+            # write, so a SAVEPOINT would be the outermost transaction and its RELEASE would
+            # commit at once. SQLAlchemy's documented recipe: let it begin them itself.
+            # https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, safe in WAL
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # IMMEDIATE: take the write lock at the start. A deferred transaction that read
+            # first cannot write after another connection committed (SQLITE_BUSY_SNAPSHOT,
+            # no waiting). Transactions here are short: nothing waits on the network inside
+            # one (see handlers.context.CommitFirst), so taking the lock early costs little.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, pool_pre_ping=True)

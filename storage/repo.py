@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.lifecycle import OPEN
 from storage.models import (
     ChatBinding,
     Conversation,
@@ -274,11 +275,39 @@ class Repository:
     async def ticket(self, ticket_id: int) -> Ticket | None:
         return await self.session.get(Ticket, ticket_id)
 
-    async def ticket_for_update(self, ticket_id: int) -> Ticket | None:
-        """The ticket, locked against a concurrent change where the database can lock rows."""
+    async def ticket_fresh(self, ticket_id: int) -> Ticket | None:
+        """The ticket as the database has it now, not as this session saw it earlier."""
         return await self.session.scalar(
-            select(Ticket).where(Ticket.id == ticket_id).with_for_update()
+            select(Ticket).where(Ticket.id == ticket_id).execution_options(populate_existing=True)
         )
+
+    async def change_status(
+        self, ticket: Ticket, before: str, after: str, to_unit: str | None
+    ) -> bool:
+        """Move the ticket from ``before`` to ``after`` (and to another unit) only if it is
+        still in ``before``: a compare-and-set that works on SQLite and PostgreSQL alike.
+        False when someone else changed it first."""
+        values: dict[str, object] = {"status": after, "updated_at": utcnow()}
+        if to_unit is not None:
+            values["unit_code"] = to_unit
+        result = await self.session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket.id, Ticket.status == before)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if not getattr(result, "rowcount", 0):
+            return False
+        await self.session.refresh(ticket)
+        return True
+
+    async def open_tickets(self, unit_code: str) -> Sequence[Ticket]:
+        result = await self.session.scalars(
+            select(Ticket)
+            .where(Ticket.unit_code == unit_code, Ticket.status.in_([str(s) for s in OPEN]))
+            .order_by(Ticket.id)
+        )
+        return result.all()
 
     async def tickets_of(self, reporter_id: int, limit: int = 10) -> Sequence[Ticket]:
         result = await self.session.scalars(

@@ -72,7 +72,7 @@ async def test_image_sent_as_a_file_is_accepted_and_loses_its_gps(world: World) 
 @pytest.mark.parametrize(
     ("data", "filename", "mime", "answer"),
     [
-        (b"%PDF-1.4 a bill", "bill.pdf", "application/pdf", "cần ảnh"),
+        (b"%PDF-1.4 a bill", "bill.pdf", "application/pdf", "chỉ nhận ảnh"),
         (b"", "empty.jpg", "image/jpeg", "Tệp ảnh trống"),
         (jpeg()[:300], "cut.jpg", "image/jpeg", "Không đọc được ảnh"),
         (b"GIF89a" + b"\x00" * 20, "fake.gif", "image/gif", "Không đọc được ảnh"),
@@ -99,7 +99,7 @@ async def test_stickers_voice_video_and_contacts_where_a_photo_is_asked(
     r = await at_photos(world)
     await getattr(world.emu, f"send_{kind}")(r)
     answer = await world.reply(r)
-    assert "cần ảnh" in plain(answer)
+    assert "chỉ nhận ảnh" in plain(answer)
     assert "Bỏ qua ➡️" in buttons(answer)
 
 

@@ -218,3 +218,72 @@ async def test_someone_not_in_the_group_cannot_press_its_buttons(world: World) -
     await world.settle()
     assert "không thuộc đơn vị" in (world.emu.callback_answer(cb) or {}).get("text", "")
     assert "Đã tiếp nhận" in plain(world.emu.message(world.hoan_kiem.id, card["message_id"]))
+
+
+async def test_resolving_with_an_after_photo_sends_the_photo_to_the_resident(
+    world: World,
+) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "🏁 Đã xử lý")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=prompt, caption="Đã vá xong."
+    )
+    told, photo = await world.replies(world.resident, 2)
+    assert "đã được xử lý xong" in plain(told) and "Đã vá xong." in plain(told)
+    assert photo.get("photo") and photo["reply_to_message"]["message_id"] == told["message_id"]
+
+
+async def test_a_photo_with_an_internal_caption_stays_in_the_group(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    before = len(world.emu.bot_messages(world.resident.id))
+    await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=card, caption="! ảnh nội bộ"
+    )
+    await world.settle()
+    assert len(world.emu.bot_messages(world.resident.id)) == before
+
+
+async def test_strange_digits_in_button_data_are_refused_cleanly(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    for data in ("tk:²:accept", "tk:99999999999999999999999:accept", "card:٣"):
+        cb = await world.emu.press(world.official, card, data, check=False)
+        await world.settle()
+        assert (world.emu.callback_answer(cb) or {}).get("text") == "Nút này không còn dùng được."
+
+
+async def test_binding_a_group_brings_the_units_open_tickets(world: World) -> None:
+    # Văn Miếu - Quốc Tử Giám has no group yet: its ticket goes to the supervisors.
+    number = await world.report(photos=0, place=(21.0293, 105.8356))
+    await world.reply(world.supervisor)
+    group = world.emu.add_group("UBND phường Văn Miếu - Quốc Tử Giám")
+    world.emu.add_member(group, world.admin, status="administrator")
+    await world.say(world.admin, "/bind 00226", chat=group)
+    bound = await world.reply(group)
+    assert "1 phản ánh chưa xử lý xong" in plain(bound)
+    card = await world.reply(group)
+    assert number in plain(card) and "✅ Tiếp nhận" in buttons(card)
+
+
+async def test_a_reply_about_a_ticket_reaches_the_unit_even_with_a_draft_open(
+    world: World,
+) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.say(
+        world.official, "Phường sẽ kiểm tra trong tuần.", chat=world.hoan_kiem, reply_to=card
+    )
+    answer = await world.reply(world.resident)
+    await world.reply(world.hoan_kiem)
+    await world.press(world.resident, await world.open_report(world.resident), "r:cat:waste")
+    await world.reply(world.resident)
+    await world.say(world.resident, "Đã một tuần mà ổ gà vẫn còn nguyên.", reply_to=answer)
+    assert "Đã chuyển thông tin bổ sung" in plain(await world.reply(world.resident))
+    posted = await world.reply(world.hoan_kiem)
+    assert "vẫn còn nguyên" in plain(posted)
+    # The draft is still where it was.
+    await world.say(world.resident, "Rác đổ trộm cạnh trạm biến áp.")
+    assert "ảnh hiện trường" in plain(await world.reply(world.resident))

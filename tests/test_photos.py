@@ -59,3 +59,10 @@ def test_decompression_bomb_is_refused() -> None:
     with pytest.raises(PhotoRejected) as refused:
         clean_photo(out.getvalue())
     assert refused.value.reason == "too-many-pixels"
+
+
+def test_jpeg_comments_do_not_survive_cleaning() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200)).save(out, format="JPEG", comment=b"home of Lan, 12 Hang Bai")
+    assert b"home of Lan" in out.getvalue()
+    assert b"home of Lan" not in clean_photo(out.getvalue()).data

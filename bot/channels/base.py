@@ -129,6 +129,10 @@ class ChatUnavailable(DeliveryError):
     """The chat is gone or the bot was removed from it."""
 
 
+class Refused(DeliveryError):
+    """The messenger refused the request itself (a 400): sending it again cannot help."""
+
+
 class TemporaryFailure(DeliveryError):
     """A server error or a network problem: try again later."""
 

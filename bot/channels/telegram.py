@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+import aiohttp
 from aiogram import Bot, Router
 from aiogram.enums import ChatMemberStatus, ChatType, ParseMode
 from aiogram.exceptions import (
@@ -55,13 +56,14 @@ from bot.channels.base import (
     Markup,
     Person,
     RecipientBlocked,
+    Refused,
     RemoveKeys,
     RetryAfter,
     Sent,
     TemporaryFailure,
 )
 from handlers import routes
-from handlers.context import Ctx, Services
+from handlers.context import BufferedState, CommitFirst, Ctx, Services
 from locales import pick_language, translator
 from storage.conversation import DbConversationState
 from storage.repo import Repository
@@ -91,9 +93,11 @@ async def _delivery_errors() -> AsyncIterator[None]:
     except TelegramBadRequest as error:
         if "chat not found" in error.message.lower():
             raise ChatUnavailable(error.message) from error
-        raise
+        raise Refused(error.message) from error
     except (TelegramServerError, TelegramNetworkError) as error:
         raise TemporaryFailure(error.message) from error
+    except aiohttp.ClientError as error:  # a file download that failed or was cut off
+        raise TemporaryFailure(f"{error.__class__.__name__}: {error}") from error
 
 
 class TelegramChannel:
@@ -225,17 +229,21 @@ class TelegramChannel:
                     link_preview_options=_NO_PREVIEW,
                 )
             )
-        except TelegramBadRequest as error:
+        except Refused as error:
             # Nothing changed, or the card was deleted by someone: nothing left to do.
-            text_of = error.message.lower()
+            text_of = str(error).lower()
             if "not modified" in text_of or "message to edit not found" in text_of:
                 return
             raise
 
     async def answer_button(self, event_id: str, text: str | None = None) -> None:
-        await self._call(
-            lambda: self.bot.answer_callback_query(callback_query_id=event_id, text=text)
-        )
+        try:
+            await self._call(
+                lambda: self.bot.answer_callback_query(callback_query_id=event_id, text=text)
+            )
+        except Refused as error:
+            # "query is too old": the press is still handled, only its little toast is lost.
+            log.info("callback %s not answered: %s", event_id, error)
 
     async def fetch_photo(self, ref: str) -> bytes:
         file = await self._call(lambda: self.bot.get_file(ref))
@@ -249,7 +257,7 @@ class TelegramChannel:
             member = await self._call(
                 lambda: self.bot.get_chat_member(chat_id=int(chat_id), user_id=int(user_id))
             )
-        except TelegramBadRequest:
+        except Refused:
             return False  # "user not found" and the like
         if member.status in (ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR):
             return True
@@ -421,14 +429,20 @@ def make_router(
             if not await repo.first_delivery(CHANNEL, str(update.update_id)):
                 log.info("update %s was handled before; skipped", update.update_id)
                 return
-            conversation: ConversationState = (
-                FsmConversationState(state)
-                if shared_state
-                else DbConversationState(session, CHANNEL, event.chat_id, event.person.id)
+            buffered = BufferedState(FsmConversationState(state)) if shared_state else None
+            conversation: ConversationState = buffered or DbConversationState(
+                session, CHANNEL, event.chat_id, event.person.id
             )
+
+            async def checkpoint() -> None:
+                await session.commit()
+                if buffered is not None:
+                    await buffered.apply()
+                services.wake_sender()
+
             ctx = Ctx(
                 event=event,
-                channel=TelegramChannel(bot, retries=3),
+                channel=CommitFirst(TelegramChannel(bot, retries=4), checkpoint),
                 state=conversation,
                 repo=repo,
                 services=services,
@@ -436,11 +450,12 @@ def make_router(
             )
             try:
                 await routes.handle(ctx)
-                await session.commit()
-                services.wake_sender()
+                await checkpoint()
             except Exception:
                 log.exception("failed to handle %s in chat %s", event.kind, event.chat_id)
                 await session.rollback()
+                if buffered is not None:
+                    buffered.discard()
                 await _apologise(ctx)
 
     @router.message()

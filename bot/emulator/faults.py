@@ -7,6 +7,7 @@ Off by default. Rules are per method name (case-insensitive) or ``"*"`` for ever
     emu.faults.set("sendMessage", server_error=0.2, too_many_requests=0.1, retry_after=2)
     emu.faults.set("*", delay=0.05)          # every call waits 50 ms
     emu.faults.fail_next("sendPhoto", 429, retry_after=1)
+    emu.faults.set("sendMessage", drop=0.05)  # 5% of calls: connection closed, no answer
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ class FaultRule:
     retry_after: int = 1
     delay: float = 0.0
     delay_rate: float = 1.0
+    drop: float = 0.0  # the connection is closed without an answer (the call is not done)
 
 
 @dataclass
 class FaultDecision:
     delay: float = 0.0
     error: ApiError | None = None
+    drop: bool = False
 
 
 def server_error(code: int = 500) -> ApiError:
@@ -72,8 +75,10 @@ class Faults:
         retry_after: int = 1,
         delay: float = 0.0,
         delay_rate: float = 1.0,
+        drop: float = 0.0,
     ) -> FaultRule:
         rule = FaultRule(
+            drop=drop,
             server_error=server_error,
             server_error_code=server_error_code,
             too_many_requests=too_many_requests,
@@ -127,4 +132,6 @@ class Faults:
             decision.error = server_error(rule.server_error_code)
         elif roll < rule.server_error + rule.too_many_requests:
             decision.error = flood_error(rule.retry_after)
+        elif roll < rule.server_error + rule.too_many_requests + rule.drop:
+            decision.drop = True
         return decision

@@ -122,6 +122,13 @@ class _BotApi:
                     await asyncio.sleep(decision.delay)
                 if decision.error is not None:
                     raise decision.error
+                if decision.drop:
+                    emu.log_call(
+                        ApiCall(name, params.describe(), error={"dropped": True}, at=time.time())
+                    )
+                    if request.transport is not None:
+                        request.transport.close()  # the client sees the connection drop
+                    return web.Response(status=503)  # written nowhere: the socket is closed
             if polling:
                 result = await self._get_updates(request, params)
             else:
