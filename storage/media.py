@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import uuid
 from pathlib import Path
 from typing import Protocol
 
@@ -36,7 +37,9 @@ class DirectoryMediaStore:
         if path.exists():
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
+        # A temporary name of its own: two residents sending the same picture at the same
+        # moment write the same key, and must not move each other's half-written file.
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
