@@ -35,7 +35,7 @@ from handlers import notify, render
 from handlers.context import CommitFirst, Services
 from locales import translator
 from storage import outbox
-from storage.models import ChatBinding, OutboxMessage, Resident, Ticket
+from storage.models import OutboxMessage, Resident, Ticket
 from storage.repo import Repository
 
 log = logging.getLogger(__name__)
@@ -244,11 +244,7 @@ class Sender:
     async def _move_chat(self, session: AsyncSession, row: OutboxMessage, new: str) -> None:
         old = row.chat_id
         log.info("chat %s became %s; bindings and waiting messages follow it", old, new)
-        await session.execute(
-            update(ChatBinding)
-            .where(ChatBinding.channel == row.channel, ChatBinding.chat_id == old)
-            .values(chat_id=new)
-        )
+        await Repository(session).move_chat(row.channel, old, new)
         await outbox.move_chat(session, row.channel, old, new)
         row.locked_until = None
         await session.commit()

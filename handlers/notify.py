@@ -55,15 +55,8 @@ async def card_chat(ctx: Ctx, ticket: Ticket) -> str | None:
     return bound or ctx.services.supervisor_chat
 
 
-async def post_card(ctx: Ctx, ticket: Ticket) -> None:
-    chat = await card_chat(ctx, ticket)
-    if chat is None:
-        log.warning(
-            "ticket %s: unit %s has no bound chat and SUPERVISOR_CHAT_ID is not set",
-            ticket.number,
-            ticket.unit_code,
-        )
-        return
+def queue_card(ctx: Ctx, ticket: Ticket, chat: str) -> None:
+    """The ticket's card for ``chat``, drawn with the ticket as it is when it is sent."""
     outbox.enqueue(
         ctx.repo.session,
         channel=ctx.channel.name,
@@ -73,6 +66,18 @@ async def post_card(ctx: Ctx, ticket: Ticket) -> None:
         ticket_id=ticket.id,
         payload={},
     )
+
+
+async def post_card(ctx: Ctx, ticket: Ticket) -> None:
+    chat = await card_chat(ctx, ticket)
+    if chat is None:
+        log.warning(
+            "ticket %s: unit %s has no bound chat and SUPERVISOR_CHAT_ID is not set",
+            ticket.number,
+            ticket.unit_code,
+        )
+        return
+    queue_card(ctx, ticket, chat)
 
 
 async def refresh_cards(ctx: Ctx, ticket: Ticket) -> None:

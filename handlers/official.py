@@ -119,15 +119,7 @@ async def _do_bind(ctx: Ctx, code: str) -> None:
     # The unit's open tickets come along: their cards are posted here (a summary if many).
     waiting = await ctx.repo.open_tickets(code)
     for ticket in waiting:
-        outbox.enqueue(
-            ctx.repo.session,
-            channel=ctx.event.channel,
-            chat_id=ctx.event.chat_id,
-            is_group=True,
-            kind="card",
-            ticket_id=ticket.id,
-            payload={},
-        )
+        notify.queue_card(ctx, ticket, ctx.event.chat_id)
     await ctx.repo.commit()
     text = t("bound", unit=render.unit_name(ctx.services.directory, code, t.lang))
     if waiting:
@@ -205,15 +197,7 @@ async def _show_card(ctx: Ctx, ticket_id: int) -> None:
         await _answer(ctx, t("not-your-unit"))
         return
     await _answer(ctx)
-    outbox.enqueue(
-        ctx.repo.session,
-        channel=ctx.event.channel,
-        chat_id=ctx.event.chat_id,
-        is_group=True,
-        kind="card",
-        ticket_id=ticket.id,
-        payload={},
-    )
+    notify.queue_card(ctx, ticket, ctx.event.chat_id)
     await ctx.repo.commit()
 
 
