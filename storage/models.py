@@ -221,3 +221,22 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Installation(Base):
+    """Values made once per installation, such as the key for pseudonymous identities."""
+
+    __tablename__ = "installation"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+
+
+class BlockedIdentity(Base):
+    """A blocked resident who asked to be forgotten: only a keyed hash of their account is
+    kept, so that forgetting does not lift an admin's block."""
+
+    __tablename__ = "blocked_identities"
+
+    identity: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

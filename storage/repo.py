@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.lifecycle import OPEN
 from storage.models import (
+    BlockedIdentity,
     ChatBinding,
     Conversation,
     HandledUpdate,
+    Installation,
     MessageLink,
     OutboxMessage,
     Resident,
@@ -122,11 +127,33 @@ class Repository:
             found = await self.resident(channel, external_id)
             assert found is not None
             return found
+        identity = await self._identity(channel, external_id)
+        if await self.session.get(BlockedIdentity, identity) is not None:
+            resident.blocked = True  # blocked, forgotten, and back: still blocked
         return resident
+
+    async def _identity(self, channel: str, external_id: str) -> str:
+        """A keyed hash of an account: the same person gives the same value, and without the
+        installation's key the value does not lead back to them."""
+        row = await self.session.get(Installation, "identity-key")
+        if row is None:
+            row = Installation(name="identity-key", value=secrets.token_hex(32))
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(row)
+            except IntegrityError:
+                row = await self.session.get(Installation, "identity-key")
+                assert row is not None
+        message = f"{channel}:{external_id}".encode()
+        return hmac.new(bytes.fromhex(row.value), message, hashlib.sha256).hexdigest()
 
     async def forget_resident(self, resident: Resident) -> None:
         """Personal data out; tickets kept, anonymised (no reporter), as the city must keep
-        the record of what was reported and done."""
+        the record of what was reported and done. A block stays, as a keyed hash only."""
+        if resident.blocked:
+            identity = await self._identity(resident.channel, resident.external_id)
+            if await self.session.get(BlockedIdentity, identity) is None:
+                self.session.add(BlockedIdentity(identity=identity))
         await self.session.execute(
             update(Ticket).where(Ticket.reporter_id == resident.id).values(reporter_id=None)
         )

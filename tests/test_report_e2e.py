@@ -326,3 +326,20 @@ async def test_admin_blocks_and_unblocks_a_resident_by_ticket_number(world: Worl
     await world.say(world.admin, f"/unblock {number}")
     assert "Đã bỏ chặn" in plain(await world.reply(world.admin))
     await world.open_report(world.resident)
+
+
+async def test_forgetting_oneself_does_not_lift_an_admins_block(world: World) -> None:
+    number = await world.report(world.stranger, photos=0)
+    await world.say(world.admin, f"/block {number}")
+    assert "Đã chặn" in plain(await world.reply(world.admin))
+    await world.say(world.stranger, "/forget_me")
+    await world.press(world.stranger, await world.reply(world.stranger), "f:yes")
+    assert "Đã xóa dữ liệu" in plain(await world.reply(world.stranger))
+    await world.say(world.stranger, "/report")
+    assert "tạm thời không gửi được" in plain(await world.reply(world.stranger))
+    # ...while someone who was never blocked can forget and come back freely.
+    await world.report(world.resident, photos=0)
+    await world.say(world.resident, "/forget_me")
+    await world.press(world.resident, await world.reply(world.resident), "f:yes")
+    await world.reply(world.resident)
+    await world.open_report(world.resident)
