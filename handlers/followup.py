@@ -11,6 +11,8 @@ from handlers.context import Ctx
 from handlers.photos import take_photo
 from storage.models import MessageLink
 
+FOLLOWUP_MAX = 3500
+
 
 async def handle(ctx: Ctx, link: MessageLink) -> None:
     ev = ctx.event
@@ -31,6 +33,9 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
         await ctx.reply(ctx.t("followup-text-or-photo"))
         return
     text = ev.text.strip()
+    if len(text) > FOLLOWUP_MAX:  # it must fit in one Telegram message with its heading
+        await ctx.reply(ctx.t("followup-too-long", max=FOLLOWUP_MAX, length=len(text)))
+        return
     await ctx.repo.record(ticket, "resident-message", "resident", note=text or None)
     chat = await notify.card_chat(ctx, ticket)
     if chat is not None:

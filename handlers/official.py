@@ -30,6 +30,7 @@ from storage.models import MessageLink, Ticket
 log = logging.getLogger(__name__)
 
 INTERNAL_PREFIX = "!"
+ANSWER_MAX = 3500
 _ID = re.compile(r"[0-9]{1,15}")  # ASCII digits only ("²".isdigit() is True), and a sane size
 ANSWERABLE = frozenset({"card", "card-photo", "card-pin", "resident-message"})
 PROMPTS = {
@@ -336,6 +337,11 @@ async def _answer_resident(ctx: Ctx, ticket: Ticket) -> None:
         return
     text = ev.text.strip()
     if not text and key is None:
+        return
+    if len(text) > ANSWER_MAX:  # a message must fit in one of Telegram's (4,096 characters)
+        await ctx.reply(
+            t("answer-too-long", max=ANSWER_MAX, length=len(text)), reply_to=ev.message_id
+        )
         return
     await ctx.repo.record(ticket, "answer", ctx.actor, note=text or None)
     await notify.answer_to_resident(ctx, ticket, text, key)

@@ -13,6 +13,9 @@ from domain.ticket_numbers import display
 from locales import Translator
 from storage.models import Ticket, TicketEvent
 
+NOTE_SHOWN = 200  # characters of a note shown in a ticket's history
+HISTORY_SHOWN = 12  # events shown; with the description (2,000) this stays under 4,096
+
 
 def when(moment: datetime) -> str:
     """A UTC timestamp as Hanoi people read it: 29/11/2026 08:30."""
@@ -80,7 +83,8 @@ def history(t: Translator, events: Sequence[TicketEvent], directory: Directory) 
         if ev.to_unit and ev.kind == "status":
             line += " → " + unit_name(directory, ev.to_unit, t.lang)
         if ev.note:
-            line += ": " + escape(ev.note)
+            note = ev.note if len(ev.note) <= NOTE_SHOWN else ev.note[: NOTE_SHOWN - 1] + "…"
+            line += ": " + escape(note)
         lines.append(f"• {when(ev.at)} — {line}")
     return "\n".join(lines)
 
@@ -88,6 +92,8 @@ def history(t: Translator, events: Sequence[TicketEvent], directory: Directory) 
 def reporter_details(
     t: Translator, ticket: Ticket, events: Sequence[TicketEvent], directory: Directory
 ) -> str:
+    # Only the latest events when there are many: the whole must fit one message.
+    events = events[-HISTORY_SHOWN:]
     return "\n".join(
         [
             public_summary(t, ticket, directory),

@@ -287,3 +287,14 @@ async def test_a_reply_about_a_ticket_reaches_the_unit_even_with_a_draft_open(
     # The draft is still where it was.
     await world.say(world.resident, "Rác đổ trộm cạnh trạm biến áp.")
     assert "ảnh hiện trường" in plain(await world.reply(world.resident))
+
+
+async def test_an_answer_too_long_for_one_message_is_refused_not_lost(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    before = len(world.emu.bot_messages(world.resident.id))
+    await world.say(world.official, "Kết quả " + "a" * 4000, chat=world.hoan_kiem, reply_to=card)
+    refusal = await world.reply(world.hoan_kiem)
+    assert "vượt quá 3500" in plain(refusal)
+    await world.settle()
+    assert len(world.emu.bot_messages(world.resident.id)) == before
