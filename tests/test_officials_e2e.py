@@ -60,6 +60,7 @@ async def test_resident_reply_is_posted_to_the_group_as_a_reply_to_the_card(worl
     posted = await world.reply(world.hoan_kiem)
     assert "sát vạch kẻ đường" in plain(posted)
     assert posted["reply_to_message"]["message_id"] == card["message_id"]
+    await world.settle()  # the sender links a message just after sending it
     # ...and the official can answer that message in turn.
     await world.say(world.official, "Cảm ơn, đã ghi nhận.", chat=world.hoan_kiem, reply_to=posted)
     assert "Cảm ơn, đã ghi nhận." in plain(await world.reply(world.resident))
