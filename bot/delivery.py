@@ -41,8 +41,10 @@ from storage.repo import Repository
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 600.0  # seconds: keep trying, but at least every ten minutes
-WAIT_INLINE = 1.5
-SUMMARY_MAX = 30  # a rate-limit wait shorter than this is slept; a longer one defers the row
+WAIT_INLINE = 1.5  # a rate-limit wait shorter than this is slept; a longer one defers the row
+SUMMARY_MAX = 30
+HANDLED_KEPT = timedelta(days=7)
+HOUSEKEEPING_EVERY = 600.0  # seconds between clean-ups of old handled-update ids
 
 
 class _Deferred(Exception):
@@ -84,7 +86,15 @@ class Sender:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("outbox sender started")
+        last_housekeeping = 0.0
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
+            if loop.time() - last_housekeeping > HOUSEKEEPING_EVERY:
+                last_housekeeping = loop.time()
+                try:
+                    await self.housekeeping()
+                except Exception:
+                    log.exception("housekeeping failed")
             self.wake.clear()
             try:
                 handled = await self.run_once()
@@ -100,6 +110,12 @@ class Sender:
             for waiter in pending:
                 waiter.cancel()
         log.info("outbox sender stopped")
+
+    async def housekeeping(self) -> None:
+        """Forget handled update ids after a week: Telegram redelivers for a day at most."""
+        async with self.sessions() as session:
+            await Repository(session).forget_handled_before(self.clock() - HANDLED_KEPT)
+            await session.commit()
 
     async def run_once(self) -> int:
         """One round: summarise backed-up groups, claim due rows, deliver them. Returns how

@@ -116,3 +116,37 @@ async def test_replies_are_routed_by_the_link_table(
         assert link is not None and link.ticket_id == ticket.id
         assert await repo.linked("telegram", "-100", "56") is None
         assert await repo.linked("zalo", "-100", "55") is None
+
+
+async def test_handled_update_ids_are_forgotten_after_a_week(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from bot.delivery import Sender
+    from bot.ratelimit import Limits, MemoryRateLimiter
+    from storage.models import HandledUpdate
+
+    now = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
+    async with sessions() as session:
+        session.add(HandledUpdate(channel="telegram", update_id="1", at=now - timedelta(days=8)))
+        session.add(HandledUpdate(channel="telegram", update_id="2", at=now - timedelta(days=1)))
+        await session.commit()
+
+    class _Services:
+        clock = staticmethod(lambda: now)
+
+    sender = Sender(
+        sessions,
+        channel=None,  # type: ignore[arg-type]
+        services=_Services(),  # type: ignore[arg-type]
+        limiter=MemoryRateLimiter(Limits()),
+        wake=asyncio.Event(),
+    )
+    await sender.housekeeping()
+    async with sessions() as session:
+        from sqlalchemy import select
+
+        left = (await session.scalars(select(HandledUpdate.update_id))).all()
+    assert left == ["2"]
