@@ -25,15 +25,7 @@ async def outbox_rows(world: World) -> list[OutboxMessage]:
 
 async def test_card_is_delivered_once_after_server_errors(world: World) -> None:
     r = world.resident
-    await world.press(r, await world.open_report(r), "r:cat:roads")
-    await world.reply(r)
-    await world.say(r, "Nắp cống bị vỡ trên vỉa hè Hàng Bài.")
-    await world.press(r, await world.reply(r), "r:skip")
-    await world.reply(r)
-    await world.emu.send_location(r, 21.0288, 105.8522)
-    _, confirm = await world.replies(r, 2)
-    await world.press(r, confirm, "r:ok")
-    review = await world.reply(r)
+    review = await world.to_review(description="Nắp cống bị vỡ trên vỉa hè Hàng Bài.", photos=0)
     for _ in range(4):  # the confirmation and the card both meet server errors
         world.emu.faults.fail_next("sendMessage", 502)
     await world.press(r, review, "r:submit")

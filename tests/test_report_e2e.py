@@ -231,15 +231,7 @@ async def test_administrative_complaint_needs_no_pin(world: World) -> None:
 
 async def test_review_lets_the_resident_edit_the_description(world: World) -> None:
     r = world.resident
-    await world.press(r, await world.open_report(r), "r:cat:roads")
-    await world.reply(r)
-    await world.say(r, "Mô tả đầu tiên, chưa đúng lắm.")
-    await world.press(r, await world.reply(r), "r:skip")
-    await world.reply(r)
-    await world.emu.send_location(r, 21.0288, 105.8522)
-    _, confirm = await world.replies(r, 2)
-    await world.press(r, confirm, "r:ok")
-    review = await world.reply(r)
+    review = await world.to_review(description="Mô tả đầu tiên, chưa đúng lắm.", photos=0)
     await world.press(r, review, "r:edit:description")
     await world.reply(r)
     await world.say(r, "Mô tả đã sửa: vỉa hè bị sụt lún.")
@@ -249,15 +241,7 @@ async def test_review_lets_the_resident_edit_the_description(world: World) -> No
 
 async def test_double_tap_on_submit_makes_one_ticket(world: World) -> None:
     r = world.resident
-    await world.press(r, await world.open_report(r), "r:cat:roads")
-    await world.reply(r)
-    await world.say(r, "Ổ gà trước cổng trường tiểu học.")
-    await world.press(r, await world.reply(r), "r:skip")
-    await world.reply(r)
-    await world.emu.send_location(r, 21.0288, 105.8522)
-    _, confirm = await world.replies(r, 2)
-    await world.press(r, confirm, "r:ok")
-    review = await world.reply(r)
+    review = await world.to_review(description="Ổ gà trước cổng trường tiểu học.", photos=0)
     await world.press(r, review, "r:submit")
     await world.press(r, review, "r:submit")
     await world.settle()

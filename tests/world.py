@@ -94,7 +94,7 @@ class World:
 
     # -- a whole report -----------------------------------------------------------------------
 
-    async def report(
+    async def to_review(
         self,
         user: Any | None = None,
         *,
@@ -102,10 +102,8 @@ class World:
         description: str = "Ổ gà lớn giữa đường, xe máy dễ ngã vào ban đêm.",
         photos: int = 1,
         place: tuple[float, float] = HOAN_KIEM_LAKE,
-        confirmed: bool = True,
-    ) -> str:
-        """File a report through the wizard and return its displayed number (or, with
-        ``confirmed=False``, submit without waiting for the confirmation and return "")."""
+    ) -> Message:
+        """Go through the wizard up to the review screen, and return it."""
         user = user or self.resident
         ask = await self.open_report(user)
         await self.press(user, ask, f"r:cat:{category}")
@@ -125,7 +123,24 @@ class World:
         await self.reply(user)  # place received
         confirm = await self.reply(user)
         await self.press(user, confirm, "r:ok")
-        review = await self.reply(user)
+        return await self.reply(user)
+
+    async def report(
+        self,
+        user: Any | None = None,
+        *,
+        category: str = "roads",
+        description: str = "Ổ gà lớn giữa đường, xe máy dễ ngã vào ban đêm.",
+        photos: int = 1,
+        place: tuple[float, float] = HOAN_KIEM_LAKE,
+        confirmed: bool = True,
+    ) -> str:
+        """File a report through the wizard and return its displayed number (or, with
+        ``confirmed=False``, submit without waiting for the confirmation and return "")."""
+        user = user or self.resident
+        review = await self.to_review(
+            user, category=category, description=description, photos=photos, place=place
+        )
         await self.press(user, review, "r:submit")
         if not confirmed:
             await self.settle()  # let the submit be handled before the next message arrives
