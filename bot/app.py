@@ -34,6 +34,7 @@ from bot.settings import Settings
 from domain.directory import Directory
 from handlers.context import Services
 from locales import LANGUAGES, translator
+from storage.conversation import DRAFT_KEPT
 from storage.db import create_schema, make_engine, session_factory
 from storage.media import DirectoryMediaStore
 from storage.repo import Repository, UnitRow
@@ -119,7 +120,9 @@ async def build_app(
         pool = BlockingConnectionPool.from_url(
             settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=30
         )
-        redis_storage = RedisStorage(Redis(connection_pool=pool))
+        redis_storage = RedisStorage(
+            Redis(connection_pool=pool), state_ttl=DRAFT_KEPT, data_ttl=DRAFT_KEPT
+        )
         storage = redis_storage
         events_isolation = events_isolation or redis_storage.create_isolation()
         limiter = RedisRateLimiter(redis_storage.redis, limits)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Conversation, utcnow
+
+# An abandoned draft is forgotten after this long, rather than ambushing its author days later.
+DRAFT_KEPT = timedelta(days=2)
 
 
 class DbConversationState:
@@ -15,7 +19,12 @@ class DbConversationState:
         self.key = (channel, chat_id, user_id)
 
     async def _row(self) -> Conversation | None:
-        return await self.session.get(Conversation, self.key)
+        row = await self.session.get(Conversation, self.key)
+        if row is not None and row.updated_at < utcnow() - DRAFT_KEPT:
+            await self.session.delete(row)
+            await self.session.flush()
+            return None
+        return row
 
     async def get(self) -> tuple[str | None, dict[str, object]]:
         row = await self._row()

@@ -150,3 +150,25 @@ async def test_handled_update_ids_are_forgotten_after_a_week(
 
         left = (await session.scalars(select(HandledUpdate.update_id))).all()
     assert left == ["2"]
+
+
+async def test_a_draft_abandoned_for_days_is_forgotten(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from datetime import timedelta
+
+    from storage.conversation import DRAFT_KEPT, DbConversationState
+    from storage.models import Conversation
+
+    async with sessions() as session:
+        state = DbConversationState(session, "telegram", "1", "1")
+        await state.set("report:description", {"category": "roads"})
+        await session.commit()
+        assert (await state.get())[0] == "report:description"
+        row = await session.get(Conversation, ("telegram", "1", "1"))
+        assert row is not None
+        row.updated_at = datetime.now(UTC) - DRAFT_KEPT - timedelta(minutes=1)
+        await session.commit()
+    async with sessions() as session:
+        state = DbConversationState(session, "telegram", "1", "1")
+        assert await state.get() == (None, {})
