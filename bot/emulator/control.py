@@ -48,25 +48,32 @@ class ControlError(Exception):
         self.status = status
 
 
-def _json(value: Any, status: int = 200) -> web.Response:
+def json_response(value: Any, status: int = 200) -> web.Response:
+    """JSON with Vietnamese left readable (no \\u escapes)."""
     return web.json_response(
         value, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False)
     )
 
 
-def _guard(handler: Handler) -> Handler:
+BAD_INPUT: tuple[type[Exception], ...] = (ValueError, KeyError, AssertionError, TypeError)
+
+
+def guard(handler: Handler, bad_input: tuple[type[Exception], ...] = BAD_INPUT) -> Handler:
+    """A route whose ControlError (and ``bad_input`` errors) become JSON error answers."""
+
     async def guarded(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
         except ControlError as err:
-            return _json({"ok": False, "error": str(err)}, err.status)
-        except (ValueError, KeyError, AssertionError, TypeError) as err:
-            return _json({"ok": False, "error": str(err).strip("'\"")}, 400)
+            return json_response({"ok": False, "error": str(err)}, err.status)
+        except bad_input as err:
+            return json_response({"ok": False, "error": str(err).strip("'\"")}, 400)
 
     return guarded
 
 
-async def _body(request: web.Request) -> JSON:
+async def read_body(request: web.Request) -> JSON:
+    """A JSON object or a form (files as bytes); ControlError for anything else."""
     if request.content_type == "application/json":
         try:
             body = await request.json()
@@ -132,7 +139,7 @@ def add_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
         }
 
     async def overview(request: web.Request) -> web.StreamResponse:
-        return _json(
+        return json_response(
             {
                 "bot": emu.bot.to_api(),
                 "url": emu.url,
@@ -145,10 +152,10 @@ def add_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
         )
 
     async def users(request: web.Request) -> web.StreamResponse:
-        return _json([u.to_api() for u in emu.users.values()])
+        return json_response([u.to_api() for u in emu.users.values()])
 
     async def add_user(request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await read_body(request)
         first_name = str(body.get("first_name") or "").strip()
         if not first_name:
             raise ControlError("first_name is required")
@@ -158,13 +165,13 @@ def add_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
             username=body.get("username") or None,
             language_code=body.get("language_code") or "vi",
         )
-        return _json(user.to_api(), 201)
+        return json_response(user.to_api(), 201)
 
     async def chats(request: web.Request) -> web.StreamResponse:
-        return _json(emu.chat_list())
+        return json_response(emu.chat_list())
 
     async def add_group(request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await read_body(request)
         title = str(body.get("title") or "").strip()
         if not title:
             raise ControlError("title is required")
@@ -173,29 +180,29 @@ def add_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
             supergroup=body.get("supergroup", True) not in (False, "false", "0"),
             bot_status=str(body.get("bot_status") or "member"),
         )
-        return _json(chat.to_api(), 201)
+        return json_response(chat.to_api(), 201)
 
     async def add_member(request: web.Request) -> web.StreamResponse:
         chat_id = chat_of(request.match_info["chat_id"])
-        body = await _body(request)
+        body = await read_body(request)
         user = user_of(body)
         emu.add_member(
             chat_id, user, str(body.get("status") or "member"), announce=bool(body.get("announce"))
         )
-        return _json({"ok": True})
+        return json_response({"ok": True})
 
     async def messages(request: web.Request) -> web.StreamResponse:
         chat_id = chat_of(request.match_info["chat_id"])
         include_deleted = request.query.get("include_deleted") in {"1", "true"}
-        return _json(
+        return json_response(
             [r.to_json() for r in emu.records(chat_id) if include_deleted or not r.deleted]
         )
 
     async def keyboard(request: web.Request) -> web.StreamResponse:
-        return _json(emu.keyboard(chat_of(request.match_info["chat_id"])))
+        return json_response(emu.keyboard(chat_of(request.match_info["chat_id"])))
 
     async def send_text(request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await read_body(request)
         user = user_of(body)
         text = str(body.get("text") or "")
         if not text:
@@ -207,10 +214,10 @@ def add_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
             chat=chat_of(chat_id) if chat_id is not None else None,
             reply_to=_int(body, "reply_to", required=False),
         )
-        return _json(message, 201)
+        return json_response(message, 201)
 
     async def send_photo(request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await read_body(request)
         user = user_of(body)
         photo = body.get("photo")
         if isinstance(body.get("photo_base64"), str):
@@ -227,10 +234,10 @@ def add_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
             chat=chat_of(chat_id) if chat_id is not None else None,
             caption=str(body.get("caption") or "") or None,
         )
-        return _json(message, 201)
+        return json_response(message, 201)
 
     async def send_location(request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await read_body(request)
         user = user_of(body)
         chat_id = _int(body, "chat_id", required=False)
         message = await emu.send_location(
@@ -239,20 +246,20 @@ def add_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
             _float(body, "longitude"),
             chat=chat_of(chat_id) if chat_id is not None else None,
         )
-        return _json(message, 201)
+        return json_response(message, 201)
 
     async def press(request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await read_body(request)
         user = user_of(body)
         chat_id = chat_of(body.get("chat_id"))
         message_id = _int(body, "message_id")
         assert message_id is not None
         message = emu.message(chat_id, message_id)
         query_id = await emu.press(user, message, str(body.get("data") or ""))
-        return _json({"callback_query_id": query_id}, 201)
+        return json_response({"callback_query_id": query_id}, 201)
 
     async def tap(request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await read_body(request)
         user = user_of(body)
         chat_id = _int(body, "chat_id", required=False)
         message = await emu.tap(
@@ -260,7 +267,7 @@ def add_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
             str(body.get("text") or ""),
             chat=chat_of(chat_id) if chat_id is not None else None,
         )
-        return _json(message, 201)
+        return json_response(message, 201)
 
     async def calls(request: web.Request) -> web.StreamResponse:
         method = request.query.get("method")
@@ -269,10 +276,10 @@ def add_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
             limit = int(request.query.get("limit", "200"))
         except ValueError:
             raise ControlError("limit must be an integer") from None
-        return _json([call_json(c) for c in found[-limit:]])
+        return json_response([call_json(c) for c in found[-limit:]])
 
     async def callback_answers(request: web.Request) -> web.StreamResponse:
-        return _json(emu.callback_answers)
+        return json_response(emu.callback_answers)
 
     async def file(request: web.Request) -> web.StreamResponse:
         stored = emu.files.get(request.match_info["file_id"])
@@ -323,4 +330,4 @@ def add_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
         ("GET", "/_emulator/events", events),
     ]
     for verb, path, handler in routes:
-        app.router.add_route(verb, path, _guard(handler))
+        app.router.add_route(verb, path, guard(handler))

@@ -41,11 +41,19 @@ from typing import Any
 from aiohttp import web
 
 from bot.emulator import BotAPIEmulator, EmuChat, EmuUser
-from bot.emulator.control import add_control_routes
+from bot.emulator.control import (
+    ControlError,
+    add_control_routes,
+    guard,
+    json_response,
+    read_body,
+)
 from bot.playground.samples import sample, samples
 
 JSON = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The page's routes leave a TypeError a server error (a bug), unlike the control API.
+_BAD_INPUT: tuple[type[Exception], ...] = (ValueError, KeyError, AssertionError)
 
 STATIC = Path(__file__).resolve().parent / "static"
 # What the page needs from the emulator's event stream; the rest (updates, calls) is noise here.
@@ -113,44 +121,8 @@ class Cast:
     seats: list[Seat]
 
 
-class PlaygroundError(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _json(value: Any, status: int = 200) -> web.Response:
-    return web.json_response(
-        value, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False)
-    )
-
-
-def _guard(handler: Handler) -> Handler:
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except PlaygroundError as err:
-            return _json({"ok": False, "error": str(err)}, err.status)
-        except (ValueError, KeyError, AssertionError) as err:
-            return _json({"ok": False, "error": str(err).strip("'\"")}, 400)
-
-    return guarded
-
-
-async def _body(request: web.Request) -> JSON:
-    if request.content_type == "application/json":
-        try:
-            body = await request.json()
-        except ValueError:
-            raise PlaygroundError("body is not JSON") from None
-        if not isinstance(body, dict):
-            raise PlaygroundError("body must be a JSON object")
-        return body
-    form = await request.post()
-    out: JSON = {}
-    for key, value in form.items():
-        out[key] = value.file.read() if isinstance(value, web.FileField) else value
-    return out
+class PlaygroundError(ControlError):
+    """Bad input to the page's own routes (handled like the emulator control API's)."""
 
 
 def _optional_int(body: JSON, name: str) -> int | None:
@@ -231,7 +203,7 @@ class Playground:
             ("GET", "/samples/{name}.jpg", self.sample),
         ]
         for verb, path, handler in routes:
-            app.router.add_route(verb, path, _guard(handler))
+            app.router.add_route(verb, path, guard(handler, bad_input=_BAD_INPUT))
         add_control_routes(app, self.emu)
         app.on_shutdown.append(self._close_streams)
         return app
@@ -267,7 +239,7 @@ class Playground:
 
     async def world(self, request: web.Request) -> web.StreamResponse:
         emu = self.emu
-        return _json(
+        return json_response(
             {
                 "bot": emu.bot.to_api(),
                 "emulator_url": emu.url,
@@ -303,7 +275,7 @@ class Playground:
         return out
 
     async def add_resident(self, request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await read_body(request)
         name = str(body.get("first_name") or "").strip()
         if not name or len(name) > 64:
             raise PlaygroundError("first_name is required (at most 64 characters)")
@@ -313,7 +285,7 @@ class Playground:
         user = self.emu.add_user(name, language_code=lang)
         self.cast.residents.append(user)
         self.broadcast({"type": "world"})
-        return _json(user.to_api(), 201)
+        return json_response(user.to_api(), 201)
 
     def _user(self, body: JSON) -> EmuUser:
         uid = _optional_int(body, "user_id")
@@ -331,7 +303,7 @@ class Playground:
         return chat_id
 
     async def send_photo(self, request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await read_body(request)
         user = self._user(body)
         photo = body.get("photo")
         if isinstance(body.get("sample"), str) and body["sample"]:
@@ -354,10 +326,10 @@ class Playground:
             caption=caption,
             reply_to=_optional_int(body, "reply_to"),
         )
-        return _json(message, 201)
+        return json_response(message, 201)
 
     async def send_location(self, request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await read_body(request)
         user = self._user(body)
         message = await self.emu.send_location(
             user,
@@ -366,7 +338,7 @@ class Playground:
             chat=self._chat(body),
             reply_to=_optional_int(body, "reply_to"),
         )
-        return _json(message, 201)
+        return json_response(message, 201)
 
     async def keyboard(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -377,7 +349,7 @@ class Playground:
             raise PlaygroundError(f"no chat {chat_id}", 404)
         shown = self.emu.keyboard(chat_id)
         prompt = self._prompt(chat_id) if shown and shown.get("force_reply") else None
-        return _json({"keyboard": shown, "prompt_message_id": prompt})
+        return json_response({"keyboard": shown, "prompt_message_id": prompt})
 
     def _prompt(self, chat_id: int) -> int | None:
         """The bot's last message in the chat sent with force_reply (a Message object does not
