@@ -47,6 +47,10 @@ lint:
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The benchmarks (not part of the tests): one table, medians of 3 runs; see bench/RESULTS.md.
+bench: install
+	$(BIN)/python -m bench
+
 fmt:
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
