@@ -1,7 +1,8 @@
 """``python -m bot``: run the bot. With BOT_TOKEN it talks to Telegram; without, it runs locally.
 
 Commands: ``python -m bot`` (run), ``python -m bot demo`` (the local playground, playing one whole
-report and printing it first), ``python -m bot import-boundaries FILE.geojson``.
+report and printing it first), ``python -m bot migrate`` (bring the schema up to date),
+``python -m bot import-boundaries FILE.geojson``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo", help="run the local playground (never Telegram) and play one report in it"
     )
     demo.add_argument("--exit", action="store_true", help="stop after printing the conversation")
+    sub.add_parser("migrate", help="bring the database schema up to date (also done on start)")
     imp = sub.add_parser("import-boundaries", help="check and install official unit polygons")
     imp.add_argument("file", help="a GeoJSON FeatureCollection with a 'code' on each feature")
     args = parser.parse_args(argv)
@@ -42,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {problem['msg']}", file=sys.stderr)
         return 2
     protect(settings.bot_token.get_secret_value() if settings.bot_token else None)
+    if args.command == "migrate":
+        from bot.schema import migrate
+
+        return asyncio.run(migrate(settings))
     if args.command == "import-boundaries":
         from bot.boundaries import import_boundaries
 

@@ -35,8 +35,9 @@ from domain.directory import Directory
 from handlers.context import Services
 from locales import LANGUAGES, translator
 from storage.conversation import DRAFT_KEPT
-from storage.db import create_schema, make_engine, session_factory
+from storage.db import make_engine, session_factory
 from storage.media import DirectoryMediaStore
+from storage.migrate import upgrade
 from storage.repo import Repository, UnitRow
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,9 @@ async def build_app(
     events_isolation: BaseEventIsolation | None = None,
 ) -> App:
     engine = make_engine(settings.db_url)
-    await create_schema(engine)
+    outcome = await upgrade(engine)  # the schema is behind after an update: migrate first
+    if outcome.changed:
+        log.info("database schema upgraded from %s to %s", outcome.before, outcome.after)
     sessions = session_factory(engine)
     directory = Directory.load_default()
     async with sessions() as session:

@@ -14,8 +14,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage.models import Base
-
 
 def make_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
@@ -47,11 +45,6 @@ def make_engine(url: str) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_pre_ping=True)
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

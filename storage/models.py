@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -114,8 +115,22 @@ class Ticket(Base):
     place_unit: Mapped[str | None] = mapped_column(String(32))
     unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
+    priority: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    # Deadlines in working time (domain.deadlines): receipt, then resolution.
+    receive_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolve_by: Mapped[datetime] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # An official may extend the resolution deadline once, with a reason the resident sees.
+    extended: Mapped[bool] = mapped_column(default=False, server_default=false())
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # first accepted
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last resolved
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The official who holds the ticket ("<channel>:<user id>") and their name for the card.
+    holder: Mapped[str | None] = mapped_column(String(64))
+    holder_name: Mapped[str | None] = mapped_column(String(256))
+    # The resident's rating when the ticket closes: satisfied, acceptable, unsatisfied.
+    rating: Mapped[str | None] = mapped_column(String(16))
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     photos: Mapped[list[TicketPhoto]] = relationship(
@@ -239,4 +254,52 @@ class BlockedIdentity(Base):
     __tablename__ = "blocked_identities"
 
     identity: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Follower(Base):
+    """A resident who follows someone else's ticket about the same problem (a report offered
+    as a duplicate): they receive every update of it."""
+
+    __tablename__ = "ticket_followers"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Official(Base):
+    """An official on a unit's roster, added by the unit chat's admins or a city admin."""
+
+    __tablename__ = "officials"
+    __table_args__ = (UniqueConstraint("unit_code", "channel", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(256))
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Lease(Base):
+    """Who runs a piece of scheduled work (the sender, the scheduler) until when: with several
+    bot processes, only the holder of an unexpired lease does it."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ScheduledMark(Base):
+    """Scheduled work already done (a reminder, an escalation, a digest, keyed by what and
+    for which deadline): written in the same transaction as the messages it queues, so each
+    is done once, whichever process does it."""
+
+    __tablename__ = "scheduled_marks"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

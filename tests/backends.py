@@ -39,14 +39,15 @@ def _unavailable(what: str, error: Exception) -> None:
 
 
 async def _reset_postgres(url: str) -> None:
+    from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
-
-    from storage.models import Base
 
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
+            # Everything, Alembic's version table included: each test migrates from nothing.
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
     finally:
         await engine.dispose()
 

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.ticket_numbers import new_number
-from storage.db import create_schema, make_engine, session_factory
+from storage.db import make_engine, session_factory
+from storage.migrate import upgrade
 from storage.repo import NewTicket, Repository, UnitRow
 from tests.backends import prepare
 
@@ -20,7 +21,7 @@ from tests.backends import prepare
 async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     backend = await prepare(tmp_path)
     engine = make_engine(backend.database_url)
-    await create_schema(engine)
+    await upgrade(engine)
     factory = session_factory(engine)
     async with factory() as session:
         repo = Repository(session)

@@ -1,0 +1,103 @@
+"""Alembic migrations are the one way the schema is made: they give exactly the models' schema,
+bring an older database forward without losing its rows, and may run from several processes at
+once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from bot.__main__ import main
+from storage.db import make_engine
+from storage.migrate import BASELINE, _config, current, head, upgrade
+from storage.models import Base
+from tests.backends import prepare
+
+
+def _differences(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_migrations_create_exactly_the_models_schema(tmp_path: Path) -> None:
+    backend = await prepare(tmp_path)
+    engine = make_engine(backend.database_url)
+    try:
+        outcome = await upgrade(engine)
+        assert (outcome.before, outcome.after) == (None, head())
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_differences) == []
+        again = await upgrade(engine)
+        assert not again.changed
+    finally:
+        await engine.dispose()
+
+
+def _to_baseline_without_version(connection: Connection) -> None:
+    command.upgrade(_config(connection), BASELINE)
+    connection.execute(text("DROP TABLE alembic_version"))
+    connection.execute(
+        text("INSERT INTO units (code, kind, name_vi, name_en) VALUES ('1', 'ward', 'P', 'W')")
+    )
+
+
+async def test_a_database_from_before_migrations_is_brought_forward_with_its_rows(
+    tmp_path: Path,
+) -> None:
+    backend = await prepare(tmp_path)
+    engine = make_engine(backend.database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_to_baseline_without_version)
+        outcome = await upgrade(engine)
+        assert (outcome.before, outcome.after) == (BASELINE, head())
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT count(*) FROM units"))).scalar() == 1
+            assert await connection.run_sync(_differences) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_downgrade_to_nothing_and_up_again(tmp_path: Path) -> None:
+    backend = await prepare(tmp_path)
+    engine = make_engine(backend.database_url)
+    try:
+        await upgrade(engine)
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda c: command.downgrade(_config(c), "base"))
+        assert await current(engine) is None
+        assert (await upgrade(engine)).after == head()
+    finally:
+        await engine.dispose()
+
+
+async def test_processes_starting_together_migrate_once(tmp_path: Path) -> None:
+    backend = await prepare(tmp_path)
+    engines = [make_engine(backend.database_url) for _ in range(3)]
+    try:
+        outcomes = await asyncio.gather(*(upgrade(e) for e in engines))
+        assert sorted(o.changed for o in outcomes) == [False, False, True]
+        assert {o.after for o in outcomes} == {head()}
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_migrate_command_says_what_it_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = await prepare(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", backend.database_url)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    assert await asyncio.to_thread(main, ["migrate"]) == 0
+    assert f"to {head()}" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["migrate"]) == 0
+    assert "up to date" in capsys.readouterr().out
