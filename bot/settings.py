@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.deadlines import SHIFTS, WorkCalendar, parse_shifts
 from locales import LANGUAGES
 
 TELEGRAM_API_URL = "https://api.telegram.org"
@@ -43,6 +45,12 @@ class Settings(BaseSettings):
     )
     webhook_host: str = Field(default="127.0.0.1", description="Address the webhook listens on")
     webhook_port: int = Field(default=8443, ge=1, le=65535, description="Webhook server port")
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address of /healthz and /metrics in polling mode"
+    )
+    metrics_port: int = Field(
+        default=9090, ge=0, le=65535, description="Port of /healthz and /metrics; 0 = off"
+    )
     send_rate_per_second: int = Field(
         default=30, ge=1, description="Messages a second the bot sends at most (Telegram: 30)"
     )
@@ -54,6 +62,14 @@ class Settings(BaseSettings):
     )
     report_limit_per_hour: int = Field(
         default=5, ge=1, description="New reports one resident may file in an hour"
+    )
+    duplicate_radius_m: float = Field(
+        default=50,
+        ge=0,
+        description=(
+            "Metres around a new report's pin within which an open report of the same category"
+            " is offered to follow instead; 0 = off"
+        ),
     )
     admin_ids: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(), description="Comma-separated Telegram user ids of city admins"
@@ -67,6 +83,36 @@ class Settings(BaseSettings):
     )
     emulator_port: int = Field(
         default=8081, ge=0, le=65535, description="Port of the local Bot API emulator"
+    )
+    reopen_window_days: int = Field(
+        default=7, ge=1, le=90, description="Days after a resolution a resident may reopen it"
+    )
+    close_after_days: int = Field(
+        default=7, ge=1, le=90, description="Days after a resolution without an answer: closed"
+    )
+    receipt_remind_hours: float = Field(
+        default=2, ge=0, description="Working hours before the receipt deadline: remind the unit"
+    )
+    resolve_remind_hours: float = Field(
+        default=8, ge=0, description="Working hours before the resolution deadline: remind"
+    )
+    digest_time: time = Field(
+        default=time(8, 0), description="When the daily digest goes to the supervisors, Hanoi time"
+    )
+    scheduler_interval_seconds: float = Field(
+        default=60, gt=0, le=3600, description="How often reminders and escalations are checked"
+    )
+    office_hours: Annotated[tuple[tuple[time, time], ...], NoDecode] = Field(
+        default=SHIFTS,
+        description="Shifts of a working day, Hanoi time, e.g. 08:00-12:00,13:00-17:00",
+    )
+    extra_holidays: Annotated[frozenset[date], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated ISO dates off beyond the public holidays (announced Tết days)",
+    )
+    extra_working_days: Annotated[frozenset[date], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated ISO dates worked on a weekend (make-up Saturdays)",
     )
 
     @field_validator("admin_ids", mode="before")
@@ -82,6 +128,38 @@ class Settings(BaseSettings):
                 ) from None
         if isinstance(value, int):
             return frozenset({value})
+        return value
+
+    @field_validator("office_hours", mode="before")
+    @classmethod
+    def _office_hours(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return SHIFTS
+        if isinstance(value, str):
+            try:
+                return parse_shifts(value)
+            except ValueError as wrong:
+                raise ValueError(
+                    f"OFFICE_HOURS must be shifts in Hanoi time separated by commas, "
+                    f"e.g. 08:00-12:00,13:00-17:00: {wrong}"
+                ) from None
+        return value
+
+    @field_validator("extra_holidays", "extra_working_days", mode="before")
+    @classmethod
+    def _split_dates(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            days: set[date] = set()
+            for part in (p for p in re.split(r"[,\s]+", value.strip()) if p):
+                try:
+                    days.add(date.fromisoformat(part))
+                except ValueError:
+                    name = (info.field_name or "").upper()
+                    raise ValueError(
+                        f"{name} must be dates written YYYY-MM-DD separated by commas, "
+                        f"e.g. 2027-02-03,2027-02-11 ({part!r} is not one)"
+                    ) from None
+            return frozenset(days)
         return value
 
     @field_validator("supervisor_chat_id", "database_url", "redis_url", mode="before")
@@ -146,6 +224,18 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _calendar_is_valid(self) -> Settings:
+        both = self.extra_holidays & self.extra_working_days
+        if both:
+            listed = ", ".join(d.isoformat() for d in sorted(both))
+            raise ValueError(f"{listed} cannot be in both EXTRA_HOLIDAYS and EXTRA_WORKING_DAYS")
+        try:
+            self.work_calendar()
+        except ValueError as wrong:  # office hours given as times rather than text
+            raise ValueError(f"OFFICE_HOURS: {wrong}") from None
+        return self
+
+    @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if self.database_url is None:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'phananh.sqlite3'}"
@@ -159,3 +249,11 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    def work_calendar(self) -> WorkCalendar:
+        """Office hours and days off for every deadline, as configured."""
+        return WorkCalendar(
+            shifts=self.office_hours,
+            extra_days_off=self.extra_holidays,
+            extra_working_days=self.extra_working_days,
+        )
