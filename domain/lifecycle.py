@@ -53,6 +53,10 @@ _RESULT: dict[Action, Status] = {
 }
 
 NEEDS_NOTE: frozenset[Action] = frozenset({Action.RESOLVE, Action.REJECT, Action.TRANSFER})
+# Residents most often complain that answers come without proof: a resolution shows the result.
+NEEDS_PHOTO: frozenset[Action] = frozenset({Action.RESOLVE})
+# An official may extend the resolution deadline once, by one of these numbers of working days.
+EXTENSION_DAYS: tuple[int, ...] = (2, 5, 10)
 
 NOTE_MIN_LENGTH = 3
 NOTE_MAX_LENGTH = 2000
@@ -79,6 +83,21 @@ class SameUnit(LifecycleError):
     """A transfer to the unit that already holds the ticket."""
 
 
+class PhotoRequired(LifecycleError):
+    def __init__(self, action: Action) -> None:
+        super().__init__(f"{action} requires a photo of the result")
+        self.action = action
+
+
+class ExtensionRefused(LifecycleError):
+    """The deadline was extended already, the ticket is no longer open, or the days are not
+    one of EXTENSION_DAYS."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"extension refused: {reason}")
+        self.reason = reason  # "closed", "again", "days" or "reason"
+
+
 @dataclass(frozen=True)
 class Change:
     action: Action
@@ -99,6 +118,7 @@ def apply(
     note: str | None = None,
     current_unit: str | None = None,
     to_unit: str | None = None,
+    photo: bool = False,
 ) -> Change:
     """Check one change against the rules and describe it; raises a LifecycleError if refused."""
     if status not in _ALLOWED[action]:
@@ -106,8 +126,24 @@ def apply(
     clean = (note or "").strip() or None
     if action in NEEDS_NOTE and (clean is None or len(clean) < NOTE_MIN_LENGTH):
         raise NoteRequired(action)
+    if action in NEEDS_PHOTO and not photo:
+        raise PhotoRequired(action)
     if action is Action.TRANSFER and (to_unit is None or to_unit == current_unit):
         raise SameUnit(f"cannot transfer to {to_unit!r}")
     if clean is not None:
         clean = clean[:NOTE_MAX_LENGTH]
     return Change(action, status, _RESULT[action], clean, to_unit)
+
+
+def check_extension(status: Status, extended: bool, days: int, reason: str | None) -> str:
+    """Check an extension of the resolution deadline; returns the cleaned reason."""
+    if status not in OPEN:
+        raise ExtensionRefused("closed")
+    if extended:
+        raise ExtensionRefused("again")
+    if days not in EXTENSION_DAYS:
+        raise ExtensionRefused("days")
+    clean = (reason or "").strip()
+    if len(clean) < NOTE_MIN_LENGTH:
+        raise ExtensionRefused("reason")
+    return clean[:NOTE_MAX_LENGTH]

@@ -3,11 +3,14 @@ import pytest
 from domain.lifecycle import (
     Action,
     ActionNotAllowed,
+    ExtensionRefused,
     NoteRequired,
+    PhotoRequired,
     SameUnit,
     Status,
     allowed_actions,
     apply,
+    check_extension,
 )
 
 
@@ -68,3 +71,24 @@ def test_closed_and_rejected_tickets_take_no_official_action() -> None:
 def test_resolved_ticket_can_be_reopened_or_closed() -> None:
     assert apply(Status.RESOLVED, Action.REOPEN).after is Status.REOPENED
     assert apply(Status.RESOLVED, Action.CLOSE).after is Status.CLOSED
+
+
+def test_resolving_without_a_photo_of_the_result_is_refused() -> None:
+    with pytest.raises(PhotoRequired):
+        apply(Status.IN_PROGRESS, Action.RESOLVE, note="Đã vá xong ổ gà")
+    done = apply(Status.IN_PROGRESS, Action.RESOLVE, note="Đã vá xong ổ gà", photo=True)
+    assert done.after is Status.RESOLVED
+
+
+def test_a_deadline_is_extended_once_while_open_with_a_reason() -> None:
+    assert check_extension(Status.IN_PROGRESS, False, 5, "  chờ vật tư ") == "chờ vật tư"
+    refusals = [
+        (Status.RESOLVED, False, 5, "chờ vật tư", "closed"),
+        (Status.IN_PROGRESS, True, 5, "chờ vật tư", "again"),
+        (Status.IN_PROGRESS, False, 7, "chờ vật tư", "days"),
+        (Status.IN_PROGRESS, False, 5, " x ", "reason"),
+    ]
+    for status, extended, days, reason, why in refusals:
+        with pytest.raises(ExtensionRefused) as refused:
+            check_extension(status, extended, days, reason)
+        assert refused.value.reason == why
