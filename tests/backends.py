@@ -8,6 +8,8 @@ missing service fails instead, so a green CI always means both backends were exe
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,88 @@ POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Unless told which to use, each test process takes its own PostgreSQL database (made from
+# TEST_POSTGRES_URL's server, dropped at exit) and its own Redis database number: suites run
+# side by side on one machine must not reset each other's data halfway through a test.
+_OWN = "TEST_POSTGRES_URL" not in os.environ and "TEST_REDIS_URL" not in os.environ
+_OWNER_KEY = "phananh-test-owner"
+_own_urls: tuple[str, str] | None = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _own_database() -> str:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    base = make_url(POSTGRES_URL)
+    name = f"phananh_test_{os.getpid()}"
+    engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE 'phananh_test_%'")
+            )
+            for (stale,) in rows.all():  # left by a run that was killed
+                pid = stale.rsplit("_", 1)[-1]
+                if pid.isdigit() and not _alive(int(pid)):
+                    await conn.execute(text(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)'))
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+    atexit.register(_drop_own_database, base.render_as_string(hide_password=False), name)
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_own_database(url: str, name: str) -> None:
+    async def drop() -> None:
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            await engine.dispose()
+
+    with contextlib.suppress(Exception):  # best effort: the next run drops it otherwise
+        asyncio.run(drop())
+
+
+async def _own_redis() -> str:
+    from redis.asyncio import Redis
+
+    for number in range(1, 16):
+        url = REDIS_URL.rsplit("/", 1)[0] + f"/{number}"
+        client = Redis.from_url(url)
+        try:
+            owner = await client.get(_OWNER_KEY)
+            if owner is None or owner == str(os.getpid()).encode() or not _alive(int(owner)):
+                await client.set(_OWNER_KEY, os.getpid())
+                return url
+        finally:
+            await client.aclose()
+    return REDIS_URL  # every number taken: share the default one
+
+
+async def _urls() -> tuple[str, str]:
+    global _own_urls
+    if not _OWN:
+        return POSTGRES_URL, REDIS_URL
+    if _own_urls is None:
+        _own_urls = (await _own_database(), await _own_redis())
+    return _own_urls
 
 
 @dataclass(frozen=True)
@@ -58,6 +142,8 @@ async def _reset_redis(url: str) -> None:
     client = Redis.from_url(url)
     try:
         await client.flushdb()
+        if _OWN:
+            await client.set(_OWNER_KEY, os.getpid())  # this number stays this process's
     finally:
         await client.aclose()
 
@@ -66,16 +152,22 @@ async def prepare(tmp_path: Path) -> Backend:
     """A clean database (and Redis) for one test."""
     if selected() != "postgres":
         return Backend("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}", None)
+    postgres_url, redis_url = POSTGRES_URL, REDIS_URL
     try:
-        await asyncio.wait_for(_reset_postgres(POSTGRES_URL), 10)
+        postgres_url, redis_url = await asyncio.wait_for(_urls(), 20)
+        await asyncio.wait_for(_reset_postgres(postgres_url), 10)
     except (TimeoutError, OSError) as error:
         _unavailable(f"PostgreSQL at {POSTGRES_URL}", error)
-    try:
-        await asyncio.wait_for(_reset_redis(REDIS_URL), 10)
-    except (TimeoutError, OSError) as error:
-        _unavailable(f"Redis at {REDIS_URL}", error)
     except Exception as error:  # redis.exceptions.ConnectionError is not an OSError
         if error.__class__.__name__ in ("ConnectionError", "TimeoutError"):
             _unavailable(f"Redis at {REDIS_URL}", error)
         raise
-    return Backend("postgres", POSTGRES_URL, REDIS_URL)
+    try:
+        await asyncio.wait_for(_reset_redis(redis_url), 10)
+    except (TimeoutError, OSError) as error:
+        _unavailable(f"Redis at {redis_url}", error)
+    except Exception as error:
+        if error.__class__.__name__ in ("ConnectionError", "TimeoutError"):
+            _unavailable(f"Redis at {redis_url}", error)
+        raise
+    return Backend("postgres", postgres_url, redis_url)
