@@ -2,7 +2,9 @@
 
 Commands: ``python -m bot`` (run), ``python -m bot demo`` (the local playground, playing one whole
 report and printing it first), ``python -m bot migrate`` (bring the schema up to date),
-``python -m bot import-boundaries FILE.geojson``.
+``python -m bot import-boundaries FILE.geojson``, ``python -m bot seed --tickets N`` (a realistic
+year of tickets, for benchmarks and trials), ``python -m bot export tickets|ranking --format
+csv|xlsx [--period ...] --out FILE``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="bring the database schema up to date (also done on start)")
     imp = sub.add_parser("import-boundaries", help="check and install official unit polygons")
     imp.add_argument("file", help="a GeoJSON FeatureCollection with a 'code' on each feature")
+    seed = sub.add_parser("seed", help="fill the database with a realistic year of tickets")
+    seed.add_argument("--tickets", type=int, required=True, help="how many tickets to add")
+    seed.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
+    exp = sub.add_parser("export", help="write tickets or the units' ranking as CSV or XLSX")
+    exp.add_argument("what", choices=["tickets", "ranking"])
+    exp.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    exp.add_argument(
+        "--period", default="", help="as after /stats: 7, 2026-11, 2026, 2026-10-01 2026-10-31"
+    )
+    exp.add_argument("--unit", default=None, help="only this unit's tickets (its code)")
+    exp.add_argument("--out", required=True, help="the file to write")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -52,6 +65,18 @@ def main(argv: list[str] | None = None) -> int:
         from bot.boundaries import import_boundaries
 
         return import_boundaries(settings, args.file)
+    if args.command == "seed":
+        if args.tickets < 0:
+            parser.error("--tickets must not be negative")
+        from bot.seed import seed_configured
+
+        return asyncio.run(seed_configured(settings.db_url, args.tickets, args.seed))
+    if args.command == "export":
+        from bot.export import export_to_file
+
+        return export_to_file(
+            settings.db_url, args.what, args.format, args.period, args.unit, args.out
+        )
     if args.command == "demo":
         from bot.local import run_local
 

@@ -101,6 +101,30 @@ class ChatBinding(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
+    # The statistics read only these columns: counting a year per unit never visits the rows
+    # (storage/stats.py; migration 0003).
+    __table_args__ = (
+        Index(
+            "ix_tickets_stats_period",
+            "created_at",
+            "unit_code",
+            "category",
+            "status",
+            "resolve_by",
+            "resolved_at",
+            "rating",
+        ),
+        Index(
+            "ix_tickets_stats_unit",
+            "unit_code",
+            "created_at",
+            "category",
+            "status",
+            "resolve_by",
+            "resolved_at",
+            "rating",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     number: Mapped[str] = mapped_column(String(16), unique=True)

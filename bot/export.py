@@ -1,0 +1,222 @@
+"""Exports of tickets and of the ranking as CSV or XLSX, for the chat's /export and the CLI.
+
+CSV is UTF-8 with a byte-order mark, so Excel opens Vietnamese names correctly; XLSX is
+written with openpyxl in write-only mode (rows streamed, memory flat for a year of tickets).
+Ticket exports carry no resident's personal data (see ``storage.stats.TicketRow``). Times are
+shown in Hanoi time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import sys
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from openpyxl import Workbook
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.directory import Directory
+from domain.stats import HANOI, Period, PeriodError, UnitFigures, parse_period
+from storage import stats
+from storage.db import make_engine, session_factory
+from storage.migrate import upgrade
+from storage.stats import TicketRow
+
+
+class Format(StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+class What(StrEnum):
+    TICKETS = "tickets"
+    RANKING = "ranking"
+
+
+TICKET_HEADER = (
+    "number",
+    "received_at_hanoi",
+    "category",
+    "unit_code",
+    "unit",
+    "status",
+    "priority",
+    "resolve_by_hanoi",
+    "accepted_at_hanoi",
+    "resolved_at_hanoi",
+    "closed_at_hanoi",
+    "on_time",
+    "rating",
+)
+RANKING_HEADER = (
+    "place",
+    "unit_code",
+    "unit",
+    "received",
+    "on_site",
+    "administrative",
+    "resolved",
+    "on_time",
+    "late",
+    "on_time_percent",
+    "satisfied",
+    "acceptable",
+    "unsatisfied",
+)
+
+Cell = str | int | float | None
+
+
+def _hanoi(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(HANOI).strftime("%Y-%m-%d %H:%M")
+
+
+def ticket_cells(row: TicketRow, directory: Directory, lang: str) -> list[Cell]:
+    on_time = (
+        "" if row.resolved_at is None else ("yes" if row.resolved_at <= row.resolve_by else "no")
+    )
+    unit = directory.get(row.unit_code)
+    return [
+        row.number[:4] + "-" + row.number[4:],
+        _hanoi(row.created_at),
+        row.category,
+        row.unit_code,
+        unit.name(lang) if unit else row.unit_code,
+        row.status,
+        row.priority,
+        _hanoi(row.resolve_by),
+        _hanoi(row.received_at),
+        _hanoi(row.resolved_at),
+        _hanoi(row.closed_at),
+        on_time,
+        row.rating or "",
+    ]
+
+
+def ranking_cells(
+    ranking: Sequence[UnitFigures], directory: Directory, lang: str
+) -> Iterable[list[Cell]]:
+    for place, figures in enumerate(ranking, start=1):
+        c = figures.counts
+        unit = directory.get(figures.unit_code)
+        rate = c.on_time_rate
+        yield [
+            place,
+            figures.unit_code,
+            unit.name(lang) if unit else figures.unit_code,
+            c.received,
+            c.on_site,
+            c.administrative,
+            c.resolved,
+            c.on_time,
+            c.late,
+            None if rate is None else round(rate, 1),
+            c.satisfied,
+            c.acceptable,
+            c.unsatisfied,
+        ]
+
+
+async def rows_of(rows: Iterable[list[Cell]]) -> AsyncIterator[list[Cell]]:
+    for row in rows:
+        yield row
+
+
+async def write(fmt: Format, header: Sequence[str], rows: AsyncIterator[list[Cell]]) -> bytes:
+    """The file's bytes: ``header`` then ``rows``."""
+    if fmt is Format.CSV:
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(header)
+        async for row in rows:
+            writer.writerow(["" if cell is None else cell for cell in row])
+        return text.getvalue().encode("utf-8-sig")  # the BOM tells Excel it is UTF-8
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("data")
+    sheet.append(list(header))
+    async for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def filename(what: What, fmt: Format, period: Period) -> str:
+    return f"phananh-{what}-{period.first_day:%Y%m%d}-{period.last_day:%Y%m%d}.{fmt}"
+
+
+async def export_tickets(
+    session: AsyncSession,
+    period: Period,
+    fmt: Format,
+    directory: Directory,
+    lang: str,
+    unit_code: str | None = None,
+) -> bytes:
+    async def cells() -> AsyncIterator[list[Cell]]:
+        async for row in stats.export_rows(session, period, unit_code):
+            yield ticket_cells(row, directory, lang)
+
+    return await write(fmt, TICKET_HEADER, cells())
+
+
+async def export_ranking(
+    session: AsyncSession,
+    period: Period,
+    now: datetime,
+    fmt: Format,
+    directory: Directory,
+    lang: str,
+) -> bytes:
+    ranking = await stats.ranking(session, period, now)
+    return await write(fmt, RANKING_HEADER, rows_of(ranking_cells(ranking, directory, lang)))
+
+
+def export_to_file(
+    url: str, what: str, fmt: str, period_text: str, unit_code: str | None, out: str
+) -> int:
+    """``python -m bot export``: write the file, or say clearly what is wrong and return 2."""
+    now = datetime.now(UTC)
+    try:
+        period = parse_period(period_text, now)
+    except PeriodError as error:
+        print(
+            f"Cannot read the period {error.text!r} ({error.problem}). Use nothing (the last "
+            "30 days), a number of days (7), a month (2026-11), a year (2026) or two days "
+            "(2026-10-01 2026-10-31).",
+            file=sys.stderr,
+        )
+        return 2
+    directory = Directory.load_default()
+    if unit_code is not None and directory.get(unit_code) is None:
+        print(f"No unit has the code {unit_code!r} (see data/directory.json).", file=sys.stderr)
+        return 2
+    data = asyncio.run(_export(url, What(what), Format(fmt), period, now, directory, unit_code))
+    Path(out).write_bytes(data)
+    print(f"Wrote {out} ({len(data):,} bytes): {what}, {period.label()}.")
+    return 0
+
+
+async def _export(
+    url: str,
+    what: What,
+    fmt: Format,
+    period: Period,
+    now: datetime,
+    directory: Directory,
+    unit_code: str | None,
+) -> bytes:
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+        async with session_factory(engine)() as session:
+            if what is What.TICKETS:
+                return await export_tickets(session, period, fmt, directory, "vi", unit_code)
+            return await export_ranking(session, period, now, fmt, directory, "vi")
+    finally:
+        await engine.dispose()

@@ -1,0 +1,132 @@
+"""/stats and /export through the emulator: the supervisors see the city, a unit's group its own
+figures, residents are politely refused, and a period nobody can read gets a clear answer."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from openpyxl import load_workbook
+
+from storage.models import Ticket
+from tests.world import BA_DINH, HOAN_KIEM, Message, World, plain
+
+
+async def some_tickets(world: World) -> None:
+    """Three tickets for Hoàn Kiếm (one late), two for Ba Đình (both on time), this week."""
+    now = datetime.now(UTC)
+    rows = []
+    for n, (unit, category, hours, due_hours) in enumerate(
+        [
+            (HOAN_KIEM, "roads", 10, 48),
+            (HOAN_KIEM, "procedure", 30, 48),
+            (HOAN_KIEM, "roads", 70, 48),  # late
+            (BA_DINH, "lighting", 5, 48),
+            (BA_DINH, "waste", 20, 48),
+        ]
+    ):
+        created = now - timedelta(days=5, hours=n)
+        rows.append(
+            Ticket(
+                number=f"E2E{n:04d}",
+                draft_key=f"e2e-{n}",
+                category=category,
+                description="Ông Nguyễn Văn A, 0912345678, báo ổ gà.",
+                unit_code=unit,
+                status="closed",
+                resolve_by=created + timedelta(hours=due_hours),
+                resolved_at=created + timedelta(hours=hours),
+                rating="satisfied",
+                created_at=created,
+                updated_at=created,
+            )
+        )
+    async with world.app.sessions() as session:
+        session.add_all(rows)
+        await session.commit()
+
+
+def document_bytes(world: World, message: Message) -> bytes:
+    return world.emu.file_bytes(message["document"]["file_id"])
+
+
+async def test_supervisors_get_the_city_figures_ranking_and_a_chart(world: World) -> None:
+    await some_tickets(world)
+    await world.say(world.admin, "/stats", chat=world.supervisor)
+    text, chart = await world.replies(world.supervisor, 2)
+    body = plain(text)
+    assert "toàn thành phố" in body
+    assert "Tiếp nhận: 5 (hiện trường 4, thủ tục hành chính 1)" in body
+    assert "Đúng hạn: 80.0% (4 đúng hạn, 1 trễ hạn)" in body
+    assert "trung vị 20 giờ" in body
+    # The ranking: Hoàn Kiếm (2 of 3 on time) before Ba Đình (all on time).
+    assert body.index("Phường Hoàn Kiếm") < body.index("Phường Ba Đình")
+    assert "Đúng hạn: giải quyết xong trước hạn" in body  # the footnote with the definitions
+    assert chart.get("photo")
+
+
+async def test_a_units_group_sees_only_its_figures_and_its_place(world: World) -> None:
+    await some_tickets(world)
+    await world.say(world.other_official, "/stats 7", chat=world.ba_dinh)
+    text, chart = await world.replies(world.ba_dinh, 2)
+    body = plain(text)
+    assert "Phường Ba Đình" in body and "Tiếp nhận: 2" in body
+    assert "Phường Hoàn Kiếm" not in body
+    assert "thứ 2/2 đơn vị" in body
+    assert chart.get("photo")
+
+
+async def test_a_period_nobody_can_read_gets_a_clear_message(world: World) -> None:
+    await world.say(world.admin, "/stats tháng trước", chat=world.supervisor)
+    answer = plain(await world.reply(world.supervisor))
+    assert "Không hiểu khoảng thời gian «tháng trước»" in answer
+    assert "/stats 2026-11" in answer  # and how to write one
+    await world.say(world.admin, "/stats 2026-10-31 2026-10-01", chat=world.supervisor)
+    assert "đứng trước ngày bắt đầu" in plain(await world.reply(world.supervisor))
+
+
+async def test_a_resident_asking_for_stats_is_refused_politely(world: World) -> None:
+    await some_tickets(world)
+    await world.say(world.resident, "/stats")
+    answer = plain(await world.reply(world.resident))
+    assert "chỉ dành cho cán bộ" in answer and "/my" in answer
+    await world.say(world.resident, "/export")
+    assert "chỉ dành cho cán bộ" in plain(await world.reply(world.resident))
+    await world.settle()
+    assert not [m for m in world.emu.bot_messages(world.resident.id) if m.get("document")]
+
+
+async def test_a_city_admin_gets_the_city_in_a_private_chat(world: World) -> None:
+    await some_tickets(world)
+    await world.say(world.admin, "/stats")
+    text, chart = await world.replies(world.admin, 2)
+    assert "toàn thành phố" in plain(text) and chart.get("photo")
+
+
+async def test_export_sends_the_units_tickets_as_csv_without_personal_data(world: World) -> None:
+    await some_tickets(world)
+    await world.say(world.official, "/export", chat=world.hoan_kiem)
+    sent = await world.reply(world.hoan_kiem)
+    assert sent["document"]["file_name"].endswith(".csv")
+    data = document_bytes(world, sent)
+    assert data.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads Vietnamese right
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert len(rows) == 3 and {r["unit"] for r in rows} == {"Phường Hoàn Kiếm"}
+    assert sorted(r["on_time"] for r in rows) == ["no", "yes", "yes"]
+    assert "0912345678" not in data.decode("utf-8-sig") and "Nguyễn" not in data.decode("utf-8-sig")
+
+
+async def test_export_of_the_ranking_as_xlsx(world: World) -> None:
+    await some_tickets(world)
+    await world.say(world.admin, "/export ranking xlsx 30", chat=world.supervisor)
+    sent = await world.reply(world.supervisor)
+    assert sent["document"]["file_name"].endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(document_bytes(world, sent))).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("place", "unit_code", "unit")
+    assert [(r[2], r[9]) for r in rows[1:]] == [
+        ("Phường Hoàn Kiếm", 66.7),
+        ("Phường Ba Đình", 100.0),
+    ]
