@@ -14,18 +14,21 @@ may add its own check as ``def unavailable() -> str | None`` (a reason, or None 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlsplit
 
-from bench.table import Result, format_number, print_table
+from bench.table import Result, format_number, markdown_table, print_table
 
 ORDER = ("e2e", "workers", "storage", "lookups", "photos", "memory")
 SERVICE_URLS = {
@@ -108,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: {' '.join(ORDER)})")
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each benchmark (median)")
+    parser.add_argument(
+        "--markdown", metavar="FILE", help="also write the machine and the table of medians here"
+    )
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in ORDER]
     if unknown:
@@ -133,7 +139,26 @@ def main(argv: list[str] | None = None) -> int:
         table.extend(medians(runs))
     print()
     print_table(table)
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as out:
+            out.write(f"{machine()}; {args.repeat} run(s) each, medians\n\n")
+            out.write(markdown_table(table) + "\n")
     return 0
+
+
+def machine() -> str:
+    """Cores, CPU model, date and commit: what a figure needs beside it to mean something."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return f"{os.cpu_count()} cores ({model}), {date}, commit {commit or 'unknown'}"
 
 
 if __name__ == "__main__":

@@ -94,6 +94,7 @@ def run(quick: bool) -> list[Result]:
             baseline,
             "",
             None,
+            f"slowest steps at p99: {bot_sat.slowest_steps()}",
         ),
         Result(
             f"{name}: p99 latency at {FIXED_RATE:.0f} updates/s",
@@ -104,6 +105,7 @@ def run(quick: bool) -> list[Result]:
             f"< {P99_TARGET_MS:.0f} ms (SQLite)",
             bot_paced.percentile_ms(99) < P99_TARGET_MS and bot_paced.rate >= 0.95 * FIXED_RATE,
             f"rate reached {bot_paced.rate:.0f}/s (echo {echo_paced.rate:.0f}/s), "
-            f"p50 {bot_paced.percentile_ms(50):.1f} ms (echo {echo_paced.percentile_ms(50):.1f})",
+            f"p50 {bot_paced.percentile_ms(50):.1f} ms (echo {echo_paced.percentile_ms(50):.1f}); "
+            f"slowest steps at p99: {bot_paced.slowest_steps()}",
         ),
     ]

@@ -90,16 +90,19 @@ class Stats:
     """Answered updates, and the latency of each, within a measuring window."""
 
     latencies: list[float] = field(default_factory=list)
+    by_step: dict[str, list[float]] = field(default_factory=dict)
     measuring: bool = False
     started: float = 0.0
     stopped: float = 0.0
 
-    def record(self, sent: float, answered: float) -> None:
+    def record(self, step: str, sent: float, answered: float) -> None:
         if self.measuring:
             self.latencies.append(answered - sent)
+            self.by_step.setdefault(step, []).append(answered - sent)
 
     def start(self) -> None:
         self.latencies.clear()
+        self.by_step.clear()
         self.measuring = True
         self.started = time.perf_counter()
 
@@ -112,11 +115,17 @@ class Stats:
         """Answered updates a second over the window."""
         return len(self.latencies) / (self.stopped - self.started)
 
-    def percentile_ms(self, p: float) -> float:
-        if len(self.latencies) < 2:
+    def percentile_ms(self, p: float, step: str | None = None) -> float:
+        latencies = self.latencies if step is None else self.by_step.get(step, [])
+        if len(latencies) < 2:
             return float("nan")
-        cuts = statistics.quantiles(self.latencies, n=1000, method="inclusive")
+        cuts = statistics.quantiles(latencies, n=1000, method="inclusive")
         return cuts[round(p * 10) - 1] * 1000
+
+    def slowest_steps(self, p: float = 99, top: int = 3) -> str:
+        """The steps with the highest p-th percentile latency, e.g. "photo 812 ms, ..."."""
+        found = sorted(((self.percentile_ms(p, step), step) for step in self.by_step), reverse=True)
+        return ", ".join(f"{step} {ms:.0f} ms" for ms, step in found[:top] if ms == ms)
 
 
 class Pacer:
@@ -149,7 +158,11 @@ class Town:
     count: int = 0
 
     async def act(
-        self, chat_id: int, action: Callable[[], Awaitable[object]], answers: int = 1
+        self,
+        step: str,
+        chat_id: int,
+        action: Callable[[], Awaitable[object]],
+        answers: int = 1,
     ) -> list[MessageRecord]:
         """One update: wait for a send slot (at a fixed rate), send, wait for the answers."""
         if self.pacer is not None:
@@ -159,7 +172,7 @@ class Town:
         await action()
         await asyncio.wait_for(arrived, ANSWER_TIMEOUT)
         records, answered = self.inbox.take(chat_id, answers)
-        self.stats.record(sent, answered)
+        self.stats.record(step, sent, answered)
         return records
 
     def resident(self) -> EmuUser:
@@ -183,9 +196,9 @@ async def press(town: Town, user: EmuUser, record: MessageRecord, data: str) -> 
 async def open_report(town: Town, user: EmuUser) -> MessageRecord:
     """/report, past the privacy notice before a first report: the category question."""
     emu, chat = town.emu, user.id
-    [ask] = await town.act(chat, lambda: emu.send_text(user, "/report"))
+    [ask] = await town.act("start", chat, lambda: emu.send_text(user, "/report"))
     if "p:ok" in str(ask.data.get("reply_markup")):
-        [ask] = await town.act(chat, lambda: press(town, user, ask, "p:ok"))
+        [ask] = await town.act("privacy", chat, lambda: press(town, user, ask, "p:ok"))
     return ask
 
 
@@ -193,28 +206,32 @@ async def draft_report(town: Town, user: EmuUser, n: int) -> None:
     """An unfinished report: category chosen, description written, photo asked."""
     emu, chat = town.emu, user.id
     ask = await open_report(town, user)
-    await town.act(chat, lambda: press(town, user, ask, "r:cat:roads"))
-    await town.act(chat, lambda: emu.send_text(user, DESCRIPTION.format(n=n)))
+    await town.act("category", chat, lambda: press(town, user, ask, "r:cat:roads"))
+    await town.act("text", chat, lambda: emu.send_text(user, DESCRIPTION.format(n=n)))
 
 
 async def full_report(town: Town, user: EmuUser, n: int) -> str:
     """start, category, text, photo, location, confirm, submit: the ticket number."""
     emu, chat = town.emu, user.id
     ask = await open_report(town, user)
-    await town.act(chat, lambda: press(town, user, ask, "r:cat:roads"))
-    await town.act(chat, lambda: emu.send_text(user, DESCRIPTION.format(n=n)))
+    await town.act("category", chat, lambda: press(town, user, ask, "r:cat:roads"))
+    await town.act("text", chat, lambda: emu.send_text(user, DESCRIPTION.format(n=n)))
     # A photo as Telegram hands it to a bot (1280 px, already known by file_id): the emulator's
     # own decoding of an upload is not what is measured.
-    [got] = await town.act(chat, lambda: emu._user_message(user, dict(town.photo)))
-    await town.act(chat, lambda: press(town, user, got, "r:done"))
+    [got] = await town.act("photo", chat, lambda: emu._user_message(user, dict(town.photo)))
+    await town.act("photos done", chat, lambda: press(town, user, got, "r:done"))
     lat, lon = town.places[n % len(town.places)]
-    _, confirm = await town.act(chat, lambda: emu.send_location(user, lat, lon), answers=2)
+    _, confirm = await town.act(
+        "location", chat, lambda: emu.send_location(user, lat, lon), answers=2
+    )
     if "r:near:new" in str(confirm.data.get("reply_markup")):
         # An open report of the same kind within metres: this resident's is a new one.
         offer = confirm
-        [confirm] = await town.act(chat, lambda: press(town, user, offer, "r:near:new"))
-    [review] = await town.act(chat, lambda: press(town, user, confirm, "r:ok"))
-    [done] = await town.act(chat, lambda: press(town, user, review, "r:submit"))
+        [confirm] = await town.act(
+            "not the nearby one", chat, lambda: press(town, user, offer, "r:near:new")
+        )
+    [review] = await town.act("confirm", chat, lambda: press(town, user, confirm, "r:ok"))
+    [done] = await town.act("submit", chat, lambda: press(town, user, review, "r:submit"))
     found = TICKET.search(done.text or "")
     if found is None:
         raise AssertionError(f"no ticket number in the answer to submit: {done.summary()}")
@@ -225,7 +242,9 @@ async def echo(town: Town, user: EmuUser, n: int) -> str:
     """The echo bot's round: eight messages, each answered by their echo."""
     for step in range(8):
         text = f"{DESCRIPTION.format(n=n)} ({step})"
-        [answer] = await town.act(user.id, functools.partial(town.emu.send_text, user, text))
+        [answer] = await town.act(
+            "echo", user.id, functools.partial(town.emu.send_text, user, text)
+        )
         if answer.text != text:
             raise AssertionError(f"the echo bot answered {answer.summary()}")
     return ""
@@ -325,7 +344,7 @@ async def settle_in(town: Town) -> None:
         town.emu.add_member(group, town.admin, status="administrator")
         command = f"/bind {area.code}"
         await town.act(
-            group.id, functools.partial(town.emu.send_text, town.admin, command, chat=group)
+            "bind", group.id, functools.partial(town.emu.send_text, town.admin, command, chat=group)
         )
     # Pins spread over the bound wards, so most reports are not beside an open one.
     rng = random.Random(SEED)

@@ -41,7 +41,7 @@ def verdict(result: Result) -> str:
 
 
 def rows(results: Sequence[Result]) -> list[list[str]]:
-    header = ["benchmark", "figure", "baseline", "ratio", "target", "", "detail"]
+    header = ["benchmark", "figure", "baseline", "ratio", "target", "verdict", "detail"]
     body = [
         [
             r.name,
