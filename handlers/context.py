@@ -161,3 +161,7 @@ class CommitFirst:
     async def is_member(self, chat_id: str, user_id: str) -> bool:
         await self.checkpoint()
         return await self.inner.is_member(chat_id, user_id)
+
+    async def is_admin(self, chat_id: str, user_id: str) -> bool:
+        await self.checkpoint()
+        return await self.inner.is_admin(chat_id, user_id)

@@ -13,7 +13,7 @@ from html import escape
 
 from bot.channels.base import Button, Choices
 from domain.directory import Directory
-from domain.lifecycle import Action, Status, allowed_actions
+from domain.lifecycle import OPEN, Action, Status, allowed_actions
 from handlers import render
 from handlers.context import Ctx
 from locales import Translator, translator
@@ -33,7 +33,15 @@ def card_choices(t: Translator, ticket: Ticket) -> Choices | None:
     ]
     if not buttons:
         return None
-    return Choices(tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)))
+    rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
+    if Status(ticket.status) in OPEN:  # who handles it (handlers.roster): a row of its own
+        rows.append(
+            (
+                Button(t("button-take"), f"hold:{ticket.id}"),
+                Button(t("button-assign"), f"asg:{ticket.id}"),
+            )
+        )
+    return Choices(tuple(rows))
 
 
 def card_message(

@@ -107,7 +107,7 @@ def reporter_details(
 
 def card(t: Translator, ticket: Ticket, directory: Directory) -> str:
     """The ticket as a unit's group sees it: no name, username or phone of the resident."""
-    return t(
+    text = t(
         "card",
         number=number(ticket),
         category=category_label(t, ticket.category),
@@ -119,3 +119,6 @@ def card(t: Translator, ticket: Ticket, directory: Directory) -> str:
         deadline=when(ticket.resolve_by),
         photos=len([p for p in ticket.photos if p.source == "resident"]),
     )
+    if ticket.holder_name:  # who in the unit holds it (handlers.roster); residents never see it
+        text += "\n" + t("card-holder", name=escape(ticket.holder_name))
+    return text

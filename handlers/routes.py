@@ -1,6 +1,8 @@
 """Where every event enters the conversations, and the fixed order in which features see it.
 
 Channels call ``handle(ctx)`` once per event. The order matters and is the same for every channel:
+0. a unit's roster (/officials, /add_official, /remove_official) and the card's Take and
+   Assign buttons, in any chat (handlers.roster; its commands explain in private where they work);
 1. group chats belong to officials (handlers.official);
 2. in a private chat, commands and menu buttons come first, so that /cancel, /start or the menu
    always work, whatever step the resident is at (handlers.menu, handlers.status);
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from bot.channels.base import Kind
-from handlers import followup, menu, moderation, official, privacy, report, status
+from handlers import followup, menu, moderation, official, privacy, report, roster, status
 from handlers.context import Ctx
 from locales import pick_language, translator
 
@@ -28,6 +30,8 @@ async def handle(ctx: Ctx) -> None:
         return
     if ev.person.is_bot:
         return  # other bots (and channels posting as bots) are not residents or officials
+    if await roster.handle(ctx):
+        return  # a unit's roster and who holds a ticket (its commands also answer in private)
     if not ev.private:
         await official.handle(ctx)
         return

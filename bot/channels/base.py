@@ -96,6 +96,8 @@ class Incoming:
     button_data: str | None = None
     button_event: str | None = None
     reply_to: str | None = None
+    # Who wrote the message replied to (a colleague named by a reply to their message).
+    reply_person: Person | None = None
     other: str | None = None  # what kind of unsupported content (sticker, voice, ...)
     forwarded: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -180,6 +182,10 @@ class Channel(Protocol):
 
     async def is_member(self, chat_id: str, user_id: str) -> bool:
         """Whether the person is (still) a member of the group."""
+        ...
+
+    async def is_admin(self, chat_id: str, user_id: str) -> bool:
+        """Whether the person administers the group (Telegram: its creator or an admin)."""
         ...
 
 

@@ -265,6 +265,15 @@ class TelegramChannel:
             return True
         return bool(getattr(member, "is_member", False))  # restricted, still in the group
 
+    async def is_admin(self, chat_id: str, user_id: str) -> bool:
+        try:
+            member = await self._call(
+                lambda: self.bot.get_chat_member(chat_id=int(chat_id), user_id=int(user_id))
+            )
+        except Refused:
+            return False
+        return member.status in (ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR)
+
     async def _download(self, path: str) -> bytes:
         buffer = io.BytesIO()  # a fresh one per attempt: a retry must not append to a partial
         await self.bot.download_file(path, destination=buffer)
@@ -317,6 +326,13 @@ def _person(user: User) -> Person:
     )
 
 
+def _replied_person(message: Message) -> Person | None:
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None:
+        return None  # not a reply, or to a channel post or an anonymous admin
+    return _person(replied.from_user)
+
+
 def message_to_incoming(message: Message, bot_username: str | None = None) -> Incoming | None:
     """A Telegram message as the conversations see it; None for what no one should act on.
 
@@ -336,6 +352,7 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
             str(message.reply_to_message.message_id) if message.reply_to_message else None
         ),
         "forwarded": message.forward_origin is not None,
+        "reply_person": _replied_person(message),
     }
     if message.migrate_to_chat_id is not None:
         return Incoming(kind=Kind.CHAT_MOVED, extra={"to": str(message.migrate_to_chat_id)}, **base)
