@@ -86,8 +86,16 @@ def _duration(t: Translator, seconds: float | None) -> str:
     return t("stats-days-hours", days=days, hours=hours)
 
 
-def _number(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
+def _number(t: Translator, value: int) -> str:
+    """1.234 in Vietnamese, 1,234 in English."""
+    text = f"{value:,}"
+    return text.replace(",", ".") if t.lang == "vi" else text
+
+
+def _percent(t: Translator, value: float | None) -> str:
+    """66,7% in Vietnamese, 66.7% in English."""
+    text = percent(value)
+    return text.replace(".", ",") if t.lang == "vi" else text
 
 
 def _summary_lines(t: Translator, summary: Summary) -> list[str]:
@@ -95,16 +103,20 @@ def _summary_lines(t: Translator, summary: Summary) -> list[str]:
     return [
         t(
             "stats-received",
-            received=_number(c.received),
-            on_site=_number(c.on_site),
-            administrative=_number(c.administrative),
+            received=_number(t, c.received),
+            on_site=_number(t, c.on_site),
+            administrative=_number(t, c.administrative),
         ),
-        t("stats-resolved", resolved=_number(c.resolved), share=percent(c.share(c.resolved))),
+        t(
+            "stats-resolved",
+            resolved=_number(t, c.resolved),
+            share=_percent(t, c.share(c.resolved)),
+        ),
         t(
             "stats-on-time",
-            rate=percent(c.on_time_rate),
-            on_time=_number(c.on_time),
-            late=_number(c.late),
+            rate=_percent(t, c.on_time_rate),
+            on_time=_number(t, c.on_time),
+            late=_number(t, c.late),
         ),
         t(
             "stats-resolve-time",
@@ -113,10 +125,10 @@ def _summary_lines(t: Translator, summary: Summary) -> list[str]:
         ),
         t(
             "stats-satisfaction",
-            satisfied=percent(c.share(c.satisfied, c.rated)),
-            acceptable=percent(c.share(c.acceptable, c.rated)),
-            unsatisfied=percent(c.share(c.unsatisfied, c.rated)),
-            rated=_number(c.rated),
+            satisfied=_percent(t, c.share(c.satisfied, c.rated)),
+            acceptable=_percent(t, c.share(c.acceptable, c.rated)),
+            unsatisfied=_percent(t, c.share(c.unsatisfied, c.rated)),
+            rated=_number(t, c.rated),
         ),
     ]
 
@@ -126,9 +138,9 @@ def _ranking_line(ctx: Ctx, t: Translator, place: int, figures: UnitFigures) -> 
         "stats-ranking-line",
         place=place,
         unit=escape(ctx.services.directory.name(figures.unit_code, t.lang)),
-        rate=percent(figures.on_time_rate),
-        late=_number(figures.counts.late),
-        received=_number(figures.counts.received),
+        rate=_percent(t, figures.on_time_rate),
+        late=_number(t, figures.counts.late),
+        received=_number(t, figures.counts.received),
     )
 
 
@@ -201,7 +213,7 @@ async def _stats(ctx: Ctx, scope: Scope) -> None:
             [c.received, c.resolved, c.on_time, c.late],
             [charts.GREY, charts.GREEN, charts.GREEN, charts.RED],
         )
-    await ctx.channel.send_photo(ctx.event.chat_id, png, caption=escape(title))
+    await ctx.channel.send_photo(ctx.event.chat_id, png, caption=title)  # HTML, names escaped
 
 
 def _export_args(text: str) -> tuple[export.What, export.Format, str]:
@@ -235,13 +247,15 @@ async def _export(ctx: Ctx, scope: Scope) -> None:
             await ctx.reply(
                 t(
                     "export-too-many",
-                    count=_number(found.received),
-                    max=_number(CHAT_EXPORT_MAX_TICKETS),
+                    count=_number(t, found.received),
+                    max=_number(t, CHAT_EXPORT_MAX_TICKETS),
                 )
             )
             return
         data = await export.export_tickets(session, period, fmt, directory, t.lang, scope.unit_code)
-        caption = t("export-tickets-caption", count=_number(found.received), period=period.label())
+        caption = t(
+            "export-tickets-caption", count=_number(t, found.received), period=period.label()
+        )
     else:
         data = await export.export_ranking(session, period, now, fmt, directory, t.lang)
         caption = t("export-ranking-caption", period=period.label())

@@ -58,11 +58,12 @@ async def test_supervisors_get_the_city_figures_ranking_and_a_chart(world: World
     body = plain(text)
     assert "toàn thành phố" in body
     assert "Tiếp nhận: 5 (hiện trường 4, thủ tục hành chính 1)" in body
-    assert "Đúng hạn: 80.0% (4 đúng hạn, 1 trễ hạn)" in body
+    assert "Đúng hạn: 80,0% (4 đúng hạn, 1 trễ hạn)" in body
     assert "trung vị 20 giờ" in body
     # The ranking: Hoàn Kiếm (2 of 3 on time) before Ba Đình (all on time).
     assert body.index("Phường Hoàn Kiếm") < body.index("Phường Ba Đình")
-    assert "Đúng hạn: giải quyết xong trước hạn" in body  # the footnote with the definitions
+    assert "Trễ hạn: giải quyết sau hạn, hoặc đã quá hạn" in body  # the footnote
+    assert "<b>" not in plain(chart)  # the caption is formatted, not shown as tags
     assert chart.get("photo")
 
 
