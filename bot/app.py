@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.boundaries import load_locator
 from bot.channels.telegram import TelegramChannel, make_router
 from bot.delivery import Sender, SenderConfig
+from bot.metrics import Metrics, UpdateMetrics
 from bot.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.settings import Settings
 from domain.directory import Directory
@@ -59,6 +60,7 @@ class App:
     dispatcher: Dispatcher
     bot: Bot
     sender: Sender
+    metrics: Metrics = field(default_factory=Metrics)
     sender_stop: asyncio.Event = field(default_factory=asyncio.Event)
     sender_task: asyncio.Task[None] | None = None
 
@@ -134,6 +136,9 @@ async def build_app(
         storage=storage or MemoryStorage(),
         events_isolation=events_isolation or SimpleEventIsolation(),
     )
+    metrics = Metrics()
+    # After aiogram's own outer middlewares (errors, FSM): it times the handling itself.
+    dispatcher.update.outer_middleware(UpdateMetrics(metrics))
     shared_state = isinstance(dispatcher.storage, RedisStorage)
     dispatcher.include_router(make_router(services, sessions, shared_state=shared_state))
     api = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
@@ -145,8 +150,9 @@ async def build_app(
         limiter,
         wake,
         SenderConfig(summary_threshold=settings.summary_threshold),
+        metrics=metrics,
     )
-    app = App(settings, engine, sessions, services, dispatcher, bot, sender)
+    app = App(settings, engine, sessions, services, dispatcher, bot, sender, metrics)
     # The sender runs whenever the dispatcher runs, however it is started (polling, webhook).
     dispatcher.startup.register(app.start_sender)
     dispatcher.shutdown.register(app.stop_sender)

@@ -30,6 +30,7 @@ from bot.channels.base import (
     RetryAfter,
     Sent,
 )
+from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
 from handlers import notify, render
 from handlers.context import CommitFirst, Services
@@ -71,6 +72,7 @@ class Sender:
         wake: asyncio.Event,
         config: SenderConfig | None = None,
         clock: Callable[[], datetime] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.sessions = sessions
         self.channel = channel
@@ -79,6 +81,7 @@ class Sender:
         self.wake = wake
         self.config = config or SenderConfig()
         self.clock = clock or services.clock
+        self.metrics = metrics or Metrics()
         self.delivered = 0
         self.failures = 0
 
@@ -168,6 +171,7 @@ class Sender:
             await self._later(session, row, deferred.seconds, None, count=False)
             return False
         except RetryAfter as flood:
+            self.metrics.outbox_failed(row.kind, "throttled")
             await self._later(session, row, flood.seconds, str(flood), count=True)
             return False
         except RecipientBlocked as blocked:
@@ -193,6 +197,7 @@ class Sender:
             return True
         except Exception as error:  # a server error, a timeout, a bug: retry, never drop
             self.failures += 1
+            self.metrics.outbox_failed(row.kind, "retried")
             backoff = min(2.0 ** (row.attempts + 1), MAX_BACKOFF) * random.uniform(0.8, 1.2)
             level = logging.WARNING if row.attempts >= 3 else logging.INFO
             log.log(
@@ -212,6 +217,7 @@ class Sender:
         row.locked_until = None
         await session.commit()
         self.delivered += 1
+        self.metrics.outbox_delivered(row.kind)
         return True
 
     async def _later(
@@ -232,6 +238,7 @@ class Sender:
 
     async def _give_up(self, session: AsyncSession, row: OutboxMessage, why: str) -> None:
         log.warning("outbox %s to %s given up: %s", row.id, row.chat_id, why)
+        self.metrics.outbox_failed(row.kind, "dead")
         row.status = outbox.DEAD
         row.last_error = why[:500]
         row.locked_until = None

@@ -18,6 +18,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.app import App, patiently, set_commands
+from bot.metrics import add_routes
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,7 @@ def make_web_app(app: App, *, path: str, secret: str) -> web.Application:
         dispatcher=app.dispatcher, bot=app.bot, handle_in_background=False, secret_token=secret
     ).register(web_app, path=path)
     setup_application(web_app, app.dispatcher, bot=app.bot)
-
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    web_app.router.add_get("/healthz", healthz)
+    add_routes(web_app, app)  # /healthz and /metrics, on the same server as the webhook
     return web_app
 
 
