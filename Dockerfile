@@ -3,6 +3,8 @@
 #   docker build -t phan-anh .
 #   docker run -e BOT_TOKEN=... -v phananh-data:/data phan-anh
 #
+# With PostgreSQL and Redis: docker compose up (docker-compose.yml).
+#
 # Two stages: the first installs the project and its dependencies into a virtual
 # environment; the second copies only that environment onto a clean base, so the
 # image carries no source tree, build caches or build-only tools.
@@ -67,10 +69,14 @@ COPY --from=builder /opt/venv /opt/venv
 #   write into /opt/venv anyway, so don't let Python try.
 # DATA_DIR: where the bot keeps its SQLite database, stored photos and imported
 #   boundaries (read by bot/settings.py); it is the volume declared below.
+# METRICS_HOST: /healthz and /metrics (polling mode, METRICS_PORT 9090) listen on every
+#   interface of the container; 127.0.0.1 would be the container alone. Nothing is
+#   reachable from outside unless the port is published (docker-compose.yml: host loopback).
 ENV PATH="/opt/venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    METRICS_HOST=0.0.0.0
 
 # Fail the build, rather than the first report, if the install is incomplete:
 # the Hanoi time zone must resolve (deadlines and dates are shown in it; the slim
@@ -91,6 +97,9 @@ VOLUME /data
 WORKDIR /app
 
 USER 10001:10001
+
+# /healthz and /metrics in polling mode (METRICS_PORT).
+EXPOSE 9090
 
 # With BOT_TOKEN set the bot polls Telegram; see `python -m bot --help`.
 CMD ["python", "-m", "bot"]
