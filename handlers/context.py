@@ -129,6 +129,20 @@ class CommitFirst:
         await self.checkpoint()
         return await self.inner.send_album(chat_id, photos, reply_to=reply_to)
 
+    async def send_document(
+        self,
+        chat_id: str,
+        data: bytes,
+        filename: str,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+    ) -> Sent:
+        await self.checkpoint()
+        return await self.inner.send_document(
+            chat_id, data, filename, caption=caption, reply_to=reply_to
+        )
+
     async def send_place(
         self,
         chat_id: str,

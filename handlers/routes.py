@@ -3,7 +3,8 @@
 Channels call ``handle(ctx)`` once per event. The order matters and is the same for every channel:
 0. a unit's roster (/officials, /add_official, /remove_official) and the card's Take and
    Assign buttons, in any chat (handlers.roster; its commands explain in private where they work);
-1. group chats belong to officials (handlers.official);
+1. /stats and /export first, in any chat: where they are sent decides what they show
+   (handlers.stats); then group chats belong to officials (handlers.official);
 2. in a private chat, commands and menu buttons come first, so that /cancel, /start or the menu
    always work, whatever step the resident is at (handlers.menu, handlers.status);
 3. a reply to the bot's message about a ticket is a follow-up for that ticket (handlers.followup);
@@ -16,7 +17,17 @@ from __future__ import annotations
 import logging
 
 from bot.channels.base import Kind
-from handlers import followup, menu, moderation, official, privacy, report, roster, status
+from handlers import (
+    followup,
+    menu,
+    moderation,
+    official,
+    privacy,
+    report,
+    roster,
+    stats,
+    status,
+)
 from handlers.context import Ctx
 from locales import pick_language, translator
 
@@ -33,9 +44,15 @@ async def handle(ctx: Ctx) -> None:
     if await roster.handle(ctx):
         return  # a unit's roster and who holds a ticket (its commands also answer in private)
     if not ev.private:
+        if ev.kind is Kind.COMMAND and ev.command in stats.COMMANDS:
+            await stats.handle(ctx)
+            return
         await official.handle(ctx)
         return
     await _know_resident(ctx)
+    if ev.kind is Kind.COMMAND and ev.command in stats.COMMANDS:
+        await stats.handle(ctx)  # city admins see the city; residents are told it is not theirs
+        return
     if ev.kind is Kind.COMMAND and await _resident_command(ctx):
         return
     if ev.kind is Kind.BUTTON and await _global_button(ctx):

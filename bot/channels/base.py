@@ -161,6 +161,18 @@ class Channel(Protocol):
         self, chat_id: str, photos: list[bytes], *, reply_to: str | None = None
     ) -> list[Sent]: ...
 
+    async def send_document(
+        self,
+        chat_id: str,
+        data: bytes,
+        filename: str,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+    ) -> Sent:
+        """A file (an export) under ``filename``."""
+        ...
+
     async def send_place(
         self,
         chat_id: str,

@@ -159,6 +159,26 @@ class TelegramChannel:
         )
         return Sent(chat_id, str(message.message_id))
 
+    async def send_document(
+        self,
+        chat_id: str,
+        data: bytes,
+        filename: str,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+    ) -> Sent:
+        message = await self._call(
+            lambda: self.bot.send_document(
+                chat_id=int(chat_id),
+                document=BufferedInputFile(data, filename=filename),
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=_reply(reply_to),
+            )
+        )
+        return Sent(chat_id, str(message.message_id))
+
     async def send_album(
         self, chat_id: str, photos: list[bytes], *, reply_to: str | None = None
     ) -> list[Sent]:
