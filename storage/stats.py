@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, cast, func, or_, select
+from sqlalchemy import ARRAY, ColumnElement, Float, Integer, and_, cast, func, or_, select, text
+from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import categories
@@ -109,18 +110,15 @@ async def resolve_times(
     duration = _duration_seconds(dialect)
     where = and_(_in_period(period, unit_code), _resolved())
     if dialect == "postgresql":
-        row = (
-            await session.execute(
-                select(
-                    func.percentile_cont(0.5).within_group(duration),
-                    func.percentile_cont(0.9).within_group(duration),
-                ).where(where)
-            )
-        ).one()
-        return (
-            None if row[0] is None else float(row[0]),
-            None if row[1] is None else float(row[1]),
-        )
+        # A year's durations take ~30 MB to sort: past the default work_mem (4 MB) PostgreSQL
+        # sorts on disk. Raise it for this transaction only.
+        await session.execute(text("SET LOCAL work_mem = '64MB'"))
+        # Both quantiles from one sort: percentile_cont over an array of fractions.
+        both = func.percentile_cont(pg_array([0.5, 0.9]), type_=ARRAY(Float)).within_group(duration)
+        found = await session.scalar(select(both).where(where))
+        if not found or found[0] is None or found[1] is None:
+            return None, None
+        return float(found[0]), float(found[1])
     # SQLite: one pass makes a histogram of the durations rounded to the minute, and a
     # running sum over it finds the minutes that hold the ranks each quantile needs. Exact to
     # the minute (the answer shows hours), with no sort of every row by its duration.
