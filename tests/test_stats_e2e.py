@@ -131,3 +131,10 @@ async def test_export_of_the_ranking_as_xlsx(world: World) -> None:
         ("Phường Hoàn Kiếm", 66.7),
         ("Phường Ba Đình", 100.0),
     ]
+
+
+async def test_a_group_bound_to_no_unit_is_told_so(world: World) -> None:
+    stray = world.emu.add_group("Nhóm chưa gắn")
+    world.emu.add_member(stray, world.stranger)
+    await world.say(world.stranger, "/stats", chat=stray)
+    assert "chưa gắn với đơn vị nào" in plain(await world.reply(stray))
