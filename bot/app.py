@@ -116,6 +116,7 @@ async def build_app(
         default_language=settings.default_language,
         wake_sender=wake.set,
         report_limit_per_hour=settings.report_limit_per_hour,
+        duplicate_radius_m=settings.duplicate_radius_m,
     )
     limits = Limits(settings.send_rate_per_second, settings.group_rate_per_minute)
     limiter: RateLimiter = MemoryRateLimiter(limits)

@@ -35,7 +35,7 @@ from bot.ratelimit import RateLimiter
 from handlers import notify, render
 from handlers.context import CommitFirst, Services
 from locales import translator
-from storage import outbox
+from storage import followers, outbox
 from storage.models import OutboxMessage, Resident, Ticket
 from storage.repo import Repository
 
@@ -350,7 +350,12 @@ class Sender:
         directory = self.services.directory
         if "card" not in row.progress:
             text, choices = notify.card_message(
-                t, ticket, directory, here=current == row.chat_id, unit_has_chat=has_chat
+                t,
+                ticket,
+                directory,
+                here=current == row.chat_id,
+                unit_has_chat=has_chat,
+                followers=await followers.follower_count(session, ticket.id),
             )
             await self._slot(row)
             card = await self._channel(session).send_text(
@@ -392,7 +397,12 @@ class Sender:
         t = translator(self.services.default_language)
         current, has_chat = await self._card_context(session, ticket)
         text, choices = notify.card_message(
-            t, ticket, self.services.directory, here=current == row.chat_id, unit_has_chat=has_chat
+            t,
+            ticket,
+            self.services.directory,
+            here=current == row.chat_id,
+            unit_has_chat=has_chat,
+            followers=await followers.follower_count(session, ticket.id),
         )
         for link in await Repository(session).cards(ticket.id):
             if link.chat_id != row.chat_id or link.message_id in row.progress.get("edited", []):

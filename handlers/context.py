@@ -29,6 +29,8 @@ class Services:
     # Tells the outbox sender that new notifications were committed (it also polls).
     wake_sender: Callable[[], None] = lambda: None
     report_limit_per_hour: int = 5
+    # An open report of the same category this close (metres) is offered to follow; 0 = off.
+    duplicate_radius_m: float = 50.0
 
 
 @dataclass

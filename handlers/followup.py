@@ -9,6 +9,7 @@ from domain.photos import PhotoRejected
 from handlers import notify, render
 from handlers.context import Ctx
 from handlers.photos import take_photo
+from storage import followers
 from storage.models import MessageLink
 
 FOLLOWUP_MAX = 3500
@@ -18,7 +19,16 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
     ev = ctx.event
     ticket = await ctx.repo.ticket(link.ticket_id)
     if ticket is None or ctx.resident is None or ticket.reporter_id != ctx.resident.id:
-        await ctx.reply(ctx.t("followup-not-yours"))
+        follows = (
+            ticket is not None
+            and ctx.resident is not None
+            and await followers.is_follower(ctx.repo.session, ticket.id, ctx.resident.id)
+        )
+        if follows and ticket is not None:
+            # Only the reporter adds to their report; a follower may still file their own.
+            await ctx.reply(ctx.t("followup-follower", number=render.number(ticket)))
+        else:
+            await ctx.reply(ctx.t("followup-not-yours"))
         return
     key: str | None = None
     if ev.kind is Kind.PHOTO and ev.photo_ref is not None:

@@ -9,7 +9,9 @@ so that a reply to any of them finds the ticket without reading who sent it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from html import escape
+from typing import NamedTuple
 
 from bot.channels.base import Button, Choices
 from domain.directory import Directory
@@ -17,7 +19,7 @@ from domain.lifecycle import OPEN, Action, Status, allowed_actions
 from handlers import render
 from handlers.context import Ctx
 from locales import Translator, translator
-from storage import outbox
+from storage import followers, outbox
 from storage.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -45,10 +47,17 @@ def card_choices(t: Translator, ticket: Ticket) -> Choices | None:
 
 
 def card_message(
-    t: Translator, ticket: Ticket, directory: Directory, *, here: bool, unit_has_chat: bool
+    t: Translator,
+    ticket: Ticket,
+    directory: Directory,
+    *,
+    here: bool,
+    unit_has_chat: bool,
+    followers: int = 0,
 ) -> tuple[str, Choices | None]:
-    """The card as shown in one chat: with buttons where the ticket belongs (``here``)."""
-    text = render.card(t, ticket, directory)
+    """The card as shown in one chat: with buttons where the ticket belongs (``here``), and
+    how many residents follow the ticket (storage.followers.follower_count)."""
+    text = render.card(t, ticket, directory, followers)
     if not here:
         unit = render.unit_name(directory, ticket.unit_code, t.lang)
         return t("card-moved", unit=unit) + "\n" + text, None
@@ -119,6 +128,7 @@ async def _to_resident(
 
 
 async def resident_translator(ctx: Ctx, ticket: Ticket) -> tuple[Translator, str] | None:
+    """The reporter's language and chat (None once they asked to be forgotten)."""
     if ticket.reporter_id is None:
         return None  # the reporter asked to be forgotten
     resident = await ctx.repo.resident_by_id(ticket.reporter_id)
@@ -127,31 +137,77 @@ async def resident_translator(ctx: Ctx, ticket: Ticket) -> tuple[Translator, str
     return translator(resident.language), resident.chat_id
 
 
+class Recipient(NamedTuple):
+    """A resident told about a ticket: its reporter, or a follower (someone who reported the
+    same problem nearby and chose to follow this ticket instead, storage.followers)."""
+
+    t: Translator
+    chat: str
+    follower: bool
+
+
+async def residents_of(ctx: Ctx, ticket: Ticket) -> list[Recipient]:
+    """Everyone to tell about the ticket: the reporter first (unless forgotten), then its
+    followers (those who blocked the bot or were forgotten are left out). Every news of a
+    ticket for residents goes through here, so that followers receive what the reporter does;
+    reporter-only buttons (the verdict on a fix) go to the entries whose ``follower`` is False."""
+    found: list[Recipient] = []
+    reporter = await resident_translator(ctx, ticket)
+    if reporter is not None:
+        found.append(Recipient(reporter[0], reporter[1], follower=False))
+    seen = {r.chat for r in found}
+    for f in await followers.followers_of(ctx.repo.session, ticket.id):
+        if f.chat_id not in seen:
+            seen.add(f.chat_id)
+            found.append(Recipient(translator(f.language), f.chat_id, follower=True))
+    return found
+
+
+def for_recipient(recipient: Recipient, ticket: Ticket, text: str) -> str:
+    """A follower is reminded first that the ticket is another resident's, which they follow."""
+    if not recipient.follower:
+        return text
+    return recipient.t("notify-following", number=render.number(ticket)) + "\n" + text
+
+
+async def tell_residents(
+    ctx: Ctx,
+    ticket: Ticket,
+    compose: Callable[[Translator], str],
+    photo_key: str | None = None,
+    *,
+    reporter_only: bool = False,
+) -> None:
+    """Queue one message about the ticket for its reporter and each follower, each written
+    in their own language by ``compose``."""
+    for recipient in await residents_of(ctx, ticket):
+        if reporter_only and recipient.follower:
+            continue
+        text = for_recipient(recipient, ticket, compose(recipient.t))
+        await _to_resident(ctx, ticket, text, recipient.chat, photo_key)
+
+
 async def tell_resident_status(
     ctx: Ctx, ticket: Ticket, note: str | None, photo_key: str | None = None
 ) -> None:
-    target = await resident_translator(ctx, ticket)
-    if target is None:
-        return
-    t, chat = target
-    text = t(
-        f"notify-{ticket.status}",
-        number=render.number(ticket),
-        status=render.status_label(t, ticket.status),
-        unit=render.unit_name(ctx.services.directory, ticket.unit_code, t.lang),
-        note=escape(note or ""),
-    )
-    await _to_resident(ctx, ticket, text, chat, photo_key)
+    def compose(t: Translator) -> str:
+        return t(
+            f"notify-{ticket.status}",
+            number=render.number(ticket),
+            status=render.status_label(t, ticket.status),
+            unit=render.unit_name(ctx.services.directory, ticket.unit_code, t.lang),
+            note=escape(note or ""),
+        )
+
+    await tell_residents(ctx, ticket, compose, photo_key)
 
 
 async def answer_to_resident(ctx: Ctx, ticket: Ticket, text: str, photo_key: str | None) -> None:
-    target = await resident_translator(ctx, ticket)
-    if target is None:
-        return
-    t, chat = target
-    unit = render.unit_name(ctx.services.directory, ticket.unit_code, t.lang)
-    body = t("notify-answer", number=render.number(ticket), unit=unit, text=escape(text))
-    await _to_resident(ctx, ticket, body, chat, photo_key)
+    def compose(t: Translator) -> str:
+        unit = render.unit_name(ctx.services.directory, ticket.unit_code, t.lang)
+        return t("notify-answer", number=render.number(ticket), unit=unit, text=escape(text))
+
+    await tell_residents(ctx, ticket, compose, photo_key)
 
 
 async def resident_confirmation(ctx: Ctx, ticket: Ticket) -> None:
@@ -162,6 +218,12 @@ async def resident_confirmation(ctx: Ctx, ticket: Ticket) -> None:
         unit=render.unit_name(ctx.services.directory, ticket.unit_code, t.lang),
         deadline=render.when(ticket.resolve_by),
     )
+    await _to_resident(ctx, ticket, text, ctx.event.chat_id)
+
+
+async def tell_this_resident(ctx: Ctx, ticket: Ticket, text: str) -> None:
+    """A message about the ticket for the resident writing now, through the outbox, so that
+    it commits with the change it reports."""
     await _to_resident(ctx, ticket, text, ctx.event.chat_id)
 
 

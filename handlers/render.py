@@ -105,8 +105,9 @@ def reporter_details(
     )
 
 
-def card(t: Translator, ticket: Ticket, directory: Directory) -> str:
-    """The ticket as a unit's group sees it: no name, username or phone of the resident."""
+def card(t: Translator, ticket: Ticket, directory: Directory, followers: int = 0) -> str:
+    """The ticket as a unit's group sees it: no name, username or phone of the resident (nor
+    of its followers: only how many residents follow it)."""
     text = t(
         "card",
         number=number(ticket),
@@ -119,6 +120,8 @@ def card(t: Translator, ticket: Ticket, directory: Directory) -> str:
         deadline=when(ticket.resolve_by),
         photos=len([p for p in ticket.photos if p.source == "resident"]),
     )
+    if followers > 0:
+        text += "\n" + t("card-followers", count=followers)
     if ticket.holder_name:  # who in the unit holds it (handlers.roster); residents never see it
         text += "\n" + t("card-holder", name=escape(ticket.holder_name))
     return text

@@ -1,5 +1,8 @@
 """The report wizard: category -> description -> photos -> place -> unit -> review -> submit.
 
+When the place is a pin next to another resident's open report of the same category, the wizard
+first offers to follow that report instead (storage.followers); "send a new one" carries on.
+
 Written once against the channel interface; every step re-prompts on unexpected input, and the
 draft lives in the conversation state so that it survives between messages.
 """
@@ -15,12 +18,13 @@ from typing import Any
 from bot.channels.base import Button, Choices, Keys, Kind, RemoveKeys
 from domain import categories, deadlines, ticket_numbers
 from domain.categories import Category, Group
-from domain.lifecycle import Status
+from domain.lifecycle import OPEN, Status
 from domain.photos import PhotoRejected
 from domain.places import resolve_typed_address
 from handlers import notify, privacy, render
 from handlers.context import Ctx
 from handlers.photos import take_photo
+from storage import followers
 from storage.repo import NewTicket
 
 log = logging.getLogger(__name__)
@@ -34,10 +38,11 @@ CATEGORY = "report:category"
 DESCRIPTION = "report:description"
 PHOTOS = "report:photos"
 PLACE = "report:place"
+NEARBY = "report:nearby"
 UNIT_CONFIRM = "report:unit-confirm"
 UNIT_SEARCH = "report:unit-search"
 REVIEW = "report:review"
-STEPS = (CATEGORY, DESCRIPTION, PHOTOS, PLACE, UNIT_CONFIRM, UNIT_SEARCH, REVIEW)
+STEPS = (CATEGORY, DESCRIPTION, PHOTOS, PLACE, NEARBY, UNIT_CONFIRM, UNIT_SEARCH, REVIEW)
 
 Draft = dict[str, Any]
 
@@ -264,6 +269,8 @@ async def _on_point(ctx: Ctx, draft: Draft, lat: float, lon: float) -> None:
         await ctx.reply(ctx.t("report-place-outside"))
         return
     draft.update(lat=lat, lon=lon, place_unit=code, address=None)
+    if await _offer_nearby(ctx, draft):
+        return
     await _confirm_unit(ctx, draft)
 
 
@@ -314,7 +321,7 @@ def _handling_unit(ctx: Ctx, draft: Draft, place_unit: str) -> str:
     return owner.code if owner is not None else place_unit
 
 
-async def _confirm_unit(ctx: Ctx, draft: Draft) -> None:
+async def _confirm_unit(ctx: Ctx, draft: Draft, *, acknowledged: bool = False) -> None:
     place_unit = draft["place_unit"]
     draft["unit"] = _handling_unit(ctx, draft, place_unit)
     await ctx.state.set(UNIT_CONFIRM, draft)
@@ -326,7 +333,8 @@ async def _confirm_unit(ctx: Ctx, draft: Draft) -> None:
         )
     if ctx.services.locator.is_approximate and draft.get("lat") is not None:
         text += "\n" + ctx.t("report-unit-approximate")
-    await ctx.reply(ctx.t("report-place-received"), markup=RemoveKeys())
+    if not acknowledged:
+        await ctx.reply(ctx.t("report-place-received"), markup=RemoveKeys())
     await ctx.reply(
         text,
         markup=Choices(
@@ -362,6 +370,108 @@ async def _on_unit_search(ctx: Ctx, draft: Draft, data: str) -> None:
         return
     await _stale_button(ctx)
     await ctx.reply(ctx.t("report-ask-unit-name"))
+
+
+# -- the same problem reported nearby -----------------------------------------------------------
+# Only a shared pin is compared: a typed address gives its unit's centroid, not the spot, and
+# would match whatever lies near the middle of a ward.
+
+
+async def _offer_nearby(ctx: Ctx, draft: Draft) -> bool:
+    """Offer to follow the nearest open report of the same category near the pin (another
+    resident's); True when offered (the wizard waits for the answer)."""
+    resident = ctx.resident
+    radius = ctx.services.duplicate_radius_m
+    if resident is None or radius <= 0 or not _needs_place(draft) or draft.get("lat") is None:
+        return False
+    declined = set(draft.get("declined", []))
+    near = [
+        n
+        for n in await followers.open_nearby(
+            ctx.repo.session,
+            category=draft["category"],
+            lat=draft["lat"],
+            lon=draft["lon"],
+            radius_m=radius,
+            exclude_reporter=resident.id,
+        )
+        if n.ticket_id not in declined
+    ]
+    ticket = await ctx.repo.ticket(near[0].ticket_id) if near else None
+    if ticket is None:
+        return False
+    draft["offered"] = ticket.id
+    await ctx.state.set(NEARBY, draft)
+    t = ctx.t
+    text = t(
+        "report-nearby-found",
+        distance=round(near[0].metres),
+        summary=render.public_summary(t, ticket, ctx.services.directory),
+    )
+    if len(near) > 1:
+        text += "\n" + t("report-nearby-more", count=len(near) - 1)
+    await ctx.reply(t("report-place-received"), markup=RemoveKeys())
+    await ctx.reply(text, markup=_nearby_choices(ctx))
+    return True
+
+
+def _nearby_choices(ctx: Ctx) -> Choices:
+    return Choices(
+        (
+            (Button(ctx.t("button-nearby-follow"), "r:near:follow"),),
+            (Button(ctx.t("button-nearby-new"), "r:near:new"),),
+            (Button(ctx.t("button-cancel"), "r:cancel"),),
+        )
+    )
+
+
+async def _on_nearby(ctx: Ctx, draft: Draft, data: str) -> None:
+    if data == "r:near:follow":
+        await answer(ctx)
+        await _follow(ctx, draft)
+    elif data == "r:near:new":
+        await answer(ctx)
+        offered = draft.pop("offered", None)
+        if offered is not None:  # not offered again if the same place is sent again
+            draft["declined"] = [*draft.get("declined", []), offered]
+        await _confirm_unit(ctx, draft, acknowledged=True)
+    elif ctx.event.kind is Kind.LOCATION or ctx.event.kind is Kind.TEXT:
+        await _on_place(ctx, draft, data)  # another place instead of an answer: take it
+    else:
+        await _stale_button(ctx)
+        await ctx.reply(ctx.t("reprompt-nearby"), markup=_nearby_choices(ctx))
+
+
+async def _follow(ctx: Ctx, draft: Draft) -> None:
+    resident = ctx.resident
+    assert resident is not None
+    offered = draft.get("offered")
+    ticket = await ctx.repo.ticket_fresh(int(offered)) if offered is not None else None
+    if ticket is None or Status(ticket.status) not in OPEN or ticket.reporter_id == resident.id:
+        # Closed (or gone) since it was offered: the resident's own report is still wanted.
+        draft.pop("offered", None)
+        await ctx.reply(ctx.t("report-nearby-gone"))
+        await _confirm_unit(ctx, draft, acknowledged=True)
+        return
+    added = await followers.follow(ctx.repo.session, ticket, resident.id)
+    await ctx.state.clear()
+    t = ctx.t
+    text = t(
+        "report-following" if added else "report-following-already",
+        number=render.number(ticket),
+        status=render.status_label(t, ticket.status),
+        deadline=render.when(ticket.resolve_by),
+    )
+    if draft.get("photos"):
+        # The photos stay out of someone else's ticket: its reporter and unit did not ask for
+        # them, and the resident may send a new report with them instead.
+        text += "\n" + t("report-following-photos", count=len(draft["photos"]))
+    # The follower row, its confirmation and the card's new count commit together.
+    await notify.tell_this_resident(ctx, ticket, text)
+    if added:
+        await notify.refresh_cards(ctx, ticket)
+    await ctx.repo.commit()
+    log.info("ticket %s gained a follower", ticket.number)
 
 
 # -- review and submit --------------------------------------------------------------------------
@@ -495,6 +605,7 @@ _STEP_HANDLERS = {
     DESCRIPTION: _on_description,
     PHOTOS: _on_photos,
     PLACE: _on_place,
+    NEARBY: _on_nearby,
     UNIT_CONFIRM: _on_unit_confirm,
     UNIT_SEARCH: _on_unit_search,
     REVIEW: _on_review,

@@ -20,6 +20,7 @@ from storage.models import (
     BlockedIdentity,
     ChatBinding,
     Conversation,
+    Follower,
     HandledUpdate,
     Installation,
     MessageLink,
@@ -157,6 +158,7 @@ class Repository:
         await self.session.execute(
             update(Ticket).where(Ticket.reporter_id == resident.id).values(reporter_id=None)
         )
+        await self.session.execute(delete(Follower).where(Follower.resident_id == resident.id))
         await self.session.execute(
             delete(MessageLink).where(
                 MessageLink.channel == resident.channel, MessageLink.chat_id == resident.chat_id

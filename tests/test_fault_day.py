@@ -113,6 +113,8 @@ async def test_a_faulty_day_with_a_restart_loses_and_duplicates_nothing(tmp_path
             "admin_ids": str(admin.id),
             "group_rate_per_minute": "100000",
             "summary_threshold": "100000",
+            # Residents report at the same three landmarks: no offer to follow each other's.
+            "duplicate_radius_m": "0",
         }
         bot = await start_bot(emu, backend, data_dir, **env)
         try:

@@ -122,6 +122,11 @@ class World:
         await self.emu.send_location(user, *place)
         await self.reply(user)  # place received
         confirm = await self.reply(user)
+        if "r:near:" in str(confirm.get("reply_markup")):
+            # Another resident's open report of the kind is near: offered to follow it
+            # (tests/test_followers_e2e.py). Tests of other things send their own anyway.
+            await self.press(user, confirm, "r:near:new")
+            confirm = await self.reply(user)
         await self.press(user, confirm, "r:ok")
         return await self.reply(user)
 
