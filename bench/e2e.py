@@ -75,7 +75,8 @@ def run(quick: bool) -> list[Result]:
             baseline,
             f">= {RATIO_TARGET}x the echo bot",
             bot_sat.rate >= RATIO_TARGET * echo_sat.rate,
-            f"{CONCURRENCY} residents at once, {len(bot_sat.latencies):,} updates measured",
+            f"{CONCURRENCY} residents at once, {len(bot_sat.latencies):,} updates measured; "
+            f"bot process CPU {bot_sat.cores:.2f} cores (echo bot {echo_sat.cores:.2f})",
         ),
         Result(
             f"{name}: p50 latency at saturation",

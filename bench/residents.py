@@ -15,6 +15,7 @@ import functools
 import os
 import random
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -47,6 +48,12 @@ def vm_rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Inbox:
@@ -94,6 +101,8 @@ class Stats:
     measuring: bool = False
     started: float = 0.0
     stopped: float = 0.0
+    pid: int | None = None  # the bot's process, whose CPU use over the window is kept
+    cpu: float = 0.0
 
     def record(self, step: str, sent: float, answered: float) -> None:
         if self.measuring:
@@ -105,10 +114,19 @@ class Stats:
         self.by_step.clear()
         self.measuring = True
         self.started = time.perf_counter()
+        if self.pid is not None:
+            self.cpu = -cpu_seconds(self.pid)
 
     def stop(self) -> None:
         self.measuring = False
         self.stopped = time.perf_counter()
+        if self.pid is not None:
+            self.cpu += cpu_seconds(self.pid)
+
+    @property
+    def cores(self) -> float:
+        """The bot process's CPU use over the window, in cores (1.0 = one core busy)."""
+        return self.cpu / (self.stopped - self.started)
 
     @property
     def rate(self) -> float:
@@ -156,6 +174,7 @@ class Town:
     places: list[tuple[float, float]] = field(default_factory=list)
     photo: dict[str, Any] = field(default_factory=dict)
     count: int = 0
+    pid: int | None = None  # the bot's process
 
     async def act(
         self,
@@ -267,7 +286,7 @@ async def residents(
             await play(town, town.resident(), n)
             n += concurrency
 
-    town.stats = Stats()
+    town.stats = Stats(pid=town.pid)
     tasks = [asyncio.create_task(one(i)) for i in range(concurrency)]
     try:
         await asyncio.sleep(warmup)
@@ -283,6 +302,14 @@ async def residents(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     return town.stats
+
+
+def keep_log(log: Path, module: str) -> None:
+    """With BENCH_LOG_DIR set, keep the bot's log there, to see what a slow run was doing."""
+    keep = os.environ.get("BENCH_LOG_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, Path(keep) / f"{module}-{time.time_ns()}.log")
 
 
 @contextlib.asynccontextmanager
@@ -321,6 +348,7 @@ async def town_with(module: str, **env: str) -> AsyncIterator[tuple[Town, int]]:
                     f"python -m {module} exited with {process.returncode}:\n"
                     + (data / "bot.log").read_text(errors="replace")[-3000:]
                 )
+            town.pid = process.pid
             yield town, process.pid
         finally:
             if process.returncode is None:
@@ -331,6 +359,7 @@ async def town_with(module: str, **env: str) -> AsyncIterator[tuple[Town, int]]:
                     process.kill()
                     await process.wait()
             log.close()
+            keep_log(data / "bot.log", module)
             await emu.stop()
 
 
