@@ -42,11 +42,18 @@ def clean_photo(raw: bytes) -> CleanPhoto:
         with Image.open(io.BytesIO(raw)) as probe:
             if probe.width * probe.height > MAX_PIXELS:
                 raise PhotoRejected("too-many-pixels")
+            # A JPEG decodes at 1/2, 1/4 or 1/8 scale almost for free: ask for the smallest
+            # version still at least as large as the result, instead of decoding all 12 MP.
+            ratio = MAX_SIDE / max(probe.width, probe.height)
+            if ratio < 1:
+                probe.draft(None, (round(probe.width * ratio), round(probe.height * ratio)))
             probe.load()
             image = ImageOps.exif_transpose(probe)
             if image.mode not in ("RGB", "L"):
                 image = image.convert("RGB")
-            image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+            # Bicubic over what is left (at most a factor 2 after the draft): as sharp as
+            # Lanczos to the eye at this ratio, at half its cost (bench/photos.py).
+            image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
             image.info.clear()  # comments, ICC, XMP: save() would carry some of them over
             out = io.BytesIO()
             # No exif=, no icc_profile=: nothing of the original's metadata is carried over.
