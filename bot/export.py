@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from openpyxl import Workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.directory import Directory
@@ -136,6 +135,8 @@ async def write(fmt: Format, header: Sequence[str], rows: AsyncIterator[list[Cel
         async for row in rows:
             writer.writerow(["" if cell is None else cell for cell in row])
         return text.getvalue().encode("utf-8-sig")  # the BOM tells Excel it is UTF-8
+    from openpyxl import Workbook  # ~30 MB: loaded by the first XLSX export only
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet("data")
     sheet.append(list(header))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from bot import charts, export
+from bot import export
 from domain.stats import (
     PeriodError,
     Summary,
@@ -186,6 +186,8 @@ async def _stats(ctx: Ctx, scope: Scope) -> None:
         lines.append(t("stats-place", place=place or "–", units=len(ranking)))
     lines += ["", t("stats-footnote")]
     await ctx.reply("\n".join(lines))
+    from bot import charts  # matplotlib (~60 MB): loaded by the first /stats, not at start
+
     if scope.unit_code is None:
         worst = ranking[:CHART_UNITS]
         png = charts.ranking_chart(
