@@ -305,9 +305,33 @@ async def file_report(
     category: str = "roads",
 ) -> ReportSteps:
     """The whole wizard, each update to the worker ``route()`` names, up to the submit (whose
-    confirmation comes later, through the outbox). Returns each step's direct answers."""
+    confirmation comes later, through the outbox). Returns each step's direct answers. When a
+    step goes wrong, the error shows the whole conversation and which worker had each step."""
     steps = ReportSteps()
+    try:
+        await _walk(steps, feed, user, route, description, image, place, category)
+    except AssertionError as error:
+        lines = [
+            f"  #{m['message_id']} {str(m.get('text') or m.get('caption') or '')[:90]!r}"
+            for m in feed.emu.bot_messages(user)
+        ]
+        raise AssertionError(
+            f"{error}\nworkers of the steps so far: {steps.workers}\n"
+            f"what {user.first_name} read, in order:\n" + "\n".join(lines)
+        ) from error
+    return steps
 
+
+async def _walk(
+    steps: ReportSteps,
+    feed: Feed,
+    user: EmuUser,
+    route: Route,
+    description: str,
+    image: bytes,
+    place: tuple[float, float],
+    category: str,
+) -> None:
     async def step(worker: int) -> list[JSON]:
         return steps.note(worker, feed.answers(user))
 
@@ -353,4 +377,3 @@ async def file_report(
         f"{user.first_name} got no confirmation of the report",
     )
     steps.confirmation = feed.answers(user)
-    return steps
