@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,13 +84,12 @@ async def test_a_restart_after_a_crash_takes_the_lease_at_once(
 ) -> None:
     clock = Clock()
     ttl = timedelta(seconds=30)
-    dead = subprocess.Popen(["true"])
-    dead.wait()  # a process of this machine that is gone, as a SIGKILLed bot is
-    gone = LeaseKeeper(sessions, "sender", ttl, clock, holder=f"{socket.gethostname()}:{dead.pid}")
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()  # a process of this machine that is gone, as a SIGKILLed bot is
+    here, elsewhere = f"{socket.gethostname()}:{dead.pid}", f"other-host:{dead.pid}"
+    gone = LeaseKeeper(sessions, "sender", ttl, clock, holder=here)
     assert await gone.held()
-    alive_elsewhere = LeaseKeeper(
-        sessions, "scheduler", ttl, clock, holder=f"other-host:{dead.pid}"
-    )
+    alive_elsewhere = LeaseKeeper(sessions, "scheduler", ttl, clock, holder=elsewhere)
     assert await alive_elsewhere.held()
     restarted = LeaseKeeper(sessions, "sender", ttl, clock)
     assert await restarted.held()  # no 30 s wait
