@@ -31,7 +31,7 @@ from domain.lifecycle import Status
 from domain.stats import HANOI
 from storage.db import make_engine, session_factory
 from storage.migrate import upgrade
-from storage.models import Resident, Ticket
+from storage.models import Resident, Ticket, minutes_between
 from storage.repo import Repository, UnitRow
 
 # Reports a category gets out of 1,000 (the city: 772 on-site and 74 administrative of 846).
@@ -185,6 +185,9 @@ def generate(
             "extended": False,
             "received_at": received_at,
             "resolved_at": resolved_at,
+            "resolve_minutes": None
+            if resolved_at is None
+            else minutes_between(created, resolved_at),
             "closed_at": closed_at,
             "holder": None,
             "holder_name": None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -25,6 +27,22 @@ from sqlalchemy.types import TypeDecorator
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def minutes_between(start: datetime, end: datetime) -> int:
+    """Whole minutes from ``start`` to ``end``, to the nearest (half a minute rounds up): what
+    ``Ticket.resolve_minutes`` holds (migration 0004 fills older rows the same way)."""
+    return math.floor((end - start).total_seconds() / 60 + 0.5)
+
+
+def _resolve_minutes_on_insert(context: Any) -> int | None:
+    """A ticket inserted already resolved (the seeding command, tests) gets its minutes from
+    its own timestamps; later changes set them in Repository.change_status."""
+    values = context.get_current_parameters()
+    created, resolved = values.get("created_at"), values.get("resolved_at")
+    if isinstance(created, datetime) and isinstance(resolved, datetime):
+        return minutes_between(created, resolved)
+    return None
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -102,27 +120,38 @@ class ChatBinding(Base):
 class Ticket(Base):
     __tablename__ = "tickets"
     # The statistics read only these columns: counting a year per unit never visits the rows
-    # (storage/stats.py; migration 0003).
+    # (storage/stats.py; migrations 0003, 0004).
     __table_args__ = (
         Index(
             "ix_tickets_stats_period",
             "created_at",
             "unit_code",
-            "category",
             "status",
+            "category",
+            "rating",
             "resolve_by",
             "resolved_at",
-            "rating",
+            "resolve_minutes",
         ),
         Index(
             "ix_tickets_stats_unit",
             "unit_code",
-            "created_at",
-            "category",
             "status",
+            "category",
+            "rating",
+            "created_at",
             "resolve_by",
             "resolved_at",
-            "rating",
+            "resolve_minutes",
+        ),
+        Index(
+            "ix_tickets_stats_resolve",
+            "resolve_minutes",
+            "created_at",
+            "status",
+            "unit_code",
+            sqlite_where=text("resolve_minutes IS NOT NULL"),
+            postgresql_where=text("resolve_minutes IS NOT NULL"),
         ),
     )
 
@@ -147,6 +176,8 @@ class Ticket(Base):
     extended: Mapped[bool] = mapped_column(default=False, server_default=false())
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # first accepted
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last resolved
+    # minutes_between(created_at, resolved_at) while resolved_at is set, for the statistics.
+    resolve_minutes: Mapped[int | None] = mapped_column(Integer, default=_resolve_minutes_on_insert)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The official who holds the ticket ("<channel>:<user id>") and their name for the card.
     holder: Mapped[str | None] = mapped_column(String(64))

@@ -1,32 +1,57 @@
 """The statistics queries: counting and grouping happen in the database, never in Python over
 every ticket, so a year of a big city (a million tickets) answers in well under a second.
 
-Definitions are in ``domain/stats.py``. Percentiles of the time to resolve: PostgreSQL's
-``percentile_cont``; on SQLite, which has none, a histogram of the durations to the minute and a
-running sum over it find the ranks each quantile needs, interpolated as ``percentile_cont`` does
-(exact to the minute).
+Definitions are in ``domain/stats.py``. Two queries answer /stats, on SQLite and PostgreSQL alike:
+
+- the counts, grouped by unit, status, category and rating (a few thousand groups for a year),
+  summed here into each unit's figures; the city's are the sum of its units'. Each row costs
+  three comparisons, no arithmetic on timestamps;
+- the percentiles of the time to resolve from a histogram of ``Ticket.resolve_minutes`` (the
+  minutes to resolve, kept by ``Repository.change_status``) and a running sum over it that
+  finds the ranks each quantile needs, interpolated as ``percentile_cont`` does: exact to the
+  minute, with no sort of every resolved ticket.
+
+On SQLite, which has no hash aggregation, a GROUP BY is cheap only when it reads an index in
+the order of the groups: a long period reads ``ix_tickets_stats_unit`` (unit, status,
+category, rating first) and ``ix_tickets_stats_resolve`` (by ``resolve_minutes``), a short one
+reads its own range of ``ix_tickets_stats_period`` and sorts that (migration 0004).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, ColumnElement, Float, Integer, and_, cast, func, or_, select, text
-from sqlalchemy.dialects.postgresql import array as pg_array
+from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import HasHints
 
 from domain import categories
 from domain.categories import Group
 from domain.lifecycle import OPEN, Status
-from domain.stats import Counts, Period, Summary, UnitFigures, rank, ranks_needed, total
+from domain.stats import (
+    RATINGS,
+    Counts,
+    Period,
+    Summary,
+    UnitFigures,
+    rank,
+    ranks_needed,
+    total,
+)
 from storage.models import Ticket
 
-ADMINISTRATIVE = tuple(c.code for c in categories.CATEGORIES if c.group is Group.ADMINISTRATIVE)
-OPEN_STATUSES = tuple(sorted(str(s) for s in OPEN))
+ADMINISTRATIVE = frozenset(c.code for c in categories.CATEGORIES if c.group is Group.ADMINISTRATIVE)
+OPEN_STATUSES = frozenset(str(s) for s in OPEN)
 RESOLVED_STATUSES = (str(Status.RESOLVED), str(Status.CLOSED))
+# On SQLite, a period longer than this reads the whole of an index in the order of the groups;
+# a shorter one reads only its own range (by created_at) and sorts it.
+LONG_PERIOD = timedelta(days=62)
+_Query = TypeVar("_Query", bound=HasHints)
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -40,95 +65,129 @@ def _in_period(period: Period, unit_code: str | None) -> ColumnElement[bool]:
     return condition
 
 
-def _resolved() -> ColumnElement[bool]:
-    return and_(Ticket.resolved_at.is_not(None), Ticket.status.in_(RESOLVED_STATUSES))
+def _index(session: AsyncSession, query: _Query, name: str) -> _Query:
+    """On SQLite, read the named index: the planner, from its statistics (or none, before an
+    ANALYZE), may sort a year of rows by created_at's index where another groups in order."""
+    if _dialect(session) != "sqlite":
+        return query
+    return query.with_hint(Ticket, f"INDEXED BY {name}", "sqlite")
 
 
-def _count(condition: ColumnElement[bool]) -> Any:
-    # count(*) FILTER (WHERE ...): PostgreSQL, and SQLite since 3.30; cheaper than sum(CASE).
-    return func.count().filter(condition)
+@compiles(Table, "sqlite")
+def _sqlite_table(table: Table, compiler: SQLCompiler, **kw: Any) -> str:
+    """SQLAlchemy's SQLite compiler drops table hints (``with_hint``) where MySQL's and SQL
+    Server's render them: write the hint after the table's name, where INDEXED BY goes."""
+    sql: str = compiler.visit_table(table, **kw)  # type: ignore[no-untyped-call]
+    hints = kw.get("fromhints")
+    if kw.get("asfrom") and hints and table in hints:
+        sql = f"{sql} {hints[table]}"
+    return sql
 
 
-def _count_columns(now: datetime) -> list[Any]:
-    resolved = _resolved()
-    return [
-        func.count().label("received"),
-        _count(Ticket.category.in_(ADMINISTRATIVE)).label("administrative"),
-        _count(resolved).label("resolved"),
-        _count(and_(resolved, Ticket.resolved_at <= Ticket.resolve_by)).label("on_time"),
-        _count(
-            or_(
-                and_(resolved, Ticket.resolved_at > Ticket.resolve_by),
-                and_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolve_by < now),
-            )
-        ).label("late"),
-        _count(Ticket.rating == "satisfied").label("satisfied"),
-        _count(Ticket.rating == "acceptable").label("acceptable"),
-        _count(Ticket.rating == "unsatisfied").label("unsatisfied"),
-    ]
-
-
-def _counts(row: Any) -> Counts:
-    received = int(row.received or 0)
-    administrative = int(row.administrative or 0)
-    return Counts(
-        received=received,
-        on_site=received - administrative,
-        administrative=administrative,
-        resolved=int(row.resolved or 0),
-        on_time=int(row.on_time or 0),
-        late=int(row.late or 0),
-        satisfied=int(row.satisfied or 0),
-        acceptable=int(row.acceptable or 0),
-        unsatisfied=int(row.unsatisfied or 0),
+def _groups(
+    session: AsyncSession, period: Period, now: datetime, unit_code: str | None
+) -> Select[*tuple[Any, ...]]:
+    """The period's tickets counted by unit, status, category and rating. Within a group:
+    how many have resolved_at, how many were resolved by their deadline, how many are past it
+    now. Whether a group counts as resolved, open, administrative or rated is decided here in
+    Python, once a group instead of once a ticket."""
+    keys = (Ticket.unit_code, Ticket.status, Ticket.category, Ticket.rating)
+    query = (
+        select(
+            *keys,
+            func.count().label("n"),
+            func.count(Ticket.resolved_at).label("with_resolved_at"),
+            # resolved_at is NULL: the comparison is not true, the ticket is not counted.
+            func.count().filter(Ticket.resolved_at <= Ticket.resolve_by).label("in_time"),
+            func.count().filter(Ticket.resolve_by < now).label("past_due"),
+        )
+        .where(_in_period(period, unit_code))
+        .group_by(*keys)
     )
+    if unit_code is not None or period.end - period.start > LONG_PERIOD:
+        return _index(session, query, "ix_tickets_stats_unit")
+    return _index(session, query, "ix_tickets_stats_period")
 
 
-def _duration_seconds(dialect: str) -> Any:
-    if dialect == "postgresql":
-        return func.extract("epoch", Ticket.resolved_at - Ticket.created_at)
-    # SQLite keeps these as ISO text in UTC; julianday() reads it (days, with fractions).
-    return (func.julianday(Ticket.resolved_at) - func.julianday(Ticket.created_at)) * 86400.0
+def _add(sums: dict[str, int], row: Any) -> None:
+    n = int(row.n)
+    sums["received"] += n
+    if row.category in ADMINISTRATIVE:
+        sums["administrative"] += n
+    if row.status in RESOLVED_STATUSES:
+        resolved, in_time = int(row.with_resolved_at), int(row.in_time)
+        sums["resolved"] += resolved
+        sums["on_time"] += in_time
+        sums["late"] += resolved - in_time  # resolved_at > resolve_by (never NULL)
+    elif row.status in OPEN_STATUSES:
+        sums["late"] += int(row.past_due)
+    if row.rating in RATINGS:
+        sums[row.rating] += n
+
+
+def _by_unit(rows: Iterable[Any]) -> dict[str, Counts]:
+    names = (
+        "received",
+        "administrative",
+        "resolved",
+        "on_time",
+        "late",
+        "satisfied",
+        "acceptable",
+        "unsatisfied",
+    )
+    sums: dict[str, dict[str, int]] = {}
+    for row in rows:
+        unit = sums.get(row.unit_code)
+        if unit is None:
+            unit = sums[row.unit_code] = dict.fromkeys(names, 0)
+        _add(unit, row)
+    return {
+        code: Counts(on_site=found["received"] - found["administrative"], **found)
+        for code, found in sums.items()
+    }
 
 
 async def counts(
     session: AsyncSession, period: Period, now: datetime, unit_code: str | None = None
 ) -> Counts:
-    row = (
-        await session.execute(select(*_count_columns(now)).where(_in_period(period, unit_code)))
-    ).one()
-    return _counts(row)
+    rows = await session.execute(_groups(session, period, now, unit_code))
+    units = _by_unit(rows)
+    return total(UnitFigures(code, found) for code, found in units.items())
 
 
 async def resolve_times(
     session: AsyncSession, period: Period, resolved: int, unit_code: str | None = None
 ) -> tuple[float | None, float | None]:
-    """Median and 90th percentile of the time to resolve, in seconds."""
+    """Median and 90th percentile of the time to resolve, in seconds (exact to the minute).
+
+    One pass makes a histogram of ``resolve_minutes``; a running sum over it (a window over a
+    few thousand minutes, not over the tickets) finds the minutes that hold the ranks each
+    quantile needs. ``resolved`` is the count of resolved tickets the ranks are taken from."""
     if resolved == 0:
         return None, None
-    dialect = _dialect(session)
-    duration = _duration_seconds(dialect)
-    where = and_(_in_period(period, unit_code), _resolved())
-    if dialect == "postgresql":
-        # A year's durations take ~30 MB to sort: past the default work_mem (4 MB) PostgreSQL
-        # sorts on disk. Raise it for this transaction only.
-        await session.execute(text("SET LOCAL work_mem = '64MB'"))
-        # Both quantiles from one sort: percentile_cont over an array of fractions.
-        both = func.percentile_cont(pg_array([0.5, 0.9]), type_=ARRAY(Float)).within_group(duration)
-        found = await session.scalar(select(both).where(where))
-        if not found or found[0] is None or found[1] is None:
-            return None, None
-        return float(found[0]), float(found[1])
-    # SQLite: one pass makes a histogram of the durations rounded to the minute, and a
-    # running sum over it finds the minutes that hold the ranks each quantile needs. Exact to
-    # the minute (the answer shows hours), with no sort of every row by its duration.
-    quantiles = [ranks_needed(resolved, q) for q in (0.5, 0.9)]
-    minute = cast(duration / 60.0 + 0.5, Integer).label("minute")
-    histogram = select(minute, func.count().label("n")).where(where).group_by(minute).subquery()
+    minute = Ticket.resolve_minutes.label("minute")
+    query = (
+        select(minute, func.count().label("n"))
+        .where(
+            _in_period(period, unit_code),
+            Ticket.resolve_minutes.is_not(None),
+            Ticket.status.in_(RESOLVED_STATUSES),
+        )
+        .group_by(minute)
+    )
+    if unit_code is not None:
+        query = _index(session, query, "ix_tickets_stats_unit")
+    elif period.end - period.start > LONG_PERIOD:
+        query = _index(session, query, "ix_tickets_stats_resolve")
+    else:
+        query = _index(session, query, "ix_tickets_stats_period")
+    histogram = query.subquery()
     before = (func.sum(histogram.c.n).over(order_by=histogram.c.minute) - histogram.c.n).label(
         "before"
     )
     running = select(histogram.c.minute, histogram.c.n, before).subquery()
+    quantiles = [ranks_needed(resolved, q) for q in (0.5, 0.9)]
     ranks = sorted({rank for low, high, _ in quantiles for rank in (low, high)})
     rows = (
         await session.execute(
@@ -168,17 +227,8 @@ async def summary(
 
 async def ranking(session: AsyncSession, period: Period, now: datetime) -> list[UnitFigures]:
     """Every unit with tickets received in the period, the worst on-time rate first."""
-    query = (
-        select(Ticket.unit_code, *_count_columns(now))
-        .where(_in_period(period, None))
-        .group_by(Ticket.unit_code)
-    )
-    if _dialect(session) == "sqlite":
-        # Read in unit order from the covering index: SQLite groups as it goes, instead of
-        # sorting every row of the period (its GROUP BY has no hash aggregation).
-        query = query.with_hint(Ticket, "INDEXED BY ix_tickets_stats_unit", "sqlite")
-    rows = await session.execute(query)
-    return rank(UnitFigures(row.unit_code, _counts(row)) for row in rows)
+    rows = await session.execute(_groups(session, period, now, None))
+    return rank(UnitFigures(code, found) for code, found in _by_unit(rows).items())
 
 
 @dataclass(frozen=True)

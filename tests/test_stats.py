@@ -24,7 +24,7 @@ from domain.stats import (
 from storage import stats
 from storage.db import make_engine, session_factory
 from storage.migrate import upgrade
-from storage.models import Ticket
+from storage.models import Ticket, minutes_between
 from storage.repo import Repository, UnitRow
 from tests.backends import prepare
 
@@ -135,6 +135,7 @@ def ticket(
     hours: float | None = None,
     rating: str | None = None,
 ) -> Ticket:
+    resolved = None if hours is None else created + timedelta(hours=hours)
     return Ticket(
         number=f"T{n:06d}",
         draft_key=f"d{n}",
@@ -143,7 +144,8 @@ def ticket(
         unit_code=unit,
         status=status,
         resolve_by=due,
-        resolved_at=None if hours is None else created + timedelta(hours=hours),
+        resolved_at=resolved,
+        resolve_minutes=None if resolved is None else minutes_between(created, resolved),
         rating=rating,
         created_at=created,
         updated_at=created,
@@ -253,3 +255,30 @@ async def test_export_rows_carry_no_personal_data(session: AsyncSession) -> None
     rows = [r async for r in stats.export_rows(session, parse_period("2026-11", NOW), "C")]
     assert [r.number for r in rows] == ["T000013", "T000011"]
     assert not {"description", "reporter_id", "address", "latitude"} & set(vars(rows[0]))
+
+
+async def test_a_reopened_ticket_counts_the_time_to_its_last_resolution(
+    session: AsyncSession,
+) -> None:
+    repo = Repository(session)
+    created = at(12)
+    ticket_ = ticket(20, "A", "roads", created, at(16), "in_progress")
+    session.add(ticket_)
+    await session.commit()
+
+    assert await repo.change_status(
+        ticket_, "in_progress", "resolved", None, now=created + timedelta(hours=3, seconds=29)
+    )
+    assert ticket_.resolve_minutes == 180  # 29 s rounds down
+    assert await repo.change_status(ticket_, "resolved", "reopened", None, now=at(13))
+    assert ticket_.resolved_at is None and ticket_.resolve_minutes is None
+    assert await repo.change_status(
+        ticket_, "reopened", "resolved", None, now=created + timedelta(hours=30, seconds=30)
+    )
+    await session.commit()
+    assert ticket_.resolve_minutes == 30 * 60 + 1  # half a minute rounds up
+
+    period = parse_period("2026-11-12", NOW)
+    found = await stats.overview(session, period, NOW, "A")
+    assert found.summary.counts.resolved == 1
+    assert found.summary.median_seconds == pytest.approx((30 * 60 + 1) * 60)
