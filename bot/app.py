@@ -7,7 +7,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from aiogram import Bot, Dispatcher
@@ -31,12 +31,15 @@ from bot.channels.telegram import TelegramChannel, make_router
 from bot.delivery import Sender, SenderConfig
 from bot.metrics import Metrics, UpdateMetrics
 from bot.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from bot.scheduler import ScheduleConfig, Scheduler
 from bot.settings import Settings
 from domain.directory import Directory
+from domain.verdict import VerdictRules
 from handlers.context import Services
 from locales import LANGUAGES, translator
 from storage.conversation import DRAFT_KEPT
 from storage.db import make_engine, session_factory
+from storage.leases import LeaseKeeper
 from storage.media import DirectoryMediaStore
 from storage.migrate import upgrade
 from storage.repo import Repository, UnitRow
@@ -45,6 +48,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 REDIS_CONNECTIONS = 64
 CONCURRENT_UPDATES = 48  # updates handled at once by one process; more wait their turn
+
+
+# How long the sending process keeps the sender's lease without renewing it: after a crash,
+# another process takes over delivery within this time.
+SENDER_LEASE = timedelta(seconds=10)
 
 
 def utc_now() -> datetime:
@@ -63,17 +71,25 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)
     sender_stop: asyncio.Event = field(default_factory=asyncio.Event)
     sender_task: asyncio.Task[None] | None = None
+    scheduler: Scheduler | None = None  # None: nothing scheduled (tests call tick themselves)
+    scheduler_task: asyncio.Task[None] | None = None
 
     async def start_sender(self) -> None:
+        """The background work: the outbox sender and the scheduler."""
         if self.sender_task is None:
             self.sender_stop.clear()
             self.sender_task = asyncio.create_task(self.sender.run(self.sender_stop))
+            if self.scheduler is not None:
+                self.scheduler_task = asyncio.create_task(self.scheduler.run(self.sender_stop))
 
     async def stop_sender(self) -> None:
         if self.sender_task is not None:
             self.sender_stop.set()
             await self.sender_task
             self.sender_task = None
+        if self.scheduler_task is not None:
+            await self.scheduler_task
+            self.scheduler_task = None
 
     async def close(self) -> None:
         await self.stop_sender()
@@ -90,6 +106,7 @@ async def build_app(
     clock: Callable[[], datetime] = utc_now,
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
+    schedule: bool = True,
 ) -> App:
     engine = make_engine(settings.db_url)
     outcome = await upgrade(engine)  # the schema is behind after an update: migrate first
@@ -117,6 +134,11 @@ async def build_app(
         wake_sender=wake.set,
         report_limit_per_hour=settings.report_limit_per_hour,
         duplicate_radius_m=settings.duplicate_radius_m,
+        calendar=settings.work_calendar(),
+        verdicts=VerdictRules(
+            reopen_window=timedelta(days=settings.reopen_window_days),
+            close_after=timedelta(days=settings.close_after_days),
+        ),
     )
     limits = Limits(settings.send_rate_per_second, settings.group_rate_per_minute)
     limiter: RateLimiter = MemoryRateLimiter(limits)
@@ -152,8 +174,21 @@ async def build_app(
         wake,
         SenderConfig(summary_threshold=settings.summary_threshold),
         metrics=metrics,
+        lease=LeaseKeeper(sessions, "sender", SENDER_LEASE, clock),
     )
     app = App(settings, engine, sessions, services, dispatcher, bot, sender, metrics)
+    scheduler = Scheduler(
+        sessions,
+        sender.channel,
+        services,
+        ScheduleConfig(
+            interval=settings.scheduler_interval_seconds,
+            receipt_remind_hours=settings.receipt_remind_hours,
+            resolve_remind_hours=settings.resolve_remind_hours,
+            digest_at=settings.digest_time,
+        ),
+    )
+    app.scheduler = scheduler if schedule else None
     # The sender runs whenever the dispatcher runs, however it is started (polling, webhook).
     dispatcher.startup.register(app.start_sender)
     dispatcher.shutdown.register(app.stop_sender)

@@ -10,11 +10,13 @@ and anything else is retried with capped exponential backoff, never dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,6 +38,7 @@ from handlers import notify, render
 from handlers.context import CommitFirst, Services
 from locales import translator
 from storage import followers, outbox
+from storage.leases import LeaseKeeper
 from storage.models import OutboxMessage, Resident, Ticket
 from storage.repo import Repository
 
@@ -73,6 +76,7 @@ class Sender:
         config: SenderConfig | None = None,
         clock: Callable[[], datetime] | None = None,
         metrics: Metrics | None = None,
+        lease: LeaseKeeper | None = None,
     ) -> None:
         self.sessions = sessions
         self.channel = channel
@@ -82,6 +86,11 @@ class Sender:
         self.config = config or SenderConfig()
         self.clock = clock or services.clock
         self.metrics = metrics or Metrics()
+        # With several bot processes, one sends at a time: a chat's messages keep their order
+        # and a backed-up group is summarised once. Each row's own lease (outbox.claim) stays
+        # as the second guard. When the sending process dies, another takes over after the
+        # lease lapses.
+        self.lease = lease
         self.delivered = 0
         self.failures = 0
 
@@ -92,6 +101,10 @@ class Sender:
         last_housekeeping = 0.0
         loop = asyncio.get_running_loop()
         while not stop.is_set():
+            if self.lease is not None and not await self._may_send():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.lease.ttl.total_seconds() / 3)
+                continue
             if loop.time() - last_housekeeping > HOUSEKEEPING_EVERY:
                 last_housekeeping = loop.time()
                 try:
@@ -112,7 +125,18 @@ class Sender:
             )
             for waiter in pending:
                 waiter.cancel()
+        if self.lease is not None:
+            with contextlib.suppress(Exception):  # best effort: it lapses by itself anyway
+                await self.lease.release()
         log.info("outbox sender stopped")
+
+    async def _may_send(self) -> bool:
+        assert self.lease is not None
+        try:
+            return await self.lease.held()
+        except Exception:  # the database is away: try again later
+            log.exception("could not take the sender's lease")
+            return False
 
     async def housekeeping(self) -> None:
         """Forget handled update ids after a week: Telegram redelivers for a day at most."""
@@ -324,7 +348,7 @@ class Sender:
                 reply_to = here[0].message_id if here else None
             await self._slot(row)
             sent = await self._channel(session).send_text(
-                row.chat_id, str(payload["text"]), reply_to=reply_to
+                row.chat_id, str(payload["text"]), markup=_choices(payload), reply_to=reply_to
             )
             await self._step_done(session, row, "text", [sent], purpose)
         photo = payload.get("photo")
@@ -466,3 +490,11 @@ class Sender:
             )
             row.progress = {"text": [sent.message_id]}
             await session.commit()
+
+
+def _choices(payload: dict[str, Any]) -> Choices | None:
+    """Buttons stored with a queued text, as rows of [label, data] (JSON has no tuples)."""
+    rows = payload.get("choices")
+    if not rows:
+        return None
+    return Choices(tuple(tuple(Button(str(b[0]), str(b[1])) for b in row) for row in rows))

@@ -34,6 +34,11 @@ OPEN: frozenset[Status] = frozenset(
     {Status.RECEIVED, Status.IN_PROGRESS, Status.TRANSFERRED, Status.REOPENED}
 )
 
+# Statuses waiting to be taken up (accepted): the receipt deadline runs.
+AWAITING_RECEIPT: frozenset[Status] = frozenset(
+    {Status.RECEIVED, Status.TRANSFERRED, Status.REOPENED}
+)
+
 _ALLOWED: dict[Action, frozenset[Status]] = {
     Action.ACCEPT: frozenset({Status.RECEIVED, Status.TRANSFERRED, Status.REOPENED}),
     Action.RESOLVE: OPEN,
@@ -136,13 +141,16 @@ def apply(
 
 
 def check_extension(status: Status, extended: bool, days: int, reason: str | None) -> str:
-    """Check an extension of the resolution deadline; returns the cleaned reason."""
+    """Check an extension of the resolution deadline; returns the cleaned reason. Without a
+    reason (None) only whether an extension may be asked for is checked."""
     if status not in OPEN:
         raise ExtensionRefused("closed")
     if extended:
         raise ExtensionRefused("again")
     if days not in EXTENSION_DAYS:
         raise ExtensionRefused("days")
+    if reason is None:
+        return ""
     clean = (reason or "").strip()
     if len(clean) < NOTE_MIN_LENGTH:
         raise ExtensionRefused("reason")

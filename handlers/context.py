@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.channels.base import Channel, Choices, ConversationState, Incoming, Markup, Sent
+from domain.deadlines import WorkCalendar
 from domain.directory import Directory
 from domain.routing import UnitLocator
+from domain.verdict import VerdictRules
 from locales import Translator, translator
 from storage.media import MediaStore
 from storage.models import Resident
@@ -31,6 +33,8 @@ class Services:
     report_limit_per_hour: int = 5
     # An open report of the same category this close (metres) is offered to follow; 0 = off.
     duplicate_radius_m: float = 50.0
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    verdicts: VerdictRules = field(default_factory=VerdictRules)
 
 
 @dataclass

@@ -37,12 +37,13 @@ def card_choices(t: Translator, ticket: Ticket) -> Choices | None:
         return None
     rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
     if Status(ticket.status) in OPEN:  # who handles it (handlers.roster): a row of its own
-        rows.append(
-            (
-                Button(t("button-take"), f"hold:{ticket.id}"),
-                Button(t("button-assign"), f"asg:{ticket.id}"),
-            )
-        )
+        row = [
+            Button(t("button-take"), f"hold:{ticket.id}"),
+            Button(t("button-assign"), f"asg:{ticket.id}"),
+        ]
+        if not ticket.extended:  # once (handlers.extension)
+            row.append(Button(t("button-extend"), f"ex:{ticket.id}"))
+        rows.append(tuple(row))
     return Choices(tuple(rows))
 
 

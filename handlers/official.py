@@ -17,11 +17,12 @@ from domain.lifecycle import (
     ActionNotAllowed,
     LifecycleError,
     NoteRequired,
+    PhotoRequired,
     Status,
     apply,
 )
 from domain.photos import PhotoRejected
-from handlers import notify, render
+from handlers import extension, notify, render, verdict
 from handlers.context import Ctx
 from handlers.photos import take_photo
 from storage import outbox, roster
@@ -150,6 +151,9 @@ async def _button(ctx: Ctx) -> None:
     if parts[0] == "card" and len(parts) == 2 and _ID.fullmatch(parts[1]):
         await _show_card(ctx, int(parts[1]))
         return
+    if parts[0] == "ex":
+        await extension.on_button(ctx, parts, may_act)
+        return
     if parts[0] not in ("tk", "tt") or len(parts) != 3 or not _ID.fullmatch(parts[1]):
         await _answer(ctx, t("button-stale"))
         return
@@ -275,27 +279,57 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
     if link.purpose == "prompt-transfer-unit":
         await _offer_transfer_units(ctx, ticket)
         return
+    if link.purpose == extension.PROMPT:
+        await extension.on_reason(ctx, ticket, link)
+        return
     if link.purpose in PROMPTS:
-        note = _words(ctx)
-        if note is None:
-            await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
-            return
-        photo_key: str | None = None
-        if ev.kind is Kind.PHOTO:  # a result with its photo: the photo is evidence, kept
-            try:
-                photo = await take_photo(ctx)
-            except PhotoRejected as rejected:
-                await ctx.reply(t(f"photo-rejected-{rejected.reason}"), reply_to=ev.message_id)
-                return
-            photo_key = photo.key
-            await ctx.repo.add_photo(ticket, photo.key, photo.width, photo.height, "official")
-        to_unit = (link.extra or {}).get("to")
-        action = PROMPTS[link.purpose]
-        if await change(ctx, ticket, action, note=note, to_unit=to_unit, photo_key=photo_key):
-            await ctx.repo.forget_prompt(link)
-            await ctx.repo.commit()
+        await _prompt_answer(ctx, ticket, link)
         return
     await _answer_resident(ctx, ticket)
+
+
+async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
+    """The words (and for a resolution, the after-photo) a card action asked for. A resolution
+    needs both; whichever comes first is kept and the other is asked for."""
+    ev = ctx.event
+    t = ctx.group_t()
+    action = PROMPTS[link.purpose]
+    kept = dict(link.extra or {})
+    photo_key = kept.get("photo")
+    if ev.kind is Kind.PHOTO:  # the photo is evidence: kept with the ticket
+        try:
+            photo = await take_photo(ctx)
+        except PhotoRejected as rejected:
+            await ctx.reply(t(f"photo-rejected-{rejected.reason}"), reply_to=ev.message_id)
+            return
+        photo_key = photo.key
+        await ctx.repo.add_photo(ticket, photo.key, photo.width, photo.height, "official")
+    elif ev.kind is not Kind.TEXT:
+        await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
+        return
+    note = _words(ctx) or kept.get("note")
+    if action is Action.RESOLVE and (note is None) != (photo_key is None):
+        # Half of the proof: keep it on a new prompt and ask for the other half.
+        missing = "photo" if photo_key is None else "note"
+        prompt = await ctx.reply(
+            t(f"ask-resolve-{missing}", number=render.number(ticket)),
+            markup=AskReply(placeholder=t(f"placeholder-resolve-{missing}")),
+            reply_to=ev.message_id,
+        )
+        half = {"note": note} if note is not None else {"photo": str(photo_key)}
+        await ctx.repo.link(
+            ev.channel, ev.chat_id, prompt.message_id, ticket.id, link.purpose, half
+        )
+        await ctx.repo.forget_prompt(link)
+        await ctx.repo.commit()
+        return
+    if note is None:
+        await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
+        return
+    to_unit = kept.get("to")
+    if await change(ctx, ticket, action, note=note, to_unit=to_unit, photo_key=photo_key):
+        await ctx.repo.forget_prompt(link)
+        await ctx.repo.commit()
 
 
 def _words(ctx: Ctx) -> str | None:
@@ -373,13 +407,16 @@ async def change(
             note=note,
             current_unit=ticket.unit_code,
             to_unit=to_unit,
+            photo=photo_key is not None,
         )
     except LifecycleError as refused:
         await ctx.reply(_refusal(ctx, refused, ticket))
         return False
     from_unit = ticket.unit_code
     # Two officials pressing at once: only the change made from the status both saw applies.
-    if not await ctx.repo.change_status(ticket, done.before, done.after, done.to_unit):
+    if not await ctx.repo.change_status(
+        ticket, done.before, done.after, done.to_unit, now=ctx.services.clock()
+    ):
         current = await ctx.repo.ticket_fresh(ticket.id)
         assert current is not None
         await ctx.reply(_refusal(ctx, ActionNotAllowed(action, Status(current.status)), current))
@@ -397,6 +434,8 @@ async def change(
         to_unit=done.to_unit,
     )
     await notify.tell_resident_status(ctx, ticket, done.note, photo_key)
+    if done.after is Status.RESOLVED:
+        await verdict.ask_verdict(ctx, ticket)
     await notify.refresh_cards(ctx, ticket)
     if done.to_unit is not None:
         await notify.post_card(ctx, ticket)
@@ -423,4 +462,6 @@ def _refusal(ctx: Ctx, refused: LifecycleError, ticket: Ticket) -> str:
         )
     if isinstance(refused, NoteRequired):
         return t("note-required")
+    if isinstance(refused, PhotoRequired):
+        return t("photo-required")
     return t("transfer-same-unit")

@@ -9,6 +9,7 @@ from html import escape
 from domain import categories
 from domain.deadlines import HANOI
 from domain.directory import Directory
+from domain.lifecycle import AWAITING_RECEIPT
 from domain.ticket_numbers import display
 from locales import Translator
 from storage.models import Ticket, TicketEvent
@@ -120,6 +121,10 @@ def card(t: Translator, ticket: Ticket, directory: Directory, followers: int = 0
         deadline=when(ticket.resolve_by),
         photos=len([p for p in ticket.photos if p.source == "resident"]),
     )
+    if ticket.receive_by is not None and ticket.status in AWAITING_RECEIPT:
+        text += "\n" + t("card-receive-by", deadline=when(ticket.receive_by))
+    if ticket.extended:
+        text += "\n" + t("card-extended")
     if followers > 0:
         text += "\n" + t("card-followers", count=followers)
     if ticket.holder_name:  # who in the unit holds it (handlers.roster); residents never see it

@@ -16,8 +16,8 @@ from html import escape
 from typing import Any
 
 from bot.channels.base import Button, Choices, Keys, Kind, RemoveKeys
-from domain import categories, deadlines, ticket_numbers
-from domain.categories import Category, Group
+from domain import categories, ticket_numbers
+from domain.categories import Category, Group, Priority
 from domain.lifecycle import OPEN, Status
 from domain.photos import PhotoRejected
 from domain.places import resolve_typed_address
@@ -549,6 +549,8 @@ async def submit(ctx: Ctx, draft: Draft) -> None:
     if not await may_report(ctx):
         return  # the draft stays: it can be sent once the hour has passed
     now = ctx.services.clock()
+    category = categories.get(draft["category"])
+    priority = category.priority if category is not None else Priority.NORMAL
     new = NewTicket(
         draft_key=draft["key"],
         reporter_id=resident.id,
@@ -560,10 +562,14 @@ async def submit(ctx: Ctx, draft: Draft) -> None:
         place_unit=draft.get("place_unit"),
         unit_code=draft["unit"],
         status=Status.RECEIVED,
-        resolve_by=deadlines.resolve_by(now, draft["category"]),
+        priority=priority,
+        receive_by=ctx.services.calendar.receive_by(now, priority),
+        resolve_by=ctx.services.calendar.resolve_by(now, draft["category"]),
         photos=[(k, w, h) for k, w, h in draft["photos"]],
     )
-    ticket, created = await ctx.repo.create_ticket(new, ticket_numbers.new_number, "resident")
+    ticket, created = await ctx.repo.create_ticket(
+        new, ticket_numbers.new_number, "resident", now=now
+    )
     await ctx.state.clear()
     if not created:
         await ctx.repo.commit()

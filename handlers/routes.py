@@ -27,6 +27,7 @@ from handlers import (
     roster,
     stats,
     status,
+    verdict,
 )
 from handlers.context import Ctx
 from locales import pick_language, translator
@@ -62,6 +63,9 @@ async def handle(ctx: Ctx) -> None:
         # A reply to the bot's message about a ticket is about that ticket, even while a new
         # report is being written (the draft stays as it is).
         link = await ctx.repo.linked(ev.channel, ev.chat_id, ev.reply_to)
+        if link is not None and link.purpose == verdict.COMMENT_PURPOSE:
+            await verdict.on_comment(ctx, link)
+            return
         if link is not None:
             await followup.handle(ctx, link)
             return
@@ -145,6 +149,9 @@ async def _global_button(ctx: Ctx) -> bool:
     if data.startswith("l:"):
         await report.answer(ctx)
         await menu.set_language(ctx, data[2:])
+        return True
+    if data.startswith(("vd:", "rt:")):  # the resident's verdict on a resolution, their rating
+        await verdict.on_button(ctx)
         return True
     if not data.startswith("m:"):
         return False

@@ -66,7 +66,7 @@ async def test_resident_reply_is_posted_to_the_group_as_a_reply_to_the_card(worl
     assert "Cảm ơn, đã ghi nhận." in plain(await world.reply(world.resident))
 
 
-async def test_accept_then_resolve_with_a_note(world: World) -> None:
+async def test_accept_then_resolve_with_a_note_and_an_after_photo(world: World) -> None:
     number = await world.report(photos=0)
     card = await card_of(world, number)
     cb = await world.press(world.official, card, "✅ Tiếp nhận")
@@ -80,13 +80,36 @@ async def test_accept_then_resolve_with_a_note(world: World) -> None:
     await world.press(world.official, edited, "🏁 Đã xử lý")
     replies = await world.replies(world.hoan_kiem, 2)
     prompt = replies[-1]
-    assert "kết quả xử lý" in plain(prompt)
+    assert "ảnh hiện trường sau khi xử lý" in plain(prompt)
+    # Words alone are not proof: they are kept, and the photo is asked for.
     await world.say(world.official, "Đã vá ổ gà sáng nay.", chat=world.hoan_kiem, reply_to=prompt)
-    resolved = await world.reply(world.resident)
+    ask_photo = await world.reply(world.hoan_kiem)
+    assert "bằng ảnh hiện trường" in plain(ask_photo)
+    await world.settle()
+    assert "Đang xử lý" in plain(world.emu.message(world.hoan_kiem.id, card["message_id"]))
+    await world.emu.send_photo(world.official, jpeg(), chat=world.hoan_kiem, reply_to=ask_photo)
+    resolved, photo, question = await world.replies(world.resident, 3)
     assert "đã được xử lý xong" in plain(resolved) and "Đã vá ổ gà sáng nay." in plain(resolved)
+    assert photo.get("photo")
+    assert buttons(question) == ["✅ Đã khắc phục", "❌ Chưa khắc phục"]
     await world.settle()
     final = world.emu.message(world.hoan_kiem.id, card["message_id"])
     assert "Đã xử lý xong" in plain(final) and buttons(final) == []
+
+
+async def test_a_photo_without_words_is_kept_and_the_words_asked_for(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "🏁 Đã xử lý")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.emu.send_photo(world.official, jpeg(), chat=world.hoan_kiem, reply_to=prompt)
+    ask_note = await world.reply(world.hoan_kiem)
+    assert "Đã nhận ảnh kết quả" in plain(ask_note)
+    await world.say(world.official, "ok", chat=world.hoan_kiem, reply_to=ask_note)
+    assert "ít nhất 3 ký tự" in plain(await world.reply(world.hoan_kiem))
+    await world.say(world.official, "Đã thu gom rác.", chat=world.hoan_kiem, reply_to=ask_note)
+    resolved, photo, _question = await world.replies(world.resident, 3)
+    assert "Đã thu gom rác." in plain(resolved) and photo.get("photo") and number in plain(resolved)
 
 
 async def test_reject_requires_a_reason_and_tells_the_resident(world: World) -> None:

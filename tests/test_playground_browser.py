@@ -195,7 +195,7 @@ async def test_a_report_filed_and_answered_through_the_page(
         await page.screenshot(path=target)
 
     # Accept: the card is edited in place. Resolve: the bot's force-reply prompt opens the reply
-    # box on itself, and the result typed there reaches the resident.
+    # box on itself, and the result typed there, with the after-photo, reaches the resident.
     told = await resident.locator(".msg.from-bot").count()
     await card.locator('button.kb-btn[data-callback$=":accept"]').click()
     await card.locator('button.kb-btn[data-callback$=":accept"]').wait_for(state="detached")
@@ -205,7 +205,16 @@ async def test_a_report_filed_and_answered_through_the_page(
     await group.locator(".reply-bar").wait_for()
     assert number in await group.locator(".reply-bar-snippet").inner_text()
     await send(group, RESULT)
+    # Words alone are not proof: the bot keeps them and asks for the after-photo, again as a
+    # force-reply prompt, so the photo sent next answers it.
+    await group.locator(".msg.from-bot", has_text="Đã nhận nội dung kết quả").wait_for()
+    await group.locator(".reply-bar").wait_for()
+    await group.locator(".attach-btn").click()
+    await page.locator("#samples [data-sample=pothole]").click()
+    await page.locator("#photo-send").click()
     await resident.locator(".msg.from-bot", has_text=RESULT).wait_for()
+    # The resident is asked whether it is fixed.
+    await resident.locator('button.kb-btn[data-callback$=":fixed"]').wait_for()
     assert problems == []
     await page.screenshot(path=str(tmp_path / "resolved.png"))
     await page.close()

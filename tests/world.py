@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import io
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PIL import Image
@@ -38,6 +38,22 @@ def jpeg(
     return out.getvalue()
 
 
+class Clock:
+    """The bot's clock in a test: real time, moved forward at will (a day passes at once)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+    def set(self, moment: datetime) -> None:
+        self.offset = moment - datetime.now(UTC)
+
+
 @dataclass
 class World:
     emu: BotAPIEmulator
@@ -53,7 +69,7 @@ class World:
     ba_dinh: Any
     supervisor: Any
     task: asyncio.Task[None] | None = None
-    clock_now: list[datetime] = field(default_factory=list)
+    clock: Clock = field(default_factory=lambda: Clock())
 
     # -- acting -------------------------------------------------------------------------------
 
@@ -213,7 +229,9 @@ async def start_world(backend: Backend, tmp_path: Any, **overrides: Any) -> Worl
         supervisor_chat_id=supervisor.id,
         **overrides,
     )
-    app = await build_app(settings, token=TOKEN)
+    clock = Clock()
+    # Scheduled work is run by the tests that check it, at the moments they choose.
+    app = await build_app(settings, token=TOKEN, clock=clock, schedule=False)
     world = World(
         emu,
         app,
@@ -227,6 +245,7 @@ async def start_world(backend: Backend, tmp_path: Any, **overrides: Any) -> Worl
         hoan_kiem,
         ba_dinh,
         supervisor,
+        clock=clock,
     )
     await world.bind(hoan_kiem, HOAN_KIEM)
     await world.bind(ba_dinh, BA_DINH)

@@ -1,0 +1,292 @@
+"""Scheduled work: reminders before deadlines, escalations after them, the daily digest, and
+closing resolutions the resident did not answer.
+
+Every bot process runs a scheduler; a lease in the database (storage.leases) lets one of them
+work at a time, and each piece of work is marked done in the same transaction as the messages it
+queues, so a reminder goes out once even if two processes both believed they held the lease.
+Time comes from the services' clock, so tests move it at will and call ``tick`` themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from html import escape
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels.base import Channel, Incoming, Kind, Person
+from domain.deadlines import HANOI
+from domain.lifecycle import AWAITING_RECEIPT, OPEN, Status
+from handlers import notify, render, verdict
+from handlers.context import Ctx, Services
+from locales import Translator, translator
+from storage import outbox
+from storage.leases import LeaseKeeper, mark_once
+from storage.models import Ticket
+from storage.repo import Repository
+
+log = logging.getLogger(__name__)
+
+# Public holidays stretch a few working hours over many calendar days (Tết: nine), so a
+# deadline this far ahead in calendar time may still be within a reminder's working hours.
+LOOK_AHEAD = timedelta(days=16)
+DIGEST_OVERDUE_LINES = 10
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    interval: float = 60.0  # seconds between rounds
+    receipt_remind_hours: float = 2.0  # working hours before the receipt deadline
+    resolve_remind_hours: float = 8.0  # working hours before the resolution deadline
+    digest_at: time = time(8, 0)  # Hanoi time
+    digest: bool = True  # False: no daily digest (tests of the other work)
+
+
+class _NoState:
+    """Scheduled work has no conversation."""
+
+    async def get(self) -> tuple[str | None, dict[str, object]]:
+        return None, {}
+
+    async def set(self, step: str | None, data: dict[str, object]) -> None:
+        raise RuntimeError("scheduled work has no conversation state")
+
+    async def clear(self) -> None:
+        return None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        channel: Channel,
+        services: Services,
+        config: ScheduleConfig | None = None,
+        holder: str | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.channel = channel
+        self.services = services
+        self.config = config or ScheduleConfig()
+        self.lease = LeaseKeeper(
+            sessions,
+            "scheduler",
+            ttl=timedelta(seconds=max(3 * self.config.interval, 30)),
+            clock=services.clock,
+            holder=holder,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("scheduler started")
+        while not stop.is_set():
+            try:
+                if await self.lease.held():
+                    done = await self.tick(self.services.clock())
+                    if done:
+                        log.info("scheduled work done: %s", dict(done))
+                        self.services.wake_sender()
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("scheduled round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.config.interval)
+        await self.lease.release()
+        log.info("scheduler stopped")
+
+    # -- one round ------------------------------------------------------------------------------
+
+    async def tick(self, now: datetime) -> Counter[str]:
+        """Everything due at ``now``; returns what was done, by kind. Safe to run twice."""
+        done: Counter[str] = Counter()
+        for ticket_id in await self._candidates(now):
+            async with self.sessions() as session:
+                ctx = self._ctx(session)
+                ticket = await ctx.repo.ticket_fresh(ticket_id)
+                if ticket is None:
+                    continue
+                for kind in await self._ticket_work(ctx, ticket, now):
+                    done[kind] += 1
+                await session.commit()
+        async with self.sessions() as session:
+            if await self._digest(self._ctx(session), now):
+                done["digest"] += 1
+            await session.commit()
+        return done
+
+    async def _candidates(self, now: datetime) -> Sequence[int]:
+        open_statuses = [str(s) for s in OPEN]
+        async with self.sessions() as session:
+            due_soon = select(Ticket.id).where(
+                Ticket.status.in_(open_statuses), Ticket.resolve_by <= now + LOOK_AHEAD
+            )
+            receipt = select(Ticket.id).where(
+                Ticket.status.in_([str(s) for s in AWAITING_RECEIPT]),
+                Ticket.receive_by <= now + LOOK_AHEAD,
+            )
+            closing = select(Ticket.id).where(
+                Ticket.status == Status.RESOLVED,
+                Ticket.resolved_at <= now - self.services.verdicts.close_after,
+            )
+            ids = set((await session.scalars(due_soon)).all())
+            ids |= set((await session.scalars(receipt)).all())
+            ids |= set((await session.scalars(closing)).all())
+        return sorted(ids)
+
+    async def _ticket_work(self, ctx: Ctx, ticket: Ticket, now: datetime) -> list[str]:
+        done: list[str] = []
+        status = Status(ticket.status)
+        if status is Status.RESOLVED and self.services.verdicts.due_to_close(
+            ticket.resolved_at, now
+        ):
+            if await verdict.close(ctx, ticket, actor="system", note_key="closed-auto"):
+                done.append("closed")
+            return done
+        calendar = self.services.calendar
+        deadlines: list[tuple[str, datetime, float]] = []
+        if status in AWAITING_RECEIPT and ticket.receive_by is not None:
+            deadlines.append(("receipt", ticket.receive_by, self.config.receipt_remind_hours))
+        if status in OPEN:
+            deadlines.append(("resolve", ticket.resolve_by, self.config.resolve_remind_hours))
+        for what, deadline, before in deadlines:
+            stamp = deadline.strftime("%Y%m%dT%H%M")
+            if deadline <= now:
+                if await mark_once(ctx.repo.session, f"late-{what}:{ticket.id}:{stamp}", now):
+                    await self._escalate(ctx, ticket, what, deadline)
+                    done.append(f"late-{what}")
+                continue
+            left = calendar.working_hours_between(now, deadline)
+            if left <= before and await mark_once(
+                ctx.repo.session, f"remind-{what}:{ticket.id}:{stamp}", now
+            ):
+                await self._remind(ctx, ticket, what, deadline, left)
+                done.append(f"remind-{what}")
+        return done
+
+    async def _remind(
+        self, ctx: Ctx, ticket: Ticket, what: str, deadline: datetime, left: float
+    ) -> None:
+        chat = await notify.card_chat(ctx, ticket)
+        if chat is None:
+            return
+        t = ctx.group_t()
+        text = t(
+            f"remind-{what}",
+            number=render.number(ticket),
+            deadline=render.when(deadline),
+            hours=_hours(left),
+        )
+        self._queue(ctx, chat, text, ticket.id, reply_to_card=True)
+
+    async def _escalate(self, ctx: Ctx, ticket: Ticket, what: str, deadline: datetime) -> None:
+        t = ctx.group_t()
+        values = {
+            "number": render.number(ticket),
+            "deadline": render.when(deadline),
+            "unit": render.unit_name(self.services.directory, ticket.unit_code, t.lang),
+            "status": render.status_label(t, ticket.status),
+            "holder": escape(ticket.holder_name or "—"),
+            "category": render.category_label(t, ticket.category),
+        }
+        chat = await notify.card_chat(ctx, ticket)
+        if chat is not None:
+            self._queue(ctx, chat, t(f"late-{what}-unit", **values), ticket.id, reply_to_card=True)
+        supervisor = self.services.supervisor_chat
+        if supervisor is not None and supervisor != chat:
+            self._queue(ctx, supervisor, t(f"late-{what}-supervisor", **values), ticket.id)
+
+    def _queue(
+        self, ctx: Ctx, chat: str, text: str, ticket_id: int | None, reply_to_card: bool = False
+    ) -> None:
+        outbox.enqueue(
+            ctx.repo.session,
+            channel=self.channel.name,
+            chat_id=chat,
+            is_group=True,
+            kind="text",
+            ticket_id=ticket_id,
+            payload={"text": text, "purpose": "scheduled", "reply_to_card": reply_to_card},
+        )
+
+    # -- the daily digest -----------------------------------------------------------------------
+
+    async def _digest(self, ctx: Ctx, now: datetime) -> bool:
+        supervisor = self.services.supervisor_chat
+        local = now.astimezone(HANOI)
+        if not self.config.digest or supervisor is None or local.time() < self.config.digest_at:
+            return False
+        if not await mark_once(ctx.repo.session, f"digest:{local.date().isoformat()}", now):
+            return False
+        text = await digest_text(ctx.repo.session, ctx.group_t(), self.services, now)
+        self._queue(ctx, supervisor, text, None)
+        return True
+
+    def _ctx(self, session: AsyncSession) -> Ctx:
+        system = Incoming(
+            channel=self.channel.name,
+            chat_id="",
+            private=False,
+            person=Person(id="system", name="system"),
+            kind=Kind.OTHER,
+        )
+        return Ctx(
+            event=system,
+            channel=self.channel,
+            state=_NoState(),
+            repo=Repository(session),
+            services=self.services,
+            t=translator(self.services.default_language),
+        )
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:.1f}".rstrip("0").rstrip(".")
+
+
+async def digest_text(
+    session: AsyncSession, t: Translator, services: Services, now: datetime
+) -> str:
+    """The supervisors' morning page: the last day's flow, what is open and what is late."""
+    since = now - timedelta(days=1)
+    open_statuses = [str(s) for s in OPEN]
+    received = await session.scalar(select(func.count()).where(Ticket.created_at >= since))
+    resolved = await session.scalar(select(func.count()).where(Ticket.resolved_at >= since))
+    still_open = await session.scalar(select(func.count()).where(Ticket.status.in_(open_statuses)))
+    late = (
+        await session.execute(
+            select(Ticket.unit_code, func.count())
+            .where(Ticket.status.in_(open_statuses), Ticket.resolve_by < now)
+            .group_by(Ticket.unit_code)
+            .order_by(func.count().desc(), Ticket.unit_code)
+        )
+    ).all()
+    lines = [
+        t(
+            "digest-head",
+            date=now.astimezone(HANOI).strftime("%d/%m/%Y"),
+            received=received or 0,
+            resolved=resolved or 0,
+            open=still_open or 0,
+            late=sum(n for _, n in late),
+        )
+    ]
+    if late:
+        lines.append(t("digest-late-units"))
+        for code, count in late[:DIGEST_OVERDUE_LINES]:
+            lines.append(
+                t(
+                    "digest-late-unit",
+                    unit=render.unit_name(services.directory, code, t.lang),
+                    count=count,
+                )
+            )
+        if len(late) > DIGEST_OVERDUE_LINES:
+            lines.append(t("digest-more-units", count=len(late) - DIGEST_OVERDUE_LINES))
+    else:
+        lines.append(t("digest-none-late"))
+    return "\n".join(lines)

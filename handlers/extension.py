@@ -1,0 +1,147 @@
+"""An official extends a ticket's resolution deadline: once, by a few working days, with a
+reason the resident sees (and the followers; the supervisors see it in the statistics).
+
+The card's "Extend" button (``ex:<ticket>``) offers the numbers of days; a choice
+(``ex:<ticket>:<days>``) asks for the reason as a reply; the reply applies it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from html import escape
+
+from sqlalchemy import update
+
+from bot.channels.base import AskReply, Button, Choices
+from domain.lifecycle import EXTENSION_DAYS, OPEN, ExtensionRefused, Status, check_extension
+from handlers import notify, render
+from handlers.context import Ctx
+from locales import Translator
+from storage.models import MessageLink, Ticket
+
+PROMPT = "prompt-extend"
+_ID = re.compile(r"[0-9]{1,15}")
+
+MayAct = Callable[[Ctx, Ticket], Awaitable[bool]]
+
+
+async def on_button(ctx: Ctx, parts: list[str], may_act: MayAct) -> None:
+    ev = ctx.event
+    t = ctx.group_t()
+    valid = len(parts) in (2, 3) and _ID.fullmatch(parts[1])
+    days = int(parts[2]) if len(parts) == 3 and parts[2].isascii() and parts[2].isdigit() else 0
+    ticket = await ctx.repo.ticket(int(parts[1])) if valid else None
+    if ticket is None or (len(parts) == 3 and days not in EXTENSION_DAYS):
+        await _answer(ctx, t("button-stale"))
+        return
+    if not await may_act(ctx, ticket):
+        await _answer(ctx, t("not-your-unit"))
+        return
+    try:
+        check_extension(Status(ticket.status), ticket.extended, days or EXTENSION_DAYS[0], None)
+    except ExtensionRefused as refused:
+        await _answer(ctx)
+        await ctx.reply(refusal(t, refused, ticket), reply_to=ev.message_id)
+        return
+    await _answer(ctx)
+    if not days:
+        choices = Choices(
+            (
+                tuple(
+                    Button(t("button-extend-days", days=d), f"ex:{ticket.id}:{d}")
+                    for d in EXTENSION_DAYS
+                ),
+            )
+        )
+        await ctx.reply(
+            t(
+                "extend-pick-days",
+                number=render.number(ticket),
+                deadline=render.when(ticket.resolve_by),
+            ),
+            markup=choices,
+            reply_to=ev.message_id,
+        )
+        return
+    prompt = await ctx.reply(
+        t("ask-prompt-extend", number=render.number(ticket), days=days),
+        markup=AskReply(placeholder=t("placeholder-prompt-extend")),
+        reply_to=ev.message_id,
+    )
+    await ctx.repo.link(
+        ev.channel, ev.chat_id, prompt.message_id, ticket.id, PROMPT, {"days": str(days)}
+    )
+    await ctx.repo.commit()
+
+
+async def on_reason(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
+    """The reason, as a reply to the prompt: extend, tell the residents, refresh the cards."""
+    ev = ctx.event
+    t = ctx.group_t()
+    days = int((link.extra or {}).get("days", "0"))
+    fresh = await ctx.repo.ticket_fresh(ticket.id)
+    assert fresh is not None
+    ticket = fresh
+    try:
+        reason = check_extension(Status(ticket.status), ticket.extended, days, ev.text)
+    except ExtensionRefused as refused:
+        await ctx.reply(refusal(t, refused, ticket), reply_to=ev.message_id)
+        return
+    calendar = ctx.services.calendar
+    hours = days * calendar.day_length / timedelta(hours=1)
+    new_deadline = calendar.add_working_hours(ticket.resolve_by, hours)
+    # Once only, even if two officials answer two prompts at the same moment.
+    changed = await ctx.repo.session.execute(
+        update(Ticket)
+        .where(
+            Ticket.id == ticket.id,
+            Ticket.extended.is_(False),
+            Ticket.status.in_([str(s) for s in OPEN]),
+        )
+        .values(extended=True, resolve_by=new_deadline, updated_at=ctx.services.clock())
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(changed, "rowcount", 0):
+        await ctx.reply(refusal(t, ExtensionRefused("again"), ticket), reply_to=ev.message_id)
+        return
+    await ctx.repo.session.refresh(ticket)
+    await ctx.repo.record(ticket, "extended", ctx.actor, note=reason)
+    deadline = render.when(ticket.resolve_by)
+
+    def compose(rt: Translator) -> str:
+        return rt(
+            "notify-extended",
+            number=render.number(ticket),
+            unit=render.unit_name(ctx.services.directory, ticket.unit_code, rt.lang),
+            deadline=deadline,
+            note=escape(reason),
+        )
+
+    await notify.tell_residents(ctx, ticket, compose)
+    await notify.refresh_cards(ctx, ticket)
+    await ctx.repo.forget_prompt(link)
+    await ctx.repo.commit()
+    await ctx.reply(
+        t(
+            "done-extend",
+            number=render.number(ticket),
+            deadline=deadline,
+            who=escape(ev.person.name),
+        ),
+        reply_to=ev.message_id,
+    )
+
+
+def refusal(t: Translator, refused: ExtensionRefused, ticket: Ticket) -> str:
+    return t(
+        f"extend-refused-{refused.reason}",
+        number=render.number(ticket),
+        status=render.status_label(t, ticket.status),
+    )
+
+
+async def _answer(ctx: Ctx, text: str | None = None) -> None:
+    if ctx.event.button_event:
+        await ctx.channel.answer_button(ctx.event.button_event, text)

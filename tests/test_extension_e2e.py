@@ -1,0 +1,50 @@
+"""An official extends a deadline once, by a few working days, with a reason the resident sees."""
+
+from __future__ import annotations
+
+from tests.test_officials_e2e import card_of
+from tests.test_verdict_e2e import ticket_of
+from tests.world import World, buttons, plain
+
+
+async def test_a_deadline_is_extended_once_with_a_reason_the_resident_sees(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    before = await ticket_of(world, number)
+    await world.press(world.official, card, "⏳ Gia hạn")
+    pick = await world.reply(world.hoan_kiem)
+    assert buttons(pick) == ["+2 ngày", "+5 ngày", "+10 ngày"]
+    await world.press(world.official, pick, "+5 ngày")
+    prompt = await world.reply(world.hoan_kiem)
+    await world.say(world.official, "ok", chat=world.hoan_kiem, reply_to=prompt)
+    assert "ít nhất 3 ký tự" in plain(await world.reply(world.hoan_kiem))
+    await world.say(world.official, "Chờ vật tư <thay thế>.", chat=world.hoan_kiem, reply_to=prompt)
+    done = await world.reply(world.hoan_kiem)
+    assert "đã gia hạn" in plain(done)
+    told = await world.reply(world.resident)
+    assert "gia hạn" in plain(told) and "Chờ vật tư <thay thế>." in plain(told)
+    after = await ticket_of(world, number)
+    calendar = world.app.services.calendar
+    assert after.extended
+    assert after.resolve_by == calendar.add_working_hours(before.resolve_by, 5 * 8)
+    await world.settle()
+    card_now = world.emu.message(world.hoan_kiem.id, card["message_id"])
+    assert "Đã gia hạn một lần" in plain(card_now) and "⏳ Gia hạn" not in buttons(card_now)
+    # Once only: a second try (an old button, or a forged one) is refused.
+    await world.emu.press(world.official, card_now, f"ex:{after.id}", check=False)
+    assert "không thể gia hạn thêm" in plain(await world.reply(world.hoan_kiem))
+    assert (await ticket_of(world, number)).resolve_by == after.resolve_by
+
+
+async def test_a_closed_ticket_is_not_extended(world: World) -> None:
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "⛔ Từ chối")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(world.official, "Không thuộc phạm vi.", chat=world.hoan_kiem, reply_to=prompt)
+    await world.replies(world.resident, 1)
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    ticket = await ticket_of(world, number)
+    await world.emu.press(world.official, card, f"ex:{ticket.id}:5", check=False)
+    assert "không cần gia hạn" in plain(await world.reply(world.hoan_kiem))

@@ -1,0 +1,118 @@
+"""Reminders before deadlines, escalations after them, the daily digest and the closing of
+unanswered resolutions: each once, whichever process runs them, at the moments a controllable
+clock chooses."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, time, timedelta
+
+from bot.scheduler import ScheduleConfig, Scheduler
+from domain.deadlines import HANOI
+from tests.test_officials_e2e import card_of
+from tests.test_verdict_e2e import resolved, ticket_of
+from tests.world import World, buttons, plain
+
+
+def scheduler(world: World, holder: str | None = None, *, digest: bool = False) -> Scheduler:
+    """A scheduler as a bot process runs it; the daily digest only where a test checks it."""
+    app = world.app
+    config = ScheduleConfig(digest=digest)
+    return Scheduler(app.sessions, app.sender.channel, app.services, config, holder=holder)
+
+
+async def accepted(world: World) -> tuple[str, dict]:  # type: ignore[type-arg]
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "✅ Tiếp nhận")
+    await world.replies(world.resident, 1)
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    return number, card
+
+
+async def test_the_unit_is_reminded_once_before_the_resolution_deadline(world: World) -> None:
+    number, card = await accepted(world)
+    ticket = await ticket_of(world, number)
+    s = scheduler(world)
+    assert await s.tick(ticket.resolve_by - timedelta(days=7)) == {}  # days ahead
+    moment = ticket.resolve_by - timedelta(minutes=30)
+    assert await s.tick(moment) == {"remind-resolve": 1}
+    world.app.services.wake_sender()
+    reminder = await world.reply(world.hoan_kiem)
+    assert number in plain(reminder) and "đến hạn xử lý" in plain(reminder)
+    assert reminder["reply_to_message"]["message_id"] == card["message_id"]
+    assert await s.tick(moment + timedelta(minutes=1)) == {}
+
+
+async def test_an_overdue_ticket_goes_to_the_supervisors_once(world: World) -> None:
+    number, _card = await accepted(world)
+    ticket = await ticket_of(world, number)
+    s = scheduler(world)
+    late = ticket.resolve_by + timedelta(minutes=5)
+    assert await s.tick(late) == {"late-resolve": 1}
+    world.app.services.wake_sender()
+    alert = await world.reply(world.supervisor)
+    assert "Quá hạn xử lý" in plain(alert) and number in plain(alert)
+    assert "Phường Hoàn Kiếm" in plain(alert)
+    assert "quá hạn xử lý" in plain(await world.reply(world.hoan_kiem))
+    assert await s.tick(late + timedelta(hours=1)) == {}
+
+
+async def test_a_report_not_taken_up_is_reminded_then_escalated(world: World) -> None:
+    number = await world.report(photos=0)
+    await card_of(world, number)
+    ticket = await ticket_of(world, number)
+    assert ticket.receive_by is not None and ticket.receive_by < ticket.resolve_by
+    s = scheduler(world)
+    assert await s.tick(ticket.receive_by - timedelta(minutes=10)) == {"remind-receipt": 1}
+    assert await s.tick(ticket.receive_by + timedelta(minutes=10)) == {"late-receipt": 1}
+    world.app.services.wake_sender()
+    assert "Quá hạn tiếp nhận" in plain(await world.reply(world.supervisor))
+
+
+async def test_two_processes_send_each_reminder_once(world: World) -> None:
+    number, _card = await accepted(world)
+    ticket = await ticket_of(world, number)
+    first, second = scheduler(world, "worker-a"), scheduler(world, "worker-b")
+    # The lease: one works, the other waits until the first one's lease lapses.
+    assert await first.lease.held() and not await second.lease.held()
+    # Even if both ran a round at the same moment, each reminder is sent once.
+    moment = ticket.resolve_by - timedelta(minutes=30)
+    done = await asyncio.gather(first.tick(moment), second.tick(moment))
+    assert done[0] + done[1] == {"remind-resolve": 1}
+    world.clock.advance(minutes=10)
+    assert await second.lease.held() and not await first.lease.held()
+
+
+async def test_the_daily_digest_goes_to_the_supervisors_once_a_day(world: World) -> None:
+    number, _card = await accepted(world)
+    ticket = await ticket_of(world, number)
+    s = scheduler(world, digest=True)
+    day = (ticket.resolve_by + timedelta(days=1)).astimezone(HANOI).date()
+    before_eight = datetime.combine(day, time(7, 50), HANOI)
+    assert "digest" not in await s.tick(before_eight)
+    world.emu.skip_bot_messages(world.supervisor)
+    at_eight = datetime.combine(day, time(8, 5), HANOI)
+    assert (await s.tick(at_eight))["digest"] == 1
+    assert "digest" not in await s.tick(at_eight + timedelta(hours=3))
+    world.app.services.wake_sender()
+    messages = await world.replies(world.supervisor, 2)  # the overdue alert, then the digest
+    digest = next(m for m in messages if "Tổng hợp" in plain(m))
+    assert "quá hạn: 1" in plain(digest) and "Phường Hoàn Kiếm: 1" in plain(digest)
+    assert (await s.tick(at_eight + timedelta(days=1)))["digest"] == 1
+
+
+async def test_an_unanswered_resolution_closes_and_asks_for_a_rating(world: World) -> None:
+    number, _card, _question = await resolved(world)
+    ticket = await ticket_of(world, number)
+    assert ticket.resolved_at is not None
+    s = scheduler(world)
+    assert await s.tick(ticket.resolved_at + timedelta(days=6)) == {}
+    assert await s.tick(ticket.resolved_at + timedelta(days=7, minutes=1)) == {"closed": 1}
+    world.app.services.wake_sender()
+    closed, rating = await world.replies(world.resident, 2)
+    assert "đã đóng" in plain(closed) and "😊 Hài lòng" in buttons(rating)
+    assert "tự đóng" in plain(await world.reply(world.hoan_kiem))
+    assert (await ticket_of(world, number)).status == "closed"
+    assert await s.tick(ticket.resolved_at + timedelta(days=9)) == {}
