@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.lifecycle import OPEN
+from domain.lifecycle import OPEN, Status
 from storage.models import (
     BlockedIdentity,
     ChatBinding,
@@ -56,6 +56,8 @@ class NewTicket:
     status: str
     resolve_by: datetime
     photos: Sequence[tuple[str, int, int]]  # media key, width, height
+    priority: str = "normal"
+    receive_by: datetime | None = None
 
 
 class Repository:
@@ -242,7 +244,11 @@ class Repository:
     # -- tickets --------------------------------------------------------------------------------
 
     async def create_ticket(
-        self, new: NewTicket, make_number: Callable[[], str], actor: str
+        self,
+        new: NewTicket,
+        make_number: Callable[[], str],
+        actor: str,
+        now: datetime | None = None,
     ) -> tuple[Ticket, bool]:
         """Insert the ticket for a draft once; a second call for the same draft returns the first.
 
@@ -251,8 +257,8 @@ class Repository:
         existing = await self.ticket_by_draft(new.draft_key)
         if existing is not None:
             return existing, False
+        now = now or utcnow()
         for _ in range(8):
-            now = utcnow()
             ticket = Ticket(
                 number=make_number(),
                 draft_key=new.draft_key,
@@ -265,6 +271,8 @@ class Repository:
                 place_unit=new.place_unit,
                 unit_code=new.unit_code,
                 status=new.status,
+                priority=new.priority,
+                receive_by=new.receive_by,
                 resolve_by=new.resolve_by,
                 created_at=now,
                 updated_at=now,
@@ -311,14 +319,34 @@ class Repository:
         )
 
     async def change_status(
-        self, ticket: Ticket, before: str, after: str, to_unit: str | None
+        self,
+        ticket: Ticket,
+        before: str,
+        after: str,
+        to_unit: str | None,
+        *,
+        now: datetime | None = None,
+        extra: dict[str, object] | None = None,
     ) -> bool:
         """Move the ticket from ``before`` to ``after`` (and to another unit) only if it is
         still in ``before``: a compare-and-set that works on SQLite and PostgreSQL alike.
-        False when someone else changed it first."""
-        values: dict[str, object] = {"status": after, "updated_at": utcnow()}
+        False when someone else changed it first. The moments statistics need (first
+        received, last resolved, closed) are set here; ``extra`` sets further columns."""
+        now = now or utcnow()
+        values: dict[str, object] = {"status": after, "updated_at": now, **(extra or {})}
         if to_unit is not None:
             values["unit_code"] = to_unit
+            values["holder"] = None  # the other unit decides who holds it
+            values["holder_name"] = None
+        if after == Status.IN_PROGRESS and ticket.received_at is None:
+            values["received_at"] = now
+        elif after == Status.RESOLVED:
+            values["resolved_at"] = now
+        elif after == Status.CLOSED:
+            values["closed_at"] = now
+        elif after == Status.REOPENED:  # owed again: no longer counted as resolved
+            values["resolved_at"] = None
+            values["closed_at"] = None
         result = await self.session.execute(
             update(Ticket)
             .where(Ticket.id == ticket.id, Ticket.status == before)
