@@ -8,14 +8,16 @@ sends it, to the next worker in turn (tests/workers.py); a worker answers 200 on
 handled the update. A resident's next update goes out once the answers to the previous one have
 reached the emulator (for the submit, the confirmation, which comes through the outbox).
 
-Figures: answered updates a second over the measured window, with each setup on an empty
-database (``phananh_bench_workers`` beside BENCH_POSTGRES_URL's) and Redis database
-``REDIS_DB`` of BENCH_REDIS_URL's server, so the test suite, which resets its own, never meets
-them. Telegram's send limits (30 messages/s per bot, 20/min per group) are lifted: they would cap
-both setups alike at the outbox, and the emulator is not Telegram; with them the outbox, not the
-workers, is the bottleneck. Each worker's, the benchmark's (emulator and residents) and the whole
-machine's CPU use over the window are in the detail: on a 2-core machine the emulator, the load
-generator, PostgreSQL and Redis share the cores with the workers, which is what limits the ratio.
+Figures: answered updates a second over the measured window. Each setup starts on an empty
+database (``phananh_bench_workers`` beside BENCH_POSTGRES_URL's) and keeps its conversations in
+Redis database ``REDIS_DB`` of BENCH_REDIS_URL's server under a bot id of the run's own, so the
+test suite, which resets its own, never meets them. Telegram's send limits (30 messages/s per
+bot, 20/min per group) are lifted: they would cap both setups alike at the outbox, and the
+emulator is not Telegram; with them the outbox, not the workers, is the bottleneck. The CPU use
+of each worker, of the benchmark (emulator and residents), of PostgreSQL and Redis and of other
+jobs on the machine over the window are in the detail: on a 2-core machine the emulator, the
+load generator, PostgreSQL and Redis share the cores with the workers, which is what limits the
+ratio.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import random
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -93,16 +96,26 @@ async def empty_database() -> str:
     return own.render_as_string(hide_password=False)
 
 
-async def empty_redis() -> str:
+def redis_url() -> str:
+    return urlsplit(REDIS_URL)._replace(path=f"/{REDIS_DB}").geturl()
+
+
+def bot_token() -> str:
+    """A bot id of this run's own: conversation state and locks in Redis are keyed by it, so
+    the run needs no empty Redis database (and empties none that someone else may use)."""
+    return f"{random.randint(1_000_000_000, 9_999_999_999)}:{TOKEN.split(':', 1)[1]}"
+
+
+async def forget_bot(bot_id: int) -> None:
+    """Delete the run's conversation state and locks from Redis."""
     from redis.asyncio import Redis
 
-    url = urlsplit(REDIS_URL)._replace(path=f"/{REDIS_DB}").geturl()
-    client = Redis.from_url(url)
+    client = Redis.from_url(redis_url())
     try:
-        await client.flushdb()
+        async for key in client.scan_iter(match=f"fsm:{bot_id}:*", count=1000):
+            await client.unlink(key)
     finally:
         await client.aclose()
-    return url
 
 
 # -- CPU use over the window ----------------------------------------------------------------------
@@ -255,8 +268,8 @@ async def measure(workers: int, quick: bool) -> tuple[Stats, Usage, list[int]]:
 
 async def measure_alone(workers: int, quick: bool) -> tuple[Stats, Usage, list[int]]:
     warmup, seconds = (2.0, 8.0) if quick else (5.0, 30.0)
-    database, redis = await empty_database(), await empty_redis()
-    emu = BotAPIEmulator(token=TOKEN)
+    database = await empty_database()
+    emu = BotAPIEmulator(token=bot_token())
     await emu.start()
     try:
         admin = emu.add_user("Admin", language_code="vi")
@@ -267,7 +280,7 @@ async def measure_alone(workers: int, quick: bool) -> tuple[Stats, Usage, list[i
                 workers,
                 emu,
                 database,
-                redis,
+                redis_url(),
                 Path(tmp),
                 admin_ids=str(admin.id),
                 supervisor_chat_id=str(supervisors.id),
@@ -284,6 +297,7 @@ async def measure_alone(workers: int, quick: bool) -> tuple[Stats, Usage, list[i
                 await pool.stop()
     finally:
         await emu.stop()
+        await forget_bot(emu.bot.id)
     return stats, usage, posted
 
 

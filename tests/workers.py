@@ -28,7 +28,6 @@ from bot.emulator import BotAPIEmulator, ChatRef, EmuUser
 from bot.emulator.state import chat_id_of
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"  # the same as tests.world.TOKEN
 SECRET = "workers-webhook-secret-0123456789abcdef"
 HOOK_PATH = "/telegram/hook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -75,14 +74,19 @@ class Worker:
 
 
 def worker_env(
-    emu_url: str, database_url: str, redis_url: str, data_dir: Path, port: int, **settings: str
+    emu: BotAPIEmulator,
+    database_url: str,
+    redis_url: str,
+    data_dir: Path,
+    port: int,
+    **settings: str,
 ) -> dict[str, str]:
     """The environment of one webhook worker; ``settings`` (lower case) are added upper-cased."""
     return {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
-        "BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": emu_url,
+        "BOT_TOKEN": emu.token,
+        "TELEGRAM_API_URL": emu.url,
         "DATA_DIR": str(data_dir),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
@@ -97,12 +101,17 @@ def worker_env(
 
 
 async def start_worker(
-    index: int, emu_url: str, database_url: str, redis_url: str, data_dir: Path, **settings: str
+    index: int,
+    emu: BotAPIEmulator,
+    database_url: str,
+    redis_url: str,
+    data_dir: Path,
+    **settings: str,
 ) -> Worker:
     """One ``python -m bot`` in webhook mode; its log goes to DATA_DIR/worker-<index>.log."""
     port = free_port()
     log = data_dir / f"worker-{index}.log"
-    env = worker_env(emu_url, database_url, redis_url, data_dir, port, **settings)
+    env = worker_env(emu, database_url, redis_url, data_dir, port, **settings)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         process = await asyncio.create_subprocess_exec(
@@ -183,7 +192,7 @@ async def start_pool(
     connector = aiohttp.TCPConnector(limit=0)
     http = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60))
     workers = [
-        await start_worker(i, emu.url, database_url, redis_url, data_dir, **settings)
+        await start_worker(i, emu, database_url, redis_url, data_dir, **settings)
         for i in range(count)
     ]
     pool = Pool(workers, http, [0] * count)
