@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -131,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         runs: list[list[Result]] = []
         for attempt in range(1, args.repeat + 1):
             started = time.perf_counter()
-            results: list[Result] = module.run(args.quick)
+            try:
+                results: list[Result] = module.run(args.quick)
+            except Exception:  # one broken benchmark must not lose the others' figures
+                traceback.print_exc()
+                print(f"[{name}] run {attempt}/{args.repeat} failed; its figures are left out")
+                continue
             took = time.perf_counter() - started
             print(f"[{name}] run {attempt}/{args.repeat} took {took:.1f} s", flush=True)
             print_table(results)

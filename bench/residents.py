@@ -333,6 +333,7 @@ async def town_with(module: str, **env: str) -> AsyncIterator[tuple[Town, int]]:
             "DATA_DIR": str(data),
             "ADMIN_IDS": str(admin.id),
             "SUPERVISOR_CHAT_ID": str(supervisors.id),
+            "METRICS_PORT": "0",  # /metrics off: two bots (or a test's) must not share a port
             **env,
         }
         log = (data / "bot.log").open("wb")
