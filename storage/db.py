@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+# The execution option read_connection() sets: SQLite begins its transactions deferred.
+READ_ONLY = "phananh_read_only"
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -41,10 +47,25 @@ def make_engine(url: str) -> AsyncEngine:
             # first cannot write after another connection committed (SQLITE_BUSY_SNAPSHOT,
             # no waiting). Transactions here are short: nothing waits on the network inside
             # one (see handlers.context.CommitFirst), so taking the lock early costs little.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A connection from read_connection() only reads (a year's statistics take
+            # a good part of a second): a deferred BEGIN, so it holds no write lock and new
+            # reports are not kept waiting; in WAL mode it reads the last commit.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, pool_pre_ping=True)
+
+
+@asynccontextmanager
+async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection of its own for queries that only read (never write through it): on SQLite
+    its transaction takes no write lock. Its transaction is rolled back when it closes."""
+    async with engine.connect() as connection:
+        await connection.execution_options(**{READ_ONLY: True})
+        yield connection
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,33 +1,40 @@
 """The statistics queries: counting and grouping happen in the database, never in Python over
 every ticket, so a year of a big city (a million tickets) answers in well under a second.
 
-Definitions are in ``domain/stats.py``. Two queries answer /stats, on SQLite and PostgreSQL alike:
+Definitions are in ``domain/stats.py``. What /stats shows takes three queries, the same on SQLite
+and PostgreSQL:
 
-- the counts, grouped by unit, status, category and rating (a few thousand groups for a year),
-  summed here into each unit's figures; the city's are the sum of its units'. Each row costs
-  three comparisons, no arithmetic on timestamps;
-- the percentiles of the time to resolve from a histogram of ``Ticket.resolve_minutes`` (the
-  minutes to resolve, kept by ``Repository.change_status``) and a running sum over it that
-  finds the ranks each quantile needs, interpolated as ``percentile_cont`` does: exact to the
-  minute, with no sort of every resolved ticket.
+- the counts, grouped by unit, status, category and rating (a few thousand groups for a year)
+  and summed here into each unit's figures; the city's are the sum of its units'. Each ticket
+  costs two comparisons, no arithmetic on timestamps;
+- the open tickets past their deadline, per unit (few rows; the status index finds them);
+- a histogram of ``Ticket.resolve_minutes`` (minutes to resolve, kept by
+  ``Repository.change_status``), from which the median and 90th percentile are read with
+  ``percentile_cont``'s interpolation: exact to the minute, with no sort of the tickets.
+
+``overview`` runs the counts and the histogram at once, each on a read connection of its own
+(``storage.db.read_connection``: on SQLite it holds no write lock).
 
 On SQLite, which has no hash aggregation, a GROUP BY is cheap only when it reads an index in
 the order of the groups: a long period reads ``ix_tickets_stats_unit`` (unit, status,
-category, rating first) and ``ix_tickets_stats_resolve`` (by ``resolve_minutes``), a short one
-reads its own range of ``ix_tickets_stats_period`` and sorts that (migration 0004).
+category, rating first) and ``ix_tickets_stats_resolve`` (by ``resolve_minutes``) whole; a short
+one reads its own range of ``ix_tickets_stats_period`` and sorts that (migration 0004).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, Table, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 from sqlalchemy.sql.selectable import HasHints
 
 from domain import categories
@@ -43,32 +50,56 @@ from domain.stats import (
     ranks_needed,
     total,
 )
+from storage.db import read_connection
 from storage.models import Ticket
 
 ADMINISTRATIVE = frozenset(c.code for c in categories.CATEGORIES if c.group is Group.ADMINISTRATIVE)
-OPEN_STATUSES = frozenset(str(s) for s in OPEN)
+OPEN_STATUSES = tuple(sorted(str(s) for s in OPEN))
 RESOLVED_STATUSES = (str(Status.RESOLVED), str(Status.CLOSED))
 # On SQLite, a period longer than this reads the whole of an index in the order of the groups;
 # a shorter one reads only its own range (by created_at) and sorts it.
 LONG_PERIOD = timedelta(days=62)
+COUNTS = ("received", "administrative", "resolved", "on_time", "late", *RATINGS)
+
 _Query = TypeVar("_Query", bound=HasHints)
+_T = TypeVar("_T")
+# Where the queries run: the caller's session, or a read connection of their own.
+Reader = AsyncSession | AsyncConnection
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind is not None else "sqlite"
+def _dialect(db: Reader) -> str:
+    bind = db.bind if isinstance(db, AsyncSession) else db
+    return bind.dialect.name if bind is not None else "sqlite"
 
 
-def _in_period(period: Period, unit_code: str | None) -> ColumnElement[bool]:
-    condition = and_(Ticket.created_at >= period.start, Ticket.created_at < period.end)
+def _long(period: Period) -> bool:
+    return period.end - period.start > LONG_PERIOD
+
+
+def _whole(dialect: str, period: Period, unit_code: str | None) -> bool:
+    """Whether a city-wide query reads a whole index on SQLite (see _index)."""
+    return dialect == "sqlite" and unit_code is None and _long(period)
+
+
+def _in_period(
+    period: Period, unit_code: str | None, *, whole_index: bool = False
+) -> ColumnElement[bool]:
+    created: ColumnElement[datetime] = Ticket.created_at.expression
+    if whole_index:
+        # SQLite: ``+created_at`` is the same value, but the planner does not seek on it. A
+        # long period covers most of an index: reading it straight through is faster than a
+        # skip-scan that seeks the period's start in every group (once ANALYZE has run).
+        created = UnaryExpression(created, operator=custom_op("+"), type_=created.type)
+    condition = and_(created >= period.start, created < period.end)
     if unit_code is not None:
         condition = and_(Ticket.unit_code == unit_code, condition)
     return condition
 
 
-def _index(session: AsyncSession, query: _Query, name: str) -> _Query:
+def _index(dialect: str, query: _Query, name: str) -> _Query:
     """On SQLite, read the named index: the planner, from its statistics (or none, before an
-    ANALYZE), may sort a year of rows by created_at's index where another groups in order."""
-    if _dialect(session) != "sqlite":
+    ANALYZE), may sort a year of rows from created_at's index where another groups in order."""
+    if dialect != "sqlite":
         return query
     return query.with_hint(Ticket, f"INDEXED BY {name}", "sqlite")
 
@@ -84,13 +115,10 @@ def _sqlite_table(table: Table, compiler: SQLCompiler, **kw: Any) -> str:
     return sql
 
 
-def _groups(
-    session: AsyncSession, period: Period, now: datetime, unit_code: str | None
-) -> Select[*tuple[Any, ...]]:
-    """The period's tickets counted by unit, status, category and rating. Within a group:
-    how many have resolved_at, how many were resolved by their deadline, how many are past it
-    now. Whether a group counts as resolved, open, administrative or rated is decided here in
-    Python, once a group instead of once a ticket."""
+def _groups(dialect: str, period: Period, unit_code: str | None) -> Select[*tuple[Any, ...]]:
+    """The period's tickets counted by unit, status, category and rating; within a group, how
+    many have resolved_at and how many were resolved by their deadline. Whether a group is
+    resolved, administrative or rated is decided in Python, once a group, not once a ticket."""
     keys = (Ticket.unit_code, Ticket.status, Ticket.category, Ticket.rating)
     query = (
         select(
@@ -99,122 +127,128 @@ def _groups(
             func.count(Ticket.resolved_at).label("with_resolved_at"),
             # resolved_at is NULL: the comparison is not true, the ticket is not counted.
             func.count().filter(Ticket.resolved_at <= Ticket.resolve_by).label("in_time"),
-            func.count().filter(Ticket.resolve_by < now).label("past_due"),
         )
-        .where(_in_period(period, unit_code))
+        .where(_in_period(period, unit_code, whole_index=_whole(dialect, period, unit_code)))
         .group_by(*keys)
     )
-    if unit_code is not None or period.end - period.start > LONG_PERIOD:
-        return _index(session, query, "ix_tickets_stats_unit")
-    return _index(session, query, "ix_tickets_stats_period")
+    if unit_code is not None or _long(period):
+        return _index(dialect, query, "ix_tickets_stats_unit")
+    return _index(dialect, query, "ix_tickets_stats_period")
 
 
-def _add(sums: dict[str, int], row: Any) -> None:
-    n = int(row.n)
-    sums["received"] += n
-    if row.category in ADMINISTRATIVE:
-        sums["administrative"] += n
-    if row.status in RESOLVED_STATUSES:
-        resolved, in_time = int(row.with_resolved_at), int(row.in_time)
-        sums["resolved"] += resolved
-        sums["on_time"] += in_time
-        sums["late"] += resolved - in_time  # resolved_at > resolve_by (never NULL)
-    elif row.status in OPEN_STATUSES:
-        sums["late"] += int(row.past_due)
-    if row.rating in RATINGS:
-        sums[row.rating] += n
-
-
-def _by_unit(rows: Iterable[Any]) -> dict[str, Counts]:
-    names = (
-        "received",
-        "administrative",
-        "resolved",
-        "on_time",
-        "late",
-        "satisfied",
-        "acceptable",
-        "unsatisfied",
+def _open_late(
+    dialect: str, period: Period, now: datetime, unit_code: str | None
+) -> Select[str, int]:
+    """Per unit, the open tickets past their deadline now (a few percent of the tickets): found
+    by their status, not by reading the whole period again."""
+    query = (
+        select(Ticket.unit_code, func.count())
+        .where(
+            _in_period(period, unit_code),
+            Ticket.status.in_(OPEN_STATUSES),
+            Ticket.resolve_by < now,
+        )
+        .group_by(Ticket.unit_code)
     )
+    if unit_code is not None:
+        return _index(dialect, query, "ix_tickets_stats_unit")  # (unit, status) leads
+    if _long(period):
+        return _index(dialect, query, "ix_tickets_status")
+    return _index(dialect, query, "ix_tickets_stats_period")
+
+
+def _by_unit(rows: Iterable[Any], open_late: dict[str, int]) -> dict[str, Counts]:
     sums: dict[str, dict[str, int]] = {}
     for row in rows:
         unit = sums.get(row.unit_code)
         if unit is None:
-            unit = sums[row.unit_code] = dict.fromkeys(names, 0)
-        _add(unit, row)
+            unit = sums[row.unit_code] = dict.fromkeys(COUNTS, 0)
+        n = int(row.n)
+        unit["received"] += n
+        if row.category in ADMINISTRATIVE:
+            unit["administrative"] += n
+        if row.status in RESOLVED_STATUSES:
+            resolved, in_time = int(row.with_resolved_at), int(row.in_time)
+            unit["resolved"] += resolved
+            unit["on_time"] += in_time
+            unit["late"] += resolved - in_time  # resolved_at > resolve_by (never NULL)
+        if row.rating in RATINGS:
+            unit[row.rating] += n
+    for code, late in open_late.items():
+        sums.setdefault(code, dict.fromkeys(COUNTS, 0))["late"] += late
     return {
         code: Counts(on_site=found["received"] - found["administrative"], **found)
         for code, found in sums.items()
     }
 
 
+async def _unit_counts(
+    db: Reader, period: Period, now: datetime, unit_code: str | None
+) -> dict[str, Counts]:
+    rows = (await db.execute(_groups(_dialect(db), period, unit_code))).all()
+    late = (await db.execute(_open_late(_dialect(db), period, now, unit_code))).all()
+    return _by_unit(rows, {code: int(n) for code, n in late})
+
+
+async def _histogram(db: Reader, period: Period, unit_code: str | None) -> list[tuple[int, int]]:
+    """(minutes to resolve, tickets), by minutes: the period's resolved tickets."""
+    minute = Ticket.resolve_minutes
+    dialect = _dialect(db)
+    query = (
+        select(minute, func.count())
+        .where(
+            _in_period(period, unit_code, whole_index=_whole(dialect, period, unit_code)),
+            minute.is_not(None),
+            Ticket.status.in_(RESOLVED_STATUSES),
+        )
+        .group_by(minute)
+        .order_by(minute)
+    )
+    if unit_code is not None:
+        name = "ix_tickets_stats_unit"
+    elif _long(period):
+        name = "ix_tickets_stats_resolve"
+    else:
+        name = "ix_tickets_stats_period"
+    rows = await db.execute(_index(dialect, query, name))
+    return [(int(m), int(n)) for m, n in rows if m is not None]
+
+
+def _quantiles(histogram: Sequence[tuple[int, int]]) -> tuple[float | None, float | None]:
+    """Median and 90th percentile in seconds from a sorted histogram of minutes, interpolated
+    between ranks as ``percentile_cont`` does."""
+    count = sum(n for _, n in histogram)
+    if count == 0:
+        return None, None
+    wanted = [ranks_needed(count, q) for q in (0.5, 0.9)]
+    ranks = sorted({r for low, high, _ in wanted for r in (low, high)})
+    found: dict[int, float] = {}
+    before = 0
+    for minutes, n in histogram:
+        while ranks and ranks[0] < before + n:
+            found[ranks.pop(0)] = minutes * 60.0
+        if not ranks:
+            break
+        before += n
+    median_s, p90_s = (found[low] + (found[high] - found[low]) * w for low, high, w in wanted)
+    return median_s, p90_s
+
+
 async def counts(
     session: AsyncSession, period: Period, now: datetime, unit_code: str | None = None
 ) -> Counts:
-    rows = await session.execute(_groups(session, period, now, unit_code))
-    units = _by_unit(rows)
+    units = await _unit_counts(session, period, now, unit_code)
     return total(UnitFigures(code, found) for code, found in units.items())
 
 
 async def resolve_times(
-    session: AsyncSession, period: Period, resolved: int, unit_code: str | None = None
+    session: AsyncSession, period: Period, resolved: int = -1, unit_code: str | None = None
 ) -> tuple[float | None, float | None]:
-    """Median and 90th percentile of the time to resolve, in seconds (exact to the minute).
-
-    One pass makes a histogram of ``resolve_minutes``; a running sum over it (a window over a
-    few thousand minutes, not over the tickets) finds the minutes that hold the ranks each
-    quantile needs. ``resolved`` is the count of resolved tickets the ranks are taken from."""
+    """Median and 90th percentile of the time to resolve, in seconds (exact to the minute);
+    ``resolved == 0`` (nothing resolved, known from the counts) skips the query."""
     if resolved == 0:
         return None, None
-    minute = Ticket.resolve_minutes.label("minute")
-    query = (
-        select(minute, func.count().label("n"))
-        .where(
-            _in_period(period, unit_code),
-            Ticket.resolve_minutes.is_not(None),
-            Ticket.status.in_(RESOLVED_STATUSES),
-        )
-        .group_by(minute)
-    )
-    if unit_code is not None:
-        query = _index(session, query, "ix_tickets_stats_unit")
-    elif period.end - period.start > LONG_PERIOD:
-        query = _index(session, query, "ix_tickets_stats_resolve")
-    else:
-        query = _index(session, query, "ix_tickets_stats_period")
-    histogram = query.subquery()
-    before = (func.sum(histogram.c.n).over(order_by=histogram.c.minute) - histogram.c.n).label(
-        "before"
-    )
-    running = select(histogram.c.minute, histogram.c.n, before).subquery()
-    quantiles = [ranks_needed(resolved, q) for q in (0.5, 0.9)]
-    ranks = sorted({rank for low, high, _ in quantiles for rank in (low, high)})
-    rows = (
-        await session.execute(
-            select(running.c.minute, running.c.n, running.c.before).where(
-                or_(
-                    *(
-                        and_(running.c.before <= rank, running.c.before + running.c.n > rank)
-                        for rank in ranks
-                    )
-                )
-            )
-        )
-    ).all()
-
-    def value(rank: int) -> float | None:
-        for row in rows:
-            if row.before <= rank < row.before + row.n:
-                return float(row.minute) * 60.0
-        return None  # the tickets changed between the two queries
-
-    results: list[float | None] = []
-    for low, high, weight in quantiles:
-        first, second = value(low), value(high)
-        if first is None or second is None:
-            return None, None
-        results.append(first + (second - first) * weight)
-    return results[0], results[1]
+    return _quantiles(await _histogram(session, period, unit_code))
 
 
 async def summary(
@@ -227,8 +261,8 @@ async def summary(
 
 async def ranking(session: AsyncSession, period: Period, now: datetime) -> list[UnitFigures]:
     """Every unit with tickets received in the period, the worst on-time rate first."""
-    rows = await session.execute(_groups(session, period, now, None))
-    return rank(UnitFigures(code, found) for code, found in _by_unit(rows).items())
+    units = await _unit_counts(session, period, now, None)
+    return rank(UnitFigures(code, found) for code, found in units.items())
 
 
 @dataclass(frozen=True)
@@ -239,17 +273,47 @@ class Overview:
     ranking: list[UnitFigures]
 
 
+def _engine_for_readers(session: AsyncSession) -> AsyncEngine | None:
+    """The engine to open read connections on, when other connections see the same data (not
+    an in-memory SQLite database, which is one connection's own)."""
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine):
+        return None
+    if bind.dialect.name == "sqlite" and bind.url.database in (None, "", ":memory:"):
+        return None
+    return bind
+
+
 async def overview(
     session: AsyncSession, period: Period, now: datetime, unit_code: str | None = None
 ) -> Overview:
-    """One pass for the ranking (the city's counts are its sum), then the percentiles."""
-    units = await ranking(session, period, now)
-    if unit_code is None:
-        found = total(units)
+    """The ranking (the city's counts are its sum) and the time to resolve, queried at the
+    same time on two read connections; on the caller's session one after the other when
+    there is no engine to open them on. Committed data only: statistics need no more."""
+    engine = _engine_for_readers(session)
+    if engine is None:
+        units = await _unit_counts(session, period, now, None)
+        histogram = await _histogram(session, period, unit_code)
     else:
-        found = next((f.counts for f in units if f.unit_code == unit_code), Counts())
-    median_s, p90_s = await resolve_times(session, period, found.resolved, unit_code)
-    return Overview(Summary(found, median_s, p90_s), units)
+
+        def reading(query: Callable[[AsyncConnection], Awaitable[_T]]) -> Awaitable[_T]:
+            async def run() -> _T:
+                async with read_connection(engine) as connection:
+                    return await query(connection)
+
+            return run()
+
+        units, histogram = await asyncio.gather(
+            reading(lambda c: _unit_counts(c, period, now, None)),
+            reading(lambda c: _histogram(c, period, unit_code)),
+        )
+    if unit_code is None:
+        found = total(UnitFigures(code, c) for code, c in units.items())
+    else:
+        found = units.get(unit_code, Counts())
+    median_s, p90_s = _quantiles(histogram) if found.resolved else (None, None)
+    ranked = rank(UnitFigures(code, c) for code, c in units.items())
+    return Overview(Summary(found, median_s, p90_s), ranked)
 
 
 @dataclass(frozen=True)
