@@ -212,7 +212,8 @@ async def test_a_report_filed_and_answered_through_the_page(
     await group.locator(".attach-btn").click()
     await page.locator("#samples [data-sample=pothole]").click()
     await page.locator("#photo-send").click()
-    await resident.locator(".msg.from-bot", has_text=RESULT).wait_for()
+    # (The after-photo, sent as a reply to the result, quotes it: the result is the first.)
+    await resident.locator(".msg.from-bot", has_text=RESULT).first.wait_for()
     # The resident is asked whether it is fixed.
     await resident.locator('button.kb-btn[data-callback$=":fixed"]').wait_for()
     assert problems == []

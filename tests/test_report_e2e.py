@@ -57,7 +57,15 @@ async def test_whole_report_in_vietnamese_reaches_the_unit_group(world: World) -
     assert number in plain(card)
     assert "Ổ gà lớn" in plain(card)
     assert "Hạn giải quyết" in plain(card)
-    assert buttons(card) == ["✅ Tiếp nhận", "🏁 Đã xử lý", "⛔ Từ chối", "↪️ Chuyển đơn vị"]
+    assert buttons(card) == [
+        "✅ Tiếp nhận",
+        "🏁 Đã xử lý",
+        "⛔ Từ chối",
+        "↪️ Chuyển đơn vị",
+        "🙋 Nhận xử lý",
+        "👥 Giao cho…",
+        "⏳ Gia hạn",
+    ]
     photos = [m for m in attachments if m.get("photo")]
     pins = [m for m in attachments if m.get("venue") or m.get("location")]
     assert len(photos) == 2 and len(pins) == 1
