@@ -48,7 +48,8 @@ def clean_photo(raw: bytes) -> CleanPhoto:
             if ratio < 1:
                 probe.draft(None, (round(probe.width * ratio), round(probe.height * ratio)))
             probe.load()
-            image = ImageOps.exif_transpose(probe)
+            image: Image.Image = probe
+            ImageOps.exif_transpose(image, in_place=True)  # no copy of every pixel
             if image.mode not in ("RGB", "L"):
                 image = image.convert("RGB")
             # Bicubic over what is left (at most a factor 2 after the draft): as sharp as
@@ -57,7 +58,9 @@ def clean_photo(raw: bytes) -> CleanPhoto:
             image.info.clear()  # comments, ICC, XMP: save() would carry some of them over
             out = io.BytesIO()
             # No exif=, no icc_profile=: nothing of the original's metadata is carried over.
-            image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+            # No optimize=: Huffman optimisation is a second pass over the data for ~5 % fewer
+            # bytes, and costs a third of the encoding time on the bot's busiest path.
+            image.save(out, format="JPEG", quality=JPEG_QUALITY)
             return CleanPhoto(out.getvalue(), image.width, image.height)
     except PhotoRejected:
         raise
