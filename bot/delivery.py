@@ -59,9 +59,12 @@ class _Deferred(Exception):
 
 @dataclass
 class SenderConfig:
-    batch: int = 20
+    batch: int = 50
+    parallel: int = 8  # chats served at once
     lease: timedelta = timedelta(seconds=120)
-    poll: float = 0.5
+    # How often the sender looks for work it was not woken for: messages queued by another
+    # process (a webhook worker that does not hold the sender's lease), retries coming due.
+    poll: float = 0.25
     summary_threshold: int = 6  # this many cards waiting for one group -> one summary instead
 
 
@@ -153,11 +156,26 @@ class Sender:
             rows = await outbox.claim(
                 session, now, limit=self.config.batch, lease=self.config.lease
             )
-            leases = {row.id: row.locked_until for row in rows}
             await session.commit()
+            chats: dict[str, list[tuple[int, datetime | None]]] = {}
+            for row in rows:  # oldest first within each chat
+                chats.setdefault(row.chat_id, []).append((row.id, row.locked_until))
+        # Chats are served side by side (a resident's confirmation need not wait behind a
+        # group's card, photos and pin); within one chat, messages go out in order.
+        gate = asyncio.Semaphore(self.config.parallel)
+
+        async def serve(queue: list[tuple[int, datetime | None]]) -> int:
+            async with gate:
+                return await self._deliver_chat(queue)
+
+        return sum(await asyncio.gather(*(serve(q) for q in chats.values())))
+
+    async def _deliver_chat(self, queue: list[tuple[int, datetime | None]]) -> int:
+        """One chat's claimed rows in order; the first that is not finished holds the rest
+        back (they are released for a later round), so the chat's order is kept."""
         done = 0
-        held: set[str] = set()  # chats whose earlier message is not out yet: keep their order
-        for row_id, lease in leases.items():
+        held = False
+        for row_id, lease in queue:
             async with self.sessions() as session:
                 # Renew our lease on this one row, only if it is still ours: a worker whose
                 # batch outlived its lease must not send what another worker took over.
@@ -168,23 +186,19 @@ class Sender:
                         OutboxMessage.locked_until == lease,
                         OutboxMessage.status == outbox.PENDING,
                     )
-                    .values(locked_until=self.clock() + self.config.lease)
+                    .values(locked_until=None if held else self.clock() + self.config.lease)
                     .execution_options(synchronize_session=False)
                 )
                 await session.commit()
-                if not getattr(renewed, "rowcount", 0):
+                if held or not getattr(renewed, "rowcount", 0):
                     continue
                 row = await session.get(OutboxMessage, row_id)
                 if row is None:
                     continue
-                if row.chat_id in held:
-                    row.locked_until = None
-                    await session.commit()
-                    continue
                 if await self._attempt(session, row):
                     done += 1
                 else:
-                    held.add(row.chat_id)
+                    held = True
         return done
 
     async def _attempt(self, session: AsyncSession, row: OutboxMessage) -> bool:
