@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from domain.stats import (
     Counts,
@@ -22,7 +23,7 @@ from domain.stats import (
     rank,
 )
 from storage import stats
-from storage.db import make_engine, session_factory
+from storage.db import make_engine, read_connection, session_factory
 from storage.migrate import upgrade
 from storage.models import Ticket, minutes_between
 from storage.repo import Repository, UnitRow
@@ -282,3 +283,18 @@ async def test_a_reopened_ticket_counts_the_time_to_its_last_resolution(
     found = await stats.overview(session, period, NOW, "A")
     assert found.summary.counts.resolved == 1
     assert found.summary.median_seconds == pytest.approx((30 * 60 + 1) * 60)
+
+
+async def test_a_report_is_saved_while_statistics_are_being_read(session: AsyncSession) -> None:
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
+    before = int(await session.scalar(select(func.count()).select_from(Ticket)) or 0)
+    await session.rollback()  # its own BEGIN IMMEDIATE would hold the lock
+    async with read_connection(engine) as reading:
+        await reading.scalar(select(func.count()).select_from(Ticket))
+        # The reader's transaction is still open: on SQLite it holds no write lock, so the
+        # writer commits at once (were it BEGIN IMMEDIATE, the writer would fail: locked).
+        async with session_factory(engine)() as writer:
+            writer.add(ticket(30, "A", "roads", at(12), at(16), "received"))
+            await writer.commit()
+    assert await session.scalar(select(func.count()).select_from(Ticket)) == before + 1
