@@ -166,6 +166,9 @@ async def _stats(ctx: Ctx, scope: Scope) -> None:
     except PeriodError as error:
         await ctx.reply(_bad_period(t, error))
         return
+    # End this update's transaction first: on SQLite it holds the write lock, and statistics
+    # read on their own connections (storage.db.read_connection) for a second or more.
+    await ctx.repo.commit()
     session = ctx.repo.session
     found = await stats.overview(session, period, now, scope.unit_code)
     summary, ranking = found.summary, found.ranking
@@ -241,6 +244,7 @@ async def _export(ctx: Ctx, scope: Scope) -> None:
     except PeriodError as error:
         await ctx.reply(_bad_period(t, error) + "\n" + t("export-usage"))
         return
+    await ctx.repo.commit()  # as for /stats: no write lock held while reading
     session = ctx.repo.session
     directory = ctx.services.directory
     if what is export.What.TICKETS:

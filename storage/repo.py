@@ -30,6 +30,7 @@ from storage.models import (
     TicketEvent,
     TicketPhoto,
     Unit,
+    minutes_between,
     utcnow,
 )
 
@@ -342,10 +343,12 @@ class Repository:
             values["received_at"] = now
         elif after == Status.RESOLVED:
             values["resolved_at"] = now
+            values["resolve_minutes"] = minutes_between(ticket.created_at, now)
         elif after == Status.CLOSED:
             values["closed_at"] = now
         elif after == Status.REOPENED:  # owed again: no longer counted as resolved
             values["resolved_at"] = None
+            values["resolve_minutes"] = None
             values["closed_at"] = None
         result = await self.session.execute(
             update(Ticket)
