@@ -27,7 +27,6 @@ from domain.lifecycle import AWAITING_RECEIPT, OPEN, Status
 from handlers import notify, render, verdict
 from handlers.context import Ctx, Services
 from locales import Translator, translator
-from storage import outbox
 from storage.leases import LeaseKeeper, mark_once
 from storage.models import Ticket
 from storage.repo import Repository
@@ -203,14 +202,14 @@ class Scheduler:
     def _queue(
         self, ctx: Ctx, chat: str, text: str, ticket_id: int | None, reply_to_card: bool = False
     ) -> None:
-        outbox.enqueue(
-            ctx.repo.session,
-            channel=self.channel.name,
-            chat_id=chat,
-            is_group=True,
-            kind="text",
+        notify.queue_text(
+            ctx,
+            chat,
+            text,
             ticket_id=ticket_id,
-            payload={"text": text, "purpose": "scheduled", "reply_to_card": reply_to_card},
+            is_group=True,
+            purpose="scheduled",
+            reply_to_card=reply_to_card,
         )
 
     # -- the daily digest -----------------------------------------------------------------------

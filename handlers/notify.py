@@ -9,7 +9,7 @@ so that a reply to any of them finds the ticket without reading who sent it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import NamedTuple
 
@@ -114,17 +114,50 @@ async def refresh_cards(ctx: Ctx, ticket: Ticket) -> None:
         )
 
 
-async def _to_resident(
-    ctx: Ctx, ticket: Ticket, text: str, chat: str, photo_key: str | None = None
+def queue_text(
+    ctx: Ctx,
+    chat: str,
+    text: str,
+    *,
+    ticket_id: int | None,
+    is_group: bool,
+    purpose: str,
+    photo_key: str | None = None,
+    choices: Sequence[Sequence[tuple[str, str]]] = (),
+    reply_to_card: bool = False,
 ) -> None:
+    """One message for the outbox, committed with the change it reports: its text, then its
+    photo as a reply; ``choices`` are rows of (label, data) buttons; ``reply_to_card`` posts
+    it under the ticket's card in that chat; ``purpose`` is what the message link records."""
+    payload: dict[str, object] = {"text": text, "purpose": purpose}
+    if photo_key is not None:
+        payload["photo"] = photo_key
+    if choices:
+        payload["choices"] = [[[label, data] for label, data in row] for row in choices]
+    if reply_to_card:
+        payload["reply_to_card"] = True
     outbox.enqueue(
         ctx.repo.session,
         channel=ctx.channel.name,
         chat_id=chat,
-        is_group=False,
+        is_group=is_group,
         kind="text",
+        ticket_id=ticket_id,
+        payload=payload,
+    )
+
+
+async def _to_resident(
+    ctx: Ctx, ticket: Ticket, text: str, chat: str, photo_key: str | None = None
+) -> None:
+    queue_text(
+        ctx,
+        chat,
+        text,
         ticket_id=ticket.id,
-        payload={"text": text, "purpose": "resident", "photo": photo_key},
+        is_group=False,
+        purpose="resident",
+        photo_key=photo_key,
     )
 
 
@@ -232,17 +265,13 @@ async def followup_to_group(
     ctx: Ctx, ticket: Ticket, chat: str, text: str, photo_key: str | None
 ) -> None:
     """A resident's words for the unit, posted as a reply to the ticket's card in ``chat``."""
-    outbox.enqueue(
-        ctx.repo.session,
-        channel=ctx.channel.name,
-        chat_id=chat,
-        is_group=True,
-        kind="text",
+    queue_text(
+        ctx,
+        chat,
+        text,
         ticket_id=ticket.id,
-        payload={
-            "text": text,
-            "purpose": "resident-message",
-            "photo": photo_key,
-            "reply_to_card": True,
-        },
+        is_group=True,
+        purpose="resident-message",
+        photo_key=photo_key,
+        reply_to_card=True,
     )

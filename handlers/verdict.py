@@ -18,18 +18,12 @@ from domain.verdict import RATING_COMMENT_MAX, Rating, Verdict
 from handlers import notify, render
 from handlers.context import Ctx
 from locales import Translator
-from storage import outbox
 from storage.models import MessageLink, Ticket
 
 log = logging.getLogger(__name__)
 
 RATINGS = (Rating.SATISFIED, Rating.ACCEPTABLE, Rating.UNSATISFIED)
 COMMENT_PURPOSE = "rating-comment"
-
-
-def _choices(rows: list[list[tuple[str, str]]]) -> list[list[list[str]]]:
-    """Buttons as the outbox stores them (JSON): rows of [label, data]."""
-    return [[[label, data] for label, data in row] for row in rows]
 
 
 async def _to_reporter(
@@ -45,18 +39,14 @@ async def _to_reporter(
     if target is None:
         return
     t, chat = target
-    text = t(key, number=render.number(ticket), **values)
-    payload: dict[str, object] = {"text": text, "purpose": "resident"}
-    if rows:
-        payload["choices"] = _choices([[(t(label), data) for label, data in row] for row in rows])
-    outbox.enqueue(
-        ctx.repo.session,
-        channel=ctx.channel.name,
-        chat_id=chat,
-        is_group=False,
-        kind="text",
+    notify.queue_text(
+        ctx,
+        chat,
+        t(key, number=render.number(ticket), **values),
         ticket_id=ticket.id,
-        payload=payload,
+        is_group=False,
+        purpose="resident",
+        choices=[[(t(label), data) for label, data in row] for row in rows or ()],
     )
 
 
@@ -93,14 +83,14 @@ async def _to_unit(ctx: Ctx, ticket: Ticket, text: str, *, supervisors: bool = F
     if supervisors and supervisor is not None and supervisor not in chats:
         chats.append(supervisor)
     for chat in chats:
-        outbox.enqueue(
-            ctx.repo.session,
-            channel=ctx.channel.name,
-            chat_id=chat,
-            is_group=True,
-            kind="text",
+        notify.queue_text(
+            ctx,
+            chat,
+            text,
             ticket_id=ticket.id,
-            payload={"text": text, "purpose": "resident-message", "reply_to_card": True},
+            is_group=True,
+            purpose="resident-message",
+            reply_to_card=True,
         )
 
 
