@@ -36,11 +36,13 @@ chromium:
 # Install, then run the whole suite on SQLite and on PostgreSQL + Redis, then lint and type-check.
 test: install chromium test-sqlite test-postgres lint
 
+# Two processes (-n 2): the end-to-end tests mostly wait on sockets, and each process gets its
+# own SQLite files, PostgreSQL database and Redis number (tests/backends.py).
 test-sqlite:
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 test-postgres:
-	PHANANH_TEST_BACKEND=postgres $(BIN)/python -m pytest -q
+	PHANANH_TEST_BACKEND=postgres $(BIN)/python -m pytest -q -n 2
 
 lint:
 	$(BIN)/ruff check .
