@@ -53,6 +53,8 @@ CONCURRENT_UPDATES = 48  # updates handled at once by one process; more wait the
 # How long the sending process keeps the sender's lease without renewing it: after a crash,
 # another process takes over delivery within this time.
 SENDER_LEASE = timedelta(seconds=10)
+# How long a stopping bot waits for the updates it is handling.
+SHUTDOWN_GRACE = timedelta(seconds=20)
 
 
 def utc_now() -> datetime:
@@ -92,6 +94,11 @@ class App:
             self.scheduler_task = None
 
     async def close(self) -> None:
+        # aiogram's polling returns without waiting for the updates it is still handling (as
+        # tasks): let them finish first, or their next Bot API call meets a closed session.
+        in_flight = set(getattr(self.dispatcher, "_handle_update_tasks", ()))
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=SHUTDOWN_GRACE.total_seconds())
         await self.stop_sender()
         await self.bot.session.close()
         await self.dispatcher.storage.close()
