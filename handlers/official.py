@@ -25,7 +25,7 @@ from domain.photos import PhotoRejected
 from handlers import extension, notify, render, verdict
 from handlers.context import Ctx
 from handlers.photos import take_photo
-from storage import outbox, roster
+from storage import outbox
 from storage.models import MessageLink, Ticket
 
 log = logging.getLogger(__name__)
@@ -421,8 +421,6 @@ async def change(
         assert current is not None
         await ctx.reply(_refusal(ctx, ActionNotAllowed(action, Status(current.status)), current))
         return False
-    if done.to_unit is not None:  # the new unit decides who handles it (handlers.roster)
-        await roster.clear_holder(ctx.repo.session, ticket)
     await ctx.repo.record(
         ticket,
         "status",

@@ -123,14 +123,3 @@ async def set_holder(
         return False
     await session.refresh(ticket)
     return True
-
-
-async def clear_holder(session: AsyncSession, ticket: Ticket) -> None:
-    """Nobody holds the ticket any more (it went to another unit, whose officials decide)."""
-    await session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id)
-        .values(holder=None, holder_name=None)
-        .execution_options(synchronize_session=False)
-    )
-    await session.refresh(ticket)
