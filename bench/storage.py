@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bench.postgres import own_database
 from bench.table import Result
 from bot.seed import seed
 from domain import categories
@@ -62,21 +62,11 @@ def _load() -> str:
 async def _postgres_url() -> str | None:
     """The benchmark's own database beside BENCH_POSTGRES_URL's (created when missing), so the
     test suite, which resets its database, and the benchmark never meet; None if unreachable."""
-    url = make_url(POSTGRES_URL)
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
     try:
-        async with admin.connect() as conn:
-            found = await conn.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": BENCH_DATABASE}
-            )
-            if not found:
-                await conn.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
+        return await own_database(POSTGRES_URL, BENCH_DATABASE)
     except (OSError, TimeoutError) as error:
         print(f"[storage] PostgreSQL skipped: {error.__class__.__name__}: {error}")
         return None
-    finally:
-        await admin.dispose()
-    return url.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
 
 
 async def _analyze(engine: AsyncEngine) -> None:

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.postgres import own_database
 from bench.residents import (
     ANSWER_TIMEOUT,
     TOKEN,
@@ -74,18 +75,7 @@ WORKER_ENV = {
 
 async def empty_database() -> str:
     """The benchmark's own PostgreSQL database, created when missing and emptied: its URL."""
-    url = make_url(POSTGRES_URL)
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            found = await conn.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": BENCH_DATABASE}
-            )
-            if not found:
-                await conn.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
-    finally:
-        await admin.dispose()
-    own = url.set(database=BENCH_DATABASE)
+    own = await own_database(POSTGRES_URL, BENCH_DATABASE)
     engine = create_async_engine(own)
     try:
         async with engine.begin() as conn:
@@ -93,7 +83,7 @@ async def empty_database() -> str:
             await conn.execute(text("CREATE SCHEMA public"))
     finally:
         await engine.dispose()
-    return own.render_as_string(hide_password=False)
+    return own
 
 
 def redis_url() -> str:
