@@ -61,6 +61,12 @@ class Ctx:
         """Group chats speak the service's default language."""
         return translator(self.services.default_language)
 
+    async def answer_button(self, text: str | None = None) -> None:
+        """Answer the pressed button (a notice on the presser's screen, or just the spinner
+        stopped); nothing when the event was not a button press."""
+        if self.event.button_event:
+            await self.channel.answer_button(self.event.button_event, text)
+
     async def reply(
         self, text: str, *, markup: Markup | None = None, reply_to: str | None = None
     ) -> Sent:

@@ -34,18 +34,18 @@ async def on_button(ctx: Ctx, parts: list[str], may_act: MayAct) -> None:
     days = int(parts[2]) if len(parts) == 3 and parts[2].isascii() and parts[2].isdigit() else 0
     ticket = await ctx.repo.ticket(int(parts[1])) if valid else None
     if ticket is None or (len(parts) == 3 and days not in EXTENSION_DAYS):
-        await _answer(ctx, t("button-stale"))
+        await ctx.answer_button(t("button-stale"))
         return
     if not await may_act(ctx, ticket):
-        await _answer(ctx, t("not-your-unit"))
+        await ctx.answer_button(t("not-your-unit"))
         return
     try:
         check_extension(Status(ticket.status), ticket.extended, days or EXTENSION_DAYS[0], None)
     except ExtensionRefused as refused:
-        await _answer(ctx)
+        await ctx.answer_button()
         await ctx.reply(refusal(t, refused, ticket), reply_to=ev.message_id)
         return
-    await _answer(ctx)
+    await ctx.answer_button()
     if not days:
         choices = Choices(
             (
@@ -140,8 +140,3 @@ def refusal(t: Translator, refused: ExtensionRefused, ticket: Ticket) -> str:
         number=render.number(ticket),
         status=render.status_label(t, ticket.status),
     )
-
-
-async def _answer(ctx: Ctx, text: str | None = None) -> None:
-    if ctx.event.button_event:
-        await ctx.channel.answer_button(ctx.event.button_event, text)

@@ -140,12 +140,12 @@ async def _button(ctx: Ctx) -> None:
     parts = data.split(":")
     if parts[0] == "bind" and len(parts) == 2:
         if not ctx.is_admin:
-            await _answer(ctx, t("admin-only"))
+            await ctx.answer_button(t("admin-only"))
             return
         if ctx.services.directory.get(parts[1]) is None:
-            await _answer(ctx, t("button-stale"))
+            await ctx.answer_button(t("button-stale"))
             return
-        await _answer(ctx)
+        await ctx.answer_button()
         await _do_bind(ctx, parts[1])
         return
     if parts[0] == "card" and len(parts) == 2 and _ID.fullmatch(parts[1]):
@@ -155,14 +155,14 @@ async def _button(ctx: Ctx) -> None:
         await extension.on_button(ctx, parts, may_act)
         return
     if parts[0] not in ("tk", "tt") or len(parts) != 3 or not _ID.fullmatch(parts[1]):
-        await _answer(ctx, t("button-stale"))
+        await ctx.answer_button(t("button-stale"))
         return
     ticket = await ctx.repo.ticket(int(parts[1]))
     if ticket is None:
-        await _answer(ctx, t("ticket-not-found-short"))
+        await ctx.answer_button(t("ticket-not-found-short"))
         return
     if not await may_act(ctx, ticket):
-        await _answer(ctx, t("not-your-unit"))
+        await ctx.answer_button(t("not-your-unit"))
         return
     if parts[0] == "tt":
         await _transfer_target(ctx, ticket, parts[2])
@@ -170,17 +170,17 @@ async def _button(ctx: Ctx) -> None:
     try:
         action = Action(parts[2])
     except ValueError:
-        await _answer(ctx, t("button-stale"))
+        await ctx.answer_button(t("button-stale"))
         return
     if action not in notify.CARD_ACTIONS:
-        await _answer(ctx, t("button-stale"))
+        await ctx.answer_button(t("button-stale"))
         return
     if action is Action.ACCEPT:
-        await _answer(ctx)
+        await ctx.answer_button()
         await change(ctx, ticket, action, note=None)
         return
     # Actions that need words: ask for them as a reply, so the answer cannot go astray.
-    await _answer(ctx)
+    await ctx.answer_button()
     purpose = "prompt-transfer-unit" if action is Action.TRANSFER else f"prompt-{action}"
     prompt = await ctx.reply(
         t(f"ask-{purpose}", number=render.number(ticket)),
@@ -196,19 +196,14 @@ async def _show_card(ctx: Ctx, ticket_id: int) -> None:
     t = ctx.group_t()
     ticket = await ctx.repo.ticket(ticket_id)
     if ticket is None:
-        await _answer(ctx, t("ticket-not-found-short"))
+        await ctx.answer_button(t("ticket-not-found-short"))
         return
     if not await may_act(ctx, ticket):
-        await _answer(ctx, t("not-your-unit"))
+        await ctx.answer_button(t("not-your-unit"))
         return
-    await _answer(ctx)
+    await ctx.answer_button()
     notify.queue_card(ctx, ticket, ctx.event.chat_id)
     await ctx.repo.commit()
-
-
-async def _answer(ctx: Ctx, text: str | None = None) -> None:
-    if ctx.event.button_event:
-        await ctx.channel.answer_button(ctx.event.button_event, text)
 
 
 async def may_act(ctx: Ctx, ticket: Ticket) -> bool:
@@ -235,12 +230,12 @@ async def may_act(ctx: Ctx, ticket: Ticket) -> bool:
 async def _transfer_target(ctx: Ctx, ticket: Ticket, code: str) -> None:
     t = ctx.group_t()
     if ctx.services.directory.get(code) is None:
-        await _answer(ctx, t("button-stale"))
+        await ctx.answer_button(t("button-stale"))
         return
     if code == ticket.unit_code:
-        await _answer(ctx, t("transfer-same-unit"))
+        await ctx.answer_button(t("transfer-same-unit"))
         return
-    await _answer(ctx)
+    await ctx.answer_button()
     name = render.unit_name(ctx.services.directory, code, t.lang)
     prompt = await ctx.reply(
         t("ask-prompt-transfer", number=render.number(ticket), unit=name),

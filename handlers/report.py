@@ -96,8 +96,7 @@ async def cancel(ctx: Ctx) -> None:
 
 
 async def _stale_button(ctx: Ctx) -> None:
-    if ctx.event.button_event:
-        await ctx.channel.answer_button(ctx.event.button_event, ctx.t("button-stale"))
+    await ctx.answer_button(ctx.t("button-stale"))
 
 
 # -- category -----------------------------------------------------------------------------------
@@ -125,7 +124,7 @@ async def _on_category(ctx: Ctx, draft: Draft, data: str) -> None:
         await _stale_button(ctx)
         await ctx.reply(ctx.t("reprompt-category"), markup=_category_choices(ctx))
         return
-    await answer(ctx)
+    await ctx.answer_button()
     changed = draft.get("category") is not None and draft.get("category") != category.code
     draft["category"] = category.code
     if changed and draft.get("unit") is not None:
@@ -198,7 +197,7 @@ async def ask_photos(ctx: Ctx, draft: Draft) -> None:
 async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
     ev = ctx.event
     if data in ("r:skip", "r:done"):
-        await answer(ctx)
+        await ctx.answer_button()
         await _go(ctx, REVIEW if draft.pop("back", False) else PLACE, draft)
         return
     if ev.kind is not Kind.PHOTO or ev.photo_ref is None:
@@ -304,7 +303,7 @@ async def _on_unit_pick(ctx: Ctx, draft: Draft, data: str) -> None:
     if ctx.services.directory.get(code) is None:
         await _stale_button(ctx)
         return
-    await answer(ctx)
+    await ctx.answer_button()
     if _needs_place(draft):
         draft["place_unit"] = code
     else:
@@ -348,10 +347,10 @@ async def _confirm_unit(ctx: Ctx, draft: Draft, *, acknowledged: bool = False) -
 
 async def _on_unit_confirm(ctx: Ctx, draft: Draft, data: str) -> None:
     if data == "r:ok":
-        await answer(ctx)
+        await ctx.answer_button()
         await _go(ctx, REVIEW, draft)
     elif data == "r:other":
-        await answer(ctx)
+        await ctx.answer_button()
         await _go(ctx, UNIT_SEARCH, draft)
     elif ctx.event.kind is Kind.LOCATION or ctx.event.kind is Kind.TEXT:
         # A new place instead of an answer: take it, as a person would expect.
@@ -427,10 +426,10 @@ def _nearby_choices(ctx: Ctx) -> Choices:
 
 async def _on_nearby(ctx: Ctx, draft: Draft, data: str) -> None:
     if data == "r:near:follow":
-        await answer(ctx)
+        await ctx.answer_button()
         await _follow(ctx, draft)
     elif data == "r:near:new":
-        await answer(ctx)
+        await ctx.answer_button()
         offered = draft.pop("offered", None)
         if offered is not None:  # not offered again if the same place is sent again
             draft["declined"] = [*draft.get("declined", []), offered]
@@ -520,11 +519,11 @@ async def ask_review(ctx: Ctx, draft: Draft) -> None:
 
 async def _on_review(ctx: Ctx, draft: Draft, data: str) -> None:
     if data == "r:submit":
-        await answer(ctx)
+        await ctx.answer_button()
         await submit(ctx, draft)
         return
     if data.startswith("r:edit:"):
-        await answer(ctx)
+        await ctx.answer_button()
         what = data.removeprefix("r:edit:")
         if what == "description":
             draft["back"] = True
@@ -583,11 +582,6 @@ async def submit(ctx: Ctx, draft: Draft) -> None:
 
 
 # -- plumbing -----------------------------------------------------------------------------------
-
-
-async def answer(ctx: Ctx) -> None:
-    if ctx.event.button_event:
-        await ctx.channel.answer_button(ctx.event.button_event)
 
 
 async def _go(ctx: Ctx, step: str, draft: Draft) -> None:

@@ -182,11 +182,6 @@ async def _remove(ctx: Ctx, unit: str) -> None:
 # -- buttons on the card ------------------------------------------------------------------------
 
 
-async def _answer(ctx: Ctx, text: str | None = None) -> None:
-    if ctx.event.button_event:
-        await ctx.channel.answer_button(ctx.event.button_event, text)
-
-
 async def _button(ctx: Ctx) -> None:
     t = ctx.group_t()
     parts = (ctx.event.button_data or "").split(":")
@@ -197,21 +192,21 @@ async def _button(ctx: Ctx) -> None:
         and (len(parts) == 2 or parts[2] == "x" or _ID.fullmatch(parts[2]) is not None)
     )
     if not well_formed:
-        await _answer(ctx, t("button-stale"))
+        await ctx.answer_button(t("button-stale"))
         return
     ticket = await ctx.repo.ticket_fresh(int(parts[1]))
     if ticket is None:
-        await _answer(ctx, t("ticket-not-found-short"))
+        await ctx.answer_button(t("ticket-not-found-short"))
         return
     if not await official.may_act(ctx, ticket):
-        await _answer(ctx, t("not-your-unit"))
+        await ctx.answer_button(t("not-your-unit"))
         return
     if len(parts) == 3 and parts[2] == "x":
-        await _answer(ctx)
+        await ctx.answer_button()
         await _close_offer(ctx, t("assign-cancelled", number=render.number(ticket)))
         return
     if Status(ticket.status) not in OPEN:
-        await _answer(ctx, t("holder-ticket-closed", number=render.number(ticket)))
+        await ctx.answer_button(t("holder-ticket-closed", number=render.number(ticket)))
         return
     if parts[0] == "hold":
         await _take(ctx, ticket)
@@ -226,15 +221,15 @@ async def _take(ctx: Ctx, ticket: Ticket) -> None:
     ev = ctx.event
     me = await roster.official(ctx.repo.session, ticket.unit_code, ev.channel, ev.person.id)
     if me is None:
-        await _answer(ctx, t("take-not-on-roster"))
+        await ctx.answer_button(t("take-not-on-roster"))
         return
     if ticket.holder == _holder(me):
-        await _answer(ctx, t("take-already", number=render.number(ticket)))
+        await ctx.answer_button(t("take-already", number=render.number(ticket)))
         return
     if await _hold(ctx, ticket, me):
-        await _answer(ctx, t("take-done", number=render.number(ticket)))
+        await ctx.answer_button(t("take-done", number=render.number(ticket)))
     else:
-        await _answer(ctx, t("holder-ticket-closed", number=render.number(ticket)))
+        await ctx.answer_button(t("holder-ticket-closed", number=render.number(ticket)))
 
 
 async def _may_assign(ctx: Ctx, ticket: Ticket) -> bool:
@@ -248,13 +243,13 @@ async def _may_assign(ctx: Ctx, ticket: Ticket) -> bool:
 async def _offer(ctx: Ctx, ticket: Ticket) -> None:
     t = ctx.group_t()
     if not await _may_assign(ctx, ticket):
-        await _answer(ctx, t("assign-not-allowed"))
+        await ctx.answer_button(t("assign-not-allowed"))
         return
     officials = await roster.roster(ctx.repo.session, ticket.unit_code, ctx.event.channel)
     if not officials:
-        await _answer(ctx, t("assign-nobody"))
+        await ctx.answer_button(t("assign-nobody"))
         return
-    await _answer(ctx)
+    await ctx.answer_button()
     # Button labels are plain text (no HTML): the name goes as it is, numbered as in /officials.
     buttons = [
         Button(f"{i}. {o.name}", f"asg:{ticket.id}:{o.id}")
@@ -271,7 +266,7 @@ async def _offer(ctx: Ctx, ticket: Ticket) -> None:
 async def _assign(ctx: Ctx, ticket: Ticket, official_id: int) -> None:
     t = ctx.group_t()
     if not await _may_assign(ctx, ticket):
-        await _answer(ctx, t("assign-not-allowed"))
+        await ctx.answer_button(t("assign-not-allowed"))
         return
     chosen = await roster.official_by_id(ctx.repo.session, official_id)
     if (
@@ -279,12 +274,12 @@ async def _assign(ctx: Ctx, ticket: Ticket, official_id: int) -> None:
         or chosen.unit_code != ticket.unit_code
         or chosen.channel != ctx.event.channel
     ):
-        await _answer(ctx, t("assign-gone"))
+        await ctx.answer_button(t("assign-gone"))
         return
     if ticket.holder != _holder(chosen) and not await _hold(ctx, ticket, chosen):
-        await _answer(ctx, t("holder-ticket-closed", number=render.number(ticket)))
+        await ctx.answer_button(t("holder-ticket-closed", number=render.number(ticket)))
         return
-    await _answer(ctx)
+    await ctx.answer_button()
     await _close_offer(
         ctx,
         t(

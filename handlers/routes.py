@@ -76,8 +76,7 @@ async def handle(ctx: Ctx) -> None:
         await status.on_number_step(ctx)
         return
     if ev.kind is Kind.BUTTON:
-        if ev.button_event:
-            await ctx.channel.answer_button(ev.button_event, ctx.t("button-stale"))
+        await ctx.answer_button(ctx.t("button-stale"))
         return
     await menu.show_menu(ctx, "fallback")
 
@@ -137,7 +136,7 @@ async def _resident_command(ctx: Ctx) -> bool:
 async def _global_button(ctx: Ctx) -> bool:
     data = ctx.event.button_data or ""
     if data in ("p:ok", "p:no", "f:yes", "f:no"):
-        await report.answer(ctx)
+        await ctx.answer_button()
         if data == "p:ok":
             await privacy.agree(ctx)
             await report.start(ctx)
@@ -147,7 +146,7 @@ async def _global_button(ctx: Ctx) -> bool:
             await menu.show_menu(ctx)
         return True
     if data.startswith("l:"):
-        await report.answer(ctx)
+        await ctx.answer_button()
         await menu.set_language(ctx, data[2:])
         return True
     if data.startswith(("vd:", "rt:")):  # the resident's verdict on a resolution, their rating
@@ -155,7 +154,7 @@ async def _global_button(ctx: Ctx) -> bool:
         return True
     if not data.startswith("m:"):
         return False
-    await report.answer(ctx)
+    await ctx.answer_button()
     step, _ = await ctx.state.get()
     if step is not None and data != "m:help":
         await ctx.state.clear()

@@ -117,8 +117,7 @@ async def on_button(ctx: Ctx) -> None:
     """``vd:<ticket>:fixed|not_fixed`` and ``rt:<ticket>:<rating>`` from the reporter."""
     ev = ctx.event
     parts = (ev.button_data or "").split(":")
-    if ev.button_event:
-        await ctx.channel.answer_button(ev.button_event)
+    await ctx.answer_button()
     ticket = None
     if len(parts) == 3 and parts[1].isascii() and parts[1].isdigit() and len(parts[1]) < 16:
         ticket = await ctx.repo.ticket_fresh(int(parts[1]))
