@@ -16,14 +16,18 @@ import sys
 import uuid
 from pathlib import Path
 
-from aiogram.fsm.storage.base import StorageKey
-from aiogram.fsm.storage.memory import MemoryStorage
+from bot.lean_aiogram import import_aiogram_lazily
 
-from bench.residents import DESCRIPTION, TOKEN, vm_rss_mb
-from bot.app import build_app
-from bot.settings import Settings
-from handlers.report import PHOTOS
-from storage.conversation import DbConversationState
+import_aiogram_lazily()  # as python -m bot does, before anything imports aiogram
+
+from aiogram.fsm.storage.base import StorageKey  # noqa: E402
+from aiogram.fsm.storage.memory import MemoryStorage  # noqa: E402
+
+from bench.residents import DESCRIPTION, TOKEN, vm_rss_mb  # noqa: E402
+from bot.app import build_app  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from handlers.report import PHOTOS  # noqa: E402
+from storage.conversation import DbConversationState  # noqa: E402
 
 BOT_ID = 123456789
 

@@ -16,11 +16,13 @@ import sys
 
 from pydantic import ValidationError
 
+from bot.lean_aiogram import import_aiogram_lazily
 from bot.logsafety import protect
 from bot.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
+    import_aiogram_lazily()  # before anything imports aiogram: ~100 MB less at idle
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (the default)")

@@ -10,6 +10,11 @@ from typing import Any
 
 import pytest
 
+from bot.lean_aiogram import import_aiogram_lazily
+
+# As ``python -m bot`` does, so that the suite runs the types the way production builds them.
+import_aiogram_lazily()
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 

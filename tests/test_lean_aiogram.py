@@ -1,0 +1,79 @@
+"""aiogram imported with its types built on first use (bot.lean_aiogram): the same validation,
+only built later. Each check runs in a fresh interpreter, since this test process imported
+aiogram long before."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+USES = """
+from bot.lean_aiogram import import_aiogram_lazily
+
+print("lazy", import_aiogram_lazily(), import_aiogram_lazily())
+from aiogram.methods import SendMessage
+from aiogram.methods.base import Response
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+
+print("deferred", Message.__pydantic_complete__, Update.__pydantic_complete__)
+update = Update.model_validate({
+    "update_id": 7,
+    "callback_query": {
+        "id": "q", "chat_instance": "c", "data": "m:report",
+        "from": {"id": 5, "is_bot": False, "first_name": "Lan"},
+        "message": {"message_id": 3, "date": 1, "chat": {"id": 5, "type": "private"},
+                    "text": "menu", "reply_markup": {"inline_keyboard": [[
+                        {"text": "Report", "callback_data": "m:report"}]]}},
+    },
+})
+print("update", update.callback_query.data, update.callback_query.message.reply_markup
+      .inline_keyboard[0][0].text, update.callback_query.from_user.first_name)
+send = SendMessage(chat_id=5, text="<b>hi</b>", reply_markup=InlineKeyboardMarkup(
+    inline_keyboard=[[InlineKeyboardButton(text="OK", callback_data="p:ok")]]))
+print("method", send.model_dump(exclude_none=True)["reply_markup"]["inline_keyboard"][0][0]["text"])
+answer = Response[Message].model_validate({"ok": True, "result": {
+    "message_id": 9, "date": 1, "chat": {"id": 5, "type": "private"}, "text": "ok"}})
+print("response", answer.result.message_id)
+try:
+    Update.model_validate({"update_id": "not a number"})
+except Exception as error:
+    print("invalid", type(error).__name__)
+"""
+
+
+async def _python(code: str) -> list[list[str]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    return [line.split() for line in out.decode().splitlines()]
+
+
+async def test_types_are_built_on_first_use_and_validate_as_before() -> None:
+    lines = await _python(USES)
+    assert lines == [
+        ["lazy", "True", "False"],  # a second call finds aiogram imported: nothing to do
+        ["deferred", "False", "False"],  # no validator was built at import
+        ["update", "m:report", "Report", "Lan"],
+        ["method", "OK"],
+        ["response", "9"],
+        ["invalid", "ValidationError"],
+    ]
+
+
+async def test_after_a_plain_import_it_leaves_aiogram_as_it_is() -> None:
+    lines = await _python(
+        "import aiogram.types\n"
+        "from bot.lean_aiogram import import_aiogram_lazily\n"
+        "print(import_aiogram_lazily(), aiogram.types.Message.__pydantic_complete__)\n"
+    )
+    assert lines == [["False", "True"]]
