@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -16,54 +17,78 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
 # The execution option read_connection() sets: SQLite begins its transactions deferred.
 READ_ONLY = "phananh_read_only"
 
 
+# SQLite lets one connection write at a time. With a pool of several, concurrent updates each
+# took a connection and raced for the write lock in SQLite's busy handler, which sleeps and
+# polls (1, 2, 5 ... 100 ms): the lock stood free while the waiters slept, and the last
+# in line could lose every race (a benchmark at 32 residents: p99 of seconds). One writing
+# connection instead, and the pool is the queue: first come, first served, no sleeping.
+SQLITE_WRITERS = 1
+# How long an update waits for that connection before it fails (and the resident is told).
+SQLITE_POOL_WAIT_S = 30.0
+# Readers (read_connection) open connections of their own beside it, never from that pool.
+_readers: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
 def make_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    if not parsed.database or parsed.database == ":memory:":
+        return _sqlite_engine(url)  # one connection's own database: its own pool rules
+    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = _sqlite_engine(
+        url, pool_size=SQLITE_WRITERS, max_overflow=0, pool_timeout=SQLITE_POOL_WAIT_S
+    )
+    # A connection per read, closed after it: statistics are rare and a connection is cheap.
+    _readers[engine.sync_engine] = _sqlite_engine(url, poolclass=NullPool)
+    return engine
 
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # The driver's own transaction handling starts no transaction before the first
-            # write, so a SAVEPOINT would be the outermost transaction and its RELEASE would
-            # commit at once. SQLAlchemy's documented recipe: let it begin them itself.
-            # https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, safe in WAL
-            cursor.close()
 
-        @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE: take the write lock at the start. A deferred transaction that read
-            # first cannot write after another connection committed (SQLITE_BUSY_SNAPSHOT,
-            # no waiting). Transactions here are short: nothing waits on the network inside
-            # one (see handlers.context.CommitFirst), so taking the lock early costs little.
-            # A connection from read_connection() only reads (a year's statistics take
-            # a good part of a second): a deferred BEGIN, so it holds no write lock and new
-            # reports are not kept waiting; in WAL mode it reads the last commit.
-            if conn.get_execution_options().get(READ_ONLY):
-                conn.exec_driver_sql("BEGIN")
-            else:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_engine(url: str, **pool: Any) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
 
-        return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    @event.listens_for(engine.sync_engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own transaction handling starts no transaction before the first
+        # write, so a SAVEPOINT would be the outermost transaction and its RELEASE would
+        # commit at once. SQLAlchemy's documented recipe: let it begin them itself.
+        # https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, safe in WAL
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _sqlite_begin(conn: Any) -> None:
+        # IMMEDIATE: take the write lock at the start. A deferred transaction that read
+        # first cannot write after another connection committed (SQLITE_BUSY_SNAPSHOT,
+        # no waiting). Transactions here are short: nothing waits on the network inside
+        # one (see handlers.context.CommitFirst), so taking the lock early costs little.
+        # A connection from read_connection() only reads (a year's statistics take
+        # a good part of a second): a deferred BEGIN, so it holds no write lock and new
+        # reports are not kept waiting; in WAL mode it reads the last commit.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
 
 
 @asynccontextmanager
 async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection of its own for queries that only read (never write through it): on SQLite
-    its transaction takes no write lock. Its transaction is rolled back when it closes."""
-    async with engine.connect() as connection:
+    its transaction takes no write lock, and it does not wait for (or hold up) the one
+    writing connection. Its transaction is rolled back when it closes."""
+    async with _readers.get(engine.sync_engine, engine).connect() as connection:
         await connection.execution_options(**{READ_ONLY: True})
         yield connection
 
