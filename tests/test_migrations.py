@@ -5,6 +5,7 @@ once."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,11 @@ from sqlalchemy.engine import Connection
 
 from bot.__main__ import main
 from storage.db import make_engine
-from storage.migrate import BASELINE, _config, current, head, upgrade
+from storage.migrate import BASELINE, _config, current, head, head_in_files, upgrade
 from storage.models import Base
 from tests.backends import prepare
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _differences(connection: Connection) -> list[object]:
@@ -101,3 +104,43 @@ async def test_migrate_command_says_what_it_did(
     assert f"to {head()}" in capsys.readouterr().out
     assert await asyncio.to_thread(main, ["migrate"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_the_newest_revision_is_read_from_the_files_as_alembic_reads_it() -> None:
+    assert head_in_files() == head() is not None
+
+
+async def test_an_up_to_date_database_is_recognised_without_loading_alembic(
+    tmp_path: Path,
+) -> None:
+    """Every start checks the schema; when nothing is to do, Alembic (~11 MB) stays unloaded."""
+    backend = await prepare(tmp_path)
+    engine = make_engine(backend.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    check = (
+        "import asyncio, sys\n"
+        "from storage.db import make_engine\n"
+        "from storage.migrate import upgrade\n"
+        "async def start():\n"
+        f"    engine = make_engine({backend.database_url!r})\n"
+        "    try:\n"
+        "        return await upgrade(engine)\n"
+        "    finally:\n"
+        "        await engine.dispose()\n"
+        "outcome = asyncio.run(start())\n"
+        "print(outcome.before, outcome.after, 'alembic' in sys.modules)\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        check,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().split() == [head(), head(), "False"]
