@@ -21,15 +21,13 @@ from aiogram.exceptions import (
 )
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand
-from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.boundaries import load_locator
 from bot.channels.telegram import TelegramChannel, make_router
 from bot.delivery import Sender, SenderConfig
-from bot.metrics import Metrics, UpdateMetrics
+from bot.metrics import Metrics, UpdateMetrics, is_redis_storage
 from bot.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.scheduler import ScheduleConfig, Scheduler
 from bot.settings import Settings
@@ -150,6 +148,10 @@ async def build_app(
     limits = Limits(settings.send_rate_per_second, settings.group_rate_per_minute)
     limiter: RateLimiter = MemoryRateLimiter(limits)
     if storage is None and settings.redis_url:
+        # Imported here: a bot without Redis does not carry its modules (~6 MB).
+        from aiogram.fsm.storage.redis import RedisStorage
+        from redis.asyncio import BlockingConnectionPool, Redis
+
         # A blocking pool: a burst of updates waits for a free connection instead of failing
         # with "Too many connections" (a day-of-faults test lost 260 updates to that).
         pool = BlockingConnectionPool.from_url(
@@ -169,7 +171,7 @@ async def build_app(
     metrics = Metrics()
     # After aiogram's own outer middlewares (errors, FSM): it times the handling itself.
     dispatcher.update.outer_middleware(UpdateMetrics(metrics))
-    shared_state = isinstance(dispatcher.storage, RedisStorage)
+    shared_state = is_redis_storage(dispatcher.storage)
     dispatcher.include_router(make_router(services, sessions, shared_state=shared_state))
     api = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(token=token, session=api)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from aiogram import BaseMiddleware
-from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import TelegramObject, Update
 from aiogram.types.update import UpdateTypeLookupError
 from aiohttp import web
@@ -39,6 +40,8 @@ from storage import outbox
 from storage.models import OutboxMessage, Ticket
 
 if TYPE_CHECKING:
+    from aiogram.fsm.storage.redis import RedisStorage
+
     from bot.app import App
 
 log = logging.getLogger(__name__)
@@ -189,6 +192,13 @@ async def _check(what: str, probe: Callable[[], Awaitable[object]]) -> str:
     return "ok"
 
 
+def is_redis_storage(storage: BaseStorage) -> TypeGuard[RedisStorage]:
+    """Whether the conversations are kept in Redis. Redis's modules are imported only when
+    REDIS_URL is set (bot.app), so without them loaded the storage cannot be Redis."""
+    module = sys.modules.get("aiogram.fsm.storage.redis")
+    return module is not None and isinstance(storage, module.RedisStorage)
+
+
 async def health(app: App) -> tuple[bool, dict[str, str]]:
     """Whether the database answers SELECT 1 and Redis (when configured) answers PING."""
 
@@ -198,7 +208,7 @@ async def health(app: App) -> tuple[bool, dict[str, str]]:
 
     parts = {"database": await _check("database", database)}
     storage = app.dispatcher.storage
-    if isinstance(storage, RedisStorage):
+    if is_redis_storage(storage):
         parts["redis"] = await _check("redis", storage.redis.ping)
     healthy = all(v == "ok" for v in parts.values())
     return healthy, parts

@@ -10,9 +10,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from redis.asyncio import Redis
+if TYPE_CHECKING:  # imported with Redis only when REDIS_URL is set (bot.app): ~6 MB
+    from redis.asyncio import Redis
 
 
 @dataclass(frozen=True)
