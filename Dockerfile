@@ -87,8 +87,9 @@ RUN python -c "import zoneinfo; zoneinfo.ZoneInfo('Asia/Ho_Chi_Minh'); import bo
 # The data directory must exist and belong to the bot's user *before* VOLUME is
 # declared: a new named volume is initialised from the image's directory,
 # ownership included, and changes made to a path after it is declared a volume
-# are discarded.
-RUN mkdir /data && chown phananh:phananh /data
+# are discarded. /app is made here too, as root: left to WORKDIR, buildah (podman
+# build) creates it when the image is saved, owned by the final USER.
+RUN mkdir /data /app && chown phananh:phananh /data
 VOLUME /data
 
 # The working directory holds nothing and stays root-owned: the code lives in the
