@@ -25,8 +25,9 @@ from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.boundaries import load_locator
-from bot.channels.telegram import TelegramChannel, make_router
+from bot.channels.telegram import METHODS, TelegramChannel, make_router
 from bot.delivery import Sender, SenderConfig
+from bot.lean_aiogram import build_now
 from bot.metrics import Metrics, UpdateMetrics, is_redis_storage
 from bot.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.scheduler import ScheduleConfig, Scheduler
@@ -175,6 +176,7 @@ async def build_app(
     dispatcher.include_router(make_router(services, sessions, shared_state=shared_state))
     api = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(token=token, session=api)
+    build_now(METHODS)  # before any update: the first residents do not wait for it
     sender = Sender(
         sessions,
         TelegramChannel(bot),

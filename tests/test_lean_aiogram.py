@@ -77,3 +77,17 @@ async def test_after_a_plain_import_it_leaves_aiogram_as_it_is() -> None:
         "print(import_aiogram_lazily(), aiogram.types.Message.__pydantic_complete__)\n"
     )
     assert lines == [["False", "True"]]
+
+
+async def test_what_the_bot_uses_is_built_at_start_and_nothing_more() -> None:
+    lines = await _python(
+        "from bot.lean_aiogram import build_now, import_aiogram_lazily\n"
+        "import_aiogram_lazily()\n"
+        "from aiogram.methods import SendMessage, SendVenue\n"
+        "from aiogram.methods.base import Response\n"
+        "from aiogram.types import Message, Update\n"
+        "build_now([SendMessage])\n"
+        "print(Update.__pydantic_complete__, SendMessage.__pydantic_complete__,\n"
+        "      Response[Message].__pydantic_complete__, SendVenue.__pydantic_complete__)\n"
+    )
+    assert lines == [["True", "True", "True", "False"]]

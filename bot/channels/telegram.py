@@ -22,6 +22,24 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.fsm.context import FSMContext
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteWebhook,
+    EditMessageText,
+    GetChatMember,
+    GetFile,
+    GetMe,
+    GetUpdates,
+    SendDocument,
+    SendLocation,
+    SendMediaGroup,
+    SendMessage,
+    SendPhoto,
+    SendVenue,
+    SetMyCommands,
+    SetWebhook,
+    TelegramMethod,
+)
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -76,6 +94,25 @@ MediaItem = (
 )
 
 CHANNEL = "telegram"
+# Every Bot API method the bot calls (here, and at start-up in bot.app and bot.webhook): their
+# validators are built at start (bot.lean_aiogram.build_now), not by the first resident's update.
+METHODS: tuple[type[TelegramMethod[Any]], ...] = (
+    AnswerCallbackQuery,
+    DeleteWebhook,
+    EditMessageText,
+    GetChatMember,
+    GetFile,
+    GetMe,
+    GetUpdates,
+    SendDocument,
+    SendLocation,
+    SendMediaGroup,
+    SendMessage,
+    SendPhoto,
+    SendVenue,
+    SetMyCommands,
+    SetWebhook,
+)
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
