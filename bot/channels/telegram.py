@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
-from aiogram import Bot, Router
+from aiogram import Bot, Router, methods
 from aiogram.enums import ChatMemberStatus, ChatType, ParseMode
 from aiogram.exceptions import (
     TelegramBadRequest,
@@ -22,24 +22,6 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.fsm.context import FSMContext
-from aiogram.methods import (
-    AnswerCallbackQuery,
-    DeleteWebhook,
-    EditMessageText,
-    GetChatMember,
-    GetFile,
-    GetMe,
-    GetUpdates,
-    SendDocument,
-    SendLocation,
-    SendMediaGroup,
-    SendMessage,
-    SendPhoto,
-    SendVenue,
-    SetMyCommands,
-    SetWebhook,
-    TelegramMethod,
-)
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -96,22 +78,22 @@ MediaItem = (
 CHANNEL = "telegram"
 # Every Bot API method the bot calls (here, and at start-up in bot.app and bot.webhook): their
 # validators are built at start (bot.lean_aiogram.build_now), not by the first resident's update.
-METHODS: tuple[type[TelegramMethod[Any]], ...] = (
-    AnswerCallbackQuery,
-    DeleteWebhook,
-    EditMessageText,
-    GetChatMember,
-    GetFile,
-    GetMe,
-    GetUpdates,
-    SendDocument,
-    SendLocation,
-    SendMediaGroup,
-    SendMessage,
-    SendPhoto,
-    SendVenue,
-    SetMyCommands,
-    SetWebhook,
+METHODS: tuple[type[methods.TelegramMethod[Any]], ...] = (
+    methods.AnswerCallbackQuery,
+    methods.DeleteWebhook,
+    methods.EditMessageText,
+    methods.GetChatMember,
+    methods.GetFile,
+    methods.GetMe,
+    methods.GetUpdates,
+    methods.SendDocument,
+    methods.SendLocation,
+    methods.SendMediaGroup,
+    methods.SendMessage,
+    methods.SendPhoto,
+    methods.SendVenue,
+    methods.SetMyCommands,
+    methods.SetWebhook,
 )
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
