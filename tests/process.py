@@ -36,3 +36,20 @@ async def start_bot(
         )
     finally:
         os.close(fd)
+
+
+async def run_python(code: str, *args: str, timeout: float = 180.0) -> str:
+    """``python -c code args`` in a fresh interpreter at the project's root (one that has not
+    imported what this test process has): what it printed. It must exit with 0."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode == 0, err.decode(errors="replace")[-3000:]
+    return out.decode()

@@ -4,11 +4,7 @@ aiogram long before."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.process import run_python
 
 USES = """
 from bot.lean_aiogram import import_aiogram_lazily
@@ -45,17 +41,7 @@ except Exception as error:
 
 
 async def _python(code: str) -> list[list[str]]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        code,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, err.decode()
-    return [line.split() for line in out.decode().splitlines()]
+    return [line.split() for line in (await run_python(code)).splitlines()]
 
 
 async def test_types_are_built_on_first_use_and_validate_as_before() -> None:

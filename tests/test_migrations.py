@@ -5,7 +5,6 @@ once."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,7 @@ from storage.db import make_engine
 from storage.migrate import BASELINE, _config, current, head, head_in_files, upgrade
 from storage.models import Base
 from tests.backends import prepare
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.process import run_python
 
 
 def _differences(connection: Connection) -> list[object]:
@@ -133,14 +131,5 @@ async def test_an_up_to_date_database_is_recognised_without_loading_alembic(
         "outcome = asyncio.run(start())\n"
         "print(outcome.before, outcome.after, 'alembic' in sys.modules)\n"
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        check,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, err.decode()
-    assert out.decode().split() == [head(), head(), "False"]
+    out = await run_python(check)
+    assert out.split() == [head(), head(), "False"]
