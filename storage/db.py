@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,12 +44,21 @@ def make_engine(url: str) -> AsyncEngine:
     if not parsed.database or parsed.database == ":memory:":
         return _sqlite_engine(url)  # one connection's own database: its own pool rules
     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    _use_wal(parsed.database)
     engine = _sqlite_engine(
         url, pool_size=SQLITE_WRITERS, max_overflow=0, pool_timeout=SQLITE_POOL_WAIT_S
     )
     # A connection per read, closed after it: statistics are rare and a connection is cheap.
     _readers[engine.sync_engine] = _sqlite_engine(url, poolclass=NullPool)
     return engine
+
+
+def _use_wal(path: str) -> None:
+    """Put the file in WAL mode before any connection of the engine opens it. The switch needs
+    the database to itself: connections opening a new file at once raced for it (one failed
+    with "database is locked", or two could migrate at once). Once set it stays in the file."""
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def _sqlite_engine(url: str, **pool: Any) -> AsyncEngine:
@@ -61,7 +72,7 @@ def _sqlite_engine(url: str, **pool: Any) -> AsyncEngine:
         # https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer (_use_wal)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, safe in WAL
         cursor.close()

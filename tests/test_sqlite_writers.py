@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import make_engine, read_connection, session_factory
+from tests.process import run_python
 
 
 @pytest.fixture
@@ -57,3 +58,37 @@ async def test_a_reader_does_not_wait_for_the_writer(engine: AsyncEngine) -> Non
         await writer.commit()
     async with read_connection(engine) as reader:
         assert await reader.scalar(text("SELECT count(*) FROM arrivals")) == 1
+
+
+NEW_FILES = """
+import asyncio, os, sys, tempfile
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+async def attempt(folder):
+    engines = [make_engine(f"sqlite+aiosqlite:///{folder}/new.sqlite3") for _ in range(3)]
+    try:
+        outcomes = await asyncio.gather(*(upgrade(e) for e in engines), return_exceptions=True)
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    failed = [repr(o)[:120] for o in outcomes if isinstance(o, BaseException)]
+    return failed or [sum(o.changed for o in outcomes)]
+
+async def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(int(sys.argv[1])):
+            os.mkdir(f"{tmp}/{n}")
+            print(*await attempt(f"{tmp}/{n}"), sep="; ")
+
+asyncio.run(main())
+"""
+
+
+async def test_engines_opening_a_new_file_at_once_migrate_it_once() -> None:
+    """Engines (processes starting together) on a database file that does not exist yet: one
+    migrates, the others wait and find nothing to do. Switching the new file to WAL used to
+    race with the other connections opening it: "database is locked", or two migrations at
+    once ("table already exists"). In a fresh interpreter, as a starting process is."""
+    out = await run_python(NEW_FILES, "30")
+    assert out.splitlines() == ["1"] * 30
