@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.test_officials_e2e import card_of
 from tests.test_verdict_e2e import ticket_of
-from tests.world import World, buttons, plain
+from tests.world import World, buttons, card_of, plain
 
 
 async def test_a_deadline_is_extended_once_with_a_reason_the_resident_sees(world: World) -> None:

@@ -14,6 +14,7 @@ from tests.world import (
     Message,
     World,
     buttons,
+    card_of,
     jpeg,
     plain,
     start_world,
@@ -65,15 +66,6 @@ async def cancel(world: World, user: Any) -> None:
     await world.say(user, "/cancel")
     stopped, _menu = await world.replies(user, 2)
     assert "Đã dừng" in plain(stopped)
-
-
-async def card_of(world: World, number: str) -> Message:
-    await world.settle()
-    world.emu.skip_bot_messages(world.hoan_kiem)
-    for m in world.emu.bot_messages(world.hoan_kiem.id):
-        if number in plain(m) and m.get("reply_markup"):
-            return m
-    raise AssertionError(f"no card for {number}")
 
 
 def card_now(world: World, card: Message) -> Message:

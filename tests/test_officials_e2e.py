@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from tests.world import HOAN_KIEM, World, buttons, jpeg, plain
-
-
-async def card_of(world: World, number: str) -> dict:  # type: ignore[type-arg]
-    await world.settle()
-    world.emu.skip_bot_messages(world.hoan_kiem)  # the card, its photos and pin are read
-    for m in world.emu.bot_messages(world.hoan_kiem.id):
-        if number in plain(m) and m.get("reply_markup"):
-            return m
-    raise AssertionError(f"no card for {number}")
+from tests.world import HOAN_KIEM, World, buttons, card_of, jpeg, plain
 
 
 async def test_reply_to_the_card_reaches_the_resident_and_is_confirmed(world: World) -> None:

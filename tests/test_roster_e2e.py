@@ -5,26 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.world import World, buttons, plain
+from tests.world import World, buttons, card_of, plain
 
 Message = dict[str, Any]
-
-
-async def card_of(world: World, number: str, group: Any = None) -> Message:
-    group = group or world.hoan_kiem
-
-    def found() -> list[Message]:
-        return [
-            m
-            for m in world.emu.bot_messages(group.id)
-            if number in plain(m) and m.get("reply_markup")
-        ]
-
-    # The sender delivers the card a moment after the resident's confirmation.
-    await world.emu.wait_until(lambda: bool(found()), 10.0, f"no card for {number}")
-    await world.settle()
-    world.emu.skip_bot_messages(group)  # the card, its photos and pin are read
-    return found()[0]
 
 
 def current(world: World, message: Message) -> Message:

@@ -9,9 +9,8 @@ from datetime import datetime, time, timedelta
 
 from bot.scheduler import ScheduleConfig, Scheduler
 from domain.deadlines import HANOI
-from tests.test_officials_e2e import card_of
 from tests.test_verdict_e2e import resolved, ticket_of
-from tests.world import World, buttons, plain
+from tests.world import World, buttons, card_of, plain
 
 
 def scheduler(world: World, holder: str | None = None, *, digest: bool = False) -> Scheduler:

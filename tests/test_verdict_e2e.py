@@ -6,8 +6,7 @@ from __future__ import annotations
 from domain.ticket_numbers import normalise
 from storage.models import Ticket
 from storage.repo import Repository
-from tests.test_officials_e2e import card_of
-from tests.world import Message, World, buttons, jpeg, plain
+from tests.world import Message, World, buttons, card_of, jpeg, plain
 
 
 async def ticket_of(world: World, number: str) -> Ticket:

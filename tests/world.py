@@ -195,6 +195,25 @@ def buttons(message: Message) -> list[str]:
     return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
 
 
+async def card_of(world: World, number: str, group: Any = None) -> Message:
+    """The ticket's card (with its buttons) in ``group`` (Hoàn Kiếm's by default), once it and
+    what follows it (photos, pin) have arrived; they are marked read."""
+    group = group or world.hoan_kiem
+
+    def found() -> list[Message]:
+        return [
+            m
+            for m in world.emu.bot_messages(group.id)
+            if number in plain(m) and m.get("reply_markup")
+        ]
+
+    # The sender delivers the card a moment after the resident's confirmation.
+    await world.emu.wait_until(lambda: bool(found()), 10.0, f"no card for {number}")
+    await world.settle()
+    world.emu.skip_bot_messages(group)  # the card, its photos and pin are read
+    return found()[0]
+
+
 def ticket_number(message: Message) -> str:
     import re
 
