@@ -173,7 +173,6 @@ async def build_app(
     # After aiogram's own outer middlewares (errors, FSM): it times the handling itself.
     dispatcher.update.outer_middleware(UpdateMetrics(metrics))
     shared_state = is_redis_storage(dispatcher.storage)
-    dispatcher.include_router(make_router(services, sessions, shared_state=shared_state))
     api = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(token=token, session=api)
     build_now(METHODS)  # before any update: the first residents do not wait for it
@@ -186,6 +185,11 @@ async def build_app(
         SenderConfig(summary_threshold=settings.summary_threshold),
         metrics=metrics,
         lease=LeaseKeeper(sessions, "sender", SENDER_LEASE, clock),
+    )
+    dispatcher.include_router(
+        make_router(
+            services, sessions, shared_state=shared_state, deliver_now=sender.deliver_chat_now
+        )
     )
     app = App(settings, engine, sessions, services, dispatcher, bot, sender, metrics)
     scheduler = Scheduler(

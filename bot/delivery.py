@@ -170,6 +170,18 @@ class Sender:
 
         return sum(await asyncio.gather(*(serve(q) for q in chats.values())))
 
+    async def deliver_chat_now(self, channel: str, chat_id: str) -> int:
+        """Deliver one chat's waiting messages now, not at the sender's next round: a resident
+        who has just submitted a report waits for its number. The rows are claimed as the
+        sender claims them (a crash leaves them to it once the lease lapses), and a chat with a
+        message the sender holds, or one waiting for a retry, is left to the sender whole."""
+        now = self.clock()
+        async with self.sessions() as session:
+            rows = await outbox.claim_chat(session, channel, chat_id, now, lease=self.config.lease)
+            await session.commit()
+            queue = [(row.id, row.locked_until) for row in rows]
+        return await self._deliver_chat(queue) if queue else 0
+
     async def _deliver_chat(self, queue: list[tuple[int, datetime | None]]) -> int:
         """One chat's claimed rows in order; the first that is not finished holds the rest
         back (they are released for a later round), so the chat's order is kept."""

@@ -136,6 +136,7 @@ def queue_text(
         payload["choices"] = [[[label, data] for label, data in row] for row in choices]
     if reply_to_card:
         payload["reply_to_card"] = True
+    ctx.queued_for.add(chat)
     outbox.enqueue(
         ctx.repo.session,
         channel=ctx.channel.name,

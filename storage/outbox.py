@@ -66,6 +66,35 @@ async def claim(
     return rows
 
 
+async def claim_chat(
+    session: AsyncSession, channel: str, chat_id: str, now: datetime, *, lease: timedelta
+) -> Sequence[OutboxMessage]:
+    """All of one chat's waiting messages, oldest first, leased to the caller; none when one
+    of them is leased to another sender or not due yet, so that the chat's order is kept
+    (the sender delivers them in its own time)."""
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == PENDING,
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+        )
+        .order_by(OutboxMessage.id)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()  # a sender claiming them now: wait, then see its lease
+    rows = (await session.scalars(query)).all()
+    if any(
+        row.next_attempt_at > now or (row.locked_until is not None and row.locked_until > now)
+        for row in rows
+    ):
+        return []
+    for row in rows:
+        row.locked_until = now + lease
+    await session.flush()
+    return rows
+
+
 async def backlog(session: AsyncSession) -> int:
     return int(
         await session.scalar(

@@ -92,18 +92,19 @@ async def test_group_upgraded_to_supergroup_keeps_its_unit(world: World) -> None
 async def test_a_backed_up_group_gets_one_summary_card(world: World) -> None:
     world.app.sender_stop.set()  # hold the sender while reports pile up
     await world.app.stop_sender()
-    for i in range(7):
+    numbers = [
+        # Each resident has their number at once (delivered by the update, not the sender).
         await world.report(
             world.resident if i < 4 else world.stranger,  # within each one's hourly limit
             photos=0,
             description=f"Rác tồn đọng ở ngõ số {i} nhiều ngày.",
-            confirmed=False,
         )
+        for i in range(7)
+    ]
     await world.settle()
     async with world.app.sessions() as session:
         tickets = (await session.scalars(select(Ticket).order_by(Ticket.id))).all()
-        numbers = [display(t.number) for t in tickets]
-    assert len(numbers) == 7
+        assert [display(t.number) for t in tickets] == numbers
     await world.app.start_sender()
     summary = await world.reply(world.hoan_kiem, timeout=20)
     assert "7 phản ánh mới đang chờ" in plain(summary)
@@ -115,3 +116,21 @@ async def test_a_backed_up_group_gets_one_summary_card(world: World) -> None:
     await world.press(world.official, summary, f"📄 {numbers[3]}")
     card = await world.reply(world.hoan_kiem)
     assert numbers[3] in plain(card) and "✅ Tiếp nhận" in str(card.get("reply_markup"))
+
+
+async def test_the_resident_gets_the_number_at_once_not_at_the_senders_next_round(
+    world: World,
+) -> None:
+    """The confirmation goes out as soon as the report commits, from the update itself; the
+    card waits for the sender (stopped here) and goes out when it runs again."""
+    # The sender starts with the polling: stop it once it runs.
+    await world.emu.wait_until(lambda: world.app.sender_task is not None, timeout=10)
+    await world.app.stop_sender()
+    number = await world.report(photos=0)  # the confirmation, with the ticket's number
+    await world.settle()
+    assert [m for m in world.emu.bot_messages(world.hoan_kiem.id) if number in plain(m)] == []
+    await world.app.start_sender()
+    card = await world.reply(world.hoan_kiem)
+    assert number in plain(card)
+    await world.settle()
+    assert all(r.status == "sent" for r in await outbox_rows(world))

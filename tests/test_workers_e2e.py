@@ -93,7 +93,7 @@ WIZARD = [
     ["Vấn đề ở đâu?"],
     ["Đã nhận địa điểm", "Địa điểm thuộc Phường Hoàn Kiếm"],
     ["Bạn vui lòng kiểm tra lại phản ánh"],
-    [],  # the submit: its confirmation comes through the outbox
+    [],  # the submit: its confirmation is an outbox message (steps.confirmation)
 ]
 SUBMITTED = "Đã nhận phản ánh"
 

@@ -470,21 +470,35 @@ class FsmConversationState:
 
 
 def make_router(
-    services: Services, sessions: async_sessionmaker[AsyncSession], *, shared_state: bool
+    services: Services,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    shared_state: bool,
+    deliver_now: Callable[[str, str], Awaitable[object]] | None = None,
 ) -> Router:
     """The one Telegram router: it turns each update into an Incoming and hands it to handlers.
 
     ``shared_state``: keep conversations in aiogram's FSM storage (Redis, shared by workers);
     otherwise they live in the database, in the same transaction as the update's changes.
+    ``deliver_now(channel, chat)``: what an update queued in the outbox for the private chat
+    it came from is delivered at once after it commits (bot.delivery.Sender.deliver_chat_now).
     """
     router = Router(name="telegram")
 
     async def run(event: Incoming, bot: Bot, state: FSMContext, update: Update) -> None:
+        if await handled(event, bot, state, update) and deliver_now is not None:
+            try:
+                await deliver_now(CHANNEL, event.chat_id)
+            except Exception:  # committed, and the sender delivers it in its next round
+                log.exception("could not deliver to chat %s at once", event.chat_id)
+
+    async def handled(event: Incoming, bot: Bot, state: FSMContext, update: Update) -> bool:
+        """Handle the update; True when it queued messages for its own private chat."""
         async with sessions() as session:
             repo = Repository(session)
             if not await repo.first_delivery(CHANNEL, str(update.update_id)):
                 log.info("update %s was handled before; skipped", update.update_id)
-                return
+                return False
             buffered = BufferedState(FsmConversationState(state)) if shared_state else None
             conversation: ConversationState = buffered or DbConversationState(
                 session, CHANNEL, event.chat_id, event.person.id
@@ -513,6 +527,8 @@ def make_router(
                 if buffered is not None:
                     buffered.discard()
                 await _apologise(ctx)
+                return False
+            return event.private and event.chat_id in ctx.queued_for
 
     @router.message()
     async def on_message(
