@@ -94,6 +94,7 @@ class UnitLocator:
         shapely.prepare(self._geoms)
         self._tree = shapely.STRtree(self._geoms)
         self._approximate = approximate or any(area.approximate for area in self._areas)
+        self._grid = _Grid(self._geoms, self._tree)
 
     # -- construction ---------------------------------------------------------------------
 
@@ -168,6 +169,9 @@ class UnitLocator:
     def locate(self, lat: float, lon: float) -> str | None:
         """The code of the unit containing (lat, lon), or None outside every unit."""
         _check_point(lat, lon)
+        known = self._grid.owner(lat, lon)
+        if known is not _Grid.MIXED:
+            return None if known is None else self._codes[known]
         hits = self._tree.query(shapely.Point(lon, lat), predicate="intersects")
         return self._areas[int(hits.min())].code if len(hits) else None
 
@@ -195,6 +199,55 @@ class UnitLocator:
         np.minimum.at(owner, point_idx[hit], tree_idx[hit])
         codes = self._codes
         return [codes[i] for i in owner.tolist()]
+
+
+class _Grid:
+    """The units' bounding box cut into GRID x GRID cells, each classified once: inside exactly
+    one unit (touched by no other), outside every unit, or mixed. A point in a cell of the
+    first two kinds is answered with two divisions and a list index; only a mixed cell's
+    points (near a boundary) go to the polygons. The per-call cost of shapely (~8 µs, up to
+    ~30 µs on a slow machine) was most of a lookup."""
+
+    GRID = 256  # 65,536 cells, classified in ~0.3 s; nine in ten lookups skip shapely
+    MIXED = -2
+    EMPTY = -1
+
+    def __init__(self, geoms: NDArray[np.object_], tree: shapely.STRtree) -> None:
+        n = self.GRID
+        x0, y0, x1, y1 = (float(v) for v in shapely.total_bounds(geoms))
+        self.x0, self.y0 = x0, y0
+        self.dx, self.dy = (x1 - x0) / n, (y1 - y0) / n
+        self.cells: list[int] = []
+        if not (self.dx > 0 and self.dy > 0):
+            return  # a degenerate extent (no area): the polygons answer every point
+        grid_cols, grid_rows = np.meshgrid(np.arange(n), np.arange(n))
+        cols, rows = grid_cols.ravel(), grid_rows.ravel()
+        boxes = shapely.box(
+            x0 + cols * self.dx,
+            y0 + rows * self.dy,
+            x0 + (cols + 1) * self.dx,
+            y0 + (rows + 1) * self.dy,
+        )
+        cell_of, unit_of = tree.query(boxes, predicate="intersects")
+        touching = np.bincount(cell_of, minlength=n * n)
+        cells = np.full(n * n, self.MIXED, dtype=np.intp)
+        cells[touching == 0] = self.EMPTY
+        only = np.full(n * n, -1, dtype=np.intp)
+        only[cell_of] = unit_of  # for a cell touched by one unit, that unit
+        single = np.flatnonzero(touching == 1)
+        inside = shapely.covers(geoms[only[single]], boxes[single])
+        cells[single[inside]] = only[single[inside]]
+        self.cells = cells.tolist()
+
+    def owner(self, lat: float, lon: float) -> int | None:
+        """The unit's index, None for no unit, or MIXED when the polygons must decide."""
+        n = self.GRID
+        col = math.floor((lon - self.x0) / self.dx) if self.cells else -1
+        row = math.floor((lat - self.y0) / self.dy) if self.cells else -1
+        if 0 <= col < n and 0 <= row < n:
+            found = self.cells[row * n + col]
+            return None if found == self.EMPTY else found
+        return self.MIXED  # outside the box (or on its far edge): the polygons say
 
 
 def _check_point(lat: float, lon: float) -> None:

@@ -257,3 +257,36 @@ def test_overlapping_units_are_reported(shipped: dict[str, Any], directory: Dire
         f"Units {a} and {b} overlap (100% of the smaller one); "
         + ("a point there could go to either.")
     ]
+
+
+def _by_polygons(locator: UnitLocator, lat: float, lon: float) -> str | None:
+    """The answer from the polygons alone (the first unit, in order, that holds the point)."""
+    for area in locator.areas:
+        if shapely.intersects_xy(area.geometry, lon, lat):
+            return area.code
+    return None
+
+
+def test_the_grid_answers_as_the_polygons_do_near_boundaries_and_cell_edges(
+    locator: UnitLocator,
+) -> None:
+    """Most lookups are answered by a grid classified once; they must be the polygons' answers,
+    on boundaries (every tenth vertex of every unit), on the grid's own lines, and anywhere."""
+    rng = np.random.default_rng(7)
+    x0, y0, x1, y1 = shapely.total_bounds([a.geometry for a in locator.areas])
+    points = [
+        (float(lat), float(lon))
+        for lon, lat in zip(
+            rng.uniform(x0 - 0.01, x1 + 0.01, 4000),
+            rng.uniform(y0 - 0.01, y1 + 0.01, 4000),
+            strict=True,
+        )
+    ]
+    for area in locator.areas:
+        ring = shapely.get_coordinates(shapely.get_exterior_ring(area.geometry))
+        points.extend((float(lat), float(lon)) for lon, lat in ring[::10])
+    # On the lines between grid cells, and the box's far edges.
+    points.extend((y0 + (y1 - y0) * k / 256, x0 + (x1 - x0) * k / 256) for k in range(257))
+    assert [locator.locate(lat, lon) for lat, lon in points] == [
+        _by_polygons(locator, lat, lon) for lat, lon in points
+    ]
