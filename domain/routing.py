@@ -241,9 +241,11 @@ class _Grid:
 
     def owner(self, lat: float, lon: float) -> int | None:
         """The unit's index, None for no unit, or MIXED when the polygons must decide."""
+        if not self.cells:
+            return self.MIXED
         n = self.GRID
-        col = math.floor((lon - self.x0) / self.dx) if self.cells else -1
-        row = math.floor((lat - self.y0) / self.dy) if self.cells else -1
+        col = math.floor((lon - self.x0) / self.dx)
+        row = math.floor((lat - self.y0) / self.dy)
         if 0 <= col < n and 0 <= row < n:
             found = self.cells[row * n + col]
             return None if found == self.EMPTY else found
