@@ -14,7 +14,7 @@ Idle RSS falls from ~170 to ~66 MB for aiogram alone.
 
 Built lazily, the first update and the first answer of each result type would wait for their
 validators (about half a second of CPU for a message and what it nests, once): :func:`build_now`
-builds what the bot uses at start, before any update (bot.app), about 1.5 s of CPU and ~15 MB.
+builds what the bot uses at start, before any update (bot.app): ~1 s of CPU and ~16 MB (measured).
 
 It must run before anything imports ``aiogram.types``; when something already has, it does
 nothing and says so (the models were built the usual way and everything still works).
