@@ -31,6 +31,11 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from aiogram.methods.base import TelegramMethod
 
+# pydantic keeps a generic class such as Response[Message] in a weak cache: held here, the
+# answers' classes built at start live as long as the process, instead of being built again
+# for an answer after each garbage collection.
+_ANSWER_TYPES: set[type[BaseModel]] = set()
+
 
 def import_aiogram_lazily() -> bool:
     """Import aiogram's types and methods lazily; False if they had been imported already."""
@@ -77,4 +82,4 @@ def build_now(methods: Iterable[type[TelegramMethod[Any]]]) -> None:
     for method in methods:
         method.model_rebuild()
         returning: Any = method.__returning__
-        Response[returning]  # made, built and kept by pydantic
+        _ANSWER_TYPES.add(Response[returning])

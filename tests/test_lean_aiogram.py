@@ -77,3 +77,22 @@ async def test_what_the_bot_uses_is_built_at_start_and_nothing_more() -> None:
         "      Response[Message].__pydantic_complete__, SendVenue.__pydantic_complete__)\n"
     )
     assert lines == [["True", "True", "True", "False"]]
+
+
+async def test_the_answers_types_built_at_start_are_kept() -> None:
+    # aiogram validates every answer as Response[<result type>], and pydantic keeps such a
+    # class only while something else refers to it: once collected, the next answer would
+    # build its validator again (a twelfth of the bot's CPU under load, in a profile).
+    lines = await _python(
+        "import gc, weakref\n"
+        "from bot.lean_aiogram import build_now, import_aiogram_lazily\n"
+        "import_aiogram_lazily()\n"
+        "from aiogram.methods import SendMessage\n"
+        "from aiogram.methods.base import Response\n"
+        "from aiogram.types import Message\n"
+        "build_now([SendMessage])\n"
+        "built = weakref.ref(Response[Message])\n"
+        "gc.collect()\n"
+        "print(built() is not None, built() is Response[Message])\n"
+    )
+    assert lines == [["True", "True"]]
