@@ -26,6 +26,8 @@ async def start_bot(
         "DATA_DIR": str(data_dir),
         "DATABASE_URL": backend.database_url,
         "REDIS_URL": backend.redis_url or "",
+        # /metrics off: bots of tests running at once (pytest -n 2) would share its port
+        "METRICS_PORT": "0",
         **{name.upper(): value for name, value in settings.items()},
     }
     # The child writes its log there; a failing test points at it.
