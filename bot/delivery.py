@@ -324,7 +324,10 @@ class Sender:
 
     # -- rate limits ----------------------------------------------------------------------------
 
-    async def _slot(self, row: OutboxMessage) -> None:
+    async def _slot(self, session: AsyncSession, row: OutboxMessage) -> None:
+        """Wait for a send slot for ``row``, with the session's transaction committed first: a
+        wait must not hold a transaction open (on SQLite, the one write lock)."""
+        await session.commit()
         while True:
             wait = await self.limiter.reserve(row.chat_id, row.is_group)
             if wait <= 0:
@@ -372,7 +375,7 @@ class Sender:
                 cards = await Repository(session).cards(row.ticket_id)
                 here = [c for c in cards if c.chat_id == row.chat_id]
                 reply_to = here[0].message_id if here else None
-            await self._slot(row)
+            await self._slot(session, row)
             sent = await self._channel(session).send_text(
                 row.chat_id, str(payload["text"]), markup=_choices(payload), reply_to=reply_to
             )
@@ -380,7 +383,7 @@ class Sender:
         photo = payload.get("photo")
         if photo and "photo" not in row.progress:
             data = await self.services.media.get(str(photo))
-            await self._slot(row)
+            await self._slot(session, row)
             pic = await self._channel(session).send_photo(
                 row.chat_id, data, reply_to=row.progress["text"][0]
             )
@@ -407,7 +410,7 @@ class Sender:
                 unit_has_chat=has_chat,
                 followers=await followers.follower_count(session, ticket.id),
             )
-            await self._slot(row)
+            await self._slot(session, row)
             card = await self._channel(session).send_text(
                 row.chat_id, text, markup=choices, reply_to=None
             )
@@ -416,7 +419,7 @@ class Sender:
         photos = [p for p in ticket.photos if p.source == "resident"]
         if photos and "photos" not in row.progress:
             data = [await self.services.media.get(p.media_key) for p in photos]
-            await self._slot(row)
+            await self._slot(session, row)
             if len(data) == 1:
                 sent = [
                     await self._channel(session).send_photo(row.chat_id, data[0], reply_to=card_id)
@@ -429,7 +432,7 @@ class Sender:
             and ticket.longitude is not None
             and "pin" not in row.progress
         ):
-            await self._slot(row)
+            await self._slot(session, row)
             pin = await self._channel(session).send_place(
                 row.chat_id,
                 ticket.latitude,
@@ -457,7 +460,7 @@ class Sender:
         for link in await Repository(session).cards(ticket.id):
             if link.chat_id != row.chat_id or link.message_id in row.progress.get("edited", []):
                 continue
-            await self._slot(row)
+            await self._slot(session, row)
             await self._channel(session).edit_text(
                 link.chat_id, link.message_id, text, choices=choices
             )
@@ -510,7 +513,7 @@ class Sender:
         buttons = [Button(f"📄 {render.number(x)}", f"card:{x.id}") for x in listed[:30]]
         choices = Choices(tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)))
         if "text" not in row.progress:
-            await self._slot(row)
+            await self._slot(session, row)
             sent = await self._channel(session).send_text(
                 row.chat_id, "\n".join(lines), markup=choices
             )

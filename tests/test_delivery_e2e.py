@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+import contextlib
+import sqlite3
 
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from bot.ratelimit import RateLimiter
 from domain.ticket_numbers import display
 from storage.models import OutboxMessage, Resident, Ticket
 from tests.world import World, plain, ticket_number
@@ -134,3 +141,38 @@ async def test_the_resident_gets_the_number_at_once_not_at_the_senders_next_roun
     assert number in plain(card)
     await world.settle()
     assert all(r.status == "sent" for r in await outbox_rows(world))
+
+
+class FirstGroupMessageWaits:
+    """The app's limiter, except that the first message to a group waits a second for its
+    slot (a group's per-minute limit reached, as on a flood day)."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+        self.waiting = asyncio.Event()
+
+    async def reserve(self, chat_id: str, is_group: bool) -> float:
+        if is_group and not self.waiting.is_set():
+            self.waiting.set()
+            return 1.0
+        return await self.limiter.reserve(chat_id, is_group)
+
+
+async def test_the_sender_waits_for_a_send_slot_without_holding_the_write_lock(
+    world: World,
+) -> None:
+    if world.backend.name != "sqlite":
+        pytest.skip("SQLite's one write lock; PostgreSQL has no such lock to hold")
+    sender = world.app.sender
+    slow = FirstGroupMessageWaits(sender.limiter)
+    sender.limiter = slow
+    number = await world.report(photos=0)
+    await asyncio.wait_for(slow.waiting.wait(), 10)
+    # The sender is asleep until the slot comes: another writer gets the lock at once.
+    database = make_url(world.backend.database_url).database
+    assert database
+    with contextlib.closing(sqlite3.connect(database, timeout=0)) as other:
+        other.execute("BEGIN IMMEDIATE")  # "database is locked" while the sender held it
+        other.execute("ROLLBACK")
+    card = await world.reply(world.hoan_kiem)
+    assert number in plain(card)
