@@ -8,15 +8,20 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.lifecycle import OPEN, Status
 from storage.models import (
+    Base,
     BlockedIdentity,
     ChatBinding,
     Conversation,
@@ -70,15 +75,18 @@ class Repository:
     async def commit(self) -> None:
         await self.session.commit()
 
+    def _insert(self, table: type[Base]) -> PgInsert | SqliteInsert:
+        """INSERT in the session's dialect, for its ON CONFLICT clauses."""
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
     # -- units ----------------------------------------------------------------------------------
 
     async def seed_units(self, units: Iterable[UnitRow]) -> None:
         rows = [u.__dict__ for u in units]
         if not rows:
             return
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(Unit).values(rows)
+        stmt = self._insert(Unit).values(rows)
         stmt = stmt.on_conflict_do_update(
             index_elements=[Unit.code],
             set_={
@@ -93,12 +101,9 @@ class Repository:
 
     async def first_delivery(self, channel: str, update_id: str) -> bool:
         """Record an update as handled; False when it was handled before (a redelivery)."""
-        try:
-            async with self.session.begin_nested():
-                self.session.add(HandledUpdate(channel=channel, update_id=update_id))
-        except IntegrityError:
-            return False
-        return True
+        stmt = self._insert(HandledUpdate).values(channel=channel, update_id=update_id)
+        result = await self.session.execute(stmt.on_conflict_do_nothing())
+        return cast(CursorResult[Any], result).rowcount == 1
 
     async def forget_handled_before(self, moment: datetime) -> None:
         await self.session.execute(delete(HandledUpdate).where(HandledUpdate.at < moment))
