@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from storage.sqlite_writer import writer_creator
+
 # The execution option read_connection() sets: SQLite begins its transactions deferred.
 READ_ONLY = "phananh_read_only"
 
@@ -33,6 +35,8 @@ READ_ONLY = "phananh_read_only"
 SQLITE_WRITERS = 1
 # How long an update waits for that connection before it fails (and the resident is told).
 SQLITE_POOL_WAIT_S = 30.0
+# How long a connection waits for another process's write lock (the busy handler's timeout).
+SQLITE_BUSY_WAIT_S = 30.0
 # Readers (read_connection) open connections of their own beside it, never from that pool.
 _readers: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictionary()
 
@@ -45,8 +49,11 @@ def make_engine(url: str) -> AsyncEngine:
         return _sqlite_engine(url)  # one connection's own database: its own pool rules
     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     _use_wal(parsed.database)
+    pool: dict[str, Any] = {}
+    if not parsed.query:  # options in the URL are the driver's own: aiosqlite applies them
+        pool["async_creator"] = writer_creator(parsed.database, timeout=SQLITE_BUSY_WAIT_S)
     engine = _sqlite_engine(
-        url, pool_size=SQLITE_WRITERS, max_overflow=0, pool_timeout=SQLITE_POOL_WAIT_S
+        url, pool_size=SQLITE_WRITERS, max_overflow=0, pool_timeout=SQLITE_POOL_WAIT_S, **pool
     )
     # A connection per read, closed after it: statistics are rare and a connection is cheap.
     _readers[engine.sync_engine] = _sqlite_engine(url, poolclass=NullPool)
@@ -57,12 +64,12 @@ def _use_wal(path: str) -> None:
     """Put the file in WAL mode before any connection of the engine opens it. The switch needs
     the database to itself: connections opening a new file at once raced for it (one failed
     with "database is locked", or two could migrate at once). Once set it stays in the file."""
-    with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection:
+    with contextlib.closing(sqlite3.connect(path, timeout=SQLITE_BUSY_WAIT_S)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
 def _sqlite_engine(url: str, **pool: Any) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_WAIT_S}, **pool)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,23 +1,41 @@
 """SQLite writes through one connection, in the order they asked (storage.db): no race for the
-write lock in SQLite's sleeping busy handler, and reads beside it on connections of their own."""
+write lock in SQLite's sleeping busy handler, and reads beside it on connections of their own.
+A write transaction runs on the event loop's thread, start to end (storage.sqlite_writer); only
+waiting for another process's lock happens on aiosqlite's thread."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import make_engine, read_connection, session_factory
+from storage.db import _readers, make_engine, read_connection, session_factory
 from tests.process import run_python
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'writers.sqlite3'}")
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "writers.sqlite3"
+
+
+@pytest.fixture
+async def engine(path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    for sync_engine in (engine.sync_engine, readers_of(engine)):
+
+        @event.listens_for(sync_engine, "connect")
+        def _thread_function(dbapi_connection: Any, _record: Any) -> None:
+            # SELECT thread(): the thread that runs the statement.
+            dbapi_connection.create_function("thread", 0, threading.get_ident)
+
     async with engine.begin() as connection:
         await connection.execute(text("CREATE TABLE arrivals (n INTEGER NOT NULL)"))
     yield engine
@@ -58,6 +76,51 @@ async def test_a_reader_does_not_wait_for_the_writer(engine: AsyncEngine) -> Non
         await writer.commit()
     async with read_connection(engine) as reader:
         assert await reader.scalar(text("SELECT count(*) FROM arrivals")) == 1
+
+
+def readers_of(engine: AsyncEngine) -> Any:
+    return _readers[engine.sync_engine].sync_engine
+
+
+async def test_a_write_transaction_runs_on_the_event_loops_thread(engine: AsyncEngine) -> None:
+    loop_thread = threading.get_ident()
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        await session.execute(text("INSERT INTO arrivals (n) VALUES (1)"))
+        assert await session.scalar(text("SELECT thread()")) == loop_thread
+        await session.commit()
+    async with read_connection(engine) as reader:  # statistics: off the loop, they take long
+        assert await reader.scalar(text("SELECT thread()")) != loop_thread
+
+
+async def test_waiting_for_another_process_lock_does_not_stop_the_loop(
+    engine: AsyncEngine, path: Path
+) -> None:
+    sessions = session_factory(engine)
+    loop_ran = asyncio.Event()
+    written = asyncio.Event()
+
+    async def write() -> None:
+        async with sessions() as session:
+            await session.execute(text("INSERT INTO arrivals (n) VALUES (2)"))
+            await session.commit()
+        written.set()
+
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")  # another process writing
+        writer = asyncio.create_task(write())
+        # The writer waits for the lock on aiosqlite's thread; the loop goes on meanwhile.
+        asyncio.get_running_loop().call_soon(loop_ran.set)
+        async with asyncio.timeout(10):
+            await loop_ran.wait()
+        assert not written.is_set()
+        other.execute("INSERT INTO arrivals (n) VALUES (1)")
+        other.execute("COMMIT")
+    async with asyncio.timeout(10):
+        await writer
+    async with engine.connect() as connection:
+        order = (await connection.execute(text("SELECT n FROM arrivals ORDER BY rowid"))).all()
+    assert [n for (n,) in order] == [1, 2]
 
 
 NEW_FILES = """
