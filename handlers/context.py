@@ -48,8 +48,8 @@ class Ctx:
     services: Services
     resident: Resident | None = None
     t: Translator = field(default_factory=lambda: translator("vi"))
-    # Chats this update queued outbox messages for (handlers.notify.queue_text): when it is
-    # the resident's own chat, the channel delivers them as soon as the update has committed.
+    # Chats this update queued outbox messages for (handlers.notify): the resident's own
+    # chat is delivered to as soon as the update has committed, the others wake the sender.
     queued_for: set[str] = field(default_factory=set)
 
     @property

@@ -75,6 +75,7 @@ async def card_chat(ctx: Ctx, ticket: Ticket) -> str | None:
 
 def queue_card(ctx: Ctx, ticket: Ticket, chat: str) -> None:
     """The ticket's card for ``chat``, drawn with the ticket as it is when it is sent."""
+    ctx.queued_for.add(chat)
     outbox.enqueue(
         ctx.repo.session,
         channel=ctx.channel.name,
@@ -103,6 +104,7 @@ async def refresh_cards(ctx: Ctx, ticket: Ticket) -> None:
     in the outbox are drawn with the current status when they are sent)."""
     chats = {link.chat_id for link in await ctx.repo.cards(ticket.id)}
     for chat in sorted(chats):
+        ctx.queued_for.add(chat)
         outbox.enqueue(
             ctx.repo.session,
             channel=ctx.channel.name,

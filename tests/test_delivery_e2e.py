@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sqlite3
 
 import pytest
@@ -174,5 +175,33 @@ async def test_the_sender_waits_for_a_send_slot_without_holding_the_write_lock(
     with contextlib.closing(sqlite3.connect(database, timeout=0)) as other:
         other.execute("BEGIN IMMEDIATE")  # "database is locked" while the sender held it
         other.execute("ROLLBACK")
+    card = await world.reply(world.hoan_kiem)
+    assert number in plain(card)
+
+
+async def test_the_sender_is_woken_by_updates_that_queue_messages_and_only_by_them(
+    world: World,
+) -> None:
+    await world.emu.wait_until(lambda: world.app.sender_task is not None, timeout=10)
+    sender = world.app.sender
+    sender.config = dataclasses.replace(sender.config, poll=3600)  # no rounds but woken ones
+    rounds = 0
+    run_once = sender.run_once
+
+    async def counted() -> int:
+        nonlocal rounds
+        rounds += 1
+        return await run_once()
+
+    sender.run_once = counted  # type: ignore[method-assign]
+    await world.emu.wait_until(lambda: rounds > 0, timeout=10)  # its last round on the old poll
+    rounds = 0
+    # A whole wizard up to the review screen queues nothing for the sender: no round.
+    review = await world.to_review(photos=0)
+    await world.settle()
+    assert rounds == 0
+    # Submitting queues the unit's card: the sender is woken and posts it.
+    await world.press(world.resident, review, "r:submit")
+    number = ticket_number(await world.reply(world.resident))
     card = await world.reply(world.hoan_kiem)
     assert number in plain(card)

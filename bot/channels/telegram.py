@@ -504,11 +504,15 @@ def make_router(
                 session, CHANNEL, event.chat_id, event.person.id
             )
 
+            # What the update queues for its own private chat it delivers itself (run).
+            own = {event.chat_id} if event.private and deliver_now is not None else set()
+
             async def checkpoint() -> None:
                 await session.commit()
                 if buffered is not None:
                     await buffered.apply()
-                services.wake_sender()
+                if ctx.queued_for - own:  # a round of the sender costs two transactions
+                    services.wake_sender()
 
             ctx = Ctx(
                 event=event,
