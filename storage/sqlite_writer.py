@@ -22,6 +22,7 @@ their own (storage.db.read_connection), plain aiosqlite ones.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import sqlite3
 from collections.abc import Callable
@@ -43,6 +44,19 @@ class WriterConnection(aiosqlite.Connection):
             if _begins(fn, args) and self._begin_if_free(connection, fn, args):
                 return None  # aiosqlite's Cursor.execute returns itself, not this
         return await self._on_thread(fn, *args, **kwargs)
+
+    async def _connect(self) -> aiosqlite.Connection:
+        try:
+            return await super()._connect()
+        except BaseException:
+            # aiosqlite has told its thread to stop without waiting for it. Wait: a thread
+            # that answers after the caller's loop has closed raises "Event loop is closed"
+            # (aiosqlite issue #241; seen in the suite after a health check's failed connect).
+            for _ in range(1000):
+                if not self._thread.is_alive():
+                    break
+                await asyncio.sleep(0.001)
+            raise
 
     async def _on_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
