@@ -220,24 +220,36 @@ class _Grid:
         self.cells: list[int] = []
         if not (self.dx > 0 and self.dy > 0):
             return  # a degenerate extent (no area): the polygons answer every point
-        grid_cols, grid_rows = np.meshgrid(np.arange(n), np.arange(n))
-        cols, rows = grid_cols.ravel(), grid_rows.ravel()
-        boxes = shapely.box(
-            x0 + cols * self.dx,
-            y0 + rows * self.dy,
-            x0 + (cols + 1) * self.dx,
-            y0 + (rows + 1) * self.dy,
-        )
+        # A row of cells at a time: the boxes of all 65,536 at once took ~30 MB of GEOS
+        # geometries, which the allocator kept as the process's RSS after they were freed.
+        cols = np.arange(n)
+        rows: list[NDArray[np.intp]] = []
+        for row in range(n):
+            boxes = shapely.box(
+                x0 + cols * self.dx,
+                y0 + row * self.dy,
+                x0 + (cols + 1) * self.dx,
+                y0 + (row + 1) * self.dy,
+            )
+            rows.append(self._classify(geoms, tree, boxes))
+        cells = np.concatenate(rows)
+        self.cells = cells.tolist()
+
+    @classmethod
+    def _classify(
+        cls, geoms: NDArray[np.object_], tree: shapely.STRtree, boxes: NDArray[np.object_]
+    ) -> NDArray[np.intp]:
+        """Each box's unit (inside exactly one, touched by no other), EMPTY or MIXED."""
         cell_of, unit_of = tree.query(boxes, predicate="intersects")
-        touching = np.bincount(cell_of, minlength=n * n)
-        cells = np.full(n * n, self.MIXED, dtype=np.intp)
-        cells[touching == 0] = self.EMPTY
-        only = np.full(n * n, -1, dtype=np.intp)
-        only[cell_of] = unit_of  # for a cell touched by one unit, that unit
+        touching = np.bincount(cell_of, minlength=len(boxes))
+        cells = np.full(len(boxes), cls.MIXED, dtype=np.intp)
+        cells[touching == 0] = cls.EMPTY
+        only = np.full(len(boxes), -1, dtype=np.intp)
+        only[cell_of] = unit_of  # for a box touched by one unit, that unit
         single = np.flatnonzero(touching == 1)
         inside = shapely.covers(geoms[only[single]], boxes[single])
         cells[single[inside]] = only[single[inside]]
-        self.cells = cells.tolist()
+        return cells
 
     def owner(self, lat: float, lon: float) -> int | None:
         """The unit's index, None for no unit, or MIXED when the polygons must decide."""
