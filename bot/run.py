@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import sys
 
 from bot import metrics
 from bot.app import App, build_app, run_polling
 from bot.settings import Settings
+from storage.db import make_engine
+from storage.migrate import behind
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +30,36 @@ async def run_polling_monitored(app: App) -> None:
         await runner.cleanup()
 
 
+async def migrate_apart(settings: Settings) -> None:
+    """When the schema is behind, bring it up to date in a child process (``python -m bot
+    migrate``, on this process's database), so that Alembic and the migrations (~10 MB)
+    are never loaded into the process that then serves for weeks. Processes starting together
+    still migrate once (storage.migrate locks). A failed migration stops the start."""
+    engine = make_engine(settings.db_url)
+    try:
+        if not await behind(engine):
+            return
+    finally:
+        await engine.dispose()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "migrate",
+        env={**os.environ, "DATABASE_URL": settings.db_url},  # this process's database
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await child.communicate()
+    said = out.decode(errors="replace").strip()
+    if child.returncode != 0:
+        raise RuntimeError(f"python -m bot migrate exited with {child.returncode}:\n{said}")
+    log.info("%s", said)
+
+
 async def run(settings: Settings) -> int:
     if settings.bot_token is not None:
+        await migrate_apart(settings)
         app = await build_app(settings, token=settings.bot_token.get_secret_value())
         mode = f"webhook at {settings.webhook_url}" if settings.webhook_url else "polling"
         print(

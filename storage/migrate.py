@@ -111,6 +111,13 @@ def _upgrade(connection: Connection) -> Outcome:
     return Outcome(before, _current(connection))
 
 
+async def behind(engine: AsyncEngine) -> bool:
+    """Whether the schema is not at the newest revision (read without Alembic)."""
+    newest = head_in_files()
+    async with engine.connect() as connection:
+        return newest is None or await connection.run_sync(_stamped) != newest
+
+
 async def upgrade(engine: AsyncEngine) -> Outcome:
     """Upgrade to the newest revision in one transaction; a failed migration leaves nothing."""
     async with engine.begin() as connection:

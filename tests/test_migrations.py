@@ -133,3 +133,55 @@ async def test_an_up_to_date_database_is_recognised_without_loading_alembic(
     )
     out = await run_python(check)
     assert out.split() == [head(), head(), "False"]
+
+
+MIGRATE_APART = """
+import asyncio, sys, tempfile
+from bot.run import migrate_apart
+from bot.settings import Settings
+from storage.db import make_engine
+from storage.migrate import behind
+
+async def main():
+    settings = Settings(_env_file=None, data_dir=tempfile.mkdtemp())  # a new database
+    engine = make_engine(settings.db_url)
+    before = await behind(engine)
+    await migrate_apart(settings)
+    after = await behind(engine)
+    await engine.dispose()
+    print(before, after, "alembic" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+async def test_the_serving_process_migrates_in_a_child_and_never_loads_alembic() -> None:
+    """python -m bot (bot.run) brings a schema that is behind up to date with
+    ``python -m bot migrate`` in a child process: Alembic (~10 MB) stays out of the process
+    that then serves."""
+    assert (await run_python(MIGRATE_APART)).split() == ["True", "False", "False"]
+
+
+FAILED_APART = """
+import asyncio, sqlite3, sys
+from sqlalchemy.engine import make_url
+from bot.run import migrate_apart
+from bot.settings import Settings
+
+settings = Settings(_env_file=None, data_dir=sys.argv[1])
+path = make_url(settings.db_url).database
+settings.data_dir.mkdir(parents=True, exist_ok=True)
+with sqlite3.connect(path) as db:  # stamped with a revision no migration file has
+    db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+    db.execute("INSERT INTO alembic_version VALUES ('f00d')")
+try:
+    asyncio.run(migrate_apart(settings))
+except RuntimeError as error:
+    lines = str(error).splitlines()
+    print(lines[0], "|", any("f00d" in line for line in lines))
+"""
+
+
+async def test_a_failed_migration_in_the_child_stops_the_start(tmp_path: Path) -> None:
+    out = await run_python(FAILED_APART, str(tmp_path / "data"))
+    assert out.strip() == "python -m bot migrate exited with 1: | True"
