@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from storage.sqlite_writer import writer_creator
+from storage.sqlite_writer import creator
 
 # The execution option read_connection() sets: SQLite begins its transactions deferred.
 READ_ONLY = "phananh_read_only"
@@ -49,14 +49,17 @@ def make_engine(url: str) -> AsyncEngine:
         return _sqlite_engine(url)  # one connection's own database: its own pool rules
     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     _use_wal(parsed.database)
-    pool: dict[str, Any] = {}
+    writer: dict[str, Any] = {}
+    reader: dict[str, Any] = {}
     if not parsed.query:  # options in the URL are the driver's own: aiosqlite applies them
-        pool["async_creator"] = writer_creator(parsed.database, timeout=SQLITE_BUSY_WAIT_S)
+        path, wait = parsed.database, SQLITE_BUSY_WAIT_S
+        writer["async_creator"] = creator(path, timeout=wait, writer=True)
+        reader["async_creator"] = creator(path, timeout=wait, writer=False)
     engine = _sqlite_engine(
-        url, pool_size=SQLITE_WRITERS, max_overflow=0, pool_timeout=SQLITE_POOL_WAIT_S, **pool
+        url, pool_size=SQLITE_WRITERS, max_overflow=0, pool_timeout=SQLITE_POOL_WAIT_S, **writer
     )
     # A connection per read, closed after it: statistics are rare and a connection is cheap.
-    _readers[engine.sync_engine] = _sqlite_engine(url, poolclass=NullPool)
+    _readers[engine.sync_engine] = _sqlite_engine(url, poolclass=NullPool, **reader)
     return engine
 
 

@@ -31,19 +31,8 @@ from typing import Any
 import aiosqlite
 
 
-class WriterConnection(aiosqlite.Connection):
-    def __init__(self, connector: Callable[[], sqlite3.Connection], *, busy_wait: float) -> None:
-        super().__init__(connector, iter_chunk_size=64)
-        self._busy_wait_ms = int(busy_wait * 1000)
-
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        connection = self._connection
-        if connection is not None and self._running and not _closes(fn, connection):
-            if connection.in_transaction or _makes_cursor(fn, connection):
-                return fn(*args, **kwargs)
-            if _begins(fn, args) and self._begin_if_free(connection, fn, args):
-                return None  # aiosqlite's Cursor.execute returns itself, not this
-        return await self._on_thread(fn, *args, **kwargs)
+class Connection(aiosqlite.Connection):
+    """aiosqlite's connection, whose failed connect waits for its thread before raising."""
 
     async def _connect(self) -> aiosqlite.Connection:
         try:
@@ -57,6 +46,21 @@ class WriterConnection(aiosqlite.Connection):
                     break
                 await asyncio.sleep(0.001)
             raise
+
+
+class WriterConnection(Connection):
+    def __init__(self, connector: Callable[[], sqlite3.Connection], *, busy_wait: float) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._busy_wait_ms = int(busy_wait * 1000)
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        connection = self._connection
+        if connection is not None and self._running and not _closes(fn, connection):
+            if connection.in_transaction or _makes_cursor(fn, connection):
+                return fn(*args, **kwargs)
+            if _begins(fn, args) and self._begin_if_free(connection, fn, args):
+                return None  # aiosqlite's Cursor.execute returns itself, not this
+        return await self._on_thread(fn, *args, **kwargs)
 
     async def _on_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
@@ -96,16 +100,24 @@ def _begins(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
     )
 
 
-def writer_creator(path: str, *, timeout: float) -> Callable[[], Any]:
-    """An ``async_creator`` for create_async_engine: a WriterConnection to the file at ``path``,
-    waiting up to ``timeout`` seconds (on aiosqlite's thread) for another process's lock."""
+def creator(path: str, *, timeout: float, writer: bool) -> Callable[[], Any]:
+    """An ``async_creator`` for create_async_engine: a connection to the file at ``path``,
+    waiting up to ``timeout`` seconds for another process's lock (on aiosqlite's thread); the
+    writer's a WriterConnection, a reader's a plain one."""
 
-    async def connect() -> WriterConnection:
-        # Its calls come from two threads, never at once: SQLAlchemy awaits each one.
+    async def connect() -> Connection:
         connector = functools.partial(
-            sqlite3.connect, path, timeout=timeout, check_same_thread=False
+            # A writer's calls come from two threads, never at once: SQLAlchemy awaits each.
+            sqlite3.connect,
+            path,
+            timeout=timeout,
+            check_same_thread=not writer,
         )
-        connection = WriterConnection(connector, busy_wait=timeout)
+        connection = (
+            WriterConnection(connector, busy_wait=timeout)
+            if writer
+            else Connection(connector, iter_chunk_size=64)
+        )
         connection._thread.daemon = True  # as SQLAlchemy does for its own aiosqlite connections
         await connection
         return connection
