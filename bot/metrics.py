@@ -33,10 +33,11 @@ from prometheus_client import (
     generate_latest,
 )
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.lifecycle import Status
 from storage import outbox
+from storage.db import read_connection
 from storage.models import OutboxMessage, Ticket
 
 if TYPE_CHECKING:
@@ -109,19 +110,20 @@ class Metrics:
 
     # -- read at scrape time ---------------------------------------------------------------------
 
-    async def refresh(self, sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
+    async def refresh(self, engine: AsyncEngine, now: datetime) -> None:
         """Set the gauges that describe the database. A database that cannot answer sets
-        phananh_database_up to 0 and leaves the other gauges at their last values."""
+        phananh_database_up to 0 and leaves the other gauges at their last values. Read on a
+        connection of its own: a scrape neither waits for nor holds SQLite's writer."""
         try:
-            async with asyncio.timeout(CHECK_TIMEOUT), sessions() as session:
+            async with asyncio.timeout(CHECK_TIMEOUT), read_connection(engine) as connection:
                 pending, oldest = (
-                    await session.execute(
+                    await connection.execute(
                         select(func.count(), func.min(OutboxMessage.created_at)).where(
                             OutboxMessage.status == outbox.PENDING
                         )
                     )
                 ).one()
-                rows = await session.execute(
+                rows = await connection.execute(
                     select(Ticket.status, func.count()).group_by(Ticket.status)
                 )
                 by_status = {status: int(count) for status, count in rows}
@@ -200,10 +202,11 @@ def is_redis_storage(storage: BaseStorage) -> TypeGuard[RedisStorage]:
 
 
 async def health(app: App) -> tuple[bool, dict[str, str]]:
-    """Whether the database answers SELECT 1 and Redis (when configured) answers PING."""
+    """Whether the database answers SELECT 1 and Redis (when configured) answers PING. The
+    database is asked on a read connection: a busy writer is not a database down."""
 
     async def database() -> None:
-        async with app.engine.connect() as conn:
+        async with read_connection(app.engine) as conn:
             await conn.execute(text("SELECT 1"))
 
     parts = {"database": await _check("database", database)}
@@ -225,7 +228,7 @@ def add_routes(web_app: web.Application, app: App) -> None:
         return web.json_response(body, status=200 if healthy else 503)
 
     async def metrics(_: web.Request) -> web.Response:
-        await app.metrics.refresh(app.sessions, app.services.clock())
+        await app.metrics.refresh(app.engine, app.services.clock())
         return web.Response(
             body=app.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot import metrics
@@ -148,6 +149,21 @@ async def test_healthz_is_ok_when_the_database_and_redis_answer(
     if world.backend.redis_url:
         expected["redis"] = "ok"
     assert json.loads(body) == expected
+
+
+async def test_a_busy_writer_is_not_a_database_down(monitored: tuple[World, str]) -> None:
+    """A write transaction in progress (on SQLite, the one writing connection taken) does not
+    make /healthz or /metrics call the database unreachable: they only read."""
+    world, base = monitored
+    if world.backend.name != "sqlite":
+        pytest.skip("SQLite's one writing connection; PostgreSQL has a pool of them")
+    async with world.app.sessions() as busy:
+        await busy.execute(text("UPDATE installation SET value = value"))  # takes the writer
+        status, _, body = await get(f"{base}/healthz")
+        samples = await scrape(base)
+        await busy.rollback()
+    assert (status, json.loads(body)["database"]) == (200, "ok")
+    assert value(samples, "phananh_database_up") == 1
 
 
 # -- the database or Redis unreachable -----------------------------------------------------------
