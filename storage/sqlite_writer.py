@@ -17,7 +17,8 @@ runs to its end without giving the loop away, and no other update is kept waitin
   database file, a few milliseconds).
 Opening and closing the connection, and statements outside a transaction, stay on the thread.
 Reads for statistics, which take a good part of a second on a big database, have connections of
-their own (storage.db.read_connection), plain aiosqlite ones.
+their own (storage.db.read_connection): :class:`Connection`, aiosqlite's own but for a failed
+connect, which here waits for its thread (both kinds are made by :func:`creator`).
 """
 
 from __future__ import annotations
