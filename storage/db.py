@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -112,6 +116,12 @@ async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
     async with _readers.get(engine.sync_engine, engine).connect() as connection:
         await connection.execution_options(**{READ_ONLY: True})
         yield connection
+
+
+def insert_for(session: AsyncSession, table: Any) -> PgInsert | SqliteInsert:
+    """INSERT into ``table`` in the session's dialect, for its ON CONFLICT clauses."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -11,17 +11,13 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import Insert as PgInsert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.lifecycle import OPEN, Status
+from storage.db import insert_for
 from storage.models import (
-    Base,
     BlockedIdentity,
     ChatBinding,
     Conversation,
@@ -75,18 +71,13 @@ class Repository:
     async def commit(self) -> None:
         await self.session.commit()
 
-    def _insert(self, table: type[Base]) -> PgInsert | SqliteInsert:
-        """INSERT in the session's dialect, for its ON CONFLICT clauses."""
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-
     # -- units ----------------------------------------------------------------------------------
 
     async def seed_units(self, units: Iterable[UnitRow]) -> None:
         rows = [u.__dict__ for u in units]
         if not rows:
             return
-        stmt = self._insert(Unit).values(rows)
+        stmt = insert_for(self.session, Unit).values(rows)
         stmt = stmt.on_conflict_do_update(
             index_elements=[Unit.code],
             set_={
@@ -101,7 +92,7 @@ class Repository:
 
     async def first_delivery(self, channel: str, update_id: str) -> bool:
         """Record an update as handled; False when it was handled before (a redelivery)."""
-        stmt = self._insert(HandledUpdate).values(channel=channel, update_id=update_id)
+        stmt = insert_for(self.session, HandledUpdate).values(channel=channel, update_id=update_id)
         result = await self.session.execute(stmt.on_conflict_do_nothing())
         return cast(CursorResult[Any], result).rowcount == 1
 

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.lifecycle import OPEN
+from storage.db import insert_for
 from storage.models import Official, Ticket, utcnow
 
 
@@ -60,9 +59,7 @@ async def add_official(
     """
     before = await official(session, unit_code, channel, user_id)
     old_name = before.name if before is not None else None
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(Official).values(
+    stmt = insert_for(session, Official).values(
         unit_code=unit_code,
         channel=channel,
         user_id=user_id,
