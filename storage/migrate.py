@@ -87,6 +87,13 @@ def _stamped(connection: Connection) -> str | None:
     return str(versions[0][0]) if len(versions) == 1 else None
 
 
+def _at_head(connection: Connection) -> str | None:
+    """The newest revision of the files when the schema is stamped with it, as read without
+    Alembic; None when it is behind, or when that cannot be told without Alembic."""
+    newest = head_in_files()
+    return newest if newest is not None and _stamped(connection) == newest else None
+
+
 def _current(connection: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
@@ -96,8 +103,8 @@ def _current(connection: Connection) -> str | None:
 def _upgrade(connection: Connection) -> Outcome:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-    newest = head_in_files()
-    if newest is not None and _stamped(connection) == newest:
+    newest = _at_head(connection)
+    if newest is not None:
         return Outcome(newest, newest)  # up to date: nothing to import, nothing to do
     from alembic import command
 
@@ -113,9 +120,8 @@ def _upgrade(connection: Connection) -> Outcome:
 
 async def behind(engine: AsyncEngine) -> bool:
     """Whether the schema is not at the newest revision (read without Alembic)."""
-    newest = head_in_files()
     async with engine.connect() as connection:
-        return newest is None or await connection.run_sync(_stamped) != newest
+        return await connection.run_sync(_at_head) is None
 
 
 async def upgrade(engine: AsyncEngine) -> Outcome:
