@@ -493,7 +493,8 @@ def make_router(
                 log.exception("could not deliver to chat %s at once", event.chat_id)
 
     async def handled(event: Incoming, bot: Bot, state: FSMContext, update: Update) -> bool:
-        """Handle the update; True when it queued messages for its own private chat."""
+        """Handle the update; True when it queued messages for its own private chat, which
+        it then delivers itself (run)."""
         async with sessions() as session:
             repo = Repository(session)
             if not await repo.first_delivery(CHANNEL, str(update.update_id)):
@@ -504,7 +505,7 @@ def make_router(
                 session, CHANNEL, event.chat_id, event.person.id
             )
 
-            # What the update queues for its own private chat it delivers itself (run).
+            # The update's own private chat: what it queues there, it delivers itself (run).
             own = {event.chat_id} if event.private and deliver_now is not None else set()
 
             async def checkpoint() -> None:
@@ -532,7 +533,7 @@ def make_router(
                     buffered.discard()
                 await _apologise(ctx)
                 return False
-            return event.private and event.chat_id in ctx.queued_for
+            return bool(ctx.queued_for & own)
 
     @router.message()
     async def on_message(
