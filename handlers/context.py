@@ -119,12 +119,27 @@ class BufferedState:
 class CommitFirst:
     """The channel as conversations see it: the update's database work is committed before
     anything goes over the network, so no transaction (and no SQLite write lock) is held
-    while waiting on the messenger."""
+    while waiting on the messenger.
 
-    def __init__(self, inner: Channel, checkpoint: Callable[[], Awaitable[None]]) -> None:
+    The answer to a pressed button waits for the next call that goes out (or ``flush``): a
+    step that answers the button and then replies commits once, not twice, and the resident
+    still sees the button answered before the reply."""
+
+    def __init__(self, inner: Channel, commit: Callable[[], Awaitable[None]]) -> None:
         self.inner = inner
         self.name = inner.name
-        self.checkpoint = checkpoint
+        self.commit = commit
+        self.unanswered: tuple[str, str | None] | None = None
+        self.answered = False  # a button answer went out (a second one would be refused)
+
+    async def checkpoint(self) -> None:
+        """Commit; then answer the pressed button, if that answer waits. Called before every
+        call that goes out, and by the channel at the end of the update."""
+        await self.commit()
+        if self.unanswered is not None:
+            (event_id, text), self.unanswered = self.unanswered, None
+            self.answered = True
+            await self.inner.answer_button(event_id, text)
 
     async def send_text(
         self, chat_id: str, text: str, *, markup: Markup | None = None, reply_to: str | None = None
@@ -180,8 +195,7 @@ class CommitFirst:
         await self.inner.edit_text(chat_id, message_id, text, choices=choices)
 
     async def answer_button(self, event_id: str, text: str | None = None) -> None:
-        await self.checkpoint()
-        await self.inner.answer_button(event_id, text)
+        self.unanswered = (event_id, text)
 
     async def fetch_photo(self, ref: str) -> bytes:
         await self.checkpoint()

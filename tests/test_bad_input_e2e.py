@@ -180,3 +180,17 @@ async def test_messages_from_other_bots_and_channels_are_ignored(world: World) -
     await world.settle()
     assert world.emu.bot_messages(world.hoan_kiem.id) == []
     assert world.emu.bot_messages(channel.id) == []
+
+
+async def test_a_step_failing_after_its_button_was_answered_is_apologised_for(
+    world: World,
+) -> None:
+    """The pressed button is answered before the step's next message goes out; when that
+    message fails, the apology comes as a message (a second answer would be refused)."""
+    r = world.resident
+    ask = await world.open_report(r)
+    world.emu.faults.fail_next("sendMessage", 400, description="Bad Request: injected")
+    query = await world.press(r, ask, "r:cat:roads")
+    assert (await world.emu.wait_callback_answer(query)).get("text") is None
+    apology = await world.reply(r)
+    assert "đã có lỗi" in plain(apology)

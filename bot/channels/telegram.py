@@ -508,16 +508,17 @@ def make_router(
             # The update's own private chat: what it queues there, it delivers itself (run).
             own = {event.chat_id} if event.private and deliver_now is not None else set()
 
-            async def checkpoint() -> None:
+            async def commit() -> None:
                 await session.commit()
                 if buffered is not None:
                     await buffered.apply()
                 if ctx.queued_for - own:  # a round of the sender costs two transactions
                     services.wake_sender()
 
+            channel = CommitFirst(TelegramChannel(bot, retries=4), commit)
             ctx = Ctx(
                 event=event,
-                channel=CommitFirst(TelegramChannel(bot, retries=4), checkpoint),
+                channel=channel,
                 state=conversation,
                 repo=repo,
                 services=services,
@@ -525,13 +526,13 @@ def make_router(
             )
             try:
                 await routes.handle(ctx)
-                await checkpoint()
+                await channel.checkpoint()  # also sends a button's answer still waiting
             except Exception:
                 log.exception("failed to handle %s in chat %s", event.kind, event.chat_id)
                 await session.rollback()
                 if buffered is not None:
                     buffered.discard()
-                await _apologise(ctx)
+                await _apologise(ctx, channel)
                 return False
             return bool(ctx.queued_for & own)
 
@@ -568,11 +569,13 @@ def make_router(
     return router
 
 
-async def _apologise(ctx: Ctx) -> None:
+async def _apologise(ctx: Ctx, channel: CommitFirst) -> None:
+    """Tell the resident (or official) that their update failed: in the pressed button's
+    answer while it is still unanswered, else as a message."""
     try:
-        if ctx.event.button_event:
-            await ctx.channel.answer_button(ctx.event.button_event, ctx.t("error-generic"))
+        if ctx.event.button_event and not channel.answered:
+            await channel.inner.answer_button(ctx.event.button_event, ctx.t("error-generic"))
         else:
-            await ctx.reply(ctx.t("error-generic"))
+            await channel.inner.send_text(ctx.event.chat_id, ctx.t("error-generic"))
     except Exception:
         log.exception("could not tell chat %s about the error", ctx.event.chat_id)

@@ -1,0 +1,52 @@
+"""CommitFirst: the update's work is committed before each call that goes out, and the answer to
+a pressed button goes out with the next call (or at the end of the update), not on its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.channels.base import Sent
+from handlers.context import CommitFirst
+
+
+class Recorder:
+    """A channel that records what was called, in order, with the commits between."""
+
+    name = "test"
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+    async def commit(self) -> None:
+        self.log.append("commit")
+
+    async def answer_button(self, event_id: str, text: str | None = None) -> None:
+        self.log.append(f"answer {event_id} {text}")
+
+    async def send_text(self, chat_id: str, text: str, **_: Any) -> Sent:
+        self.log.append(f"send {chat_id} {text}")
+        return Sent(chat_id, "1")
+
+
+def channel() -> tuple[CommitFirst, Recorder]:
+    inner = Recorder()
+    return CommitFirst(inner, inner.commit), inner  # type: ignore[arg-type]
+
+
+async def test_a_button_answered_then_a_reply_commit_once_and_keep_their_order() -> None:
+    first, inner = channel()
+    await first.answer_button("q1")
+    assert inner.log == []  # nothing committed or sent yet: the step may still change things
+    await first.send_text("7", "next question")
+    assert inner.log == ["commit", "answer q1 None", "send 7 next question"]
+    await first.checkpoint()  # the end of the update: nothing waits any more
+    assert inner.log[3:] == ["commit"]
+    assert first.answered
+
+
+async def test_a_button_answer_with_nothing_after_it_goes_out_at_the_end() -> None:
+    first, inner = channel()
+    await first.answer_button("q1", "stale")
+    await first.answer_button("q1", "done")  # the last word is the one shown
+    await first.checkpoint()
+    assert inner.log == ["commit", "answer q1 done"]
