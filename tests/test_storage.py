@@ -173,3 +173,39 @@ async def test_a_draft_abandoned_for_days_is_forgotten(
     async with sessions() as session:
         state = DbConversationState(session, "telegram", "1", "1")
         assert await state.get() == (None, {})
+
+
+async def test_a_conversation_step_reads_its_state_once_and_writes_it_in_one_statement(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from sqlalchemy import event
+
+    from storage.conversation import DbConversationState
+
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        statements.append(sql.split()[0].upper())
+
+    async with sessions() as session:
+        engine = session.bind.sync_engine  # type: ignore[union-attr]
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            state = DbConversationState(session, "telegram", "1", "1")
+            assert await state.get() == (None, {})
+            assert await state.get() == (None, {})  # no row: known, not asked again
+            await state.clear()  # nothing to delete
+            await state.set("report:category", {"photos": []})
+            _, data = await state.get()
+            data["photos"] = ["changed by the caller"]
+            await state.set("report:description", {"photos": [], "category": "roads"})
+            await session.commit()
+            assert await state.get() == ("report:description", {"photos": [], "category": "roads"})
+            await state.clear()
+            await session.commit()
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    kinds = [s for s in statements if s in ("SELECT", "INSERT", "UPDATE", "DELETE")]
+    assert kinds == ["SELECT", "INSERT", "INSERT", "DELETE"]
+    async with sessions() as session:
+        assert await DbConversationState(session, "telegram", "1", "1").get() == (None, {})
