@@ -157,14 +157,14 @@ class Sender:
                 session, now, limit=self.config.batch, lease=self.config.lease
             )
             await session.commit()
-            chats: dict[str, list[tuple[int, datetime | None]]] = {}
+            chats: dict[str, list[OutboxMessage]] = {}
             for row in rows:  # oldest first within each chat
-                chats.setdefault(row.chat_id, []).append((row.id, row.locked_until))
+                chats.setdefault(row.chat_id, []).append(row)
         # Chats are served side by side (a resident's confirmation need not wait behind a
         # group's card, photos and pin); within one chat, messages go out in order.
         gate = asyncio.Semaphore(self.config.parallel)
 
-        async def serve(queue: list[tuple[int, datetime | None]]) -> int:
+        async def serve(queue: list[OutboxMessage]) -> int:
             async with gate:
                 return await self._deliver_chat(queue)
 
@@ -179,32 +179,38 @@ class Sender:
         async with self.sessions() as session:
             rows = await outbox.claim_chat(session, channel, chat_id, now, lease=self.config.lease)
             await session.commit()
-            queue = [(row.id, row.locked_until) for row in rows]
-        return await self._deliver_chat(queue) if queue else 0
+        return await self._deliver_chat(list(rows)) if rows else 0
 
-    async def _deliver_chat(self, queue: list[tuple[int, datetime | None]]) -> int:
-        """One chat's claimed rows in order; the first that is not finished holds the rest
-        back (they are released for a later round), so the chat's order is kept."""
+    async def _deliver_chat(self, queue: list[OutboxMessage]) -> int:
+        """One chat's claimed rows (as the claim loaded them) in order; the first that is not
+        finished holds the rest back (they are released for a later round), so the chat's
+        order is kept."""
         done = 0
         held = False
-        for row_id, lease in queue:
+        for claimed in queue:
+            row_id, lease = claimed.id, claimed.locked_until
             async with self.sessions() as session:
-                # Renew our lease on this one row, only if it is still ours: a worker whose
-                # batch outlived its lease must not send what another worker took over.
-                renewed = await session.execute(
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id == row_id,
-                        OutboxMessage.locked_until == lease,
-                        OutboxMessage.status == outbox.PENDING,
+                if not held and self._fresh(lease):
+                    # Still as claimed: nobody else may change a row we hold. Taken as loaded,
+                    # not read again (on SQLite a read is a transaction of the one writer).
+                    row: OutboxMessage | None = await session.merge(claimed, load=False)
+                else:
+                    # Renew our lease on this one row, only if it is still ours: a worker whose
+                    # batch outlived its lease must not send what another worker took over.
+                    renewed = await session.execute(
+                        update(OutboxMessage)
+                        .where(
+                            OutboxMessage.id == row_id,
+                            OutboxMessage.locked_until == lease,
+                            OutboxMessage.status == outbox.PENDING,
+                        )
+                        .values(locked_until=None if held else self.clock() + self.config.lease)
+                        .execution_options(synchronize_session=False)
                     )
-                    .values(locked_until=None if held else self.clock() + self.config.lease)
-                    .execution_options(synchronize_session=False)
-                )
-                await session.commit()
-                if held or not getattr(renewed, "rowcount", 0):
-                    continue
-                row = await session.get(OutboxMessage, row_id)
+                    await session.commit()
+                    if held or not getattr(renewed, "rowcount", 0):
+                        continue
+                    row = await session.get(OutboxMessage, row_id)
                 if row is None:
                     continue
                 if await self._attempt(session, row):
@@ -212,6 +218,13 @@ class Sender:
                 else:
                     held = True
         return done
+
+    def _fresh(self, lease: datetime | None) -> bool:
+        """Whether our lease on a row has more than half its time to run: nobody else can have
+        claimed the row (claims skip rows leased until later), and what is left covers the
+        sending, so renewing it would be a transaction for nothing (a resident's confirmation,
+        claimed a moment ago by deliver_chat_now, is the common case)."""
+        return lease is not None and lease - self.clock() > self.config.lease / 2
 
     async def _attempt(self, session: AsyncSession, row: OutboxMessage) -> bool:
         """Try one row; True when it is finished (sent or given up)."""
@@ -358,13 +371,14 @@ class Sender:
     async def _step_done(
         self, session: AsyncSession, row: OutboxMessage, step: str, sent: list[Sent], purpose: str
     ) -> None:
-        """Link what was just sent and record the step, in one commit."""
+        """Link what was just sent and record the step, in the session: they commit before
+        the row's next send (``_slot`` commits first) or with the row's end, so a crash still
+        resends at most the part in flight, and a row of one part commits once, not twice."""
         repo = Repository(session)
         for s in sent:
             if row.ticket_id is not None:
                 await repo.link(row.channel, s.chat_id, s.message_id, row.ticket_id, purpose)
         row.progress = {**row.progress, step: [s.message_id for s in sent]}
-        await session.commit()
 
     async def _text(self, session: AsyncSession, row: OutboxMessage) -> None:
         payload = row.payload

@@ -205,3 +205,46 @@ async def test_the_sender_is_woken_by_updates_that_queue_messages_and_only_by_th
     number = ticket_number(await world.reply(world.resident))
     card = await world.reply(world.hoan_kiem)
     assert number in plain(card)
+
+
+async def test_a_message_delivered_at_once_commits_once_after_its_claim(world: World) -> None:
+    """A resident's confirmation is claimed (one transaction) and sent, its progress and its
+    end recorded in one more: the lease taken a moment ago is not renewed, and the one part's
+    progress is not a transaction of its own."""
+    from sqlalchemy import event
+
+    from storage import outbox
+
+    await world.app.stop_sender()  # no round of the sender's own takes the row first
+    r = world.resident
+    async with world.app.sessions() as session:
+        outbox.enqueue(
+            session,
+            channel="telegram",
+            chat_id=str(r.id),
+            is_group=False,
+            kind="text",
+            ticket_id=None,
+            payload={"text": "Phản ánh của bạn đã được tiếp nhận."},
+        )
+        await session.commit()
+    engine = world.app.engine.sync_engine
+    log: list[str] = []
+
+    def statement(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        if sql.startswith("UPDATE outbox"):
+            log.append("update")
+
+    def commit(_conn: object) -> None:
+        log.append("commit")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        assert await world.app.sender.deliver_chat_now("telegram", str(r.id)) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert "tiếp nhận" in plain(await world.reply(r))
+    assert log == ["update", "commit", "update", "commit"]  # claimed; sent
+    assert [row.status for row in await outbox_rows(world)] == ["sent"]
