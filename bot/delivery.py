@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.channels.base import (
     Button,
@@ -227,9 +228,22 @@ class Sender:
         return lease is not None and lease - self.clock() > self.config.lease / 2
 
     async def _attempt(self, session: AsyncSession, row: OutboxMessage) -> bool:
-        """Try one row; True when it is finished (sent or given up)."""
+        """Try one row; True when it is finished (sent, given up, or gone)."""
+        row_id = row.id  # the rollback below expires the row
+        try:
+            return await self._try(session, row)
+        except StaleDataError:
+            # Deleted while we held it (its resident asked to be forgotten): what was sent is
+            # sent, and there is nothing left to record it on.
+            await session.rollback()
+            log.info("outbox %s was deleted while it was being sent", row_id)
+            return True
+
+    async def _try(self, session: AsyncSession, row: OutboxMessage) -> bool:
         try:
             await self._deliver(session, row)
+        except StaleDataError:
+            raise
         except _Deferred as deferred:
             await self._later(session, row, deferred.seconds, None, count=False)
             return False

@@ -248,3 +248,33 @@ async def test_a_message_delivered_at_once_commits_once_after_its_claim(world: W
     assert "tiếp nhận" in plain(await world.reply(r))
     assert log == ["update", "commit", "update", "commit"]  # claimed; sent
     assert [row.status for row in await outbox_rows(world)] == ["sent"]
+
+
+async def test_a_message_deleted_while_it_is_being_sent_ends_quietly(world: World) -> None:
+    """/forget_me deletes a resident's waiting messages, also one the sender holds: its send
+    finishes, and recording it (on a row no longer there) must not fail the sender's round."""
+    from sqlalchemy import delete
+
+    from storage import outbox
+
+    await world.app.stop_sender()
+    r = world.resident
+    async with world.app.sessions() as session:
+        outbox.enqueue(
+            session,
+            channel="telegram",
+            chat_id=str(r.id),
+            is_group=False,
+            kind="text",
+            ticket_id=None,
+            payload={"text": "Phản ánh của bạn đã được tiếp nhận."},
+        )
+        await session.commit()
+    world.emu.faults.set("sendMessage", delay=1.0)
+    sending = asyncio.create_task(world.app.sender.deliver_chat_now("telegram", str(r.id)))
+    await world.emu.wait_until(lambda: world.emu.inflight > 0, timeout=10)  # being sent
+    async with world.app.sessions() as session:
+        await session.execute(delete(OutboxMessage))
+        await session.commit()
+    assert await sending == 1
+    assert "tiếp nhận" in plain(await world.reply(r))
