@@ -6,9 +6,11 @@ import asyncio
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 
 from bot import metrics
 from bot.app import App, build_app, run_polling
+from bot.public_days import load_apart
 from bot.settings import Settings
 from storage.db import make_engine
 from storage.migrate import behind
@@ -57,7 +59,17 @@ async def migrate_apart(settings: Settings) -> None:
     log.info("%s", said)
 
 
+async def public_days_apart(settings: Settings) -> None:
+    """This year's public holidays, last year's and the next two, computed in a child process
+    (bot.public_days): the ``holidays`` package is never loaded into the serving process."""
+    country = settings.work_calendar().country
+    if country is not None:
+        year = datetime.now(UTC).year
+        await load_apart(country, range(year - 1, year + 3))
+
+
 async def run(settings: Settings) -> int:
+    await public_days_apart(settings)
     if settings.bot_token is not None:
         await migrate_apart(settings)
         app = await build_app(settings, token=settings.bot_token.get_secret_value())

@@ -20,13 +20,11 @@ Saturdays a few months ahead, so a city sets those in EXTRA_HOLIDAYS and EXTRA_W
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
-
-import holidays
 
 from domain import categories
 from domain.categories import Priority
@@ -75,15 +73,36 @@ def _check_shifts(shifts: tuple[tuple[time, time], ...]) -> None:
             )
 
 
-@cache
-def _public_days(country: str, year: int) -> tuple[frozenset[date], frozenset[date]]:
-    """(holidays, weekend days worked to make up for a swap) of one year, computed once."""
+PublicDays = tuple[frozenset[date], frozenset[date]]
+# (country, year) -> (holidays, weekend days worked to make up for a swap): computed once, or
+# given by remember_public_days (the bot computes them in a child process: bot.public_days).
+_KNOWN: dict[tuple[str, int], PublicDays] = {}
+
+
+def _public_days(country: str, year: int) -> PublicDays:
+    known = _KNOWN.get((country, year))
+    if known is None:
+        known = _KNOWN[(country, year)] = public_days_from_package(country, year)
+    return known
+
+
+def public_days_from_package(country: str, year: int) -> PublicDays:
+    """(holidays, weekend days worked to make up for a swap) of one year, from ``holidays``."""
+    import holidays  # imported here: it and a country's calendar take ~17 MB once loaded
+
     # A swap may cross the new year (2015's 2 January was made up on Saturday 27 December 2014),
     # so the package is asked for the next year too and both sets are cut to ``year``.
     known = holidays.country_holidays(country, years=(year, year + 1))
     days_off = frozenset(d for d in known if d.year == year)
     worked = frozenset(d for d in known.weekend_workdays if d.year == year)
     return days_off, worked
+
+
+def remember_public_days(
+    country: str, year: int, days_off: Iterable[date], worked: Iterable[date]
+) -> None:
+    """Use these days of ``year`` instead of asking the ``holidays`` package for them."""
+    _KNOWN[(country, year)] = (frozenset(days_off), frozenset(worked))
 
 
 def _aware(moment: datetime) -> datetime:
