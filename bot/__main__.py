@@ -18,11 +18,13 @@ from pydantic import ValidationError
 
 from bot.lean_aiogram import import_aiogram_lazily
 from bot.logsafety import protect
+from bot.malloc import pin_mmap_threshold
 from bot.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
     import_aiogram_lazily()  # before anything imports aiogram: ~100 MB less at idle
+    pin_mmap_threshold()  # freed photo buffers go back to the system (bot.malloc)
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (the default)")
