@@ -121,9 +121,9 @@ class CommitFirst:
     anything goes over the network, so no transaction (and no SQLite write lock) is held
     while waiting on the messenger.
 
-    The answer to a pressed button waits for the next call that goes out (or ``flush``): a
-    step that answers the button and then replies commits once, not twice, and the resident
-    still sees the button answered before the reply."""
+    The answer to a pressed button waits for the next call that goes out (or the update's
+    last ``checkpoint``): a step that answers the button and then replies commits once, not
+    twice, and the resident still sees the button answered before the reply."""
 
     def __init__(self, inner: Channel, commit: Callable[[], Awaitable[None]]) -> None:
         self.inner = inner
