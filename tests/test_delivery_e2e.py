@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import sqlite3
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -29,6 +30,23 @@ def sends_to(world: World, chat_id: int) -> list[object]:
 async def outbox_rows(world: World) -> list[OutboxMessage]:
     async with world.app.sessions() as session:
         return list((await session.scalars(select(OutboxMessage))).all())
+
+
+async def queue_text(world: World, user: Any) -> None:
+    """A confirmation waiting in the outbox for ``user``'s private chat, as submit leaves it."""
+    from storage import outbox
+
+    async with world.app.sessions() as session:
+        outbox.enqueue(
+            session,
+            channel="telegram",
+            chat_id=str(user.id),
+            is_group=False,
+            kind="text",
+            ticket_id=None,
+            payload={"text": "Phản ánh của bạn đã được tiếp nhận."},
+        )
+        await session.commit()
 
 
 async def test_card_is_delivered_once_after_server_errors(world: World) -> None:
@@ -213,21 +231,9 @@ async def test_a_message_delivered_at_once_commits_once_after_its_claim(world: W
     progress is not a transaction of its own."""
     from sqlalchemy import event
 
-    from storage import outbox
-
     await world.app.stop_sender()  # no round of the sender's own takes the row first
     r = world.resident
-    async with world.app.sessions() as session:
-        outbox.enqueue(
-            session,
-            channel="telegram",
-            chat_id=str(r.id),
-            is_group=False,
-            kind="text",
-            ticket_id=None,
-            payload={"text": "Phản ánh của bạn đã được tiếp nhận."},
-        )
-        await session.commit()
+    await queue_text(world, r)
     engine = world.app.engine.sync_engine
     log: list[str] = []
 
@@ -255,21 +261,9 @@ async def test_a_message_deleted_while_it_is_being_sent_ends_quietly(world: Worl
     finishes, and recording it (on a row no longer there) must not fail the sender's round."""
     from sqlalchemy import delete
 
-    from storage import outbox
-
     await world.app.stop_sender()
     r = world.resident
-    async with world.app.sessions() as session:
-        outbox.enqueue(
-            session,
-            channel="telegram",
-            chat_id=str(r.id),
-            is_group=False,
-            kind="text",
-            ticket_id=None,
-            payload={"text": "Phản ánh của bạn đã được tiếp nhận."},
-        )
-        await session.commit()
+    await queue_text(world, r)
     world.emu.faults.set("sendMessage", delay=1.0)
     sending = asyncio.create_task(world.app.sender.deliver_chat_now("telegram", str(r.id)))
     await world.emu.wait_until(lambda: world.emu.inflight > 0, timeout=10)  # being sent
