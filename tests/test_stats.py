@@ -298,3 +298,16 @@ async def test_a_report_is_saved_while_statistics_are_being_read(session: AsyncS
             writer.add(ticket(30, "A", "roads", at(12), at(16), "received"))
             await writer.commit()
     assert await session.scalar(select(func.count()).select_from(Ticket)) == before + 1
+
+
+async def test_a_years_percentiles_leave_the_callers_planner_settings_as_they_were(
+    session: AsyncSession,
+) -> None:
+    """On PostgreSQL a long period's percentiles are read with sequential scans off (the
+    minutes come in order from their index); the caller's transaction gets them back on."""
+    if session.bind.dialect.name != "postgresql":  # type: ignore[union-attr]
+        pytest.skip("PostgreSQL's planner settings; SQLite reads its histogram")
+    year = parse_period("2026", NOW)
+    median_s, p90_s = await stats.resolve_times(session, year)
+    assert median_s is not None and p90_s is not None and median_s <= p90_s
+    assert await session.scalar(select(func.current_setting("enable_seqscan"))) == "on"
