@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,8 @@ from locales import Translator, translator
 from storage.media import MediaStore
 from storage.models import Resident
 from storage.repo import Repository
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,10 @@ class CommitFirst:
         if self.unanswered is not None:
             (event_id, text), self.unanswered = self.unanswered, None
             self.answered = True
-            await self.inner.answer_button(event_id, text)
+            try:
+                await self.inner.answer_button(event_id, text)
+            except Exception:  # only the toast is lost: what the update did is committed
+                log.warning("could not answer button %s", event_id, exc_info=True)
 
     async def send_text(
         self, chat_id: str, text: str, *, markup: Markup | None = None, reply_to: str | None = None

@@ -50,3 +50,19 @@ async def test_a_button_answer_with_nothing_after_it_goes_out_at_the_end() -> No
     await first.answer_button("q1", "done")  # the last word is the one shown
     await first.checkpoint()
     assert inner.log == ["commit", "answer q1 done"]
+
+
+async def test_a_button_answer_failing_after_the_commit_does_not_fail_the_update() -> None:
+    """The answer goes out after the update's work is committed: when Telegram is away for it,
+    only the toast is lost; the update is not reported as failed (nor apologised for)."""
+    from bot.channels.base import TemporaryFailure
+
+    first, inner = channel()
+
+    async def away(event_id: str, text: str | None = None) -> None:
+        raise TemporaryFailure("502 Bad Gateway")
+
+    inner.answer_button = away  # type: ignore[method-assign]
+    await first.answer_button("q1")
+    await first.checkpoint()  # raised before
+    assert inner.log == ["commit"] and first.answered
