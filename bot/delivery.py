@@ -180,20 +180,22 @@ class Sender:
         async with self.sessions() as session:
             rows = await outbox.claim_chat(session, channel, chat_id, now, lease=self.config.lease)
             await session.commit()
-        return await self._deliver_chat(list(rows)) if rows else 0
+        return await self._deliver_chat(list(rows), just_claimed=True) if rows else 0
 
-    async def _deliver_chat(self, queue: list[OutboxMessage]) -> int:
+    async def _deliver_chat(self, queue: list[OutboxMessage], *, just_claimed: bool = False) -> int:
         """One chat's claimed rows (as the claim loaded them) in order; the first that is not
         finished holds the rest back (they are released for a later round), so the chat's
-        order is kept."""
+        order is kept. ``just_claimed``: claimed a moment ago for this delivery alone."""
         done = 0
         held = False
         for claimed in queue:
             row_id, lease = claimed.id, claimed.locked_until
             async with self.sessions() as session:
-                if not held and self._fresh(lease):
-                    # Still as claimed: nobody else may change a row we hold. Taken as loaded,
-                    # not read again (on SQLite a read is a transaction of the one writer).
+                if just_claimed and not held and self._fresh(lease):
+                    # Claimed a moment ago: taken as loaded, not read again (on SQLite a read
+                    # is a transaction of the one writer). Only /forget_me could have deleted
+                    # it since; that ends quietly (_attempt). A row of a sender's round may
+                    # wait its turn for a while: it is renewed and read again, below.
                     row: OutboxMessage | None = await session.merge(claimed, load=False)
                 else:
                     # Renew our lease on this one row, only if it is still ours: a worker whose
@@ -221,10 +223,9 @@ class Sender:
         return done
 
     def _fresh(self, lease: datetime | None) -> bool:
-        """Whether our lease on a row has more than half its time to run: nobody else can have
-        claimed the row (claims skip rows leased until later), and what is left covers the
-        sending, so renewing it would be a transaction for nothing (a resident's confirmation,
-        claimed a moment ago by deliver_chat_now, is the common case)."""
+        """Whether our lease on a row has more than half its time to run: no other sender can
+        have claimed the row (claims skip rows leased until later), and what is left covers
+        the sending, so renewing it would be a transaction for nothing."""
         return lease is not None and lease - self.clock() > self.config.lease / 2
 
     async def _attempt(self, session: AsyncSession, row: OutboxMessage) -> bool:
@@ -236,6 +237,9 @@ class Sender:
             # Deleted while we held it (its resident asked to be forgotten): what was sent is
             # sent, and there is nothing left to record it on.
             await session.rollback()
+            if await session.get(OutboxMessage, row_id) is not None:
+                raise  # still there: something else is wrong
+            await session.commit()
             log.info("outbox %s was deleted while it was being sent", row_id)
             return True
 
@@ -410,8 +414,8 @@ class Sender:
             await self._step_done(session, row, "text", [sent], purpose)
         photo = payload.get("photo")
         if photo and "photo" not in row.progress:
+            await self._slot(session, row)  # first: it commits the text's progress
             data = await self.services.media.get(str(photo))
-            await self._slot(session, row)
             pic = await self._channel(session).send_photo(
                 row.chat_id, data, reply_to=row.progress["text"][0]
             )
@@ -446,8 +450,8 @@ class Sender:
         card_id = row.progress["card"][0]
         photos = [p for p in ticket.photos if p.source == "resident"]
         if photos and "photos" not in row.progress:
+            await self._slot(session, row)  # first: it commits the card's progress
             data = [await self.services.media.get(p.media_key) for p in photos]
-            await self._slot(session, row)
             if len(data) == 1:
                 sent = [
                     await self._channel(session).send_photo(row.chat_id, data[0], reply_to=card_id)

@@ -272,3 +272,26 @@ async def test_a_message_deleted_while_it_is_being_sent_ends_quietly(world: Worl
         await session.commit()
     assert await sending == 1
     assert "tiếp nhận" in plain(await world.reply(r))
+
+
+async def test_a_rounds_row_deleted_before_its_turn_is_not_sent(world: World) -> None:
+    """A sender's round claims a chat's rows together and sends them in turn: one deleted
+    meanwhile (/forget_me) is read again before its turn, found gone, and not sent."""
+    from sqlalchemy import delete
+
+    await world.app.stop_sender()
+    r = world.resident
+    await queue_text(world, r)
+    await queue_text(world, r)
+    first_id, second_id = sorted(row.id for row in await outbox_rows(world))
+    world.emu.faults.set("sendMessage", delay=1.0)
+    sending = asyncio.create_task(world.app.sender.run_once())
+    await world.emu.wait_until(lambda: world.emu.inflight > 0, timeout=10)  # the first
+    async with world.app.sessions() as session:
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.id == second_id))
+        await session.commit()
+    assert await sending == 1
+    world.emu.faults.clear()
+    await world.settle()
+    assert len(sends_to(world, r.id)) == 1
+    assert [(row.id, row.status) for row in await outbox_rows(world)] == [(first_id, "sent")]
