@@ -72,7 +72,11 @@ def _jpeg(image: Image.Image) -> bytes:
     """The image encoded as JPEG. Into a file, not a BytesIO: Pillow encodes into a file with
     the GIL released, into a BytesIO holding it (~4 ms of a 1280 px photo during which the
     bot's event loop, in the other thread, stood still)."""
-    with _scratch() as out:
+    try:
+        out = _scratch()
+    except OSError:  # no memfd (an old kernel, a sandbox) and no temporary file: hold the GIL
+        out = io.BytesIO()
+    with out:
         # No exif=, no icc_profile=: nothing of the original's metadata is carried over.
         # No optimize=: Huffman optimisation is a second pass over the data for ~5 % fewer
         # bytes, and costs a third of the encoding time on the bot's busiest path.
@@ -83,6 +87,11 @@ def _jpeg(image: Image.Image) -> bytes:
 
 def _scratch() -> BinaryIO:
     """A file in memory (Linux), else an anonymous temporary file; gone when closed."""
-    if hasattr(os, "memfd_create"):
-        return open(os.memfd_create("photo", os.MFD_CLOEXEC), "w+b")
-    return tempfile.TemporaryFile()
+    if not hasattr(os, "memfd_create"):
+        return tempfile.TemporaryFile()
+    fd = os.memfd_create("photo", os.MFD_CLOEXEC)
+    try:
+        return open(fd, "w+b")
+    except BaseException:
+        os.close(fd)
+        raise

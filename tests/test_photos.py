@@ -66,3 +66,20 @@ def test_jpeg_comments_do_not_survive_cleaning() -> None:
     Image.new("RGB", (300, 200)).save(out, format="JPEG", comment=b"home of Lan, 12 Hang Bai")
     assert b"home of Lan" in out.getvalue()
     assert b"home of Lan" not in clean_photo(out.getvalue()).data
+
+
+def test_a_photo_is_cleaned_where_no_scratch_file_can_be_had(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The encoding goes into an in-memory file (the GIL released meanwhile); without one (an
+    old kernel, a sandbox, no descriptors left) into memory as before, not refused."""
+    import os
+    import tempfile
+
+    def refused(*_: object, **__: object) -> None:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "memfd_create", refused, raising=False)
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    clean = clean_photo(jpeg_with_gps(400, 300))
+    assert b"Exif" not in clean.data and clean.data.startswith(b"\xff\xd8")
