@@ -20,6 +20,7 @@ from datetime import date
 from domain.deadlines import public_days_from_package, remember_public_days
 
 log = logging.getLogger(__name__)
+CHILD_TIMEOUT_S = 30.0  # ~0.15 s normally: a child this slow is stuck, and the start goes on
 
 
 def as_json(country: str, years: Iterable[int]) -> str:
@@ -36,17 +37,18 @@ def as_json(country: str, years: Iterable[int]) -> str:
 async def load_apart(country: str, years: Iterable[int]) -> bool:
     """Compute ``years`` of ``country`` in a child process and remember them; False (logged)
     when that failed, and the package will be loaded here when a deadline needs it."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.public_days",
-        country,
-        *(str(y) for y in years),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await child.communicate()
+    child: asyncio.subprocess.Process | None = None
     try:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.public_days",
+            country,
+            *(str(y) for y in years),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(child.communicate(), CHILD_TIMEOUT_S)
         if child.returncode != 0:
             raise RuntimeError(err.decode(errors="replace").strip()[-2000:])
         for year, days in json.loads(out).items():
@@ -57,7 +59,14 @@ async def load_apart(country: str, years: Iterable[int]) -> bool:
                 (date.fromisoformat(d) for d in days["worked"]),
             )
     except Exception as error:
-        log.warning("public holidays not computed apart (%s); computed here when needed", error)
+        if child is not None and child.returncode is None:
+            child.kill()  # it hung: the start goes on without it
+            await child.wait()
+        log.warning(
+            "public holidays not computed apart (%s: %s); computed here when needed",
+            error.__class__.__name__,
+            error,
+        )
         return False
     return True
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +51,21 @@ async def test_a_failed_child_leaves_the_package_to_this_process(
     with caplog.at_level(logging.WARNING, logger="bot.public_days"):
         assert not await load_apart("XX", [2026])  # no such country in the package
     assert "computed here when needed" in caplog.text
+
+
+async def test_a_child_that_cannot_start_or_hangs_leaves_the_package_to_this_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import bot.public_days as public_days
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    with caplog.at_level(logging.WARNING, logger="bot.public_days"):
+        assert not await load_apart("VN", [2026])  # raised FileNotFoundError before
+    stuck = tmp_path / "stuck-python"
+    stuck.write_text("#!/bin/sh\nexec sleep 60\n")
+    stuck.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(stuck))
+    monkeypatch.setattr(public_days, "CHILD_TIMEOUT_S", 0.5)
+    with caplog.at_level(logging.WARNING, logger="bot.public_days"):
+        assert not await load_apart("VN", [2026])  # waited for ever before
+    assert caplog.text.count("computed here when needed") == 2
