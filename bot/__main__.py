@@ -24,7 +24,6 @@ from bot.settings import Settings
 
 def main(argv: list[str] | None = None) -> int:
     import_aiogram_lazily()  # before anything imports aiogram: ~100 MB less at idle
-    pin_mmap_threshold()  # freed photo buffers go back to the system (bot.malloc)
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (the default)")
@@ -52,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Quieten aiohttp's access log and aiogram's per-update lines; ours say what matters.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    pin_mmap_threshold()  # freed photo buffers go back to the system (bot.malloc)
     try:
         settings = Settings()
     except ValidationError as error:

@@ -14,7 +14,6 @@ many blocks between that and 4 MiB cost ~15 % of the end-to-end rate. Python's o
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 
 log = logging.getLogger(__name__)
@@ -26,9 +25,8 @@ MMAP_THRESHOLD = 4 * 1024 * 1024
 def pin_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
     """Pin glibc's mmap threshold at ``threshold`` bytes; False where the C library is not
     glibc (musl, macOS: their allocators return large blocks by themselves)."""
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)  # the process's own symbols, libc's among them
         mallopt = libc.mallopt
     except (OSError, AttributeError, TypeError):
         return False
