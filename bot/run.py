@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from bot import metrics
@@ -68,7 +69,19 @@ async def public_days_apart(settings: Settings) -> None:
         await load_apart(country, range(year - 1, year + 3))
 
 
+def bound_worker_threads() -> int:
+    """asyncio.to_thread's threads (photos decoded and encoded, media files read and written)
+    at most one a core: the work is CPU-bound and releases the GIL, so more threads would not
+    go faster, and each thread keeps a stack and a malloc arena (asyncio's default is cores
+    + 4, six here). Returns how many."""
+    workers = max(2, os.cpu_count() or 1)
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="worker")
+    asyncio.get_running_loop().set_default_executor(executor)
+    return workers
+
+
 async def run(settings: Settings) -> int:
+    bound_worker_threads()
     await public_days_apart(settings)
     if settings.bot_token is not None:
         await migrate_apart(settings)
