@@ -73,7 +73,9 @@ def bound_worker_threads() -> int:
     """asyncio.to_thread's threads (photos decoded and encoded, media files read and written)
     at most one a core: the work is CPU-bound and releases the GIL, so more threads would not
     go faster, and each thread keeps a stack and a malloc arena (asyncio's default is cores
-    + 4, six here). Returns how many."""
+    + 4, six here). The same pool resolves host names for aiohttp (loop.getaddrinfo): during
+    a burst of photos a lookup may wait for a thread, a few tens of ms; aiohttp caches the
+    answers and keeps its connections to the Bot API open. Returns how many."""
     workers = max(2, os.cpu_count() or 1)
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="worker")
     asyncio.get_running_loop().set_default_executor(executor)
