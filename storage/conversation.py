@@ -56,14 +56,19 @@ class DbConversationState:
     async def set(self, step: str | None, data: dict[str, object]) -> None:
         fresh = copy.deepcopy(data)
         channel, chat_id, user_id = self.key
-        now = utcnow()
         upsert = insert_for(self.session, _TABLE).values(
-            channel=channel, chat_id=chat_id, user_id=user_id, step=step, data=fresh, updated_at=now
+            channel=channel,
+            chat_id=chat_id,
+            user_id=user_id,
+            step=step,
+            data=fresh,
+            updated_at=utcnow(),
         )
+        new = upsert.excluded  # the row just offered: its draft is serialised once, not twice
         await self.session.execute(
             upsert.on_conflict_do_update(
                 index_elements=[_TABLE.c.channel, _TABLE.c.chat_id, _TABLE.c.user_id],
-                set_={"step": step, "data": fresh, "updated_at": now},
+                set_={"step": new.step, "data": new.data, "updated_at": new.updated_at},
             )
         )
         self.known = (step, fresh)
