@@ -7,7 +7,8 @@ start (aiogram issues #1513 and #1876), although a bot uses a few dozen of those
 
 :func:`import_aiogram_lazily` imports ``aiogram.types`` and ``aiogram.methods`` with that loop
 turned into a no-op that keeps the namespace it was given, then places the names each module
-only imports under ``TYPE_CHECKING`` into its globals, which is where pydantic looks for them
+only imports under ``TYPE_CHECKING`` (those its classes' annotations mention, no more) into its
+globals, which is where pydantic looks for them
 when a model is built on first use (as the model itself or nested in another, a method or a
 ``Response[...]``). Validation is unchanged; only the moment each validator is built differs.
 Idle RSS falls from ~170 to ~66 MB for aiogram alone.
@@ -22,6 +23,7 @@ nothing and says so (the models were built the usual way and everything still wo
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 # answers' classes built at start live as long as the process, instead of being built again
 # for an answer after each garbage collection.
 _ANSWER_TYPES: set[type[BaseModel]] = set()
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def import_aiogram_lazily() -> bool:
@@ -64,9 +67,25 @@ def import_aiogram_lazily() -> bool:
     for name, module in list(sys.modules.items()):
         if module is not None and name.startswith(prefixes):
             globals_ = vars(module)
-            for key, value in namespace.items():
-                globals_.setdefault(key, value)
+            for key in _annotated_names(name, globals_):
+                if key in namespace:
+                    globals_.setdefault(key, namespace[key])
     return True
+
+
+def _annotated_names(module: str, globals_: dict[str, Any]) -> set[str]:
+    """The names that the annotations of ``module``'s own classes and of their bases mention
+    (aiogram writes them as strings: ``from __future__ import annotations``; pydantic may
+    resolve an inherited field in the subclass's module). Only those go into its globals: the
+    whole namespace in each of ~650 modules' globals held ~8 MB of dict entries (tracemalloc)."""
+    names: set[str] = set()
+    for value in list(globals_.values()):
+        if isinstance(value, type) and value.__module__ == module:
+            for cls in value.__mro__:
+                for annotation in vars(cls).get("__annotations__", {}).values():
+                    if isinstance(annotation, str):
+                        names.update(_IDENTIFIER.findall(annotation))
+    return names
 
 
 def build_now(methods: Iterable[type[TelegramMethod[Any]]]) -> None:
