@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from bot import metrics
 from bot.app import App, build_app, run_polling
+from bot.collector import settle_collector
 from bot.public_days import load_apart
 from bot.settings import Settings
 from storage.db import make_engine
@@ -88,6 +89,7 @@ async def run(settings: Settings) -> int:
     if settings.bot_token is not None:
         await migrate_apart(settings)
         app = await build_app(settings, token=settings.bot_token.get_secret_value())
+        settle_collector()  # start-up is over: what is alive now stays (bot.collector)
         mode = f"webhook at {settings.webhook_url}" if settings.webhook_url else "polling"
         print(
             f"Phản ánh: running the real bot on {settings.telegram_api_url} "
