@@ -76,7 +76,8 @@ def run(quick: bool) -> list[Result]:
             f">= {RATIO_TARGET}x the echo bot",
             bot_sat.rate >= RATIO_TARGET * echo_sat.rate,
             f"{CONCURRENCY} residents at once, {len(bot_sat.latencies):,} updates measured; "
-            f"bot process CPU {bot_sat.cores:.2f} cores (echo bot {echo_sat.cores:.2f})",
+            f"bot process CPU {bot_sat.cores:.2f} cores, {bot_sat.cpu_ms_per_update:.2f} ms an "
+            f"update (echo bot {echo_sat.cores:.2f}, {echo_sat.cpu_ms_per_update:.2f} ms)",
         ),
         Result(
             f"{name}: p50 latency at saturation",

@@ -129,6 +129,12 @@ class Stats:
         return self.cpu / (self.stopped - self.started)
 
     @property
+    def cpu_ms_per_update(self) -> float:
+        """The bot process's CPU time over the window for each answered update, in ms: less
+        sensitive than the rate to what else the shared machine runs at the same time."""
+        return 1000 * self.cpu / max(1, len(self.latencies))
+
+    @property
     def rate(self) -> float:
         """Answered updates a second over the window."""
         return len(self.latencies) / (self.stopped - self.started)
