@@ -20,9 +20,10 @@ async def notice(ctx: Ctx) -> None:
 
 
 async def agree(ctx: Ctx) -> None:
+    """The notice is agreed to; committed with what the update does next (the report it opens),
+    before its next message, as every update's changes are (CommitFirst)."""
     assert ctx.resident is not None
     ctx.resident.privacy_seen = True
-    await ctx.repo.commit()
 
 
 async def ask_forget(ctx: Ctx) -> None:

@@ -82,19 +82,19 @@ async def handle(ctx: Ctx) -> None:
 
 
 async def _know_resident(ctx: Ctx) -> None:
-    """Find or create the resident and speak their language (chosen, or their app's)."""
+    """Find or create the resident and speak their language (chosen, or their app's). A new
+    resident, or a new language, commits with the rest of the update (before its first message,
+    CommitFirst): one transaction, and an update that fails leaves no half of itself behind."""
     ev = ctx.event
     resident = await ctx.repo.resident(ev.channel, ev.person.id)
     if resident is None:
         lang = pick_language(ev.person.language_code, ctx.services.default_language)
         # No name is kept: nothing needs it, and what is not kept cannot leak.
         resident = await ctx.repo.add_resident(ev.channel, ev.person.id, ev.chat_id, lang, None)
-        await ctx.repo.commit()
     elif not resident.language_chosen:
         lang = pick_language(ev.person.language_code, ctx.services.default_language)
         if lang != resident.language:
             resident.language = lang
-            await ctx.repo.commit()
     ctx.resident = resident
     ctx.t = translator(resident.language)
 

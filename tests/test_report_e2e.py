@@ -288,6 +288,36 @@ async def test_privacy_notice_comes_before_the_first_report_only(world: World) -
     assert "chọn lĩnh vực" in plain(await world.reply(world.resident))
 
 
+async def test_a_first_report_opens_with_one_commit_an_update(world: World) -> None:
+    """A new resident's /report (their row, the privacy notice) and their OK (the notice agreed
+    to, the report opened) commit once each: no part of an update commits apart from the rest
+    (on SQLite each commit is a turn of the one writing connection)."""
+    from sqlalchemy import event
+
+    await world.app.stop_sender()  # its rounds commit too
+    commits: list[str] = []
+    engine = world.app.engine.sync_engine
+
+    def count(_conn: object) -> None:
+        commits.append("commit")
+
+    event.listen(engine, "commit", count)
+    try:
+        await world.say(world.resident, "/report")
+        notice = await world.reply(world.resident)
+        await world.settle()
+        opened = len(commits)
+        await world.press(world.resident, notice, "p:ok")
+        assert "chọn lĩnh vực" in plain(await world.reply(world.resident))
+        await world.settle()
+    finally:
+        event.remove(engine, "commit", count)
+    assert (opened, len(commits) - opened) == (1, 1)
+    async with world.app.sessions() as session:
+        resident = await session.scalar(select(Resident))
+    assert resident is not None and resident.privacy_seen
+
+
 async def test_forget_me_deletes_personal_data_and_keeps_the_ticket(world: World) -> None:
     number = await world.report(photos=0)
     await world.say(world.resident, "/forget_me")
