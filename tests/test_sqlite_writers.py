@@ -18,6 +18,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import _readers, make_engine, read_connection, session_factory
+from storage.sqlite_writer import WriterConnection
 from tests.process import run_python
 
 
@@ -91,6 +92,30 @@ async def test_a_write_transaction_runs_on_the_event_loops_thread(engine: AsyncE
         await session.commit()
     async with read_connection(engine) as reader:  # statistics: off the loop, they take long
         assert await reader.scalar(text("SELECT thread()")) != loop_thread
+
+
+async def test_sessions_that_end_hand_nothing_to_aiosqlites_thread(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLAlchemy rolls back each connection it takes back into its pool. Outside a transaction
+    # that does nothing, but on aiosqlite's thread it cost a hand-over and back through the
+    # event loop at the end of every session.
+    handed: list[str] = []
+    on_thread = WriterConnection._on_thread
+
+    async def counted(self: WriterConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        handed.append(fn.__name__)
+        return await on_thread(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(WriterConnection, "_on_thread", counted)
+    sessions = session_factory(engine)
+    for n in range(3):
+        async with sessions() as session:  # a write, committed
+            await session.execute(text("INSERT INTO arrivals (n) VALUES (:n)"), {"n": n})
+            await session.commit()
+        async with sessions() as session:  # a read, closed without a commit
+            assert await session.scalar(text("SELECT count(*) FROM arrivals")) == n + 1
+    assert handed == []
 
 
 async def test_waiting_for_another_process_lock_does_not_stop_the_loop(
