@@ -1,0 +1,62 @@
+"""Send-rate limits (bot.ratelimit): a bot's messages a second and a group's a minute, in this
+process (memory, on a clock of the test's) and shared by workers (Redis, on the PostgreSQL +
+Redis run's Redis)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from tests.backends import prepare
+
+LIMITS = Limits(per_second=3, per_group_minute=2)
+
+
+async def limited(limiter: RateLimiter) -> list[bool]:
+    """Which of these reservations got a slot (True) or a wait (False)."""
+    got = []
+    for chat, is_group in [("-1", True), ("-1", True), ("-1", True), ("-2", True), ("5", False)]:
+        got.append(await limiter.reserve(chat, is_group) == 0.0)
+    return got
+
+
+EXPECTED = [
+    True,
+    True,
+    False,  # the group's two a minute are taken
+    True,  # another group has its own minute
+    False,  # the bot's three a second are taken (two by the first group, one by the second)
+]
+
+
+async def test_memory_keeps_the_bot_a_second_and_a_group_a_minute() -> None:
+    now = [1000.0]
+    limiter = MemoryRateLimiter(LIMITS, clock=lambda: now[0])
+    assert await limited(limiter) == EXPECTED
+    now[0] += 1.0  # a second later: the bot has slots again, the first group not yet
+    assert await limiter.reserve("5", False) == 0.0
+    assert await limiter.reserve("-1", True) == pytest.approx(59.0)
+    now[0] += 59.0
+    assert await limiter.reserve("-1", True) == 0.0
+
+
+async def test_redis_keeps_the_bot_a_second_and_a_group_a_minute(tmp_path: Path) -> None:
+    backend = await prepare(tmp_path)
+    if backend.redis_url is None:
+        pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(backend.redis_url)
+    try:
+        for attempt in range(5):  # its windows are the clock's seconds: all within one
+            limiter = RedisRateLimiter(redis, LIMITS, prefix=f"test:rate:{attempt}")
+            second = int(time.time())
+            got = await limited(limiter)
+            if int(time.time()) == second:
+                break
+        assert got == EXPECTED
+    finally:
+        await redis.aclose()
