@@ -187,9 +187,7 @@ async def build_app(
         lease=LeaseKeeper(sessions, "sender", SENDER_LEASE, clock),
     )
     dispatcher.include_router(
-        make_router(
-            services, sessions, shared_state=shared_state, deliver_now=sender.deliver_chat_now
-        )
+        make_router(services, sessions, shared_state=shared_state, delivery=sender)
     )
     app = App(settings, engine, sessions, services, dispatcher, bot, sender, metrics)
     scheduler = Scheduler(

@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -97,6 +98,9 @@ class Sender:
         self.lease = lease
         self.delivered = 0
         self.failures = 0
+        # Private chats whose update is being handled and will deliver what it queues there
+        # itself (holding): the rounds leave them alone.
+        self._held: Counter[str] = Counter()
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -155,7 +159,11 @@ class Sender:
         async with self.sessions() as session:
             await self._summarise_backlogs(session, now)
             rows = await outbox.claim(
-                session, now, limit=self.config.batch, lease=self.config.lease
+                session,
+                now,
+                limit=self.config.batch,
+                lease=self.config.lease,
+                skip_chats=set(self._held),
             )
             await session.commit()
             chats: dict[str, list[OutboxMessage]] = {}
@@ -170,6 +178,22 @@ class Sender:
                 return await self._deliver_chat(queue)
 
         return sum(await asyncio.gather(*(serve(q) for q in chats.values())))
+
+    @contextlib.contextmanager
+    def holding(self, chat_id: str) -> Iterator[None]:
+        """While an update of ``chat_id`` is handled: a round does not claim the chat's
+        messages, which the update delivers itself once it has committed (deliver_chat_now).
+        Woken by another update's card, a round claimed a resident's confirmation first in
+        ~4 % of reports under load (16 of 366), then served it behind groups' cards. Only
+        this process's rounds: with several workers, the sender of another may still take it
+        (it is then delivered as any other message)."""
+        self._held[chat_id] += 1
+        try:
+            yield
+        finally:
+            self._held[chat_id] -= 1
+            if not self._held[chat_id]:
+                del self._held[chat_id]
 
     async def deliver_chat_now(self, channel: str, chat_id: str) -> int:
         """Deliver one chat's waiting messages now, not at the sender's next round: a resident

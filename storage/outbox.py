@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,9 +44,15 @@ def enqueue(
 
 
 async def claim(
-    session: AsyncSession, now: datetime, *, limit: int, lease: timedelta
+    session: AsyncSession,
+    now: datetime,
+    *,
+    limit: int,
+    lease: timedelta,
+    skip_chats: Collection[str] = (),
 ) -> Sequence[OutboxMessage]:
-    """Due messages, oldest first, leased to this sender so another worker skips them."""
+    """Due messages, oldest first, leased to this sender so another worker skips them; none of
+    ``skip_chats`` (chats whose own update is about to deliver them, of any channel)."""
     query = (
         select(OutboxMessage)
         .where(
@@ -57,6 +63,8 @@ async def claim(
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
+    if skip_chats:
+        query = query.where(OutboxMessage.chat_id.not_in(sorted(skip_chats)))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = (await session.scalars(query)).all()

@@ -295,3 +295,19 @@ async def test_a_rounds_row_deleted_before_its_turn_is_not_sent(world: World) ->
     await world.settle()
     assert len(sends_to(world, r.id)) == 1
     assert [(row.id, row.status) for row in await outbox_rows(world)] == [(first_id, "sent")]
+
+
+async def test_a_round_leaves_alone_a_chat_whose_update_delivers_it_itself(
+    world: World,
+) -> None:
+    """While a resident's update is handled, what it queues for their chat is theirs to
+    deliver after its commit: a round woken meanwhile (another update's card) leaves the chat
+    alone, instead of claiming the confirmation and serving it behind the groups' cards."""
+    await world.app.stop_sender()
+    r = world.resident
+    await queue_text(world, r)
+    sender = world.app.sender
+    with sender.holding(str(r.id)):
+        assert await sender.run_once() == 0
+    assert await sender.run_once() == 1
+    assert "tiếp nhận" in plain(await world.reply(r))

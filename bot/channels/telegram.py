@@ -8,7 +8,7 @@ import functools
 import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from aiogram import Bot, Router, methods
@@ -469,28 +469,41 @@ class FsmConversationState:
         await self.fsm.clear()
 
 
+class OwnDelivery(Protocol):
+    """Who delivers what an update queued for its own private chat (bot.delivery.Sender)."""
+
+    def holding(self, chat_id: str) -> contextlib.AbstractContextManager[None]: ...
+
+    async def deliver_chat_now(self, channel: str, chat_id: str) -> int: ...
+
+
 def make_router(
     services: Services,
     sessions: async_sessionmaker[AsyncSession],
     *,
     shared_state: bool,
-    deliver_now: Callable[[str, str], Awaitable[object]] | None = None,
+    delivery: OwnDelivery | None = None,
 ) -> Router:
     """The one Telegram router: it turns each update into an Incoming and hands it to handlers.
 
     ``shared_state``: keep conversations in aiogram's FSM storage (Redis, shared by workers);
     otherwise they live in the database, in the same transaction as the update's changes.
-    ``deliver_now(channel, chat)``: what an update queued in the outbox for the private chat
-    it came from is delivered at once after it commits (bot.delivery.Sender.deliver_chat_now).
+    ``delivery``: what an update queued in the outbox for the private chat it came from is
+    delivered at once after it commits, by the update itself (bot.delivery.Sender: its rounds
+    leave the chat alone meanwhile).
     """
     router = Router(name="telegram")
 
     async def run(event: Incoming, bot: Bot, state: FSMContext, update: Update) -> None:
-        if await handled(event, bot, state, update) and deliver_now is not None:
-            try:
-                await deliver_now(CHANNEL, event.chat_id)
-            except Exception:  # committed, and the sender delivers it in its next round
-                log.exception("could not deliver to chat %s at once", event.chat_id)
+        if delivery is None or not event.private:
+            await handled(event, bot, state, update)
+            return
+        with delivery.holding(event.chat_id):
+            if await handled(event, bot, state, update):
+                try:
+                    await delivery.deliver_chat_now(CHANNEL, event.chat_id)
+                except Exception:  # committed, and the sender delivers it in its next round
+                    log.exception("could not deliver to chat %s at once", event.chat_id)
 
     async def handled(event: Incoming, bot: Bot, state: FSMContext, update: Update) -> bool:
         """Handle the update; True when it queued messages for its own private chat, which
@@ -506,7 +519,7 @@ def make_router(
             )
 
             # The update's own private chat: what it queues there, it delivers itself (run).
-            own = {event.chat_id} if event.private and deliver_now is not None else set()
+            own = {event.chat_id} if event.private and delivery is not None else set()
 
             async def commit() -> None:
                 await session.commit()
