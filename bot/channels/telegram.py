@@ -496,18 +496,20 @@ def make_router(
 
     async def run(event: Incoming, bot: Bot, state: FSMContext, update: Update) -> None:
         if delivery is None or not event.private:
-            await handled(event, bot, state, update)
+            await handled(event, bot, state, update, own=set())
             return
         with delivery.holding(event.chat_id):
-            if await handled(event, bot, state, update):
+            if await handled(event, bot, state, update, own={event.chat_id}):
                 try:
                     await delivery.deliver_chat_now(CHANNEL, event.chat_id)
                 except Exception:  # committed, and the sender delivers it in its next round
                     log.exception("could not deliver to chat %s at once", event.chat_id)
 
-    async def handled(event: Incoming, bot: Bot, state: FSMContext, update: Update) -> bool:
-        """Handle the update; True when it queued messages for its own private chat, which
-        it then delivers itself (run)."""
+    async def handled(
+        event: Incoming, bot: Bot, state: FSMContext, update: Update, *, own: set[str]
+    ) -> bool:
+        """Handle the update; True when it queued messages for ``own``, its own private chat
+        when it delivers to it itself (run), none otherwise."""
         async with sessions() as session:
             repo = Repository(session)
             if not await repo.first_delivery(CHANNEL, str(update.update_id)):
@@ -517,9 +519,6 @@ def make_router(
             conversation: ConversationState = buffered or DbConversationState(
                 session, CHANNEL, event.chat_id, event.person.id
             )
-
-            # The update's own private chat: what it queues there, it delivers itself (run).
-            own = {event.chat_id} if event.private and delivery is not None else set()
 
             async def commit() -> None:
                 await session.commit()
