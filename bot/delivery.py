@@ -101,6 +101,9 @@ class Sender:
         # Private chats whose update is being handled and will deliver what it queues there
         # itself (holding): the rounds leave them alone.
         self._held: Counter[str] = Counter()
+        # Rows being delivered by their own update (deliver_chat_now): answers, which take no
+        # slot of the bot-wide limit but are counted in it (bot.ratelimit).
+        self._answering: set[int] = set()
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -199,12 +202,22 @@ class Sender:
         """Deliver one chat's waiting messages now, not at the sender's next round: a resident
         who has just submitted a report waits for its number. The rows are claimed as the
         sender claims them (a crash leaves them to it once the lease lapses), and a chat with a
-        message the sender holds, or one waiting for a retry, is left to the sender whole."""
+        message the sender holds, or one waiting for a retry, is left to the sender whole.
+        They are answers to the resident, who is talking to the bot: they do not wait for the
+        bot-wide send limit, which is for notifications (bot.ratelimit); at 200 updates a
+        second the numbers waited up to 1.5 s behind the groups' cards (bench e2e)."""
         now = self.clock()
         async with self.sessions() as session:
             rows = await outbox.claim_chat(session, channel, chat_id, now, lease=self.config.lease)
             await session.commit()
-        return await self._deliver_chat(list(rows), just_claimed=True) if rows else 0
+        if not rows:
+            return 0
+        answers = {row.id for row in rows}
+        self._answering |= answers
+        try:
+            return await self._deliver_chat(list(rows), just_claimed=True)
+        finally:
+            self._answering -= answers
 
     async def _deliver_chat(self, queue: list[OutboxMessage], *, just_claimed: bool = False) -> int:
         """One chat's claimed rows (as the claim loaded them) in order; the first that is not
@@ -381,8 +394,12 @@ class Sender:
 
     async def _slot(self, session: AsyncSession, row: OutboxMessage) -> None:
         """Wait for a send slot for ``row``, with the session's transaction committed first: a
-        wait must not hold a transaction open (on SQLite, the one write lock)."""
+        wait must not hold a transaction open (on SQLite, the one write lock). An answer
+        (deliver_chat_now) takes its slot without waiting."""
         await session.commit()
+        if row.id in self._answering:
+            await self.limiter.spend(row.chat_id, row.is_group)
+            return
         while True:
             wait = await self.limiter.reserve(row.chat_id, row.is_group)
             if wait <= 0:

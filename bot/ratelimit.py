@@ -2,6 +2,10 @@
 
 See https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this. With Redis
 the counters are shared by every worker process; otherwise they are kept in this process.
+
+The bot-wide limit is Telegram's for bulk notifications. An answer to a resident's own update
+(the number of the report they have just submitted) does not wait for it, as the wizard's other
+answers do not: it is counted (``spend``), so that notifications wait the longer instead.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ class RateLimiter(Protocol):
         """Take a slot for one message and return 0, or return how long to wait (no slot)."""
         ...
 
+    async def spend(self, chat_id: str, is_group: bool) -> None:
+        """Count one message sent without a slot (an answer): it may overdraw the windows."""
+        ...
+
 
 class MemoryRateLimiter:
     """Sliding windows in this process."""
@@ -38,9 +46,12 @@ class MemoryRateLimiter:
         self._groups: dict[str, deque[float]] = {}
 
     @staticmethod
-    def _wait(window: deque[float], now: float, span: float, limit: int) -> float:
+    def _forget(window: deque[float], now: float, span: float) -> None:
         while window and window[0] <= now - span:
             window.popleft()
+
+    def _wait(self, window: deque[float], now: float, span: float, limit: int) -> float:
+        self._forget(window, now, span)
         return 0.0 if len(window) < limit else window[0] + span - now
 
     async def reserve(self, chat_id: str, is_group: bool) -> float:
@@ -51,19 +62,31 @@ class MemoryRateLimiter:
             wait = max(wait, self._wait(group, now, 60.0, self.limits.per_group_minute))
         if wait > 0:
             return wait
-        self._bot.append(now)
-        if group is not None:
-            group.append(now)
+        self._take(now, chat_id, is_group)
         return 0.0
 
+    async def spend(self, chat_id: str, is_group: bool) -> None:
+        now = self.clock()
+        self._forget(self._bot, now, 1.0)  # answers alone must not grow it for ever
+        if is_group:
+            self._forget(self._groups.setdefault(chat_id, deque()), now, 60.0)
+        self._take(now, chat_id, is_group)
 
-# Fixed windows in Redis, checked and taken atomically for the bot and the group together.
+    def _take(self, now: float, chat_id: str, is_group: bool) -> None:
+        self._bot.append(now)
+        if is_group:
+            self._groups.setdefault(chat_id, deque()).append(now)
+
+
+# Fixed windows in Redis, checked and taken atomically for the bot and the group together;
+# limits of -1 take them unchecked (spend).
 _RESERVE = """
 local bot = tonumber(redis.call('GET', KEYS[1]) or '0')
-if bot >= tonumber(ARGV[1]) then return {1, 0} end
+local unchecked = ARGV[1] == '-1'
+if not unchecked and bot >= tonumber(ARGV[1]) then return {1, 0} end
 if KEYS[2] ~= '' then
   local group = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if group >= tonumber(ARGV[2]) then return {2, 0} end
+  if not unchecked and group >= tonumber(ARGV[2]) then return {2, 0} end
   redis.call('INCR', KEYS[2])
   redis.call('EXPIRE', KEYS[2], 120)
 end
@@ -84,17 +107,21 @@ class RedisRateLimiter:
 
     async def reserve(self, chat_id: str, is_group: bool) -> float:
         now = time.time()
-        second = int(now)
-        minute = int(now // 60)
-        keys = [
-            f"{self.prefix}:bot:{second}",
-            f"{self.prefix}:group:{chat_id}:{minute}" if is_group else "",
-        ]
-        verdict, _ = await self._script(
-            keys=keys, args=[self.limits.per_second, self.limits.per_group_minute]
-        )
-        if int(verdict) == 0:
+        verdict = await self._take(now, chat_id, is_group, checked=True)
+        if verdict == 0:
             return 0.0
-        if int(verdict) == 1:
-            return second + 1 - now
-        return (minute + 1) * 60 - now
+        if verdict == 1:
+            return int(now) + 1 - now
+        return (int(now // 60) + 1) * 60 - now
+
+    async def spend(self, chat_id: str, is_group: bool) -> None:
+        await self._take(time.time(), chat_id, is_group, checked=False)
+
+    async def _take(self, now: float, chat_id: str, is_group: bool, *, checked: bool) -> int:
+        keys = [
+            f"{self.prefix}:bot:{int(now)}",
+            f"{self.prefix}:group:{chat_id}:{int(now // 60)}" if is_group else "",
+        ]
+        limits = [self.limits.per_second, self.limits.per_group_minute] if checked else [-1, -1]
+        verdict, _ = await self._script(keys=keys, args=limits)
+        return int(verdict)

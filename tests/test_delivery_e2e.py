@@ -176,6 +176,9 @@ class FirstGroupMessageWaits:
             return 1.0
         return await self.limiter.reserve(chat_id, is_group)
 
+    async def spend(self, chat_id: str, is_group: bool) -> None:
+        await self.limiter.spend(chat_id, is_group)
+
 
 async def test_the_sender_waits_for_a_send_slot_without_holding_the_write_lock(
     world: World,
@@ -311,3 +314,37 @@ async def test_a_round_leaves_alone_a_chat_whose_update_delivers_it_itself(
         assert await sender.run_once() == 0
     assert await sender.run_once() == 1
     assert "tiếp nhận" in plain(await world.reply(r))
+
+
+class FullWindows:
+    """A limiter whose windows stay full (a flood day's notifications): every reservation
+    waits a minute; what is spent without one is recorded."""
+
+    def __init__(self) -> None:
+        self.spent: list[str] = []
+
+    async def reserve(self, chat_id: str, is_group: bool) -> float:
+        return 60.0
+
+    async def spend(self, chat_id: str, is_group: bool) -> None:
+        self.spent.append(chat_id)
+
+
+async def test_an_answer_to_the_residents_update_does_not_wait_for_the_bot_wide_limit(
+    world: World,
+) -> None:
+    """What an update delivers to its own resident (the number just given) goes out at once
+    and is counted in the limit; a notification from the sender's round waits for its slot."""
+    await world.app.stop_sender()
+    r = world.resident
+    sender = world.app.sender
+    full = FullWindows()
+    sender.limiter = full
+    await queue_text(world, r)
+    assert await sender.deliver_chat_now("telegram", str(r.id)) == 1
+    assert "tiếp nhận" in plain(await world.reply(r))
+    assert full.spent == [str(r.id)]
+    await queue_text(world, r)
+    assert await sender.run_once() == 0  # deferred for the minute
+    assert len(sends_to(world, r.id)) == 1
+    assert [row.status for row in await outbox_rows(world)] == ["sent", "pending"]

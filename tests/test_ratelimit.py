@@ -23,6 +23,13 @@ async def limited(limiter: RateLimiter) -> list[bool]:
     return got
 
 
+async def spent(limiter: RateLimiter) -> list[bool]:
+    """Four answers spent in the bot's three a second (none waits), then a reservation."""
+    for _ in range(4):
+        await limiter.spend("5", False)
+    return [await limiter.reserve("6", False) == 0.0]
+
+
 EXPECTED = [
     True,
     True,
@@ -43,6 +50,15 @@ async def test_memory_keeps_the_bot_a_second_and_a_group_a_minute() -> None:
     assert await limiter.reserve("-1", True) == 0.0
 
 
+async def test_memory_counts_answers_without_making_them_wait() -> None:
+    now = [1000.0]
+    limiter = MemoryRateLimiter(LIMITS, clock=lambda: now[0])
+    assert await spent(limiter) == [False]
+    now[0] += 1.0  # the answers have left the window
+    assert await limiter.reserve("6", False) == 0.0
+    assert len(limiter._bot) == 1
+
+
 async def test_redis_keeps_the_bot_a_second_and_a_group_a_minute(tmp_path: Path) -> None:
     backend = await prepare(tmp_path)
     if backend.redis_url is None:
@@ -58,5 +74,24 @@ async def test_redis_keeps_the_bot_a_second_and_a_group_a_minute(tmp_path: Path)
             if int(time.time()) == second:
                 break
         assert got == EXPECTED
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_counts_answers_without_making_them_wait(tmp_path: Path) -> None:
+    backend = await prepare(tmp_path)
+    if backend.redis_url is None:
+        pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(backend.redis_url)
+    try:
+        for attempt in range(5):  # within one of the clock's seconds
+            limiter = RedisRateLimiter(redis, LIMITS, prefix=f"test:spent:{attempt}")
+            second = int(time.time())
+            got = await spent(limiter)
+            if int(time.time()) == second:
+                break
+        assert got == [False]
     finally:
         await redis.aclose()
