@@ -78,8 +78,9 @@ async def _command(ctx: Ctx) -> None:
 
 
 async def _manages(ctx: Ctx) -> bool:
-    """City admins, and the admins of this very group, keep its roster."""
-    if ctx.is_admin:
+    """City admins, and the admins of this very group, keep its roster (one who writes as the
+    group, anonymously, is one of them: no one else can)."""
+    if ctx.is_admin or ctx.event.person.as_chat:
         return True
     return await ctx.channel.is_admin(ctx.event.chat_id, ctx.event.person.id)
 
@@ -109,6 +110,9 @@ async def _add(ctx: Ctx, unit: str) -> None:
         return
     if person.is_bot:
         await ctx.reply(t("roster-reply-to-bot"), reply_to=ev.message_id)
+        return
+    if person.as_chat:
+        await ctx.reply(t("roster-reply-to-anonymous"), reply_to=ev.message_id)
         return
     # One line, single spaces: a name is shown on a card line and on a button.
     name = " ".join(ev.args.split()) or " ".join(person.name.split()) or person.id
@@ -157,6 +161,9 @@ async def _remove(ctx: Ctx, unit: str) -> None:
     elif ev.reply_to is not None and ev.reply_person is not None:
         if ev.reply_person.is_bot:
             await ctx.reply(t("roster-reply-to-bot"), reply_to=ev.message_id)
+            return
+        if ev.reply_person.as_chat:
+            await ctx.reply(t("roster-reply-to-anonymous"), reply_to=ev.message_id)
             return
         target = next((o for o in officials if o.user_id == ev.reply_person.id), None)
         if target is None:

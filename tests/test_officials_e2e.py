@@ -313,3 +313,33 @@ async def test_an_answer_too_long_for_one_message_is_refused_not_lost(world: Wor
     assert "vượt quá 3500" in plain(refusal)
     await world.settle()
     assert len(world.emu.bot_messages(world.resident.id)) == before
+
+
+async def test_an_anonymous_admin_answers_and_resolves_as_the_group(world: World) -> None:
+    """An admin who remains anonymous writes as the group (``from`` is Telegram's stand-in
+    bot, the group the ``sender_chat``): the answer reaches the resident, and the words and
+    photo asked for finish a resolution, signed with the group's name. Were they ignored as
+    a bot's messages, the official would believe the resident answered."""
+    chair = world.emu.add_user("Chủ tịch phường", language_code="vi")
+    world.emu.add_member(world.hoan_kiem, chair, status="administrator", anonymous=True)
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    sent = await world.say(
+        chair, "Phường đã cử tổ công tác xuống.", chat=world.hoan_kiem, reply_to=card
+    )
+    assert sent["from"]["username"] == "GroupAnonymousBot"
+    assert sent["sender_chat"]["id"] == world.hoan_kiem.id
+    answer = await world.reply(world.resident)
+    assert number in plain(answer) and "Phường đã cử tổ công tác xuống." in plain(answer)
+    assert "Đã gửi cho người phản ánh" in plain(await world.reply(world.hoan_kiem))
+    # A button is pressed by the admin's own account (a member of the group).
+    await world.press(chair, card, "🏁 Đã xử lý")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.emu.send_photo(
+        chair, jpeg(), chat=world.hoan_kiem, reply_to=prompt, caption="Đã vá xong ổ gà."
+    )
+    resolved, photo, _ = await world.replies(world.resident, 3)
+    assert "đã được xử lý xong" in plain(resolved) and "Đã vá xong ổ gà." in plain(resolved)
+    assert photo.get("photo")
+    done = await world.reply(world.hoan_kiem)
+    assert number in plain(done) and "UBND phường Hoàn Kiếm" in plain(done)

@@ -236,3 +236,21 @@ async def test_a_transfer_to_another_unit_clears_the_holder(world: World) -> Non
     world.emu.add_member(world.ba_dinh, world.official)
     cb = await world.press(world.official, new_card, "🙋 Nhận xử lý")
     assert "chưa có trong danh sách" in await toast(world, cb)
+
+
+async def test_an_anonymous_admin_keeps_the_roster_but_cannot_be_put_on_it(
+    world: World,
+) -> None:
+    """Only a group's admins can write as the group: one who does keeps its roster. Their
+    own message names no one, so replying /add_official to it is refused with a way out."""
+    _, hung, _ = await with_colleagues(world)
+    chair = world.emu.add_user("Chủ tịch phường", language_code="vi")
+    world.emu.add_member(world.hoan_kiem, chair, status="administrator", anonymous=True)
+    assert "Đã thêm Cán bộ Hùng" in await command(world, chair, "/add_official", reply_to=hung)
+    unsigned = await world.say(chair, "Tôi là chủ tịch phường", chat=world.hoan_kiem)
+    refused = await command(world, world.admin, "/add_official", reply_to=unsigned)
+    assert "ẩn danh" in refused and "/remove_official 2" in refused
+    refused = await command(world, world.admin, "/remove_official", reply_to=unsigned)
+    assert "ẩn danh" in refused
+    listing = await command(world, world.official, "/officials")
+    assert "1. Cán bộ Hùng" in listing and "(1 người)" in listing

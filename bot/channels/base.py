@@ -62,6 +62,9 @@ class Person:
     username: str | None = None
     language_code: str | None = None
     is_bot: bool = False
+    # An administrator of a group who writes as the group itself (Telegram's "remain
+    # anonymous"): only the group is known, by its id; only its administrators can do so.
+    as_chat: bool = False
 
 
 class Kind(StrEnum):

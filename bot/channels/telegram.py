@@ -365,11 +365,22 @@ def _person(user: User) -> Person:
     )
 
 
+def _sender(message: Message) -> Person | None:
+    """Who wrote ``message``; None for a channel post. A group's administrator who remains
+    anonymous writes as the group: Telegram gives the group as ``sender_chat`` and in ``from``
+    a stand-in bot (@GroupAnonymousBot), which would be ignored as another bot. Such a message
+    is the group's, signed with the admin's custom title if any. A member writing as one of
+    their channels (another ``sender_chat``) stays what ``from`` says, a stand-in bot."""
+    chat = message.sender_chat
+    if chat is not None and chat.id == message.chat.id and chat.type != ChatType.CHANNEL:
+        name = message.author_signature or chat.title or str(chat.id)
+        return Person(id=str(chat.id), name=name, as_chat=True)
+    return _person(message.from_user) if message.from_user is not None else None
+
+
 def _replied_person(message: Message) -> Person | None:
     replied = message.reply_to_message
-    if replied is None or replied.from_user is None:
-        return None  # not a reply, or to a channel post or an anonymous admin
-    return _person(replied.from_user)
+    return None if replied is None else _sender(replied)  # None: not a reply, or to a post
 
 
 def message_to_incoming(message: Message, bot_username: str | None = None) -> Incoming | None:
@@ -377,15 +388,15 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
 
     A command addressed to another bot in a group (``/help@otherbot``) is not ours: None.
     """
-    user = message.from_user
-    if user is None:
-        return None  # channel posts and anonymous admins: no person to answer
+    person = _sender(message)
+    if person is None:
+        return None  # channel posts: no person to answer
     private = message.chat.type == ChatType.PRIVATE
     base: dict[str, Any] = {
         "channel": CHANNEL,
         "chat_id": str(message.chat.id),
         "private": private,
-        "person": _person(user),
+        "person": person,
         "message_id": str(message.message_id),
         "reply_to": (
             str(message.reply_to_message.message_id) if message.reply_to_message else None

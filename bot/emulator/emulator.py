@@ -189,12 +189,20 @@ class BotAPIEmulator(World):
         status: str = "member",
         *,
         announce: bool = False,
+        anonymous: bool = False,
     ) -> None:
-        """Put a user in a group; ``announce=True`` also posts the new_chat_members message."""
+        """Put a user in a group; ``announce=True`` also posts the new_chat_members message;
+        ``anonymous=True``: an administrator who remains anonymous (writes as the group)."""
         chat = self.chat(group)
         if status not in {"creator", "administrator", "member", "restricted", "left", "kicked"}:
             raise ValueError(f"unknown member status {status!r}")
+        if anonymous and status not in {"creator", "administrator"}:
+            raise ValueError("only administrators can remain anonymous")
         chat.members[user.id] = status
+        if anonymous:
+            chat.anonymous.add(user.id)
+        else:
+            chat.anonymous.discard(user.id)
         if announce:
             record = self.add_message(chat, {"new_chat_members": [user.to_api()]}, sender=user)
             self._deliver(chat, record)
@@ -303,7 +311,11 @@ class BotAPIEmulator(World):
                 await self.unblock_bot(user)
             self.started.add(user.id)
         record = self.add_message(
-            target, content, sender=user, reply_to=self._reply_record(target, reply_to)
+            target,
+            content,
+            sender=user,
+            reply_to=self._reply_record(target, reply_to),
+            as_chat=user.id in target.anonymous,
         )
         if target.type == "private" or "text" in content:
             self.keyboards_after_user_message(target)
@@ -678,6 +690,7 @@ class BotAPIEmulator(World):
             raise ValueError("only a basic group can be upgraded to a supergroup")
         new = self.create_group(old.title or "", supergroup=True, username=old.username)
         new.members = dict(old.members)
+        new.anonymous = set(old.anonymous)
         new.migrated_from = old.id
         actor = by or self._someone_in(old)
         record = self.add_message(old, {"migrate_to_chat_id": new.id}, sender=actor)

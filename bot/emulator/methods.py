@@ -989,13 +989,14 @@ def chat_member(world: World, chat: EmuChat, user_id: int) -> JSON:
     if chat.type == "private" and user_id in {chat.id, world.bot.id}:
         status = "member"
     member: JSON = {"status": status, "user": user.to_api()}
+    anonymous = user_id in chat.anonymous
     if status == "creator":
-        member["is_anonymous"] = False
+        member["is_anonymous"] = anonymous
     elif status == "administrator":
         member.update(
             {
                 "can_be_edited": False,
-                "is_anonymous": False,
+                "is_anonymous": anonymous,
                 "can_manage_chat": True,
                 "can_delete_messages": True,
                 "can_manage_video_chats": True,

@@ -101,6 +101,8 @@ class EmuChat:
     first_name: str | None = None
     last_name: str | None = None
     members: dict[int, str] = field(default_factory=dict)
+    # Administrators who "remain anonymous": their messages come from the group itself.
+    anonymous: set[int] = field(default_factory=set)
     migrated_to: int | None = None
     migrated_from: int | None = None
 
@@ -541,11 +543,17 @@ class World:
         reply_to: MessageRecord | None = None,
         html: str | None = None,
         by_bot: bool = False,
+        as_chat: bool = False,
     ) -> MessageRecord:
+        """``as_chat``: ``sender`` is an anonymous administrator of ``chat``, and the message
+        shows the chat as its sender (``from`` is Telegram's stand-in bot)."""
         mid = self._next_message_id.get(chat.id, 0) + 1
         self._next_message_id[chat.id] = mid
         data: JSON = {"message_id": mid}
-        if sender is not None:
+        if as_chat:
+            data["from"] = dict(GROUP_ANONYMOUS_BOT)
+            sender_chat = chat
+        elif sender is not None:
             data["from"] = sender.to_api()
         if sender_chat is not None:
             data["sender_chat"] = sender_chat.to_api()
@@ -716,6 +724,16 @@ class World:
                 }
             )
         return out
+
+
+# Who Telegram names as ``from`` of a message by an anonymous group administrator, for
+# backward compatibility (the group itself is its ``sender_chat``).
+GROUP_ANONYMOUS_BOT: JSON = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
 
 
 def text_length(text: str) -> int:
