@@ -8,6 +8,8 @@ from bot.channels.base import Kind
 from domain.ticket_numbers import normalise
 from handlers import render
 from handlers.context import Ctx
+from storage import followers
+from storage.models import Ticket
 
 ASK_NUMBER = "status:number"
 
@@ -53,23 +55,33 @@ async def show(ctx: Ctx, typed: str) -> None:
         await ctx.channel.send_album(ctx.event.chat_id, photos[:10], reply_to=sent.message_id)
 
 
+MY_LIMIT = 10  # of each list: a chat message, not an archive (/status NUMBER for any)
+
+
 async def my_tickets(ctx: Ctx) -> None:
+    """The resident's own latest reports, then those of others they follow (the offer to
+    follow a report nearby instead of sending a new one leaves them no number of their own)."""
     if ctx.resident is None:
         return
-    tickets = await ctx.repo.tickets_of(ctx.resident.id, limit=10)
-    if not tickets:
+    own = await ctx.repo.tickets_of(ctx.resident.id, limit=MY_LIMIT)
+    followed = await followers.followed_by(ctx.repo.session, ctx.resident.id, MY_LIMIT)
+    if not own and not followed:
         await ctx.reply(ctx.t("my-none"))
         return
-    lines = [ctx.t("my-title")]
-    for ticket in tickets:
-        lines.append(
-            ctx.t(
-                "my-line",
-                number=render.number(ticket),
-                category=render.category_label(ctx.t, ticket.category),
-                status=render.status_label(ctx.t, ticket.status),
-                created=render.when(ticket.created_at),
-            )
-        )
+    lines: list[str] = []
+    for title, tickets in (("my-title", own), ("my-followed-title", followed)):
+        if tickets:
+            lines.append(ctx.t(title))
+            lines += [_my_line(ctx, ticket) for ticket in tickets]
     lines.append(ctx.t("my-hint"))
     await ctx.reply("\n".join(lines))
+
+
+def _my_line(ctx: Ctx, ticket: Ticket) -> str:
+    return ctx.t(
+        "my-line",
+        number=render.number(ticket),
+        category=render.category_label(ctx.t, ticket.category),
+        status=render.status_label(ctx.t, ticket.status),
+        created=render.when(ticket.created_at),
+    )

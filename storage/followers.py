@@ -93,6 +93,18 @@ async def followers_of(session: AsyncSession, ticket_id: int) -> Sequence[Follow
     return [FollowerTarget(int(i), str(c), str(lang)) for i, c, lang in rows.all()]
 
 
+async def followed_by(session: AsyncSession, resident_id: int, limit: int) -> Sequence[Ticket]:
+    """The tickets the resident follows, the most recently followed first."""
+    result = await session.scalars(
+        select(Ticket)
+        .join(Follower, Follower.ticket_id == Ticket.id)
+        .where(Follower.resident_id == resident_id)
+        .order_by(Follower.at.desc(), Ticket.id.desc())
+        .limit(limit)
+    )
+    return result.all()
+
+
 async def follower_count(session: AsyncSession, ticket_id: int) -> int:
     return int(
         await session.scalar(

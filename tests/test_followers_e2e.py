@@ -298,3 +298,18 @@ async def test_a_follower_who_blocked_the_bot_is_not_written_to(world: World) ->
     await world.settle()
     assert len(world.emu.bot_messages(world.stranger.id)) == before
     assert "👥 1 người theo dõi" in plain(card_now(world, card))  # still a follower
+
+
+async def test_my_lists_the_reports_followed_after_ones_own(world: World) -> None:
+    """Following a report nearby instead of sending a new one leaves the resident no number
+    of their own to find: /my lists the reports they follow too."""
+    number = await world.report(photos=0)
+    await follow(world, world.stranger, number)
+    await world.say(world.stranger, "/my")
+    listed = plain(await world.reply(world.stranger))
+    assert "Phản ánh bạn đang theo dõi" in listed and number in listed
+    assert "Phản ánh của bạn" not in listed  # none of their own
+    await world.say(world.resident, "/my")
+    listed = plain(await world.reply(world.resident))
+    assert "Phản ánh của bạn" in listed and number in listed
+    assert "đang theo dõi" not in listed
