@@ -181,8 +181,17 @@ async def _remove(ctx: Ctx, unit: str) -> None:
         return
     name = target.name
     await roster.remove_official(ctx.repo.session, unit, ev.channel, target.user_id)
+    now = ctx.services.clock()
+    released = await roster.release_held(ctx.repo.session, unit, _holder(target), now=now)
+    for ticket in released:
+        await ctx.repo.record(ticket, "holder", ctx.actor, note=None, at=now)
+        await notify.refresh_cards(ctx, ticket)
     await ctx.repo.commit()
-    await ctx.reply(t("roster-removed", name=escape(name), unit=_unit(ctx, t, unit)))
+    text = t("roster-removed", name=escape(name), unit=_unit(ctx, t, unit))
+    if released:
+        numbers = ", ".join(f"<code>{render.number(ticket)}</code>" for ticket in released)
+        text += "\n" + t("roster-released", name=escape(name), numbers=numbers)
+    await ctx.reply(text)
     log.info("unit %s: %s removed %s from the roster", unit, ctx.actor, target.user_id)
 
 

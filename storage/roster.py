@@ -92,6 +92,31 @@ async def remove_official(
     return bool(getattr(result, "rowcount", 0))
 
 
+async def release_held(
+    session: AsyncSession, unit_code: str, holder: str, *, now: datetime
+) -> Sequence[Ticket]:
+    """The unit's open tickets held by ``holder`` ("<channel>:<user id>"), now held by nobody:
+    they left the roster, and a name on a card or in an overdue notice must be someone's who
+    still handles the unit's reports."""
+    tickets = (
+        await session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.unit_code == unit_code,
+                Ticket.holder == holder,
+                Ticket.status.in_(sorted(str(s) for s in OPEN)),
+            )
+            .order_by(Ticket.id)
+        )
+    ).all()
+    for ticket in tickets:
+        ticket.holder = None
+        ticket.holder_name = None
+        ticket.updated_at = now
+    await session.flush()
+    return tickets
+
+
 async def set_holder(
     session: AsyncSession,
     ticket: Ticket,

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from storage.models import Ticket
 from tests.world import World, buttons, card_of, plain
 
 Message = dict[str, Any]
@@ -254,3 +257,30 @@ async def test_an_anonymous_admin_keeps_the_roster_but_cannot_be_put_on_it(
     assert "ẩn danh" in refused
     listing = await command(world, world.official, "/officials")
     assert "1. Cán bộ Hùng" in listing and "(1 người)" in listing
+
+
+async def test_taking_an_official_off_the_roster_frees_the_tickets_they_held(
+    world: World,
+) -> None:
+    """Someone who left the unit must not stay named on its cards (and in the overdue
+    notices) as handling its reports: their open tickets are freed, and the group is told
+    which to assign again."""
+    chief, _, _ = await roster_of_two(world)
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "🙋 Nhận xử lý")
+    await world.reply(world.resident)  # taking it accepted it
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)  # "… đã tiếp nhận …"
+    assert "Người xử lý: Cán bộ Hùng" in plain(current(world, card))
+    removed = await command(world, chief, "/remove_official 1")
+    assert "Đã bớt Cán bộ Hùng" in removed
+    assert "nay chưa có người xử lý" in removed and number in removed
+    await world.settle()
+    shown = current(world, card)
+    assert "Đang xử lý" in plain(shown) and "Người xử lý" not in plain(shown)
+    async with world.app.sessions() as session:
+        ticket = await session.scalar(select(Ticket).where(Ticket.holder.is_not(None)))
+    assert ticket is None
+    # Someone not holding anything leaves quietly.
+    assert "chưa có người xử lý" not in await command(world, chief, "/remove_official 1")
