@@ -42,7 +42,7 @@ from locales import translator
 from storage import followers, outbox
 from storage.leases import LeaseKeeper
 from storage.models import OutboxMessage, Resident, Ticket
-from storage.repo import Repository
+from storage.repo import LIMIT_WINDOW, Repository
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +150,13 @@ class Sender:
             return False
 
     async def housekeeping(self) -> None:
-        """Forget handled update ids after a week: Telegram redelivers for a day at most."""
+        """Forget handled update ids after a week (Telegram redelivers for a day at most), and
+        forgotten residents' reports once the hourly limit no longer counts them."""
+        now = self.clock()
         async with self.sessions() as session:
-            await Repository(session).forget_handled_before(self.clock() - HANDLED_KEPT)
+            repo = Repository(session)
+            await repo.forget_handled_before(now - HANDLED_KEPT)
+            await repo.forget_reports_before(now - LIMIT_WINDOW)
             await session.commit()
 
     async def run_once(self) -> int:

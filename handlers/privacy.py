@@ -43,7 +43,7 @@ async def forget(ctx: Ctx) -> None:
     resident = ctx.resident
     assert resident is not None
     await ctx.state.clear()
-    await ctx.repo.forget_resident(resident)
+    await ctx.repo.forget_resident(resident, ctx.services.clock())
     await ctx.repo.commit()
     ctx.resident = None
     await ctx.reply(ctx.t("forget-done"), markup=RemoveKeys())

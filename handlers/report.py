@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 from html import escape
 from typing import Any
 
@@ -25,7 +24,7 @@ from handlers import notify, privacy, render
 from handlers.context import Ctx
 from handlers.photos import take_photo
 from storage import followers
-from storage.repo import NewTicket
+from storage.repo import LIMIT_WINDOW, NewTicket
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +57,8 @@ async def may_report(ctx: Ctx) -> bool:
         await ctx.reply(ctx.t("report-blocked"))
         return False
     limit = ctx.services.report_limit_per_hour
-    since = ctx.services.clock() - timedelta(hours=1)
-    if await ctx.repo.reports_since(resident.id, since) >= limit:
+    since = ctx.services.clock() - LIMIT_WINDOW
+    if await ctx.repo.reports_since(resident, since) >= limit:
         await ctx.reply(ctx.t("report-rate-limited", limit=limit))
         return False
     return True

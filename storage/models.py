@@ -314,6 +314,18 @@ class BlockedIdentity(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class ForgottenReport(Base):
+    """A report made, within the hourly limit's window, by a resident who then asked to be
+    forgotten: a keyed hash of their account and the time only, so that forgetting does not
+    lift the limit; cleared once the window has passed (bot.delivery's housekeeping)."""
+
+    __tablename__ = "forgotten_reports"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    identity: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Follower(Base):
     """A resident who follows someone else's ticket about the same problem (a report offered
     as a duplicate): they receive every update of it."""

@@ -7,10 +7,10 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from storage.models import (
     ChatBinding,
     Conversation,
     Follower,
+    ForgottenReport,
     HandledUpdate,
     Installation,
     MessageLink,
@@ -34,6 +35,9 @@ from storage.models import (
     minutes_between,
     utcnow,
 )
+
+# The hourly limit on a resident's reports counts the reports made in this window.
+LIMIT_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -147,13 +151,19 @@ class Repository:
         message = f"{channel}:{external_id}".encode()
         return hmac.new(bytes.fromhex(row.value), message, hashlib.sha256).hexdigest()
 
-    async def forget_resident(self, resident: Resident) -> None:
+    async def forget_resident(self, resident: Resident, now: datetime) -> None:
         """Personal data out; tickets kept, anonymised (no reporter), as the city must keep
-        the record of what was reported and done. A block stays, as a keyed hash only."""
-        if resident.blocked:
-            identity = await self._identity(resident.channel, resident.external_id)
-            if await self.session.get(BlockedIdentity, identity) is None:
-                self.session.add(BlockedIdentity(identity=identity))
+        the record of what was reported and done. A block stays, and so do the times of the
+        reports the hourly limit still counts, under a keyed hash of the account only."""
+        identity = await self._identity(resident.channel, resident.external_id)
+        if resident.blocked and await self.session.get(BlockedIdentity, identity) is None:
+            self.session.add(BlockedIdentity(identity=identity))
+        recent = await self.session.scalars(
+            select(Ticket.created_at).where(
+                Ticket.reporter_id == resident.id, Ticket.created_at >= now - LIMIT_WINDOW
+            )
+        )
+        self.session.add_all(ForgottenReport(identity=identity, at=at) for at in recent)
         await self.session.execute(
             update(Ticket).where(Ticket.reporter_id == resident.id).values(reporter_id=None)
         )
@@ -178,15 +188,34 @@ class Repository:
         )
         await self.session.delete(resident)
 
-    async def reports_since(self, reporter_id: int, since: datetime) -> int:
-        return int(
-            await self.session.scalar(
-                select(func.count())
-                .select_from(Ticket)
-                .where(Ticket.reporter_id == reporter_id, Ticket.created_at >= since)
-            )
-            or 0
+    async def reports_since(self, resident: Resident, since: datetime) -> int:
+        """The resident's reports since ``since``, with those made before they asked to be
+        forgotten. Someone who came back after that is a resident new since, and such reports
+        are rare: for the others nothing more is asked, and for a new resident one statement
+        still answers unless there are any."""
+        own = (
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.reporter_id == resident.id, Ticket.created_at >= since)
         )
+        if resident.created_at < since:
+            return int(await self.session.scalar(own) or 0)
+        any_forgotten = exists().where(ForgottenReport.at >= since)
+        count, maybe = (
+            await self.session.execute(select(own.scalar_subquery(), any_forgotten))
+        ).one()
+        if not maybe:
+            return int(count or 0)
+        identity = await self._identity(resident.channel, resident.external_id)
+        earlier = await self.session.scalar(
+            select(func.count())
+            .select_from(ForgottenReport)
+            .where(ForgottenReport.identity == identity, ForgottenReport.at >= since)
+        )
+        return int(count or 0) + int(earlier or 0)
+
+    async def forget_reports_before(self, moment: datetime) -> None:
+        await self.session.execute(delete(ForgottenReport).where(ForgottenReport.at < moment))
 
     async def set_blocked(self, resident_id: int, blocked: bool) -> None:
         await self.session.execute(

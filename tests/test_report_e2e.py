@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from storage.models import Resident, Ticket
+from storage.models import ForgottenReport, Resident, Ticket
 from tests.world import (
     BA_DINH_SQUARE,
     HAI_PHONG,
@@ -274,6 +274,32 @@ async def test_sixth_report_in_an_hour_is_politely_refused(world: World) -> None
     assert "5 phản ánh trong một giờ" in plain(refusal)
     assert not refusal.get("reply_markup")
     assert await ticket_count(world) == 5
+
+
+async def test_forgetting_oneself_does_not_lift_the_hourly_limit(world: World) -> None:
+    """Five reports, /forget_me, and back at once as a new resident: still refused until the
+    hour is over; then housekeeping clears what was kept for it."""
+    for i in range(5):
+        await world.report(photos=0, description=f"Đèn đường số {i} trên phố Huế bị tắt.")
+    await world.say(world.resident, "/forget_me")
+    ask = await world.reply(world.resident)
+    assert "một giờ qua" in plain(ask)
+    await world.press(world.resident, ask, "f:yes")
+    assert "Đã xóa dữ liệu" in plain(await world.reply(world.resident))
+    await world.say(world.resident, "/report")
+    assert "5 phản ánh trong một giờ" in plain(await world.reply(world.resident))
+    await world.say(world.stranger, "/report")  # another new resident: their own count
+    assert "không thấy tên" in plain(await world.reply(world.stranger))
+    world.clock.advance(minutes=61)
+    await world.say(world.resident, "/report")
+    assert "không thấy tên" in plain(await world.reply(world.resident))  # a first report's
+    async with world.app.sessions() as session:
+        kept = await session.scalar(select(func.count()).select_from(ForgottenReport))
+    assert kept == 5
+    await world.app.sender.housekeeping()
+    async with world.app.sessions() as session:
+        kept = await session.scalar(select(func.count()).select_from(ForgottenReport))
+    assert kept == 0
 
 
 async def test_privacy_notice_comes_before_the_first_report_only(world: World) -> None:
