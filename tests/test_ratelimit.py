@@ -5,6 +5,7 @@ Redis run's Redis)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,11 @@ async def test_memory_counts_answers_without_making_them_wait() -> None:
     assert len(limiter._bot) == 1
 
 
-async def test_redis_keeps_the_bot_a_second_and_a_group_a_minute(tmp_path: Path) -> None:
+async def on_redis(
+    tmp_path: Path, prefix: str, play: Callable[[RateLimiter], Awaitable[list[bool]]]
+) -> list[bool]:
+    """``play`` on a Redis limiter (the PostgreSQL + Redis run's Redis), all within one of the
+    clock's seconds, which are its windows."""
     backend = await prepare(tmp_path)
     if backend.redis_url is None:
         pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
@@ -67,31 +72,20 @@ async def test_redis_keeps_the_bot_a_second_and_a_group_a_minute(tmp_path: Path)
 
     redis = Redis.from_url(backend.redis_url)
     try:
-        for attempt in range(5):  # its windows are the clock's seconds: all within one
-            limiter = RedisRateLimiter(redis, LIMITS, prefix=f"test:rate:{attempt}")
+        for attempt in range(5):
+            limiter = RedisRateLimiter(redis, LIMITS, prefix=f"{prefix}:{attempt}")
             second = int(time.time())
-            got = await limited(limiter)
+            got = await play(limiter)
             if int(time.time()) == second:
                 break
-        assert got == EXPECTED
+        return got
     finally:
         await redis.aclose()
+
+
+async def test_redis_keeps_the_bot_a_second_and_a_group_a_minute(tmp_path: Path) -> None:
+    assert await on_redis(tmp_path, "test:rate", limited) == EXPECTED
 
 
 async def test_redis_counts_answers_without_making_them_wait(tmp_path: Path) -> None:
-    backend = await prepare(tmp_path)
-    if backend.redis_url is None:
-        pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(backend.redis_url)
-    try:
-        for attempt in range(5):  # within one of the clock's seconds
-            limiter = RedisRateLimiter(redis, LIMITS, prefix=f"test:spent:{attempt}")
-            second = int(time.time())
-            got = await spent(limiter)
-            if int(time.time()) == second:
-                break
-        assert got == [False]
-    finally:
-        await redis.aclose()
+    assert await on_redis(tmp_path, "test:spent", spent) == [False]
