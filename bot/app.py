@@ -21,7 +21,7 @@ from aiogram.exceptions import (
 )
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, BotCommandScopeAllGroupChats
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.boundaries import load_locator
@@ -209,6 +209,8 @@ async def build_app(
 
 
 COMMANDS = ("start", "report", "status", "my", "cancel", "lang", "help", "forget_me")
+# In group chats (a unit's, the supervisors'): the officials' commands, not the residents'.
+GROUP_COMMANDS = ("help", "unit", "officials", "stats", "export")
 
 
 async def patiently(call: Callable[[], Awaitable[T]], what: str, attempts: int = 8) -> T:
@@ -228,19 +230,26 @@ async def patiently(call: Callable[[], Awaitable[T]], what: str, attempts: int =
 
 
 async def set_commands(bot: Bot, default_language: str) -> None:
-    """The command menu residents see: in their app's language, else the default one.
-    Only a convenience: if Telegram keeps refusing, the bot starts without it."""
-    for lang in (*LANGUAGES, None):
+    """The command menus: residents see theirs in their app's language, else the default one;
+    every group chat the officials' in the default language, which groups speak (a group's
+    menu comes before the default one, whatever the member's language). Only a convenience:
+    if Telegram keeps refusing, the bot starts without them."""
+    menus: list[tuple[str | None, BotCommandScopeAllGroupChats | None, tuple[str, ...]]] = [
+        (lang, None, COMMANDS) for lang in (*LANGUAGES, None)
+    ]
+    menus.append((None, BotCommandScopeAllGroupChats(), GROUP_COMMANDS))
+    for lang, scope, names in menus:
         t = translator(lang or default_language)
-        commands = [BotCommand(command=c, description=t(f"command-{c}")) for c in COMMANDS]
+        commands = [BotCommand(command=c, description=t(f"command-{c}")) for c in names]
+        what = "groups" if scope else lang or "default"
         try:
             await patiently(
-                functools.partial(bot.set_my_commands, commands, language_code=lang),
+                functools.partial(bot.set_my_commands, commands, scope=scope, language_code=lang),
                 "setting the command menu",
                 attempts=4,
             )
         except TelegramAPIError:
-            log.warning("could not set the command menu for %s; going on", lang or "default")
+            log.warning("could not set the command menu for %s; going on", what)
 
 
 async def prepare_polling(app: App) -> str:

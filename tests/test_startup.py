@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiogram.types import BotCommandScopeAllGroupChats
 
 from bot.app import App, build_app, prepare_polling
 from bot.emulator import BotAPIEmulator
@@ -44,8 +45,22 @@ async def test_start_up_waits_out_flood_limits_and_server_errors(
     emu.faults.fail_next("getMe", 500)
     assert await prepare_polling(app) == "phananh_test_bot"
     ok = [c for c in emu.calls_to("setMyCommands") if c.ok]
-    assert len(ok) == 3  # Vietnamese, English and the default menu, all set in the end
+    assert len(ok) == 4  # Vietnamese, English, the default and the groups' menu, all set
     assert any(c.ok for c in emu.calls_to("deleteWebhook"))
+
+
+async def test_groups_get_the_officials_menu_and_private_chats_the_residents(
+    started: tuple[BotAPIEmulator, App],
+) -> None:
+    """A group's menu offered the residents' /report and /forget_me to officials; groups get
+    their own (Telegram shows it before the default one in every group)."""
+    _, app = started
+    await prepare_polling(app)
+    groups = await app.bot.get_my_commands(scope=BotCommandScopeAllGroupChats())
+    assert [c.command for c in groups] == ["help", "unit", "officials", "stats", "export"]
+    assert groups[2].description == "Danh sách cán bộ xử lý của đơn vị"
+    residents = [c.command for c in await app.bot.get_my_commands()]
+    assert "report" in residents and "officials" not in residents
 
 
 async def test_command_menu_refused_for_good_does_not_stop_the_bot(
