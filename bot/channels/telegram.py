@@ -366,15 +366,18 @@ def _person(user: User) -> Person:
 
 
 def _sender(message: Message) -> Person | None:
-    """Who wrote ``message``; None for a channel post. A group's administrator who remains
+    """Who wrote ``message``, None for no one to act for. A group's administrator who remains
     anonymous writes as the group: Telegram gives the group as ``sender_chat`` and in ``from``
     a stand-in bot (@GroupAnonymousBot), which would be ignored as another bot. Such a message
-    is the group's, signed with the admin's custom title if any. A member writing as one of
-    their channels (another ``sender_chat``) stays what ``from`` says, a stand-in bot."""
+    is the group's, signed with the admin's custom title if any. Written as a channel (its
+    posts, their automatic forwards into a linked group, whose ``from`` is "Telegram", 777000,
+    not a bot; a member posting as their own channel): no one."""
     chat = message.sender_chat
-    if chat is not None and chat.id == message.chat.id and chat.type != ChatType.CHANNEL:
-        name = message.author_signature or chat.title or str(chat.id)
-        return Person(id=str(chat.id), name=name, as_chat=True)
+    if chat is not None:
+        if chat.id == message.chat.id and chat.type != ChatType.CHANNEL:
+            name = message.author_signature or chat.title or str(chat.id)
+            return Person(id=str(chat.id), name=name, as_chat=True)
+        return None
     return _person(message.from_user) if message.from_user is not None else None
 
 
@@ -390,7 +393,7 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
     """
     person = _sender(message)
     if person is None:
-        return None  # channel posts: no person to answer
+        return None  # a channel's post or its forward: no person to answer
     private = message.chat.type == ChatType.PRIVATE
     base: dict[str, Any] = {
         "channel": CHANNEL,
