@@ -31,6 +31,7 @@ COMMANDS = frozenset({"officials", "add_official", "remove_official"})
 BUTTONS = frozenset({"hold", "asg"})
 NAME_MAX = 64  # a display name on a card and on a button
 SHOWN = 20  # officials offered as buttons when assigning; a longer roster is cut with a note
+RELEASED_SHOWN = 30  # numbers of freed tickets listed when someone leaves the roster
 PER_ROW = 2  # names are long: two to a row keeps them readable on a phone
 _ID = re.compile(r"[0-9]{1,15}")  # ASCII digits only, as in handlers.official
 _NUMBER = re.compile(r"[0-9]{1,4}")
@@ -189,8 +190,10 @@ async def _remove(ctx: Ctx, unit: str) -> None:
     await ctx.repo.commit()
     text = t("roster-removed", name=escape(name), unit=_unit(ctx, t, unit))
     if released:
-        numbers = ", ".join(f"<code>{render.number(ticket)}</code>" for ticket in released)
-        text += "\n" + t("roster-released", name=escape(name), numbers=numbers)
+        shown = [f"<code>{render.number(ticket)}</code>" for ticket in released[:RELEASED_SHOWN]]
+        if len(released) > RELEASED_SHOWN:  # a message holds 4,096 characters
+            shown.append(t("roster-released-more", count=len(released) - RELEASED_SHOWN))
+        text += "\n" + t("roster-released", name=escape(name), numbers=", ".join(shown))
     await ctx.reply(text)
     log.info("unit %s: %s removed %s from the roster", unit, ctx.actor, target.user_id)
 
@@ -332,6 +335,7 @@ async def _hold(ctx: Ctx, ticket: Ticket, person: Official) -> bool:
         ticket,
         _holder(person),
         person.name,
+        official_id=person.id,
         unit_code=ticket.unit_code,
         statuses=statuses,
         now=ctx.services.clock(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.lifecycle import OPEN
@@ -98,23 +98,29 @@ async def release_held(
     """The unit's open tickets held by ``holder`` ("<channel>:<user id>"), now held by nobody:
     they left the roster, and a name on a card or in an overdue notice must be someone's who
     still handles the unit's reports."""
-    tickets = (
-        await session.scalars(
-            select(Ticket)
-            .where(
-                Ticket.unit_code == unit_code,
-                Ticket.holder == holder,
-                Ticket.status.in_(sorted(str(s) for s in OPEN)),
-            )
-            .order_by(Ticket.id)
+    # One statement, not a read then writes: a take or an assignment committed in between
+    # must not be wiped out (PostgreSQL runs them side by side).
+    freed = await session.scalars(
+        update(Ticket)
+        .where(
+            Ticket.unit_code == unit_code,
+            Ticket.holder == holder,
+            Ticket.status.in_(sorted(str(s) for s in OPEN)),
         )
-    ).all()
-    for ticket in tickets:
-        ticket.holder = None
-        ticket.holder_name = None
-        ticket.updated_at = now
-    await session.flush()
-    return tickets
+        .values(holder=None, holder_name=None, updated_at=now)
+        .returning(Ticket.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = sorted(freed.all())
+    if not ids:
+        return []
+    tickets = await session.scalars(
+        select(Ticket)
+        .where(Ticket.id.in_(ids))
+        .order_by(Ticket.id)
+        .execution_options(populate_existing=True)
+    )
+    return tickets.all()
 
 
 async def set_holder(
@@ -123,13 +129,15 @@ async def set_holder(
     holder: str,
     name: str,
     *,
+    official_id: int,
     unit_code: str,
     statuses: frozenset[str] | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """Make ``holder`` ("<channel>:<user id>") hold the ticket, only if it is still with
-    ``unit_code`` and open (or in one of ``statuses``): a compare-and-set, so a take that
-    races a transfer or a resolution does not stick a name on a ticket that moved on."""
+    """Make ``holder`` ("<channel>:<user id>", roster entry ``official_id``) hold the ticket,
+    only if it is still with ``unit_code`` and open (or in one of ``statuses``) and they are
+    still on the roster: a compare-and-set, so a take that races a transfer, a resolution or
+    their removal (release_held) does not stick a name on a ticket that moved on."""
     allowed = statuses if statuses is not None else frozenset(str(s) for s in OPEN)
     result = await session.execute(
         update(Ticket)
@@ -137,6 +145,7 @@ async def set_holder(
             Ticket.id == ticket.id,
             Ticket.unit_code == unit_code,
             Ticket.status.in_(sorted(allowed)),
+            exists().where(Official.id == official_id),
         )
         .values(holder=holder, holder_name=name, updated_at=now or utcnow())
         .execution_options(synchronize_session=False)

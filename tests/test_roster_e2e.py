@@ -284,3 +284,30 @@ async def test_taking_an_official_off_the_roster_frees_the_tickets_they_held(
     assert ticket is None
     # Someone not holding anything leaves quietly.
     assert "chưa có người xử lý" not in await command(world, chief, "/remove_official 1")
+
+
+async def test_a_long_list_of_freed_tickets_is_cut_to_fit_one_message(world: World) -> None:
+    """Someone who held hundreds of tickets leaves: the numbers listed stop at thirty and the
+    rest are counted, so that the answer fits in one of Telegram's messages."""
+    from handlers.roster import RELEASED_SHOWN
+
+    chief, _, _ = await roster_of_two(world)
+    number = await world.report(photos=0)
+    await world.press(world.official, await card_of(world, number), "🙋 Nhận xử lý")
+    await world.reply(world.resident)
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    async with world.app.sessions() as session:
+        held = await session.scalar(select(Ticket).where(Ticket.holder.is_not(None)))
+        assert held is not None
+        same = {
+            c.key: getattr(held, c.key)
+            for c in Ticket.__table__.columns
+            if c.key not in ("id", "number", "draft_key")
+        }
+        for i in range(RELEASED_SHOWN):  # one more than shown in all
+            session.add(Ticket(**same, number=f"COPY-{i:04d}", draft_key=f"copy-{i}"))
+        await session.commit()
+    removed = await command(world, chief, "/remove_official 1")
+    assert removed.count("COPY-") == RELEASED_SHOWN - 1 and number in removed
+    assert "và 1 phản ánh khác" in removed

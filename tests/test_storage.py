@@ -209,3 +209,34 @@ async def test_a_conversation_step_reads_its_state_once_and_writes_it_in_one_sta
     assert kinds == ["SELECT", "INSERT", "INSERT", "DELETE"]
     async with sessions() as session:
         assert await DbConversationState(session, "telegram", "1", "1").get() == (None, {})
+
+
+async def test_a_take_does_not_stick_once_its_official_left_the_roster(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A take that read its official before another worker took them off the roster (and
+    freed their tickets) must not name them afterwards (PostgreSQL runs the two side by side;
+    here the second commits in between)."""
+    from storage import roster
+    from storage.models import Ticket
+
+    async with sessions() as session:
+        repo = Repository(session)
+        resident = await repo.add_resident("telegram", "1", "1", "vi", None)
+        ticket, _ = await repo.create_ticket(new_ticket("k1", resident.id), new_number, "r")
+        await roster.add_official(session, "00070", "telegram", "42", "Hùng", "telegram:9")
+        await repo.commit()
+        hung = await roster.official(session, "00070", "telegram", "42")
+        assert hung is not None
+    async with sessions() as other:
+        await roster.remove_official(other, "00070", "telegram", "42")
+        assert await roster.release_held(other, "00070", "telegram:42", now=ticket.created_at) == []
+        await other.commit()
+    async with sessions() as session:
+        fresh = await session.get(Ticket, ticket.id)
+        assert fresh is not None
+        taken = await roster.set_holder(
+            session, fresh, "telegram:42", "Hùng", official_id=hung.id, unit_code="00070"
+        )
+        await session.commit()
+        assert not taken and fresh.holder is None
