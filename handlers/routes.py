@@ -90,7 +90,9 @@ async def _know_resident(ctx: Ctx) -> None:
     if resident is None:
         lang = pick_language(ev.person.language_code, ctx.services.default_language)
         # No name is kept: nothing needs it, and what is not kept cannot leak.
-        resident = await ctx.repo.add_resident(ev.channel, ev.person.id, ev.chat_id, lang, None)
+        resident = await ctx.repo.add_resident(
+            ev.channel, ev.person.id, ev.chat_id, lang, None, now=ctx.services.clock()
+        )
     elif not resident.language_chosen:
         lang = pick_language(ev.person.language_code, ctx.services.default_language)
         if lang != resident.language:

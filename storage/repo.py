@@ -7,7 +7,7 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import delete, exists, func, select, update
@@ -38,6 +38,13 @@ from storage.models import (
 
 # The hourly limit on a resident's reports counts the reports made in this window.
 LIMIT_WINDOW = timedelta(hours=1)
+# A forgotten resident's report times are kept rounded up to this (forget_resident).
+FORGOTTEN_STEP = timedelta(minutes=10)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _round_up(moment: datetime, step: timedelta) -> datetime:
+    return _EPOCH + -((_EPOCH - moment) // step) * step
 
 
 @dataclass(frozen=True)
@@ -114,14 +121,23 @@ class Repository:
         return await self.session.get(Resident, resident_id)
 
     async def add_resident(
-        self, channel: str, external_id: str, chat_id: str, language: str, name: str | None
+        self,
+        channel: str,
+        external_id: str,
+        chat_id: str,
+        language: str,
+        name: str | None,
+        *,
+        now: datetime | None = None,
     ) -> Resident:
+        """A new resident, first seen ``now`` (the service's clock; by default the wall's)."""
         resident = Resident(
             channel=channel,
             external_id=external_id,
             chat_id=chat_id,
             language=language,
             display_name=name,
+            created_at=now or utcnow(),
         )
         try:
             async with self.session.begin_nested():
@@ -163,7 +179,11 @@ class Repository:
                 Ticket.reporter_id == resident.id, Ticket.created_at >= now - LIMIT_WINDOW
             )
         )
-        self.session.add_all(ForgottenReport(identity=identity, at=at) for at in recent)
+        # Each time rounded up: the limit counts a report a little longer, and the exact
+        # creation time no longer leads from the (re-computable) hash to the ticket.
+        self.session.add_all(
+            ForgottenReport(identity=identity, at=_round_up(at, FORGOTTEN_STEP)) for at in recent
+        )
         await self.session.execute(
             update(Ticket).where(Ticket.reporter_id == resident.id).values(reporter_id=None)
         )
