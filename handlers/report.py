@@ -235,12 +235,13 @@ def _needs_place(draft: Draft) -> bool:
     return category is not None and category.needs_place
 
 
+def _place_keys(ctx: Ctx) -> Keys:
+    return Keys(rows=((ctx.t("button-cancel"),),), location=ctx.t("button-share-location"))
+
+
 async def ask_place(ctx: Ctx, draft: Draft) -> None:
-    keys = Keys(rows=((ctx.t("button-cancel"),),), location=ctx.t("button-share-location"))
-    if _needs_place(draft):
-        await ctx.reply(ctx.t("report-ask-place"), markup=keys)
-    else:
-        await ctx.reply(ctx.t("report-ask-office"), markup=keys)
+    ask = "report-ask-place" if _needs_place(draft) else "report-ask-office"
+    await ctx.reply(ctx.t(ask), markup=_place_keys(ctx))
 
 
 async def _on_place(ctx: Ctx, draft: Draft, data: str) -> None:
@@ -255,7 +256,8 @@ async def _on_place(ctx: Ctx, draft: Draft, data: str) -> None:
         await _on_typed_place(ctx, draft, clean_text(ev.text)[:ADDRESS_MAX])
         return
     await _stale_button(ctx)
-    await ctx.reply(ctx.t("reprompt-place" if _needs_place(draft) else "reprompt-office"))
+    reprompt = "reprompt-place" if _needs_place(draft) else "reprompt-office"
+    await ctx.reply(ctx.t(reprompt), markup=_place_keys(ctx))
 
 
 async def _on_point(ctx: Ctx, draft: Draft, lat: float, lon: float) -> None:
@@ -333,14 +335,15 @@ async def _confirm_unit(ctx: Ctx, draft: Draft, *, acknowledged: bool = False) -
         text += "\n" + ctx.t("report-unit-approximate")
     if not acknowledged:
         await ctx.reply(ctx.t("report-place-received"), markup=RemoveKeys())
-    await ctx.reply(
-        text,
-        markup=Choices(
-            (
-                (Button(ctx.t("button-unit-yes"), "r:ok"),),
-                (Button(ctx.t("button-unit-other"), "r:other"),),
-            )
-        ),
+    await ctx.reply(text, markup=_unit_choices(ctx))
+
+
+def _unit_choices(ctx: Ctx) -> Choices:
+    return Choices(
+        (
+            (Button(ctx.t("button-unit-yes"), "r:ok"),),
+            (Button(ctx.t("button-unit-other"), "r:other"),),
+        )
     )
 
 
@@ -356,7 +359,7 @@ async def _on_unit_confirm(ctx: Ctx, draft: Draft, data: str) -> None:
         await _on_place(ctx, draft, data)
     else:
         await _stale_button(ctx)
-        await ctx.reply(ctx.t("reprompt-unit-confirm"))
+        await ctx.reply(ctx.t("reprompt-unit-confirm"), markup=_unit_choices(ctx))
 
 
 async def _on_unit_search(ctx: Ctx, draft: Draft, data: str) -> None:
@@ -496,23 +499,24 @@ def _review_text(ctx: Ctx, draft: Draft) -> str:
 
 
 async def ask_review(ctx: Ctx, draft: Draft) -> None:
+    await ctx.reply(_review_text(ctx, draft), markup=_review_choices(ctx))
+
+
+def _review_choices(ctx: Ctx) -> Choices:
     t = ctx.t
-    await ctx.reply(
-        _review_text(ctx, draft),
-        markup=Choices(
+    return Choices(
+        (
+            (Button(t("button-submit"), "r:submit"),),
             (
-                (Button(t("button-submit"), "r:submit"),),
-                (
-                    Button(t("button-edit-description"), "r:edit:description"),
-                    Button(t("button-edit-photos"), "r:edit:photos"),
-                ),
-                (
-                    Button(t("button-edit-place"), "r:edit:place"),
-                    Button(t("button-edit-category"), "r:edit:category"),
-                ),
-                (Button(t("button-cancel"), "r:cancel"),),
-            )
-        ),
+                Button(t("button-edit-description"), "r:edit:description"),
+                Button(t("button-edit-photos"), "r:edit:photos"),
+            ),
+            (
+                Button(t("button-edit-place"), "r:edit:place"),
+                Button(t("button-edit-category"), "r:edit:category"),
+            ),
+            (Button(t("button-cancel"), "r:cancel"),),
+        )
     )
 
 
@@ -538,7 +542,7 @@ async def _on_review(ctx: Ctx, draft: Draft, data: str) -> None:
             await _go(ctx, CATEGORY, draft)
         return
     await _stale_button(ctx)
-    await ctx.reply(ctx.t("reprompt-review"))
+    await ctx.reply(ctx.t("reprompt-review"), markup=_review_choices(ctx))
 
 
 async def submit(ctx: Ctx, draft: Draft) -> None:

@@ -182,6 +182,30 @@ async def test_messages_from_other_bots_and_channels_are_ignored(world: World) -
     assert world.emu.bot_messages(channel.id) == []
 
 
+async def test_a_question_lost_to_telegram_comes_back_with_its_buttons(world: World) -> None:
+    """A step moves on as the resident answers (committed first); then its question may fail
+    to go out, every retry refused. Told to try again, the resident sends anything: the
+    reminder brought no buttons, only words about buttons they never got. It brings them."""
+    r = world.resident
+    ask = await world.open_report(r)
+    await world.press(r, ask, "r:cat:roads")
+    await world.reply(r)
+    await world.say(r, "Ổ gà lớn giữa đường Tràng Tiền.")
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    for _ in range(5):  # the review, and the four tries again
+        world.emu.faults.fail_next("sendMessage", 500)
+    await world.press(r, confirm, "r:ok")
+    assert "đã có lỗi" in plain(await world.reply(r))
+    await world.say(r, "Gửi đi")
+    again = await world.reply(r)
+    assert "Gửi phản ánh" in plain(again) and "r:submit" in str(again.get("reply_markup"))
+    await world.press(r, again, "r:submit")
+    assert "Đã nhận phản ánh" in plain(await world.reply(r))
+
+
 async def test_a_step_failing_after_its_button_was_answered_is_apologised_for(
     world: World,
 ) -> None:
