@@ -72,11 +72,14 @@ COPY --from=builder /opt/venv /opt/venv
 # METRICS_HOST: /healthz and /metrics (polling mode, METRICS_PORT 9090) listen on every
 #   interface of the container; 127.0.0.1 would be the container alone. Nothing is
 #   reachable from outside unless the port is published (docker-compose.yml: host loopback).
+# PLAYGROUND_HOST: the same for the local playground page that runs without BOT_TOKEN
+#   (PLAYGROUND_PORT 8080): `docker run -p 127.0.0.1:8080:8080 IMAGE` opens it on the host.
 ENV PATH="/opt/venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     DATA_DIR=/data \
-    METRICS_HOST=0.0.0.0
+    METRICS_HOST=0.0.0.0 \
+    PLAYGROUND_HOST=0.0.0.0
 
 # Fail the build, rather than the first report, if the install is incomplete:
 # the Hanoi time zone must resolve (deadlines and dates are shown in it; the slim
@@ -99,8 +102,8 @@ WORKDIR /app
 
 USER 10001:10001
 
-# /healthz and /metrics in polling mode (METRICS_PORT).
-EXPOSE 9090
+# /healthz and /metrics in polling mode (METRICS_PORT); the playground without a token.
+EXPOSE 9090 8080
 
 # With BOT_TOKEN set the bot polls Telegram; see `python -m bot --help`.
 CMD ["python", "-m", "bot"]

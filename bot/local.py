@@ -215,7 +215,7 @@ async def local_world(
         )
         stack.push_async_callback(_stop_polling, emu, app, polling)
         cast = Cast(residents, seats)
-        playground = Playground(emu, cast)
+        playground = Playground(emu, cast, host=settings.playground_host)
         stack.push_async_callback(playground.stop)
         await playground.start(settings.playground_port if page_port is None else page_port)
         yield LocalWorld(local, emu, app, cast, playground)

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
         default=None, description="Chat id of the city office's group"
     )
     default_language: str = Field(default="vi", description="vi or en")
+    playground_host: str = Field(
+        default="127.0.0.1",
+        description="Address the local playground page listens on (0.0.0.0 in a container)",
+    )
     playground_port: int = Field(
         default=8080, ge=1, le=65535, description="Port of the local playground web page"
     )

@@ -67,8 +67,8 @@ run sh -c 'touch /opt/venv/lib/python3.11/site-packages/bot/x' 2>/dev/null \
 run python -m bot --help | grep -q "usage: python -m bot" || fail "python -m bot --help"
 echo "user 10001, /data its own, code read-only, python -m bot runs"
 
-# No token: the local playground. It listens on the container's loopback, so it is reached
-# with the host's network.
+# No token: the local playground. It listens on every interface of the container
+# (PLAYGROUND_HOST=0.0.0.0); the host's network reaches it here without publishing a port.
 name=phananh-check-$$
 "$engine" run -d --rm --name "$name" --network host "$IMAGE" >/dev/null
 trap '"$engine" rm -f "$name" >/dev/null 2>&1 || true' EXIT

@@ -355,3 +355,23 @@ def test_make_run_without_a_token_serves_the_playground_until_sigterm(tmp_path: 
     assert process.returncode == 0, err
     assert "Phản ánh: stopping." in out
     assert "Traceback" not in err
+
+
+async def test_in_a_container_the_page_listens_on_every_interface(tmp_path: Path) -> None:
+    """The image sets PLAYGROUND_HOST=0.0.0.0: on the container's loopback alone, a published
+    port (docker run -p 127.0.0.1:8080:8080) could not reach the page. The address printed
+    stays one a browser opens."""
+    backend = await prepare(tmp_path)
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+        playground_host="0.0.0.0",
+    )
+    async with local_world(settings, page_port=0, emulator_port=0) as world:
+        host, port = world.playground.bound
+        assert host == "0.0.0.0"
+        assert world.url == f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http, http.get(world.url) as page:
+            assert page.status == 200 and "<title>" in await page.text()

@@ -148,7 +148,8 @@ def _number(body: JSON, name: str, low: float, high: float) -> float:
 
 
 class Playground:
-    """The page's server; ``start()`` serves it on 127.0.0.1, ``stop()`` ends every stream."""
+    """The page's server; ``start()`` serves it on ``host`` (127.0.0.1 unless told: in a
+    container 0.0.0.0, so that a published port reaches it), ``stop()`` ends every stream."""
 
     def __init__(self, emu: BotAPIEmulator, cast: Cast, *, host: str = "127.0.0.1") -> None:
         self.emu = emu
@@ -165,6 +166,14 @@ class Playground:
             raise RuntimeError("the playground is not started")
         return self._url
 
+    @property
+    def bound(self) -> tuple[str, int]:
+        """The address and port the page listens on."""
+        if self._runner is None:
+            raise RuntimeError("the playground is not started")
+        host, port = self._runner.addresses[0][:2]
+        return str(host), int(port)
+
     async def start(self, port: int = 0) -> str:
         samples()  # draw the sample photos now, not on the first visitor's request
         runner = web.AppRunner(
@@ -178,7 +187,9 @@ class Playground:
             await runner.cleanup()
             raise
         self._runner = runner
-        self._url = f"http://{self.host}:{runner.addresses[0][1]}"
+        # Every interface: the address to open is the loopback's (0.0.0.0 is not one).
+        shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)
+        self._url = f"http://{shown}:{runner.addresses[0][1]}"
         return self._url
 
     async def stop(self) -> None:
