@@ -13,8 +13,12 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -171,3 +175,17 @@ async def prepare(tmp_path: Path) -> Backend:
             _unavailable(f"Redis at {redis_url}", error)
         raise
     return Backend("postgres", postgres_url, redis_url)
+
+
+async def local_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings for the token-free local world (bot.local) on this test's backend."""
+    from bot.settings import Settings
+
+    backend = await prepare(tmp_path)
+    return Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+        **overrides,
+    )

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.local import LocalWorld, local_world
-from bot.settings import Settings
-from tests.backends import prepare
+from tests.backends import local_settings
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Locator, Page
@@ -85,13 +84,7 @@ async def browser(chromium: Path) -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def playground(tmp_path: Path) -> AsyncIterator[LocalWorld]:
-    backend = await prepare(tmp_path)
-    settings = Settings(
-        _env_file=None,
-        data_dir=tmp_path / "data",
-        database_url=backend.database_url,
-        redis_url=backend.redis_url,
-    )
+    settings = await local_settings(tmp_path)
     # The same function `make run` uses, on free ports.
     async with local_world(settings, page_port=0, emulator_port=0) as world:
         yield world

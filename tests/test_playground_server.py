@@ -25,20 +25,14 @@ from bot.__main__ import main
 from bot.local import LocalWorld, local_world
 from bot.playground.samples import sample, samples
 from bot.settings import Settings
-from tests.backends import prepare
+from tests.backends import local_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 async def playground(tmp_path: Path) -> AsyncIterator[LocalWorld]:
-    backend = await prepare(tmp_path)
-    settings = Settings(
-        _env_file=None,
-        data_dir=tmp_path / "data",
-        database_url=backend.database_url,
-        redis_url=backend.redis_url,
-    )
+    settings = await local_settings(tmp_path)
     async with local_world(settings, page_port=0, emulator_port=0) as world:
         yield world
         with contextlib.suppress(AssertionError):
@@ -361,14 +355,7 @@ async def test_in_a_container_the_page_listens_on_every_interface(tmp_path: Path
     """The image sets PLAYGROUND_HOST=0.0.0.0: on the container's loopback alone, a published
     port (docker run -p 127.0.0.1:8080:8080) could not reach the page. The address printed
     stays one a browser opens."""
-    backend = await prepare(tmp_path)
-    settings = Settings(
-        _env_file=None,
-        data_dir=tmp_path / "data",
-        database_url=backend.database_url,
-        redis_url=backend.redis_url,
-        playground_host="0.0.0.0",
-    )
+    settings = await local_settings(tmp_path, playground_host="0.0.0.0")
     async with local_world(settings, page_port=0, emulator_port=0) as world:
         host, port = world.playground.bound
         assert host == "0.0.0.0"
