@@ -180,22 +180,42 @@ async def _remove(ctx: Ctx, unit: str) -> None:
     else:
         await ctx.reply(t("roster-remove-usage"), reply_to=ev.message_id)
         return
+    await _take_off(ctx, unit, target, "roster-removed")
+
+
+async def member_left(ctx: Ctx) -> None:
+    """Someone left (or was removed from) a unit's group: no longer one of its officials.
+    Their tickets are freed as with /remove_official; nothing is said for anyone else."""
+    ev = ctx.event
+    user = str(ev.extra.get("user") or "")
+    binding = await ctx.repo.binding(ev.channel, ev.chat_id)
+    if binding is None or not user:
+        return
+    target = await roster.official(ctx.repo.session, binding.unit_code, ev.channel, user)
+    if target is not None:
+        await _take_off(ctx, binding.unit_code, target, "roster-left")
+
+
+async def _take_off(ctx: Ctx, unit: str, target: Official, said: str) -> None:
+    """Take ``target`` off the unit's roster, free the open tickets they held (their cards
+    redrawn), and tell the group (``said``: the locale key of the first line)."""
+    t = ctx.group_t()
     name = target.name
-    await roster.remove_official(ctx.repo.session, unit, ev.channel, target.user_id)
+    await roster.remove_official(ctx.repo.session, unit, target.channel, target.user_id)
     now = ctx.services.clock()
     released = await roster.release_held(ctx.repo.session, unit, _holder(target), now=now)
     for ticket in released:
         await ctx.repo.record(ticket, "holder", ctx.actor, note=None, at=now)
         await notify.refresh_cards(ctx, ticket)
     await ctx.repo.commit()
-    text = t("roster-removed", name=escape(name), unit=_unit(ctx, t, unit))
+    text = t(said, name=escape(name), unit=_unit(ctx, t, unit))
     if released:
         shown = [f"<code>{render.number(ticket)}</code>" for ticket in released[:RELEASED_SHOWN]]
         if len(released) > RELEASED_SHOWN:  # a message holds 4,096 characters
             shown.append(t("roster-released-more", count=len(released) - RELEASED_SHOWN))
         text += "\n" + t("roster-released", name=escape(name), numbers=", ".join(shown))
     await ctx.reply(text)
-    log.info("unit %s: %s removed %s from the roster", unit, ctx.actor, target.user_id)
+    log.info("unit %s: %s took %s off the roster", unit, ctx.actor, target.user_id)
 
 
 # -- buttons on the card ------------------------------------------------------------------------

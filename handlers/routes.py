@@ -40,6 +40,10 @@ async def handle(ctx: Ctx) -> None:
     if ev.kind is Kind.CHAT_MOVED:
         await official.chat_moved(ctx)
         return
+    if ev.kind is Kind.MEMBER_LEFT:
+        if not ev.private:
+            await roster.member_left(ctx)
+        return
     if ev.person.is_bot:
         return  # other bots (and channels posting as bots) are not residents or officials
     if await roster.handle(ctx):

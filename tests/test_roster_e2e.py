@@ -311,3 +311,30 @@ async def test_a_long_list_of_freed_tickets_is_cut_to_fit_one_message(world: Wor
     removed = await command(world, chief, "/remove_official 1")
     assert removed.count("COPY-") == RELEASED_SHOWN - 1 and number in removed
     assert "và 1 phản ánh khác" in removed
+
+
+async def test_an_official_who_leaves_the_group_leaves_the_roster_and_their_tickets(
+    world: World,
+) -> None:
+    """Leaving the unit's group (or being removed from it) ends being one of its officials:
+    off the roster, their open tickets freed, as with /remove_official. Anyone else comes
+    and goes unremarked."""
+    chief, _, _ = await roster_of_two(world)
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "🙋 Nhận xử lý")
+    await world.reply(world.resident)
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    world.emu.remove_member(world.hoan_kiem, world.official)
+    told = plain(await world.reply(world.hoan_kiem))
+    assert "Cán bộ Hùng đã rời nhóm" in told and number in told
+    await world.settle()
+    assert "Người xử lý" not in plain(current(world, card))
+    listing = await command(world, chief, "/officials")
+    assert "Cán bộ Hùng" not in listing and "(1 người)" in listing
+    world.emu.add_member(world.hoan_kiem, world.stranger)
+    before = len(world.emu.bot_messages(world.hoan_kiem.id))
+    world.emu.remove_member(world.hoan_kiem, world.stranger, by=chief)
+    await world.settle()
+    assert len(world.emu.bot_messages(world.hoan_kiem.id)) == before

@@ -75,6 +75,7 @@ class Kind(StrEnum):
     BUTTON = "button"
     OTHER = "other"  # sticker, voice, video, a non-image file...
     CHAT_MOVED = "chat-moved"  # a group became a supergroup: ``extra["to"]`` is its new id
+    MEMBER_LEFT = "member-left"  # someone left a group or was removed: ``extra["user"]``
 
 
 @dataclass(frozen=True)

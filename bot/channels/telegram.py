@@ -409,6 +409,9 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
     }
     if message.migrate_to_chat_id is not None:
         return Incoming(kind=Kind.CHAT_MOVED, extra={"to": str(message.migrate_to_chat_id)}, **base)
+    if message.left_chat_member is not None:
+        left = str(message.left_chat_member.id)
+        return Incoming(kind=Kind.MEMBER_LEFT, extra={"user": left}, **base)
     text = message.text or message.caption or ""
     if message.text and message.text.startswith("/"):
         head, _, args = message.text.partition(" ")

@@ -207,6 +207,17 @@ class BotAPIEmulator(World):
             record = self.add_message(chat, {"new_chat_members": [user.to_api()]}, sender=user)
             self._deliver(chat, record)
 
+    def remove_member(self, group: ChatRef, user: EmuUser, *, by: EmuUser | None = None) -> None:
+        """The user leaves the group (``by`` someone else: is removed from it); the group gets
+        the left_chat_member message, sent by whoever did it."""
+        chat = self.chat(group)
+        chat.members[user.id] = "kicked" if by is not None and by.id != user.id else "left"
+        chat.anonymous.discard(user.id)
+        record = self.add_message(
+            chat, {"left_chat_member": user.to_api()}, sender=by if by is not None else user
+        )
+        self._deliver(chat, record)
+
     def set_bot_status(self, group: ChatRef, status: str) -> None:
         """Make the bot an administrator, a plain member, or remove it (emits my_chat_member)."""
         chat = self.chat(group)
