@@ -58,12 +58,12 @@ class WriterConnection(Connection):
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         connection = self._connection
-        if connection is not None and self._running and not _closes(fn, connection):
-            if (
-                connection.in_transaction
-                or _makes_cursor(fn, connection)
-                or _ends_nothing(fn, connection)
-            ):
+        method = _method_of(fn, connection)
+        if connection is not None and self._running and method != "close":
+            # A commit or rollback outside a transaction returns at once: SQLAlchemy rolls
+            # back every connection it takes back into its pool, and each was a hand-over to
+            # aiosqlite's thread and back through the loop (1,733 for 967 updates).
+            if connection.in_transaction or method in ("cursor", "commit", "rollback"):
                 return fn(*args, **kwargs)
             if _begins(fn, args) and self._begin_if_free(connection, fn, args):
                 return None  # aiosqlite's Cursor.execute returns itself, not this
@@ -88,19 +88,11 @@ class WriterConnection(Connection):
         return True
 
 
-def _closes(fn: Callable[..., Any], connection: sqlite3.Connection) -> bool:
-    return getattr(fn, "__self__", None) is connection and fn.__name__ == "close"
-
-
-def _makes_cursor(fn: Callable[..., Any], connection: sqlite3.Connection) -> bool:
-    return getattr(fn, "__self__", None) is connection and fn.__name__ == "cursor"
-
-
-def _ends_nothing(fn: Callable[..., Any], connection: sqlite3.Connection) -> bool:
-    """A commit or rollback outside a transaction (the caller checked): sqlite3 returns at once.
-    SQLAlchemy rolls back every connection it takes back into its pool, so each session's end
-    was a hand-over to aiosqlite's thread and back through the loop (1,733 for 967 updates)."""
-    return getattr(fn, "__self__", None) is connection and fn.__name__ in ("commit", "rollback")
+def _method_of(fn: Callable[..., Any], connection: sqlite3.Connection | None) -> str | None:
+    """The name of ``fn`` when it is a method of ``connection`` itself, else None."""
+    if connection is None or getattr(fn, "__self__", None) is not connection:
+        return None
+    return str(fn.__name__)
 
 
 def _begins(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
