@@ -66,16 +66,17 @@ class MemoryRateLimiter:
         return 0.0
 
     async def spend(self, chat_id: str, is_group: bool) -> None:
-        now = self.clock()
-        self._forget(self._bot, now, 1.0)  # answers alone must not grow it for ever
-        if is_group:
-            self._forget(self._groups.setdefault(chat_id, deque()), now, 60.0)
-        self._take(now, chat_id, is_group)
+        self._take(self.clock(), chat_id, is_group)
 
     def _take(self, now: float, chat_id: str, is_group: bool) -> None:
-        self._bot.append(now)
+        """Count a message now; what has left a window goes first (answers alone, which never
+        ask ``_wait``, must not grow it for ever)."""
+        windows = [(self._bot, 1.0)]
         if is_group:
-            self._groups.setdefault(chat_id, deque()).append(now)
+            windows.append((self._groups.setdefault(chat_id, deque()), 60.0))
+        for window, span in windows:
+            self._forget(window, now, span)
+            window.append(now)
 
 
 # Fixed windows in Redis, checked and taken atomically for the bot and the group together;
