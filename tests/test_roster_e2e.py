@@ -47,6 +47,19 @@ async def roster_of_two(world: World) -> tuple[Any, Message, Message]:
     return chief, hung, mai
 
 
+async def held_by_hung(world: World) -> tuple[Any, str, Message]:
+    """A roster of two, and a new report Hùng has taken (so accepted): the chief, the
+    ticket's number and its card; the group's messages so far read."""
+    chief, _, _ = await roster_of_two(world)
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "🙋 Nhận xử lý")
+    await world.reply(world.resident)  # taking it accepted it: the resident is told
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)  # "… đã tiếp nhận …"
+    return chief, number, card
+
+
 async def test_group_admin_adds_two_officials_by_reply_and_officials_lists_them(
     world: World,
 ) -> None:
@@ -212,14 +225,8 @@ async def test_a_group_member_not_on_the_roster_cannot_assign(world: World) -> N
 
 
 async def test_a_transfer_to_another_unit_clears_the_holder(world: World) -> None:
-    await roster_of_two(world)
-    number = await world.report(photos=0)
-    card = await card_of(world, number)
-    await world.press(world.official, card, "🙋 Nhận xử lý")
-    await world.reply(world.resident)
-    await world.settle()
+    _, number, card = await held_by_hung(world)
     assert "Người xử lý: Cán bộ Hùng" in plain(current(world, card))
-    world.emu.skip_bot_messages(world.hoan_kiem)
     await world.press(world.official, current(world, card), "↪️ Chuyển đơn vị")
     ask = await world.reply(world.hoan_kiem)
     await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
@@ -265,13 +272,7 @@ async def test_taking_an_official_off_the_roster_frees_the_tickets_they_held(
     """Someone who left the unit must not stay named on its cards (and in the overdue
     notices) as handling its reports: their open tickets are freed, and the group is told
     which to assign again."""
-    chief, _, _ = await roster_of_two(world)
-    number = await world.report(photos=0)
-    card = await card_of(world, number)
-    await world.press(world.official, card, "🙋 Nhận xử lý")
-    await world.reply(world.resident)  # taking it accepted it
-    await world.settle()
-    world.emu.skip_bot_messages(world.hoan_kiem)  # "… đã tiếp nhận …"
+    chief, number, card = await held_by_hung(world)
     assert "Người xử lý: Cán bộ Hùng" in plain(current(world, card))
     removed = await command(world, chief, "/remove_official 1")
     assert "Đã bớt Cán bộ Hùng" in removed
@@ -291,12 +292,7 @@ async def test_a_long_list_of_freed_tickets_is_cut_to_fit_one_message(world: Wor
     rest are counted, so that the answer fits in one of Telegram's messages."""
     from handlers.roster import RELEASED_SHOWN
 
-    chief, _, _ = await roster_of_two(world)
-    number = await world.report(photos=0)
-    await world.press(world.official, await card_of(world, number), "🙋 Nhận xử lý")
-    await world.reply(world.resident)
-    await world.settle()
-    world.emu.skip_bot_messages(world.hoan_kiem)
+    chief, number, _ = await held_by_hung(world)
     async with world.app.sessions() as session:
         held = await session.scalar(select(Ticket).where(Ticket.holder.is_not(None)))
         assert held is not None
@@ -319,13 +315,7 @@ async def test_an_official_who_leaves_the_group_leaves_the_roster_and_their_tick
     """Leaving the unit's group (or being removed from it) ends being one of its officials:
     off the roster, their open tickets freed, as with /remove_official. Anyone else comes
     and goes unremarked."""
-    chief, _, _ = await roster_of_two(world)
-    number = await world.report(photos=0)
-    card = await card_of(world, number)
-    await world.press(world.official, card, "🙋 Nhận xử lý")
-    await world.reply(world.resident)
-    await world.settle()
-    world.emu.skip_bot_messages(world.hoan_kiem)
+    chief, number, card = await held_by_hung(world)
     world.emu.remove_member(world.hoan_kiem, world.official)
     told = plain(await world.reply(world.hoan_kiem))
     assert "Cán bộ Hùng đã rời nhóm" in told and number in told
