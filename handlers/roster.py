@@ -180,12 +180,16 @@ async def _remove(ctx: Ctx, unit: str) -> None:
     else:
         await ctx.reply(t("roster-remove-usage"), reply_to=ev.message_id)
         return
-    await _take_off(ctx, unit, target, "roster-removed")
+    if not await _take_off(ctx, unit, target, "roster-removed"):  # someone was quicker
+        shown = {"name": escape(target.name), "unit": _unit(ctx, t, unit)}
+        await ctx.reply(t("roster-not-on", **shown), reply_to=ev.message_id)
 
 
 async def member_left(ctx: Ctx) -> None:
     """Someone left (or was removed from) a unit's group: no longer one of its officials.
-    Their tickets are freed as with /remove_official; nothing is said for anyone else."""
+    Their tickets are freed as with /remove_official; nothing is said for anyone else.
+    Telegram may tell of one departure twice (the group's message and, to an administrator
+    bot, a chat_member update): the second finds them gone and says nothing."""
     ev = ctx.event
     user = str(ev.extra.get("user") or "")
     binding = await ctx.repo.binding(ev.channel, ev.chat_id)
@@ -196,12 +200,14 @@ async def member_left(ctx: Ctx) -> None:
         await _take_off(ctx, binding.unit_code, target, "roster-left")
 
 
-async def _take_off(ctx: Ctx, unit: str, target: Official, said: str) -> None:
+async def _take_off(ctx: Ctx, unit: str, target: Official, said: str) -> bool:
     """Take ``target`` off the unit's roster, free the open tickets they held (their cards
-    redrawn), and tell the group (``said``: the locale key of the first line)."""
+    redrawn), and tell the group (``said``: the locale key of the first line). False, with
+    nothing done or said, when another update took them off first."""
     t = ctx.group_t()
     name = target.name
-    await roster.remove_official(ctx.repo.session, unit, target.channel, target.user_id)
+    if not await roster.remove_official(ctx.repo.session, unit, target.channel, target.user_id):
+        return False
     now = ctx.services.clock()
     released = await roster.release_held(ctx.repo.session, unit, _holder(target), now=now)
     for ticket in released:
@@ -216,6 +222,7 @@ async def _take_off(ctx: Ctx, unit: str, target: Official, said: str) -> None:
         text += "\n" + t("roster-released", name=escape(name), numbers=", ".join(shown))
     await ctx.reply(text)
     log.info("unit %s: %s took %s off the roster", unit, ctx.actor, target.user_id)
+    return True
 
 
 # -- buttons on the card ------------------------------------------------------------------------

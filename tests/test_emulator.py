@@ -501,6 +501,31 @@ async def test_group_migration(bot: Bot, emu: BotAPIEmulator) -> None:
     assert service[1].migrate_from_chat_id == group.id
 
 
+async def test_membership_changes_reach_an_administrator_bot_that_asks(
+    bot: Bot, emu: BotAPIEmulator, lan: EmuUser
+) -> None:
+    """Like Telegram: chat_member updates go only to a bot that administers the group and
+    names them in allowed_updates; a departure's message only when announced."""
+    quiet = emu.add_group("Nhóm thường")
+    emu.add_member(quiet, lan)
+    emu.remove_member(quiet, lan, announce=False)
+    big = emu.add_group("Nhóm lớn", bot_status="administrator")
+    chief = emu.add_user("Trưởng nhóm")
+    emu.add_member(big, lan)  # not asked for yet: dropped
+    emu.remove_member(big, lan, by=chief, announce=False)
+    assert await bot.get_updates(timeout=0) == []
+    await bot.get_updates(timeout=0, allowed_updates=["message", "chat_member"])
+    emu.add_member(big, lan)
+    emu.remove_member(big, lan)
+    joined, left, message = await bot.get_updates(timeout=0)
+    assert joined.chat_member is not None and left.chat_member is not None
+    assert joined.chat_member.new_chat_member.status == "member"
+    assert left.chat_member.old_chat_member.status == "member"
+    assert left.chat_member.new_chat_member.status == "left"
+    assert left.chat_member.from_user is not None and left.chat_member.from_user.id == lan.id
+    assert message.message is not None and message.message.left_chat_member is not None
+
+
 async def test_blocked_and_not_started_users(bot: Bot, emu: BotAPIEmulator, lan: EmuUser) -> None:
     stranger = emu.add_user("Khách", started=False)
     with pytest.raises(TelegramForbiddenError, match="can't initiate conversation"):

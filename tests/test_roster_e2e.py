@@ -328,3 +328,31 @@ async def test_an_official_who_leaves_the_group_leaves_the_roster_and_their_tick
     world.emu.remove_member(world.hoan_kiem, world.stranger, by=chief)
     await world.settle()
     assert len(world.emu.bot_messages(world.hoan_kiem.id)) == before
+
+
+async def test_a_departure_without_the_groups_message_still_frees_the_tickets(
+    world: World,
+) -> None:
+    """A large supergroup often gets no left_chat_member message; a bot that administers it
+    is sent a chat_member update for every departure instead: the same roster change."""
+    chief, number, card = await held_by_hung(world)
+    world.emu.set_bot_status(world.hoan_kiem, "administrator")
+    world.emu.remove_member(world.hoan_kiem, world.official, by=chief, announce=False)
+    told = plain(await world.reply(world.hoan_kiem))
+    assert "Cán bộ Hùng đã rời nhóm" in told and number in told
+    await world.settle()
+    assert "Người xử lý" not in plain(current(world, card))
+    assert "(1 người)" in await command(world, chief, "/officials")
+
+
+async def test_a_departure_told_twice_is_announced_once(world: World) -> None:
+    """Both the group's message and the chat_member update come for one departure: the
+    group hears of it once."""
+    _, number, _ = await held_by_hung(world)
+    world.emu.set_bot_status(world.hoan_kiem, "administrator")
+    before = len(world.emu.bot_messages(world.hoan_kiem.id))
+    world.emu.remove_member(world.hoan_kiem, world.official)
+    told = plain(await world.reply(world.hoan_kiem))
+    assert "Cán bộ Hùng đã rời nhóm" in told and number in told
+    await world.settle()
+    assert len(world.emu.bot_messages(world.hoan_kiem.id)) == before + 1

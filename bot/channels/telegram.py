@@ -25,6 +25,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
+    ChatMemberAdministrator,
+    ChatMemberMember,
+    ChatMemberOwner,
+    ChatMemberRestricted,
+    ChatMemberUnion,
+    ChatMemberUpdated,
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -452,6 +458,32 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
     return Incoming(kind=Kind.OTHER, text=text, other=message.content_type, **base)
 
 
+def _in_chat(member: ChatMemberUnion) -> bool:
+    """Whether this member is in the chat: a restricted one may have left it."""
+    if isinstance(member, ChatMemberRestricted):
+        return member.is_member
+    return isinstance(member, ChatMemberOwner | ChatMemberAdministrator | ChatMemberMember)
+
+
+def member_update_to_incoming(update: ChatMemberUpdated) -> Incoming | None:
+    """Someone leaving a group, or removed from it, as MEMBER_LEFT; None for any other change
+    (a join, a promotion, a restriction) and for channels. Telegram sends these to a bot that
+    administers the group; unlike the left_chat_member message, which a large supergroup
+    often does without, they come for every departure."""
+    if update.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        return None
+    if not _in_chat(update.old_chat_member) or _in_chat(update.new_chat_member):
+        return None
+    return Incoming(
+        channel=CHANNEL,
+        chat_id=str(update.chat.id),
+        private=False,
+        person=_person(update.from_user),
+        kind=Kind.MEMBER_LEFT,
+        extra={"user": str(update.new_chat_member.user.id)},
+    )
+
+
 def callback_to_incoming(query: CallbackQuery) -> Incoming | None:
     message = query.message
     if message is None:
@@ -571,6 +603,14 @@ def make_router(
     ) -> None:
         me = await bot.me()
         event = message_to_incoming(message, me.username)
+        if event is not None:
+            await run(event, bot, state, event_update)
+
+    @router.chat_member()
+    async def on_member(
+        update: ChatMemberUpdated, bot: Bot, state: FSMContext, event_update: Update
+    ) -> None:
+        event = member_update_to_incoming(update)
         if event is not None:
             await run(event, bot, state, event_update)
 

@@ -198,25 +198,52 @@ class BotAPIEmulator(World):
             raise ValueError(f"unknown member status {status!r}")
         if anonymous and status not in {"creator", "administrator"}:
             raise ValueError("only administrators can remain anonymous")
+        old = chat_member(self, chat, user.id)
         chat.members[user.id] = status
         if anonymous:
             chat.anonymous.add(user.id)
         else:
             chat.anonymous.discard(user.id)
+        self._member_changed(chat, old, user, by=user)
         if announce:
             record = self.add_message(chat, {"new_chat_members": [user.to_api()]}, sender=user)
             self._deliver(chat, record)
 
-    def remove_member(self, group: ChatRef, user: EmuUser, *, by: EmuUser | None = None) -> None:
-        """The user leaves the group (``by`` someone else: is removed from it); the group gets
-        the left_chat_member message, sent by whoever did it."""
+    def remove_member(
+        self, group: ChatRef, user: EmuUser, *, by: EmuUser | None = None, announce: bool = True
+    ) -> None:
+        """The user leaves the group (``by`` someone else: is removed from it). A bot that is an
+        administrator gets a chat_member update; with ``announce`` (as in small groups) the
+        group also gets the left_chat_member message, sent by whoever did it. Telegram often
+        sends no such message in a large supergroup: ``announce=False``."""
         chat = self.chat(group)
-        chat.members[user.id] = "kicked" if by is not None and by.id != user.id else "left"
+        actor = by if by is not None else user
+        old = chat_member(self, chat, user.id)
+        chat.members[user.id] = "kicked" if actor.id != user.id else "left"
         chat.anonymous.discard(user.id)
-        record = self.add_message(
-            chat, {"left_chat_member": user.to_api()}, sender=by if by is not None else user
+        self._member_changed(chat, old, user, by=actor)
+        if announce:
+            record = self.add_message(chat, {"left_chat_member": user.to_api()}, sender=actor)
+            self._deliver(chat, record)
+
+    def _member_changed(self, chat: EmuChat, old: JSON, user: EmuUser, *, by: EmuUser) -> None:
+        """Telegram's chat_member update, sent only to a bot that administers the chat (and
+        asked for it in allowed_updates); nothing when the status did not change."""
+        new = chat_member(self, chat, user.id)
+        if new == old or chat.type == "private" or user.id == self.bot.id:
+            return
+        if self.member_status(chat, self.bot.id) not in {"creator", "administrator"}:
+            return
+        self.enqueue(
+            "chat_member",
+            {
+                "chat": chat.to_api(),
+                "from": by.to_api(),
+                "date": int(self.now()),
+                "old_chat_member": old,
+                "new_chat_member": new,
+            },
         )
-        self._deliver(chat, record)
 
     def set_bot_status(self, group: ChatRef, status: str) -> None:
         """Make the bot an administrator, a plain member, or remove it (emits my_chat_member)."""
