@@ -77,7 +77,7 @@ async def _command(ctx: Ctx) -> None:
         await _bind(ctx)
     elif command == "unbind":
         if not ctx.is_admin:
-            await ctx.reply(t("admin-only"))
+            await ctx.reply(t(_admin_only(ctx)))
             return
         code = await ctx.repo.unbind_chat(ctx.event.channel, ctx.event.chat_id)
         await ctx.repo.commit()
@@ -94,10 +94,16 @@ async def _command(ctx: Ctx) -> None:
             await ctx.reply(t("group-bound-to", unit=name))
 
 
+def _admin_only(ctx: Ctx) -> str:
+    """Why a city admin's command is refused: a group's administrator who remains anonymous
+    writes as the group, so the bot cannot tell whether they are one of the city's admins."""
+    return "admin-only-anonymous" if ctx.event.person.as_chat else "admin-only"
+
+
 async def _bind(ctx: Ctx) -> None:
     t = ctx.group_t()
     if not ctx.is_admin:
-        await ctx.reply(t("admin-only"))
+        await ctx.reply(t(_admin_only(ctx)))
         return
     query = ctx.event.args.strip()
     if not query:

@@ -191,6 +191,23 @@ async def test_admin_binds_a_group_and_others_cannot(world: World) -> None:
     assert "gửi cho người phản ánh" in help_text and "!" in help_text
 
 
+async def test_a_city_admin_writing_anonymously_is_told_why_bind_is_refused(
+    world: World,
+) -> None:
+    """A city admin who remains anonymous in a group writes as the group: the bot cannot
+    know it is them, and says so (with the way out), rather than that they are no admin."""
+    group = world.emu.add_group("UBND xã Sóc Sơn")
+    world.emu.add_member(group, world.admin, status="administrator", anonymous=True)
+    await world.say(world.admin, "/bind Sóc Sơn", chat=group)
+    refusal = plain(await world.reply(group))
+    assert "ẩn danh" in refusal and "Remain anonymous" in refusal
+    await world.say(world.admin, "/unbind", chat=group)
+    assert "ẩn danh" in plain(await world.reply(group))
+    world.emu.add_member(group, world.admin, status="administrator")
+    await world.say(world.admin, "/bind Sóc Sơn", chat=group)
+    assert "Xã Sóc Sơn" in plain(await world.reply(group))
+
+
 async def test_ticket_for_a_unit_without_a_group_goes_to_the_supervisors(world: World) -> None:
     # Văn Miếu - Quốc Tử Giám has no bound group in this world.
     number = await world.report(photos=0, place=(21.0293, 105.8356))
