@@ -118,10 +118,19 @@ async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
         yield connection
 
 
+def dialect_of(session: AsyncSession) -> str:
+    """The name of the session's SQL dialect: "sqlite" or "postgresql"."""
+    return session.bind.dialect.name if session.bind else "sqlite"
+
+
+def insert_in(dialect: str, table: Any) -> PgInsert | SqliteInsert:
+    """INSERT into ``table`` in the named dialect, for its ON CONFLICT clauses."""
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
 def insert_for(session: AsyncSession, table: Any) -> PgInsert | SqliteInsert:
     """INSERT into ``table`` in the session's dialect, for its ON CONFLICT clauses."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return insert_in(dialect_of(session), table)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -10,13 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import Executable, bindparam, delete, exists, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.lifecycle import OPEN, Status
-from storage.db import insert_for
+from storage.db import dialect_of, insert_for, insert_in
 from storage.models import (
     BlockedIdentity,
     ChatBinding,
@@ -41,6 +42,23 @@ LIMIT_WINDOW = timedelta(hours=1)
 # A forgotten resident's report times are kept rounded up to this (forget_resident).
 FORGOTTEN_STEP = timedelta(minutes=10)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+# Statements every update runs, built once with their values as bind parameters: built anew,
+# SQLAlchemy constructs each and computes its cache key on every execution.
+_RESIDENT = select(Resident).where(
+    Resident.channel == bindparam("channel"), Resident.external_id == bindparam("external_id")
+)
+
+
+@functools.cache
+def _record_handled(dialect: str) -> Executable:
+    # The table, not the class: given its values apart, an ORM insert is a bulk insert.
+    return (
+        insert_in(dialect, HandledUpdate.__table__)
+        .values(channel=bindparam("channel"), update_id=bindparam("update_id"))
+        .on_conflict_do_nothing()
+    )
 
 
 def _round_up(moment: datetime, step: timedelta) -> datetime:
@@ -103,8 +121,8 @@ class Repository:
 
     async def first_delivery(self, channel: str, update_id: str) -> bool:
         """Record an update as handled; False when it was handled before (a redelivery)."""
-        stmt = insert_for(self.session, HandledUpdate).values(channel=channel, update_id=update_id)
-        result = await self.session.execute(stmt.on_conflict_do_nothing())
+        stmt = _record_handled(dialect_of(self.session))
+        result = await self.session.execute(stmt, {"channel": channel, "update_id": update_id})
         return cast(CursorResult[Any], result).rowcount == 1
 
     async def forget_handled_before(self, moment: datetime) -> None:
@@ -114,7 +132,7 @@ class Repository:
 
     async def resident(self, channel: str, external_id: str) -> Resident | None:
         return await self.session.scalar(
-            select(Resident).where(Resident.channel == channel, Resident.external_id == external_id)
+            _RESIDENT, {"channel": channel, "external_id": external_id}
         )
 
     async def resident_by_id(self, resident_id: int) -> Resident | None:
