@@ -169,6 +169,32 @@ async def test_an_edited_message_is_answered_not_silently_ignored(world: World) 
     assert "đã sửa không được ghi nhận" in plain(await world.reply(r))
 
 
+async def test_the_edit_notice_speaks_the_language_the_resident_chose(world: World) -> None:
+    r = world.resident  # a Vietnamese app
+    await world.say(r, "/lang")
+    await world.press(r, await world.reply(r), "l:en")
+    await world.reply(r)
+    sent = await world.say(r, "Hello")
+    await world.replies(r, 1)
+    await world.emu.edit_text(r, sent, "Hello again")
+    assert "Edited messages are not picked up" in plain(await world.reply(r))
+
+
+async def test_a_live_location_moving_is_not_answered_each_time(world: World) -> None:
+    """Each move of a shared live location comes as an edit, every few seconds for as long
+    as it is shared: the bot takes the first position and says nothing to the moves."""
+    r = await at_photos(world)
+    await world.press(r, world.emu.bot_messages(r.id)[-1], "r:skip")
+    await world.reply(r)
+    lat, lon = HOAN_KIEM_LAKE
+    pin = await world.emu.send_location(r, lat, lon, live_period=900)
+    await world.reply(r)
+    for step in range(3):
+        await world.emu.move_live_location(r, pin, lat + 0.0001 * step, lon)
+    await world.settle()
+    assert not any("đã sửa" in plain(m) for m in world.emu.bot_messages(r.id))
+
+
 async def test_messages_from_other_bots_and_channels_are_ignored(world: World) -> None:
     other_bot = world.emu.add_user("SpamBot", is_bot=True)
     world.emu.add_member(world.hoan_kiem, other_bot)

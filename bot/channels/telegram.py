@@ -616,14 +616,26 @@ def make_router(
 
     @router.edited_message()
     async def on_edit(message: Message, bot: Bot) -> None:
-        if message.chat.type == ChatType.PRIVATE:
-            code = message.from_user.language_code if message.from_user else None
-            t = translator(pick_language(code, services.default_language))
-            await bot.send_message(
-                message.chat.id,
-                t("edit-not-picked-up"),
-                reply_parameters=_reply(str(message.message_id)),
-            )
+        """A resident edited a message: the edit is not taken, and they are told so. A live
+        location that moves comes as an edit every few seconds while it is shared: not one."""
+        if message.chat.type != ChatType.PRIVATE or message.location is not None:
+            return
+        user = message.from_user
+        if user is None:
+            return
+        async with sessions() as session:
+            known = await Repository(session).resident(CHANNEL, str(user.id))
+        # The language they chose with /lang, else their app's.
+        lang = (
+            known.language
+            if known
+            else pick_language(user.language_code, services.default_language)
+        )
+        await bot.send_message(
+            message.chat.id,
+            translator(lang)("edit-not-picked-up"),
+            reply_parameters=_reply(str(message.message_id)),
+        )
 
     @router.callback_query()
     async def on_button(
