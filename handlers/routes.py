@@ -122,21 +122,36 @@ async def _resident_command(ctx: Ctx) -> bool:
     elif command in ("report", "new"):
         await report.start(ctx)
     elif command == "status":
-        await ctx.state.clear()
+        writing = await _aside(ctx)
         await status.show(ctx, ctx.event.args)
+        if writing:
+            await ctx.reply(ctx.t("report-kept"))
     elif command in ("forget_me", "forgetme"):
         await privacy.ask_forget(ctx)
     elif command in ("block", "unblock") and ctx.is_admin:
         await moderation.block(ctx, blocked=command == "block")
     elif command in ("my", "mine"):
-        await ctx.state.clear()
+        writing = await _aside(ctx)
         await status.my_tickets(ctx)
+        if writing:
+            await ctx.reply(ctx.t("report-kept"))
     else:
         step, _ = await ctx.state.get()
         # An unknown command inside the wizard: say so, and repeat where we are.
         await ctx.reply(ctx.t("unknown-command-in-step" if step else "unknown-command"))
         return step is None
     return True
+
+
+async def _aside(ctx: Ctx) -> bool:
+    """A question asked by command in the middle of something (/status, /my): a report being
+    written is kept, to go on with after the answer (True); anything else is left."""
+    step, _ = await ctx.state.get()
+    if step in report.STEPS:
+        return True
+    if step is not None:
+        await ctx.state.clear()
+    return False
 
 
 async def _global_button(ctx: Ctx) -> bool:

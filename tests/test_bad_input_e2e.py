@@ -169,6 +169,20 @@ async def test_an_edited_message_is_answered_not_silently_ignored(world: World) 
     assert "đã sửa không được ghi nhận" in plain(await world.reply(r))
 
 
+async def test_status_and_my_in_the_middle_of_a_report_keep_the_draft(world: World) -> None:
+    """Asking after a ticket while writing a report answers and keeps the report: the next
+    photo is the report's, not a message out of nowhere."""
+    r = await at_photos(world)
+    await world.say(r, "/status ZZZZ-999")
+    _, kept = await world.replies(r, 2)
+    assert "vẫn được giữ" in plain(kept)
+    await world.say(r, "/my")
+    _, kept = await world.replies(r, 2)
+    assert "vẫn được giữ" in plain(kept)
+    await world.emu.send_photo(r, jpeg())
+    assert "1/5" in plain(await world.reply(r))
+
+
 async def test_the_edit_notice_speaks_the_language_the_resident_chose(world: World) -> None:
     r = world.resident  # a Vietnamese app
     await world.say(r, "/lang")
