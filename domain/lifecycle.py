@@ -140,13 +140,19 @@ def apply(
     return Change(action, status, _RESULT[action], clean, to_unit)
 
 
-def check_extension(status: Status, extended: bool, days: int, reason: str | None) -> str:
+def check_extension(
+    status: Status, extended: bool, days: int, reason: str | None, *, overdue: bool = False
+) -> str:
     """Check an extension of the resolution deadline; returns the cleaned reason. Without a
-    reason (None) only whether an extension may be asked for is checked."""
+    reason (None) only whether an extension may be asked for is checked. An extension is asked
+    for before the deadline (``overdue``: it has passed): moved afterwards, a late ticket
+    would count as resolved in time."""
     if status not in OPEN:
         raise ExtensionRefused("closed")
     if extended:
         raise ExtensionRefused("again")
+    if overdue:
+        raise ExtensionRefused("overdue")
     if days not in EXTENSION_DAYS:
         raise ExtensionRefused("days")
     if reason is None:

@@ -40,7 +40,13 @@ async def on_button(ctx: Ctx, parts: list[str], may_act: MayAct) -> None:
         await ctx.answer_button(t("not-your-unit"))
         return
     try:
-        check_extension(Status(ticket.status), ticket.extended, days or EXTENSION_DAYS[0], None)
+        check_extension(
+            Status(ticket.status),
+            ticket.extended,
+            days or EXTENSION_DAYS[0],
+            None,
+            overdue=_overdue(ctx, ticket),
+        )
     except ExtensionRefused as refused:
         await ctx.answer_button()
         await ctx.reply(refusal(t, refused, ticket), reply_to=ev.message_id)
@@ -85,7 +91,9 @@ async def on_reason(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     assert fresh is not None
     ticket = fresh
     try:
-        reason = check_extension(Status(ticket.status), ticket.extended, days, ev.text)
+        reason = check_extension(
+            Status(ticket.status), ticket.extended, days, ev.text, overdue=_overdue(ctx, ticket)
+        )
     except ExtensionRefused as refused:
         await ctx.reply(refusal(t, refused, ticket), reply_to=ev.message_id)
         return
@@ -139,4 +147,9 @@ def refusal(t: Translator, refused: ExtensionRefused, ticket: Ticket) -> str:
         f"extend-refused-{refused.reason}",
         number=render.number(ticket),
         status=render.status_label(t, ticket.status),
+        deadline=render.when(ticket.resolve_by),
     )
+
+
+def _overdue(ctx: Ctx, ticket: Ticket) -> bool:
+    return ticket.resolve_by <= ctx.services.clock()

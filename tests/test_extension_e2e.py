@@ -47,3 +47,23 @@ async def test_a_closed_ticket_is_not_extended(world: World) -> None:
     ticket = await ticket_of(world, number)
     await world.emu.press(world.official, card, f"ex:{ticket.id}:5", check=False)
     assert "không cần gia hạn" in plain(await world.reply(world.hoan_kiem))
+
+
+async def test_a_deadline_already_passed_is_not_extended(world: World) -> None:
+    """An extension is asked for before the deadline: moved afterwards, a late ticket would
+    count as resolved in time (and the resident be told of a date already past)."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    before = await ticket_of(world, number)
+    await world.press(world.official, card, "⏳ Gia hạn")
+    pick = await world.reply(world.hoan_kiem)
+    await world.press(world.official, pick, "+5 ngày")
+    prompt = await world.reply(world.hoan_kiem)
+    world.clock.advance(days=30)  # the prompt answered after the deadline
+    await world.say(world.official, "Chờ vật tư thay thế.", chat=world.hoan_kiem, reply_to=prompt)
+    refused = plain(await world.reply(world.hoan_kiem))
+    assert "đã quá hạn" in refused and number in refused
+    await world.press(world.official, card, "⏳ Gia hạn")  # and asked for anew
+    assert "đã quá hạn" in plain(await world.reply(world.hoan_kiem))
+    after = await ticket_of(world, number)
+    assert not after.extended and after.resolve_by == before.resolve_by

@@ -92,3 +92,6 @@ def test_a_deadline_is_extended_once_while_open_with_a_reason() -> None:
         with pytest.raises(ExtensionRefused) as refused:
             check_extension(status, extended, days, reason)
         assert refused.value.reason == why
+    with pytest.raises(ExtensionRefused) as refused:  # moved now, late would count as in time
+        check_extension(Status.IN_PROGRESS, False, 5, "chờ vật tư", overdue=True)
+    assert refused.value.reason == "overdue"
