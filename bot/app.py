@@ -210,7 +210,7 @@ async def build_app(
 
 COMMANDS = ("start", "report", "status", "my", "cancel", "lang", "help", "forget_me")
 # In group chats (a unit's, the supervisors'): the officials' commands, not the residents'.
-GROUP_COMMANDS = ("help", "unit", "officials", "stats", "export")
+GROUP_COMMANDS = ("help", "open", "overdue", "unit", "officials", "stats", "export")
 
 
 async def patiently(call: Callable[[], Awaitable[T]], what: str, attempts: int = 8) -> T:

@@ -28,6 +28,7 @@ from handlers import (
     stats,
     status,
     verdict,
+    worklist,
 )
 from handlers.context import Ctx
 from locales import pick_language, translator
@@ -51,6 +52,9 @@ async def handle(ctx: Ctx) -> None:
     if not ev.private:
         if ev.kind is Kind.COMMAND and ev.command in stats.COMMANDS:
             await stats.handle(ctx)
+            return
+        if ev.kind is Kind.COMMAND and ev.command in worklist.COMMANDS:
+            await worklist.handle(ctx)
             return
         await official.handle(ctx)
         return

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Executable, bindparam, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, Executable, bindparam, delete, exists, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -431,6 +431,25 @@ class Repository:
             .order_by(Ticket.id)
         )
         return result.all()
+
+    async def worklist(
+        self, unit_code: str | None, *, due_before: datetime | None, limit: int
+    ) -> tuple[Sequence[Ticket], int]:
+        """Open tickets of a unit (None: of the city), nearest deadline first, at most
+        ``limit`` of them, and how many there are; ``due_before``: only those whose deadline
+        falls before it."""
+        where: list[ColumnElement[bool]] = [Ticket.status.in_([str(s) for s in OPEN])]
+        if unit_code is not None:
+            where.append(Ticket.unit_code == unit_code)
+        if due_before is not None:
+            where.append(Ticket.resolve_by < due_before)
+        total = await self.session.scalar(select(func.count()).select_from(Ticket).where(*where))
+        if not total:
+            return [], 0
+        shown = await self.session.scalars(
+            select(Ticket).where(*where).order_by(Ticket.resolve_by, Ticket.id).limit(limit)
+        )
+        return shown.all(), int(total)
 
     async def tickets_of(self, reporter_id: int, limit: int = 10) -> Sequence[Ticket]:
         result = await self.session.scalars(

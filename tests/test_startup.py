@@ -57,8 +57,9 @@ async def test_groups_get_the_officials_menu_and_private_chats_the_residents(
     _, app = started
     await prepare_polling(app)
     groups = await app.bot.get_my_commands(scope=BotCommandScopeAllGroupChats())
-    assert [c.command for c in groups] == ["help", "unit", "officials", "stats", "export"]
-    assert groups[2].description == "Danh sách cán bộ xử lý của đơn vị"
+    menu = ["help", "open", "overdue", "unit", "officials", "stats", "export"]
+    assert [c.command for c in groups] == menu
+    assert groups[menu.index("officials")].description == "Danh sách cán bộ xử lý của đơn vị"
     residents = [c.command for c in await app.bot.get_my_commands()]
     assert "report" in residents and "officials" not in residents
 
