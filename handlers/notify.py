@@ -214,14 +214,17 @@ async def tell_residents(
     photo_key: str | None = None,
     *,
     reporter_only: bool = False,
-) -> None:
+) -> int:
     """Queue one message about the ticket for its reporter and each follower, each written
-    in their own language by ``compose``."""
+    in their own language by ``compose``; how many were queued."""
+    told = 0
     for recipient in await residents_of(ctx, ticket):
         if reporter_only and recipient.follower:
             continue
         text = for_recipient(recipient, ticket, compose(recipient.t))
         await _to_resident(ctx, ticket, text, recipient.chat, photo_key)
+        told += 1
+    return told
 
 
 async def tell_resident_status(
@@ -239,12 +242,15 @@ async def tell_resident_status(
     await tell_residents(ctx, ticket, compose, photo_key)
 
 
-async def answer_to_resident(ctx: Ctx, ticket: Ticket, text: str, photo_key: str | None) -> None:
+async def answer_to_resident(ctx: Ctx, ticket: Ticket, text: str, photo_key: str | None) -> int:
+    """The unit's answer for the ticket's residents; to how many it goes (none: the reporter
+    asked to be forgotten or blocked the bot, and nobody follows the ticket)."""
+
     def compose(t: Translator) -> str:
         unit = render.unit_name(ctx.services.directory, ticket.unit_code, t.lang)
         return t("notify-answer", number=render.number(ticket), unit=unit, text=escape(text))
 
-    await tell_residents(ctx, ticket, compose, photo_key)
+    return await tell_residents(ctx, ticket, compose, photo_key)
 
 
 async def resident_confirmation(ctx: Ctx, ticket: Ticket) -> None:

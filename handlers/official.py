@@ -379,9 +379,9 @@ async def _answer_resident(ctx: Ctx, ticket: Ticket) -> None:
         )
         return
     await ctx.repo.record(ticket, "answer", ctx.actor, note=text or None)
-    await notify.answer_to_resident(ctx, ticket, text, key)
+    told = await notify.answer_to_resident(ctx, ticket, text, key)
     await ctx.repo.commit()
-    await ctx.reply(t("answer-sent"), reply_to=ev.message_id)
+    await ctx.reply(t("answer-sent" if told else "answer-kept-no-one"), reply_to=ev.message_id)
 
 
 # -- status changes -----------------------------------------------------------------------------

@@ -19,6 +19,21 @@ async def test_reply_to_the_card_reaches_the_resident_and_is_confirmed(world: Wo
     assert "Đã gửi cho người phản ánh" in plain(confirm)
 
 
+async def test_an_answer_no_resident_can_receive_is_not_said_to_be_sent(world: World) -> None:
+    """The reporter asked to be forgotten and nobody follows the ticket: the answer is kept
+    in its history, and the group is told that no one received it, not "sent"."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.say(world.resident, "/forget_me")
+    await world.press(world.resident, await world.reply(world.resident), "f:yes")
+    await world.reply(world.resident)
+    await world.say(world.official, "Đã cử người xuống.", chat=world.hoan_kiem, reply_to=card)
+    told = plain(await world.reply(world.hoan_kiem))
+    assert "không gửi được cho ai" in told and "Đã gửi" not in told
+    await world.settle()
+    assert "Đã cử người xuống." not in str(world.emu.bot_messages(world.resident.id))
+
+
 async def test_reply_to_a_card_photo_also_reaches_the_resident(world: World) -> None:
     number = await world.report(photos=1)
     await world.settle()
