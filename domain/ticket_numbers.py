@@ -12,6 +12,7 @@ ticket (Luhn mod 32 misses some swaps, such as 0 and Z). Reading accepts the loo
 from __future__ import annotations
 
 import secrets
+import unicodedata
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVXYZ"
 _N = len(ALPHABET)
@@ -45,8 +46,10 @@ def new_number() -> str:
 
 
 def normalise(typed: str) -> str | None:
-    """The stored form of a number a person typed, or None when it cannot be one of ours."""
-    cleaned = "".join(ch for ch in typed.upper() if ch.isalnum()).translate(_LOOKALIKES)
+    """The stored form of a number a person typed, or None when it cannot be one of ours.
+    Full-width letters and digits (a CJK or some Vietnamese keyboards) are read as ASCII."""
+    ascii_like = unicodedata.normalize("NFKC", typed)
+    cleaned = "".join(ch for ch in ascii_like.upper() if ch.isalnum()).translate(_LOOKALIKES)
     return cleaned if is_valid(cleaned) else None
 
 

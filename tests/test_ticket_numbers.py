@@ -18,6 +18,13 @@ def test_number_is_read_back_whatever_case_spaces_and_dashes() -> None:
         assert tn.normalise(typed) == number
 
 
+def test_full_width_letters_and_digits_are_read_as_ascii() -> None:
+    number = tn.new_number()
+    wide = "".join(chr(ord(ch) + 0xFEE0) for ch in tn.display(number))  # "ＡＢＣＤ－１２３"
+    assert tn.normalise(wide) == number
+    assert tn.normalise(wide.lower()) == number
+
+
 def test_look_alike_letters_are_read_as_digits() -> None:
     body = "0011AB"
     number = body + tn.check_symbol(body)
