@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["compact", "fold"]
+__all__ = ["compact", "fold", "yes_or_no"]
 
 _NON_WORD = re.compile(r"[\W_]+")
 
@@ -31,3 +31,36 @@ def fold(text: str) -> str:
 def compact(text: str) -> str:
     """Fold ``text`` and drop the spaces too (``"Ba Đình"`` and ``"badinh"`` agree)."""
     return fold(text).replace(" ", "")
+
+
+# Answers typed to a yes-or-no question, word by word after folding (no accents, lower case),
+# Vietnamese and English: an answer is made of such words only, at least one of them a "yes"
+# (or a "no"), the rest politeness and fillers ("vâng, đúng rồi ạ", "không phải đâu").
+# (Words in a string, split: a list of forty quoted words would fill forty lines.)
+_YES_WORDS = frozenset(
+    "dung chinh xac chuan phai co vang da dongy u uh um ok oke okay okie "  # noqa: SIM905
+    "yes y yeah yep right correct true".split()
+)
+_NO_WORDS = frozenset("khong sai chua khac no n nope wrong other".split())  # noqa: SIM905
+_FILLERS = frozenset(
+    "roi vay a nhe ne luon dau don vi chon another unit the is it that s".split()  # noqa: SIM905
+)
+
+
+def yes_or_no(text: str) -> bool | None:
+    """A typed yes (True) or no (False), in Vietnamese or English, with or without accents
+    and punctuation; None for anything else.
+
+    >>> [yes_or_no(s) for s in ("Đúng rồi!", "vâng, đúng rồi ạ", "ok", "Không phải", "Phố Huế")]
+    [True, True, True, False, None]
+    """
+    words = fold(text).replace("dong y", "dongy").split()  # "đồng ý", not "Đống Đa"
+    if not words or len(words) > 6:
+        return None
+    if any(w in _NO_WORDS for w in words) and all(
+        w in _NO_WORDS or w in _YES_WORDS or w in _FILLERS for w in words
+    ):
+        return False  # "không đúng", "không phải": a no, whatever yes-words it holds
+    if any(w in _YES_WORDS for w in words) and all(w in _YES_WORDS or w in _FILLERS for w in words):
+        return True
+    return None

@@ -20,6 +20,7 @@ from domain.categories import Category, Group, Priority
 from domain.lifecycle import OPEN, Status
 from domain.photos import PhotoRejected
 from domain.places import resolve_typed_address
+from domain.text import yes_or_no
 from handlers import notify, privacy, render
 from handlers.context import Ctx
 from handlers.photos import take_photo
@@ -348,10 +349,12 @@ def _unit_choices(ctx: Ctx) -> Choices:
 
 
 async def _on_unit_confirm(ctx: Ctx, draft: Draft, data: str) -> None:
-    if data == "r:ok":
+    # A yes or a no typed instead of pressed ("đúng rồi", "không") is the button's answer.
+    typed = yes_or_no(ctx.event.text) if ctx.event.kind is Kind.TEXT else None
+    if data == "r:ok" or typed is True:
         await ctx.answer_button()
         await _go(ctx, REVIEW, draft)
-    elif data == "r:other":
+    elif data == "r:other" or typed is False:
         await ctx.answer_button()
         await _go(ctx, UNIT_SEARCH, draft)
     elif ctx.event.kind is Kind.LOCATION or ctx.event.kind is Kind.TEXT:

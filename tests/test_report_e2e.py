@@ -217,6 +217,25 @@ async def test_resident_corrects_the_unit_found(world: World) -> None:
     assert "Cống bị tắc" in plain(card)
 
 
+async def test_a_yes_or_no_typed_at_the_unit_question_answers_it(world: World) -> None:
+    """Asked whether the unit found is right, many type their answer instead of pressing a
+    button: "Đúng rồi" goes on to the review, "không" to choosing another unit, rather than
+    both being taken for addresses that cannot be found."""
+    r = world.resident
+    for typed, expected in (("không phải", "gõ tên phường"), ("Vâng, đúng rồi ạ", "Gửi phản ánh")):
+        await world.press(r, await world.open_report(r), "r:cat:drainage")
+        await world.reply(r)
+        await world.say(r, "Cống bị tắc, nước tràn lên mặt đường.")
+        await world.press(r, await world.reply(r), "r:skip")
+        await world.reply(r)
+        await world.emu.send_location(r, 21.0288, 105.8522)
+        await world.replies(r, 2)
+        await world.say(r, typed)
+        assert expected in plain(await world.reply(r))
+        await world.say(r, "/cancel")
+        await world.replies(r, 2)
+
+
 async def test_administrative_complaint_needs_no_pin(world: World) -> None:
     r = world.resident
     await world.press(r, await world.open_report(r), "r:cat:procedure")
