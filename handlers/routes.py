@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.channels.base import Kind
+from bot.channels.base import Kind, RemoveKeys
 from handlers import (
     followup,
     menu,
@@ -116,7 +116,8 @@ async def _resident_command(ctx: Ctx) -> bool:
     elif command in ("cancel", "stop"):
         step, _ = await ctx.state.get()
         await ctx.state.clear()
-        await ctx.reply(ctx.t("cancelled" if step else "nothing-to-cancel"))
+        # The place step's keys (send location, cancel) go with what they were for.
+        await ctx.reply(ctx.t("cancelled" if step else "nothing-to-cancel"), markup=RemoveKeys())
         await menu.show_menu(ctx)
     elif command in ("help", "menu"):
         await menu.help_(ctx)
@@ -184,7 +185,7 @@ async def _global_button(ctx: Ctx) -> bool:
     if step is not None and data != "m:help":
         await ctx.state.clear()
         if step in report.STEPS:
-            await ctx.reply(ctx.t("report-left"))
+            await ctx.reply(ctx.t("report-left"), markup=RemoveKeys())
     if data == "m:report":
         await report.start(ctx)
     elif data == "m:check":

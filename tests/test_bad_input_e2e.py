@@ -183,6 +183,28 @@ async def test_status_and_my_in_the_middle_of_a_report_keep_the_draft(world: Wor
     assert "1/5" in plain(await world.reply(r))
 
 
+async def test_leaving_a_report_at_the_place_step_takes_its_keys_away(world: World) -> None:
+    """The place step shows keys under the input field (send location, cancel): /cancel, or
+    a menu button that leaves the report, takes them away rather than leave keys that now
+    lead nowhere."""
+    for leave in ("/cancel", "m:check"):
+        r = await at_photos(world)
+        await world.press(r, world.emu.bot_messages(r.id)[-1], "r:skip")
+        await world.reply(r)
+        assert world.emu.keyboard(r) is not None  # 📍 send location, ❌ cancel
+        if leave.startswith("/"):
+            await world.say(r, leave)
+        else:
+            await world.say(r, "/menu")
+            menu = (await world.replies(r, 1))[-1]
+            await world.press(r, menu, leave)
+        await world.settle()
+        assert world.emu.keyboard(r) is None, leave
+        await world.say(r, "/cancel")
+        await world.settle()
+        world.emu.skip_bot_messages(r)
+
+
 async def test_the_edit_notice_speaks_the_language_the_resident_chose(world: World) -> None:
     r = world.resident  # a Vietnamese app
     await world.say(r, "/lang")
