@@ -180,18 +180,29 @@ def clean_text(text: str) -> str:
 # -- photos -------------------------------------------------------------------------------------
 
 
-def _photo_choices(ctx: Ctx, draft: Draft) -> Choices:
+def _photo_choices(ctx: Ctx, draft: Draft, *, counted: bool = True) -> Choices:
+    """Done (with the count; ``counted=False`` while an album is still arriving) or Skip; when
+    the photos are being changed from the review, a way to start them again; Cancel."""
     count = len(draft["photos"])
-    first = (
-        Button(ctx.t("button-photos-done", count=count), "r:done")
-        if count
-        else Button(ctx.t("button-skip"), "r:skip")
-    )
-    return Choices(((first,), (Button(ctx.t("button-cancel"), "r:cancel"),)))
+    if not count:
+        first = Button(ctx.t("button-skip"), "r:skip")
+    elif counted:
+        first = Button(ctx.t("button-photos-done", count=count), "r:done")
+    else:
+        first = Button(ctx.t("button-photos-done-album"), "r:done")
+    rows: list[tuple[Button, ...]] = [(first,)]
+    if count and draft.get("back"):
+        rows.append((Button(ctx.t("button-photos-clear"), "r:clear"),))
+    rows.append((Button(ctx.t("button-cancel"), "r:cancel"),))
+    return Choices(tuple(rows))
 
 
 async def ask_photos(ctx: Ctx, draft: Draft) -> None:
-    await ctx.reply(ctx.t("report-ask-photo", max=MAX_PHOTOS), markup=_photo_choices(ctx, draft))
+    count = len(draft["photos"])
+    ask = ctx.t("report-ask-photo-more", count=count, max=MAX_PHOTOS) if count else None
+    await ctx.reply(
+        ask or ctx.t("report-ask-photo", max=MAX_PHOTOS), markup=_photo_choices(ctx, draft)
+    )
 
 
 async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
@@ -199,6 +210,12 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
     if data in ("r:skip", "r:done"):
         await ctx.answer_button()
         await _go(ctx, REVIEW if draft.pop("back", False) else PLACE, draft)
+        return
+    if data == "r:clear":  # changing the photos from the review: start them again
+        await ctx.answer_button()
+        draft.update(photos=[], albums=[], cut=[])
+        await ctx.state.set(PHOTOS, draft)
+        await ask_photos(ctx, draft)
         return
     if ev.kind is not Kind.PHOTO or ev.photo_ref is None:
         await _stale_button(ctx)
@@ -208,6 +225,14 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
         if ev.album_id is None or ev.album_id not in draft["albums"]:
             await ctx.reply(
                 ctx.t("report-photo-limit", max=MAX_PHOTOS), markup=_photo_choices(ctx, draft)
+            )
+        elif ev.album_id not in draft.setdefault("cut", []):
+            # An album that crossed the limit: said once, whatever number more it holds.
+            draft["cut"].append(ev.album_id)
+            await ctx.state.set(PHOTOS, draft)
+            await ctx.reply(
+                ctx.t("report-photo-limit-album", max=MAX_PHOTOS),
+                markup=_photo_choices(ctx, draft),
             )
         return
     try:
@@ -220,11 +245,17 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
     if ev.album_id is not None:
         draft["albums"].append(ev.album_id)
     await ctx.state.set(PHOTOS, draft)
-    if ev.album_id is None or first_of_album:
-        # An album arrives as several messages: acknowledge it once, not once per picture.
+    if ev.album_id is None:
         await ctx.reply(
             ctx.t("report-photo-received", count=len(draft["photos"]), max=MAX_PHOTOS),
             markup=_photo_choices(ctx, draft),
+        )
+    elif first_of_album:
+        # An album arrives as several messages: acknowledged once, at its first picture,
+        # when how many it holds is not known yet (the review counts them).
+        await ctx.reply(
+            ctx.t("report-album-received", max=MAX_PHOTOS),
+            markup=_photo_choices(ctx, draft, counted=False),
         )
 
 
@@ -534,9 +565,7 @@ async def _on_review(ctx: Ctx, draft: Draft, data: str) -> None:
         if what == "description":
             draft["back"] = True
             await _go(ctx, DESCRIPTION, draft)
-        elif what == "photos":
-            draft["photos"] = []
-            draft["albums"] = []
+        elif what == "photos":  # kept, to add to or to start again (ask_photos)
             draft["back"] = True
             await _go(ctx, PHOTOS, draft)
         elif what == "place":

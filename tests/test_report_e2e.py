@@ -111,6 +111,27 @@ async def test_album_is_acknowledged_once(world: World) -> None:
     assert "Ảnh: 3" in plain(review)
 
 
+async def test_an_album_beyond_the_limit_says_what_was_not_kept(world: World) -> None:
+    """Seven photos in one album: five are kept, and the resident is told, once, that the
+    rest were not."""
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:waste")
+    await world.reply(r)
+    await world.say(r, "Rác thải đổ trộm ở đầu ngõ đã ba ngày.")
+    await world.reply(r)
+    await world.emu.send_album(r, [jpeg() for _ in range(7)])
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(r.id)[-2:]]
+    assert "Đã nhận ảnh trong album" in said[0] and "không được lưu" in said[1]
+    world.emu.skip_bot_messages(r)
+    await world.press(r, world.emu.bot_messages(r.id)[-1], "r:done")
+    await world.reply(r)
+    await world.emu.send_location(r, 21.0288, 105.8522)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    assert "Ảnh: 5" in plain(await world.reply(r))
+
+
 async def test_more_than_five_photos_are_refused_politely(world: World) -> None:
     await world.press(world.resident, await world.open_report(world.resident), "r:cat:trees")
     await world.reply(world.resident)
@@ -264,6 +285,28 @@ async def test_review_lets_the_resident_edit_the_description(world: World) -> No
     await world.say(r, "Mô tả đã sửa: vỉa hè bị sụt lún.")
     review = await world.reply(r)
     assert "vỉa hè bị sụt lún" in plain(review) and "Mô tả đầu tiên" not in plain(review)
+
+
+async def test_changing_the_photos_from_the_review_keeps_them_unless_asked(world: World) -> None:
+    """"Photos" on the review used to throw the photos away unannounced: now they are kept,
+    to add to; removing them is a button of its own."""
+    r = world.resident
+    review = await world.to_review(photos=2)
+    await world.press(r, review, "r:edit:photos")
+    ask = await world.reply(r)
+    assert "đang có 2 ảnh" in plain(ask)
+    await world.emu.send_photo(r, jpeg())
+    ack = await world.reply(r)
+    assert "3/5" in plain(ack)
+    await world.press(r, ack, "r:done")
+    review = await world.reply(r)
+    assert "Ảnh: 3" in plain(review)
+    await world.press(r, review, "r:edit:photos")
+    await world.press(r, await world.reply(r), "r:clear")
+    ask = await world.reply(r)
+    assert "Bỏ qua" in str(buttons(ask))
+    await world.press(r, ask, "r:skip")
+    assert "Ảnh: 0" in plain(await world.reply(r))
 
 
 async def test_double_tap_on_submit_makes_one_ticket(world: World) -> None:
