@@ -156,6 +156,9 @@ async def ask_description(ctx: Ctx, draft: Draft) -> None:
 
 async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
     ev = ctx.event
+    if ev.kind is Kind.PHOTO and ev.photo_ref is not None:
+        await _photo_for_description(ctx, draft)
+        return
     if ev.kind is not Kind.TEXT:
         await _stale_button(ctx)
         await ctx.reply(ctx.t("reprompt-description", min=DESCRIPTION_MIN, max=DESCRIPTION_MAX))
@@ -171,6 +174,34 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
     await _go(ctx, REVIEW if draft.pop("back", False) else PHOTOS, draft)
 
 
+async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
+    """A photo sent where the description is asked, often with the description as its
+    caption: the photo is kept, and its caption, if it makes a description, is one."""
+    ev = ctx.event
+    album_seen = ev.album_id is not None and ev.album_id in draft["albums"]
+    if len(draft["photos"]) < MAX_PHOTOS and not await _keep_photo(ctx, draft):
+        return
+    text = clean_text(ev.text)  # the caption
+    if DESCRIPTION_MIN <= len(text) <= DESCRIPTION_MAX:
+        draft["description"] = text
+        if draft.pop("back", False):
+            await _go(ctx, REVIEW, draft)
+            return
+        await ctx.state.set(PHOTOS, draft)  # an album's other pictures go on arriving there
+        await ctx.reply(
+            ctx.t("report-caption-taken", max=MAX_PHOTOS),
+            markup=_photo_choices(ctx, draft, counted=ev.album_id is None),
+        )
+        return
+    await ctx.state.set(DESCRIPTION, draft)
+    if album_seen:
+        return  # said at the album's first picture
+    if len(text) > DESCRIPTION_MAX:
+        await ctx.reply(ctx.t("report-description-too-long", max=DESCRIPTION_MAX, length=len(text)))
+    else:
+        await ctx.reply(ctx.t("report-photo-before-description", min=DESCRIPTION_MIN))
+
+
 def clean_text(text: str) -> str:
     """Drop NUL and other control characters but keep line breaks; trim the ends."""
     kept = (ch for ch in text if ch in "\n\t" or (ch >= " " and ch != "\x7f"))
@@ -180,9 +211,11 @@ def clean_text(text: str) -> str:
 # -- photos -------------------------------------------------------------------------------------
 
 
-def _photo_choices(ctx: Ctx, draft: Draft, *, counted: bool = True) -> Choices:
-    """Done (with the count; ``counted=False`` while an album is still arriving) or Skip; when
-    the photos are being changed from the review, a way to start them again; Cancel."""
+def _photo_choices(
+    ctx: Ctx, draft: Draft, *, counted: bool = True, clearable: bool = False
+) -> Choices:
+    """Done (with the count; ``counted=False`` while an album is still arriving) or Skip;
+    ``clearable``: a way to remove the photos and start again; Cancel."""
     count = len(draft["photos"])
     if not count:
         first = Button(ctx.t("button-skip"), "r:skip")
@@ -191,18 +224,36 @@ def _photo_choices(ctx: Ctx, draft: Draft, *, counted: bool = True) -> Choices:
     else:
         first = Button(ctx.t("button-photos-done-album"), "r:done")
     rows: list[tuple[Button, ...]] = [(first,)]
-    if count and draft.get("back"):
+    if count and clearable:
         rows.append((Button(ctx.t("button-photos-clear"), "r:clear"),))
     rows.append((Button(ctx.t("button-cancel"), "r:cancel"),))
     return Choices(tuple(rows))
 
 
 async def ask_photos(ctx: Ctx, draft: Draft) -> None:
+    """The photos asked for; when the report has some already (sent earlier, or the photos
+    changed from the review), how many, and a way to start again."""
     count = len(draft["photos"])
     ask = ctx.t("report-ask-photo-more", count=count, max=MAX_PHOTOS) if count else None
     await ctx.reply(
-        ask or ctx.t("report-ask-photo", max=MAX_PHOTOS), markup=_photo_choices(ctx, draft)
+        ask or ctx.t("report-ask-photo", max=MAX_PHOTOS),
+        markup=_photo_choices(ctx, draft, clearable=True),
     )
+
+
+async def _keep_photo(ctx: Ctx, draft: Draft) -> bool:
+    """The event's photo, cleaned and stored, added to the draft (and its album noted);
+    False, with the resident told why, when it cannot be used."""
+    ev = ctx.event
+    try:
+        photo = await take_photo(ctx)
+    except PhotoRejected as rejected:
+        await ctx.reply(ctx.t(f"photo-rejected-{rejected.reason}"))
+        return False
+    draft["photos"].append([photo.key, photo.width, photo.height])
+    if ev.album_id is not None and ev.album_id not in draft["albums"]:
+        draft["albums"].append(ev.album_id)
+    return True
 
 
 async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
@@ -211,7 +262,7 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
         await ctx.answer_button()
         await _go(ctx, REVIEW if draft.pop("back", False) else PLACE, draft)
         return
-    if data == "r:clear":  # changing the photos from the review: start them again
+    if data == "r:clear":  # remove the photos and start them again
         await ctx.answer_button()
         draft.update(photos=[], albums=[], cut=[])
         await ctx.state.set(PHOTOS, draft)
@@ -235,15 +286,9 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
                 markup=_photo_choices(ctx, draft),
             )
         return
-    try:
-        photo = await take_photo(ctx)
-    except PhotoRejected as rejected:
-        await ctx.reply(ctx.t(f"photo-rejected-{rejected.reason}"))
-        return
-    draft["photos"].append([photo.key, photo.width, photo.height])
     first_of_album = ev.album_id is not None and ev.album_id not in draft["albums"]
-    if ev.album_id is not None:
-        draft["albums"].append(ev.album_id)
+    if not await _keep_photo(ctx, draft):
+        return
     await ctx.state.set(PHOTOS, draft)
     if ev.album_id is None:
         await ctx.reply(

@@ -205,6 +205,34 @@ async def test_leaving_a_report_at_the_place_step_takes_its_keys_away(world: Wor
         world.emu.skip_bot_messages(r)
 
 
+async def test_a_photo_sent_for_the_description_is_kept_and_its_caption_is_the_description(
+    world: World,
+) -> None:
+    """Many send the photo first, the description as its caption: both are kept. A photo
+    without one is kept too, and the words asked for."""
+    r = await at_description(world)
+    await world.emu.send_photo(r, jpeg(), caption="Ổ gà lớn trước số 12 Tràng Thi, rất nguy hiểm.")
+    taken = await world.reply(r)
+    assert "Đã nhận mô tả và ảnh" in plain(taken)
+    await world.press(r, taken, "r:done")
+    await world.reply(r)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    review = plain(await world.reply(r))
+    assert "Ổ gà lớn trước số 12 Tràng Thi" in review and "Ảnh: 1" in review
+    await world.say(r, "/cancel")
+    await world.replies(r, 2)
+
+    r = await at_description(world)
+    await world.emu.send_photo(r, jpeg())
+    assert "mô tả vấn đề bằng lời" in plain(await world.reply(r))
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")
+    ask = await world.reply(r)
+    assert "đang có 1 ảnh" in plain(ask)
+    assert "Xong (1 ảnh) ➡️" in buttons(ask)
+
+
 async def test_the_edit_notice_speaks_the_language_the_resident_chose(world: World) -> None:
     r = world.resident  # a Vietnamese app
     await world.say(r, "/lang")
