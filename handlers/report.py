@@ -345,7 +345,8 @@ async def _on_point(ctx: Ctx, draft: Draft, lat: float, lon: float) -> None:
     if code is None:
         await ctx.reply(ctx.t("report-place-outside"))
         return
-    draft.update(lat=lat, lon=lon, place_unit=code, address=None)
+    named = clean_text(ctx.event.text)[:ADDRESS_MAX] if ctx.event.kind is Kind.LOCATION else ""
+    draft.update(lat=lat, lon=lon, place_unit=code, address=named or None)
     if await _offer_nearby(ctx, draft):
         return
     await _confirm_unit(ctx, draft)

@@ -216,6 +216,26 @@ async def test_typed_address_is_accepted_and_the_unit_confirmed(world: World) ->
     assert "12 Quốc Tử Giám" in plain(review)
 
 
+async def test_a_named_place_keeps_its_name_and_address(world: World) -> None:
+    """A place picked by name in the app (a venue) comes with its name and address: they go
+    on the ticket and the unit's card with the pin, which alone says little to a ward."""
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:lighting")
+    await world.reply(r)
+    await world.say(r, "Đèn đường tắt cả tuần, rất tối <khu vực>.")
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)
+    await world.emu.send_venue(r, 21.0288, 105.8522, "Nhà hàng <Thủy Tạ>", "1 Lê Thái Tổ")
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    review = await world.reply(r)
+    assert "Nhà hàng <Thủy Tạ>, 1 Lê Thái Tổ" in plain(review)
+    await world.press(r, review, "r:submit")
+    await world.reply(r)
+    card = await world.reply(world.hoan_kiem)
+    assert "Nhà hàng <Thủy Tạ>, 1 Lê Thái Tổ" in plain(card)
+
+
 async def test_resident_corrects_the_unit_found(world: World) -> None:
     r = world.resident
     await world.press(r, await world.open_report(r), "r:cat:drainage")
@@ -288,7 +308,7 @@ async def test_review_lets_the_resident_edit_the_description(world: World) -> No
 
 
 async def test_changing_the_photos_from_the_review_keeps_them_unless_asked(world: World) -> None:
-    """"Photos" on the review used to throw the photos away unannounced: now they are kept,
+    """ "Photos" on the review used to throw the photos away unannounced: now they are kept,
     to add to; removing them is a button of its own."""
     r = world.resident
     review = await world.to_review(photos=2)

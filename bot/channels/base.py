@@ -88,7 +88,7 @@ class Incoming:
     person: Person
     kind: Kind
     message_id: str | None = None
-    text: str = ""
+    text: str = ""  # of a LOCATION: the named place's name and address, if it is one
     command: str | None = None  # without the slash, lower case
     args: str = ""
     photo_ref: str | None = None

@@ -448,8 +448,11 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
         )
     location = message.location or (message.venue.location if message.venue else None)
     if location is not None:
+        venue = message.venue  # a named place picked in the app: its name and address
+        named = ", ".join(filter(None, (venue.title, venue.address))) if venue else ""
         return Incoming(
             kind=Kind.LOCATION,
+            text=named,
             latitude=location.latitude,
             longitude=location.longitude,
             live_location=location.live_period is not None,
