@@ -12,6 +12,7 @@ import re
 from html import escape
 
 from bot.channels.base import AskReply, Button, Choices, Kind
+from domain.categories import Priority
 from domain.lifecycle import (
     Action,
     ActionNotAllowed,
@@ -414,9 +415,17 @@ async def change(
         await ctx.reply(_refusal(ctx, refused, ticket))
         return False
     from_unit = ticket.unit_code
+    now = ctx.services.clock()
+    # A unit given a ticket has its own hours to receive it, from now: the ones the unit it
+    # came from had may be gone, and their lateness is not the new unit's.
+    fresh_receipt: dict[str, object] | None = None
+    if done.to_unit is not None:
+        fresh_receipt = {
+            "receive_by": ctx.services.calendar.receive_by(now, Priority(ticket.priority))
+        }
     # Two officials pressing at once: only the change made from the status both saw applies.
     if not await ctx.repo.change_status(
-        ticket, done.before, done.after, done.to_unit, now=ctx.services.clock()
+        ticket, done.before, done.after, done.to_unit, now=now, extra=fresh_receipt
     ):
         current = await ctx.repo.ticket_fresh(ticket.id)
         assert current is not None

@@ -165,6 +165,31 @@ async def test_transfer_moves_the_ticket_to_another_unit(world: World) -> None:
     assert "tiếp nhận" in plain(await world.reply(world.resident))
 
 
+async def test_a_transferred_ticket_gives_the_new_unit_its_own_hours_to_receive_it(
+    world: World,
+) -> None:
+    """Transferred two days after it came, a ticket used to arrive with the first unit's
+    time to receive it long gone: marked late on arrival, for the new unit."""
+    from tests.test_verdict_e2e import ticket_of
+
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    world.clock.advance(days=2)
+    now = world.clock()
+    await world.press(world.official, card, "↪️ Chuyển đơn vị")
+    ask = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
+    await world.press(world.official, await world.reply(world.hoan_kiem), "Phường Ba Đình")
+    reason_ask = await world.reply(world.hoan_kiem)
+    await world.say(
+        world.official, "Địa điểm thuộc phường Ba Đình.", chat=world.hoan_kiem, reply_to=reason_ask
+    )
+    await world.reply(world.ba_dinh)
+    ticket = await ticket_of(world, number)
+    assert ticket.receive_by is not None and ticket.receive_by > now
+    assert ticket.receive_by == world.app.services.calendar.receive_by(now)
+
+
 def new_card_ticket_id(card: dict) -> str:  # type: ignore[type-arg]
     data = card["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     return str(data.split(":")[1])
