@@ -9,6 +9,7 @@ draft lives in the conversation state so that it survives between messages.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from html import escape
@@ -24,6 +25,7 @@ from domain.text import yes_or_no
 from handlers import notify, privacy, render
 from handlers.context import Ctx
 from handlers.photos import take_photo
+from locales import LANGUAGES, translator
 from storage import followers
 from storage.repo import LIMIT_WINDOW, NewTicket
 
@@ -83,11 +85,18 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
     data = ev.button_data or ""
     if ev.kind is Kind.BUTTON and not data.startswith("r:"):
         data = ""
-    if data == "r:cancel" or (ev.kind is Kind.TEXT and ev.text.strip() == ctx.t("button-cancel")):
+    if data == "r:cancel" or (ev.kind is Kind.TEXT and ev.text.strip() in _cancel_keys()):
         await cancel(ctx)
         return
     handler = _STEP_HANDLERS[step]
     await handler(ctx, draft, data)
+
+
+@functools.cache
+def _cancel_keys() -> frozenset[str]:
+    """The place step's cancel key in every language: a resident who switched with /lang
+    still has the keys shown before, in the other one."""
+    return frozenset(translator(lang)("button-cancel") for lang in LANGUAGES)
 
 
 async def cancel(ctx: Ctx) -> None:

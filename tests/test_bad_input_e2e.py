@@ -233,6 +233,18 @@ async def test_a_photo_sent_for_the_description_is_kept_and_its_caption_is_the_d
     assert "Xong (1 ảnh) ➡️" in buttons(ask)
 
 
+async def test_the_cancel_key_works_after_a_change_of_language(world: World) -> None:
+    """The place step's keys stay as they were shown, in Vietnamese, after /lang en: their
+    "❌ Hủy" still cancels, rather than be looked up as an address."""
+    r = await at_photos(world)
+    await world.press(r, world.emu.bot_messages(r.id)[-1], "r:skip")
+    await world.reply(r)
+    await world.say(r, "/lang en")
+    await world.reply(r)
+    await world.say(r, "❌ Hủy")
+    assert "report was cancelled" in plain(await world.reply(r))
+
+
 async def test_the_edit_notice_speaks_the_language_the_resident_chose(world: World) -> None:
     r = world.resident  # a Vietnamese app
     await world.say(r, "/lang")
