@@ -271,6 +271,9 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
     if ev.text.lstrip().startswith(INTERNAL_PREFIX):
         return  # an internal remark (a text, or a photo's caption): it stays in the group
     if link.purpose == "prompt-done":
+        if ev.kind is Kind.PHOTO and ev.album_id and ev.album_id == (link.extra or {}).get("album"):
+            await _album_rest(ctx, ticket)
+            return
         await ctx.reply(t("prompt-already-used"), reply_to=ev.message_id)
         return
     if link.purpose not in ANSWERABLE and not link.purpose.startswith("prompt-"):
@@ -322,7 +325,7 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
         await ctx.repo.link(
             ev.channel, ev.chat_id, prompt.message_id, ticket.id, link.purpose, half
         )
-        await ctx.repo.forget_prompt(link)
+        await ctx.repo.forget_prompt(link, album=ev.album_id)
         await ctx.repo.commit()
         return
     if note is None:
@@ -330,8 +333,22 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
         return
     to_unit = kept.get("to")
     if await change(ctx, ticket, action, note=note, to_unit=to_unit, photo_key=photo_key):
-        await ctx.repo.forget_prompt(link)
+        await ctx.repo.forget_prompt(link, album=ev.album_id)
         await ctx.repo.commit()
+
+
+async def _album_rest(ctx: Ctx, ticket: Ticket) -> None:
+    """Another picture of the album that answered a prompt (an album replying to a message
+    arrives as one reply per picture): kept with the ticket as the official's evidence,
+    without a word (the first picture was answered)."""
+    try:
+        photo = await take_photo(ctx)
+    except PhotoRejected as rejected:
+        t = ctx.group_t()
+        await ctx.reply(t(f"photo-rejected-{rejected.reason}"), reply_to=ctx.event.message_id)
+        return
+    await ctx.repo.add_photo(ticket, photo.key, photo.width, photo.height, "official")
+    await ctx.repo.commit()
 
 
 def _words(ctx: Ctx) -> str | None:

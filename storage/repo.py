@@ -545,7 +545,12 @@ class Repository:
         )
         return result.all()
 
-    async def forget_prompt(self, link: MessageLink) -> None:
+    async def forget_prompt(self, link: MessageLink, *, album: str | None = None) -> None:
+        """The prompt has had its answer; ``album``: the answer was one picture of this album,
+        whose others, replying to the prompt too, belong with it."""
+        values: dict[str, object] = {"purpose": "prompt-done"}
+        if album is not None:
+            values["extra"] = {**(link.extra or {}), "album": album}
         await self.session.execute(
-            update(MessageLink).where(MessageLink.id == link.id).values(purpose="prompt-done")
+            update(MessageLink).where(MessageLink.id == link.id).values(**values)
         )

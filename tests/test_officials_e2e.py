@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from tests.world import HOAN_KIEM, World, buttons, card_of, jpeg, plain
 
 
@@ -116,6 +118,35 @@ async def test_a_photo_without_words_is_kept_and_the_words_asked_for(world: Worl
     await world.say(world.official, "Đã thu gom rác.", chat=world.hoan_kiem, reply_to=ask_note)
     resolved, photo, _question = await world.replies(world.resident, 3)
     assert "Đã thu gom rác." in plain(resolved) and photo.get("photo") and number in plain(resolved)
+
+
+async def test_an_album_answering_the_resolve_prompt_is_kept_whole(world: World) -> None:
+    """Three after-photos sent as one album in reply to the prompt arrive as three replies:
+    the first (with the caption) resolves the ticket, the other two are kept with it, and
+    none is answered "already done"."""
+    from storage.models import TicketPhoto
+
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "🏁 Đã xử lý")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.emu.send_album(
+        world.official,
+        [jpeg(), jpeg(), jpeg()],
+        chat=world.hoan_kiem,
+        reply_to=prompt,
+        caption="Đã vá xong ổ gà.",
+    )
+    resolved, _, _ = await world.replies(world.resident, 3)
+    assert "Đã vá xong ổ gà." in plain(resolved)
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    assert not [m for m in said if "đã được thực hiện" in m]
+    async with world.app.sessions() as session:
+        kept = (
+            await session.scalars(select(TicketPhoto).where(TicketPhoto.source == "official"))
+        ).all()
+    assert len(kept) == 3
 
 
 async def test_reject_requires_a_reason_and_tells_the_resident(world: World) -> None:

@@ -417,8 +417,10 @@ class BotAPIEmulator(World):
         *,
         chat: ChatRef | None = None,
         caption: str | None = None,
+        reply_to: JSON | int | None = None,
     ) -> list[JSON]:
-        """Several photos sent together: one message each, sharing a media_group_id."""
+        """Several photos sent together: one message each, sharing a media_group_id (and,
+        sent as a reply, each replying to the same message)."""
         if not 1 <= len(images) <= 10:
             raise ValueError("an album has 1 to 10 photos")
         group_id = self.new_media_group_id() if len(images) > 1 else None
@@ -429,6 +431,7 @@ class BotAPIEmulator(World):
                 chat=chat,
                 caption=caption if index == 0 else None,
                 media_group_id=group_id,
+                reply_to=reply_to,
             )
             for index, image in enumerate(images)
         ]
