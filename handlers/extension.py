@@ -73,7 +73,7 @@ async def on_button(ctx: Ctx, parts: list[str], may_act: MayAct) -> None:
         return
     prompt = await ctx.reply(
         t("ask-prompt-extend", number=render.number(ticket), days=days),
-        markup=AskReply(placeholder=t("placeholder-prompt-extend")),
+        markup=AskReply(placeholder=t("placeholder-prompt-extend"), person=ev.person),
         reply_to=ev.message_id,
     )
     await ctx.repo.link(

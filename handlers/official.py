@@ -191,7 +191,7 @@ async def _button(ctx: Ctx) -> None:
     purpose = "prompt-transfer-unit" if action is Action.TRANSFER else f"prompt-{action}"
     prompt = await ctx.reply(
         t(f"ask-{purpose}", number=render.number(ticket)),
-        markup=AskReply(placeholder=t(f"placeholder-{purpose}")),
+        markup=AskReply(placeholder=t(f"placeholder-{purpose}"), person=ev.person),
         reply_to=ev.message_id,
     )
     await ctx.repo.link(ev.channel, ev.chat_id, prompt.message_id, ticket.id, purpose)
@@ -246,7 +246,7 @@ async def _transfer_target(ctx: Ctx, ticket: Ticket, code: str) -> None:
     name = render.unit_name(ctx.services.directory, code, t.lang)
     prompt = await ctx.reply(
         t("ask-prompt-transfer", number=render.number(ticket), unit=name),
-        markup=AskReply(placeholder=t("placeholder-prompt-transfer")),
+        markup=AskReply(placeholder=t("placeholder-prompt-transfer"), person=ctx.event.person),
     )
     await ctx.repo.link(
         ctx.event.channel,

@@ -149,6 +149,20 @@ async def test_an_album_answering_the_resolve_prompt_is_kept_whole(world: World)
     assert len(kept) == 3
 
 
+async def test_a_prompt_opens_the_reply_box_for_the_official_who_pressed(world: World) -> None:
+    """A selective force_reply opens the reply box for the users the message mentions and
+    the author of the message it replies to; a prompt replies to the bot's own card, so
+    it names the official who pressed, or the box opens for no one."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "⛔ Từ chối")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    mentions = [e for e in prompt.get("entities", []) if e["type"] == "text_mention"]
+    assert [e["user"]["id"] for e in mentions] == [world.official.id]
+    assert plain(prompt).startswith("Cán bộ Hùng, Phản ánh")
+    assert (world.emu.keyboard(world.hoan_kiem) or {}).get("selective") is True
+
+
 async def test_reject_requires_a_reason_and_tells_the_resident(world: World) -> None:
     number = await world.report(world.resident_en, photos=0)
     card = await card_of(world, number)

@@ -41,9 +41,11 @@ class RemoveKeys:
 
 @dataclass(frozen=True)
 class AskReply:
-    """Open the reply box on this message (Telegram's force_reply), with a hint in it."""
+    """Open the reply box on this message (Telegram's force_reply), with a hint in it;
+    ``person``: in a group, for whom (the one who is to answer), not for everyone."""
 
     placeholder: str | None = None
+    person: Person | None = None
 
 
 Markup = Choices | Keys | RemoveKeys | AskReply

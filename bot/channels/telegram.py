@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import html
 import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -153,6 +154,11 @@ class TelegramChannel:
     async def send_text(
         self, chat_id: str, text: str, *, markup: Markup | None = None, reply_to: str | None = None
     ) -> Sent:
+        if isinstance(markup, AskReply) and markup.person is not None:
+            # A selective force_reply opens the reply box for the users the message mentions
+            # and the author of the message it replies to: a prompt replying to the bot's
+            # own card would open it for no one. Mentioned, the one to answer gets it.
+            text = f"{_mention(markup.person)}, {text}"
         message = await self._call(
             lambda: self.bot.send_message(
                 chat_id=int(chat_id),
@@ -359,6 +365,15 @@ def _markup(
     if isinstance(markup, AskReply):
         return ForceReply(input_field_placeholder=markup.placeholder, selective=True)
     raise TypeError(f"unknown markup {markup!r}")
+
+
+def _mention(person: Person) -> str:
+    """The person named with a link to their account (a mention that needs no username);
+    one who writes as the group (an anonymous admin) is named only."""
+    name = html.escape(person.name)
+    if person.as_chat or not person.id.isdigit():
+        return name
+    return f'<a href="tg://user?id={person.id}">{name}</a>'
 
 
 def _person(user: User) -> Person:
