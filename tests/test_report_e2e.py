@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 
 from storage.models import ForgottenReport, Resident, Ticket
@@ -201,13 +203,23 @@ async def test_unexpected_input_at_each_step_gets_a_reprompt(world: World) -> No
     assert await ticket_count(world) == 0
 
 
-async def test_typed_address_is_accepted_and_the_unit_confirmed(world: World) -> None:
-    r = world.resident
-    await world.press(r, await world.open_report(r), "r:cat:lighting")
+async def at_place(
+    world: World,
+    r: Any,
+    category: str = "lighting",
+    description: str = "Đèn đường tắt cả tuần, rất tối.",
+) -> None:
+    """A report opened, its kind and words given, no photo: the place is asked."""
+    await world.press(r, await world.open_report(r), f"r:cat:{category}")
     await world.reply(r)
-    await world.say(r, "Đèn đường tắt cả tuần, rất tối.")
+    await world.say(r, description)
     await world.press(r, await world.reply(r), "r:skip")
     await world.reply(r)
+
+
+async def test_typed_address_is_accepted_and_the_unit_confirmed(world: World) -> None:
+    r = world.resident
+    await at_place(world, r)
     await world.say(r, "12 Quốc Tử Giám, Phường Văn Miếu, Quận Đống Đa, Hà Nội")
     _, confirm = await world.replies(r, 2)
     assert "Văn Miếu - Quốc Tử Giám" in plain(confirm)
@@ -220,11 +232,7 @@ async def test_a_named_place_keeps_its_name_and_address(world: World) -> None:
     """A place picked by name in the app (a venue) comes with its name and address: they go
     on the ticket and the unit's card with the pin, which alone says little to a ward."""
     r = world.resident
-    await world.press(r, await world.open_report(r), "r:cat:lighting")
-    await world.reply(r)
-    await world.say(r, "Đèn đường tắt cả tuần, rất tối <khu vực>.")
-    await world.press(r, await world.reply(r), "r:skip")
-    await world.reply(r)
+    await at_place(world, r, description="Đèn đường tắt cả tuần, rất tối <khu vực>.")
     await world.emu.send_venue(r, 21.0288, 105.8522, "Nhà hàng <Thủy Tạ>", "1 Lê Thái Tổ")
     _, confirm = await world.replies(r, 2)
     await world.press(r, confirm, "r:ok")
@@ -238,11 +246,7 @@ async def test_a_named_place_keeps_its_name_and_address(world: World) -> None:
 
 async def test_resident_corrects_the_unit_found(world: World) -> None:
     r = world.resident
-    await world.press(r, await world.open_report(r), "r:cat:drainage")
-    await world.reply(r)
-    await world.say(r, "Cống bị tắc, nước tràn lên mặt đường.")
-    await world.press(r, await world.reply(r), "r:skip")
-    await world.reply(r)
+    await at_place(world, r, "drainage", "Cống bị tắc, nước tràn lên mặt đường.")
     await world.emu.send_location(r, 21.0288, 105.8522)
     _, confirm = await world.replies(r, 2)
     await world.press(r, confirm, "r:other")
@@ -264,11 +268,7 @@ async def test_a_yes_or_no_typed_at_the_unit_question_answers_it(world: World) -
     both being taken for addresses that cannot be found."""
     r = world.resident
     for typed, expected in (("không phải", "gõ tên phường"), ("Vâng, đúng rồi ạ", "Gửi phản ánh")):
-        await world.press(r, await world.open_report(r), "r:cat:drainage")
-        await world.reply(r)
-        await world.say(r, "Cống bị tắc, nước tràn lên mặt đường.")
-        await world.press(r, await world.reply(r), "r:skip")
-        await world.reply(r)
+        await at_place(world, r, "drainage", "Cống bị tắc, nước tràn lên mặt đường.")
         await world.emu.send_location(r, 21.0288, 105.8522)
         await world.replies(r, 2)
         await world.say(r, typed)

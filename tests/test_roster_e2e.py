@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.models import Ticket
-from tests.world import World, buttons, card_of, plain
+from tests.world import World, buttons, card_of, copy_ticket, plain
 
 Message = dict[str, Any]
 
@@ -293,19 +293,9 @@ async def test_a_long_list_of_freed_tickets_is_cut_to_fit_one_message(world: Wor
     from handlers.roster import RELEASED_SHOWN
 
     chief, number, _ = await held_by_hung(world)
-    async with world.app.sessions() as session:
-        held = await session.scalar(select(Ticket).where(Ticket.holder.is_not(None)))
-        assert held is not None
-        same = {
-            c.key: getattr(held, c.key)
-            for c in Ticket.__table__.columns
-            if c.key not in ("id", "number", "draft_key")
-        }
-        for i in range(RELEASED_SHOWN):  # one more than shown in all
-            session.add(Ticket(**same, number=f"COPY-{i:04d}", draft_key=f"copy-{i}"))
-        await session.commit()
+    await copy_ticket(world, RELEASED_SHOWN)  # one more than shown in all, each held by Hùng
     removed = await command(world, chief, "/remove_official 1")
-    assert removed.count("COPY-") == RELEASED_SHOWN - 1 and number in removed
+    assert removed.count("COPY") == RELEASED_SHOWN - 1 and number in removed
     assert "và 1 phản ánh khác" in removed
 
 

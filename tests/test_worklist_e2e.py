@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
-from storage.models import Ticket
-from tests.world import World, plain
+from tests.world import World, copy_ticket, plain
 
 
 async def listing(world: World, group: Any, command: str) -> str:
@@ -52,17 +49,7 @@ async def test_a_long_list_is_cut_to_fit_one_message(world: World) -> None:
     from handlers.worklist import SHOWN
 
     number = await world.report(photos=0)
-    async with world.app.sessions() as session:
-        first = await session.scalar(select(Ticket))
-        assert first is not None
-        same = {
-            c.key: getattr(first, c.key)
-            for c in Ticket.__table__.columns
-            if c.key not in ("id", "number", "draft_key")
-        }
-        for i in range(SHOWN):  # one more than shown in all
-            session.add(Ticket(**same, number=f"COPY{i:04d}", draft_key=f"copy-{i}"))
-        await session.commit()
+    await copy_ticket(world, SHOWN)  # one more than shown in all
     shown = await listing(world, world.hoan_kiem, "/open")
     assert f"({SHOWN + 1})" in shown and "và 1 phản ánh khác" in shown
     assert shown.count("COPY") + (number in shown) == SHOWN

@@ -287,3 +287,23 @@ async def stop_world(world: World) -> None:
         await asyncio.wait_for(world.task, 10)
     await world.app.close()
     await world.emu.stop()
+
+
+async def copy_ticket(world: World, count: int) -> None:
+    """``count`` copies of the one ticket there is (numbered COPY0000, COPY0001, ...): many
+    tickets without filing each through the wizard."""
+    from sqlalchemy import select
+
+    from storage.models import Ticket
+
+    async with world.app.sessions() as session:
+        first = await session.scalar(select(Ticket))
+        assert first is not None
+        same = {
+            c.key: getattr(first, c.key)
+            for c in Ticket.__table__.columns
+            if c.key not in ("id", "number", "draft_key")
+        }
+        for i in range(count):
+            session.add(Ticket(**same, number=f"COPY{i:04d}", draft_key=f"copy-{i}"))
+        await session.commit()
