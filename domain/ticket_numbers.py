@@ -47,10 +47,33 @@ def new_number() -> str:
 
 def normalise(typed: str) -> str | None:
     """The stored form of a number a person typed, or None when it cannot be one of ours.
-    Full-width letters and digits (a CJK or some Vietnamese keyboards) are read as ASCII."""
-    ascii_like = unicodedata.normalize("NFKC", typed)
-    cleaned = "".join(ch for ch in ascii_like.upper() if ch.isalnum()).translate(_LOOKALIKES)
+    Full-width letters and digits (a CJK or some Vietnamese keyboards) are read as ASCII, and
+    what a Vietnamese Telex keyboard made of the letters (below) is undone."""
+    ascii_like = _untelex(unicodedata.normalize("NFKC", typed).upper())
+    cleaned = "".join(ch for ch in ascii_like if ch.isalnum()).translate(_LOOKALIKES)
     return cleaned if is_valid(cleaned) else None
+
+
+# A Telex keyboard (the usual way Vietnamese is typed on phones) turns letters typed after a
+# vowel into its marks: "AS" becomes "Á", "AA" "Â", "DD" "Đ"; a number such as KAS2-R4B comes
+# out as KÁ2-R4B. Each mark is turned back into the letters that make it; the check symbol
+# then tells whether that was the number meant.
+_TELEX_SHAPES = {"\u0302": "", "\u0306": "W", "\u031b": "W"}  # Â Ê Ô (vowel again), Ă, Ơ Ư
+_TELEX_TONES = {"\u0301": "S", "\u0300": "F", "\u0309": "R", "\u0303": "X", "\u0323": "J"}
+
+
+def _untelex(text: str) -> str:
+    if text.isascii():
+        return text
+    out: list[str] = []
+    for ch in text.replace("Đ", "DD"):
+        decomposed = unicodedata.normalize("NFD", ch)
+        base, marks = decomposed[0], decomposed[1:]
+        out.append(base)
+        # Typed as the letter, its shape (a second vowel, or W), then its tone: Ệ is E E J.
+        out.extend(_TELEX_SHAPES[m] or base for m in marks if m in _TELEX_SHAPES)
+        out.extend(_TELEX_TONES[m] for m in marks if m in _TELEX_TONES)
+    return "".join(out)
 
 
 def display(normalised: str) -> str:

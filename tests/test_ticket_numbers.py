@@ -25,6 +25,15 @@ def test_full_width_letters_and_digits_are_read_as_ascii() -> None:
     assert tn.normalise(wide.lower()) == number
 
 
+def test_what_a_telex_keyboard_made_of_the_letters_is_undone() -> None:
+    """Typed with Vietnamese Telex, AS becomes Á, AA Â, EEJ Ệ, DD Đ: read back as typed."""
+    for body, typed_body in (("KAS2R4", "KÁ2R4"), ("0AA1DD", "0Â1Đ"), ("EEJ9AF", "Ệ9À")):
+        number = body + tn.check_symbol(body)
+        shown = f"{typed_body}-{number[-1]}"
+        assert tn.normalise(shown) == number, shown
+        assert tn.normalise(shown.lower()) == number, shown
+
+
 def test_look_alike_letters_are_read_as_digits() -> None:
     body = "0011AB"
     number = body + tn.check_symbol(body)
