@@ -437,6 +437,10 @@ async def test_an_anonymous_admin_answers_and_resolves_as_the_group(world: World
     # A button is pressed by the admin's own account (a member of the group).
     await world.press(chair, card, "🏁 Đã xử lý")
     prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    # The prompt is linked to its ticket once sent; a person's answer comes seconds later.
+    # This one is written as the group, not as the presser, so aiogram does not hold it back
+    # until the press is done (its isolation is per chat and user): wait as a person would.
+    await world.settle()
     await world.emu.send_photo(
         chair, jpeg(), chat=world.hoan_kiem, reply_to=prompt, caption="Đã vá xong ổ gà."
     )
