@@ -272,7 +272,7 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
         return  # an internal remark (a text, or a photo's caption): it stays in the group
     if link.purpose == "prompt-done":
         if ev.kind is Kind.PHOTO and ev.album_id and ev.album_id == (link.extra or {}).get("album"):
-            await _album_rest(ctx, ticket)
+            await _album_rest(ctx, ticket, link)
             return
         await ctx.reply(t("prompt-already-used"), reply_to=ev.message_id)
         return
@@ -325,7 +325,7 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
         await ctx.repo.link(
             ev.channel, ev.chat_id, prompt.message_id, ticket.id, link.purpose, half
         )
-        await ctx.repo.forget_prompt(link, album=ev.album_id)
+        await ctx.repo.forget_prompt(link, album=ev.album_id, follow_up=prompt.message_id)
         await ctx.repo.commit()
         return
     if note is None:
@@ -337,10 +337,21 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
         await ctx.repo.commit()
 
 
-async def _album_rest(ctx: Ctx, ticket: Ticket) -> None:
+async def _album_rest(ctx: Ctx, ticket: Ticket, done: MessageLink) -> None:
     """Another picture of the album that answered a prompt (an album replying to a message
-    arrives as one reply per picture): kept with the ticket as the official's evidence,
-    without a word (the first picture was answered)."""
+    arrives as one reply per picture, in no set order when workers share the work): kept
+    with the ticket as the official's evidence, without a word (the first was answered).
+    The one with the album's caption, come after a picture without words that had them
+    asked for, gives those words."""
+    ev = ctx.event
+    if not await may_act(ctx, ticket):
+        await ctx.reply(ctx.group_t()("not-your-unit"), reply_to=ev.message_id)
+        return
+    follow_up = (done.extra or {}).get("next")
+    asked = await ctx.repo.linked(ev.channel, ev.chat_id, follow_up) if follow_up else None
+    if _words(ctx) and asked is not None and asked.purpose in PROMPTS:
+        await _prompt_answer(ctx, ticket, asked)
+        return
     try:
         photo = await take_photo(ctx)
     except PhotoRejected as rejected:

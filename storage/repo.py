@@ -545,12 +545,16 @@ class Repository:
         )
         return result.all()
 
-    async def forget_prompt(self, link: MessageLink, *, album: str | None = None) -> None:
+    async def forget_prompt(
+        self, link: MessageLink, *, album: str | None = None, follow_up: str | None = None
+    ) -> None:
         """The prompt has had its answer; ``album``: the answer was one picture of this album,
-        whose others, replying to the prompt too, belong with it."""
+        whose others, replying to the prompt too, belong with it; ``follow_up``: the prompt
+        asked next for what the answer lacked (by its message id)."""
         values: dict[str, object] = {"purpose": "prompt-done"}
         if album is not None:
-            values["extra"] = {**(link.extra or {}), "album": album}
+            extra = {**(link.extra or {}), "album": album}
+            values["extra"] = extra | ({"next": follow_up} if follow_up is not None else {})
         await self.session.execute(
             update(MessageLink).where(MessageLink.id == link.id).values(**values)
         )

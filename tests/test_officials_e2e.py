@@ -149,6 +149,28 @@ async def test_an_album_answering_the_resolve_prompt_is_kept_whole(world: World)
     assert len(kept) == 3
 
 
+async def test_an_albums_caption_arriving_last_still_resolves(world: World) -> None:
+    """With several workers an album's pictures are handled in no set order: a picture
+    without words may come first (the words are asked for); the captioned one, coming
+    after, gives them and the ticket is resolved."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "🏁 Đã xử lý")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    album = world.emu.new_media_group_id()
+    for caption in (None, None, "Đã vá xong ổ gà."):
+        await world.emu.send_photo(
+            world.official,
+            jpeg(),
+            chat=world.hoan_kiem,
+            reply_to=prompt,
+            caption=caption,
+            media_group_id=album,
+        )
+    resolved, _, _ = await world.replies(world.resident, 3)
+    assert "Đã vá xong ổ gà." in plain(resolved) and number in plain(resolved)
+
+
 async def test_a_prompt_opens_the_reply_box_for_the_official_who_pressed(world: World) -> None:
     """A selective force_reply opens the reply box for the users the message mentions and
     the author of the message it replies to; a prompt replies to the bot's own card, so
