@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from dataclasses import dataclass
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVXYZ"
 _N = len(ALPHABET)
@@ -48,31 +49,56 @@ def new_number() -> str:
 def normalise(typed: str) -> str | None:
     """The stored form of a number a person typed, or None when it cannot be one of ours.
     Full-width letters and digits (a CJK or some Vietnamese keyboards) are read as ASCII, and
-    what a Vietnamese Telex keyboard made of the letters (below) is undone."""
-    ascii_like = _untelex(unicodedata.normalize("NFKC", typed).upper())
-    cleaned = "".join(ch for ch in ascii_like if ch.isalnum()).translate(_LOOKALIKES)
-    return cleaned if is_valid(cleaned) else None
+    what a Vietnamese keyboard made of the letters (below) is undone."""
+    wide_undone = unicodedata.normalize("NFKC", typed).upper()
+    for keyboard in (TELEX, VNI):
+        as_typed = _unmark(wide_undone, keyboard)
+        cleaned = "".join(ch for ch in as_typed if ch.isalnum()).translate(_LOOKALIKES)
+        if is_valid(cleaned):
+            return cleaned
+        if wide_undone.isascii():
+            break  # no marks: nothing for another keyboard to undo
+    return None
 
 
-# A Telex keyboard (the usual way Vietnamese is typed on phones) turns letters typed after a
-# vowel into its marks: "AS" becomes "Á", "AA" "Â", "DD" "Đ"; a number such as KAS2-R4B comes
-# out as KÁ2-R4B. Each mark is turned back into the letters that make it; the check symbol
-# then tells whether that was the number meant.
-_TELEX_SHAPES = {"\u0302": "", "\u0306": "W", "\u031b": "W"}  # Â Ê Ô (vowel again), Ă, Ơ Ư
-_TELEX_TONES = {"\u0301": "S", "\u0300": "F", "\u0309": "R", "\u0303": "X", "\u0323": "J"}
+@dataclass(frozen=True)
+class Keyboard:
+    """How a Vietnamese input method types the marks it puts on the letter before."""
+
+    shapes: dict[str, str]  # circumflex (Â Ê Ô), breve (Ă), horn (Ơ Ư); "": the vowel again
+    tones: dict[str, str]  # acute, grave, hook above, tilde, dot below
+    d_bar: str  # Đ
 
 
-def _untelex(text: str) -> str:
+# Telex, the usual way Vietnamese is typed on phones, turns letters typed after a vowel into
+# its marks: "AS" becomes "Á", "AA" "Â", "DD" "Đ", so KAS2-R4B comes out as KÁ2-R4B. VNI does
+# so with digits: "A1" becomes "Á". Each mark is turned back into what was typed to make it;
+# the check symbol then tells whether that was the number meant.
+_CIRCUMFLEX, _BREVE, _HORN = "\u0302", "\u0306", "\u031b"
+_ACUTE, _GRAVE, _HOOK, _TILDE, _DOT = "\u0301", "\u0300", "\u0309", "\u0303", "\u0323"
+TELEX = Keyboard(
+    {_CIRCUMFLEX: "", _BREVE: "W", _HORN: "W"},
+    {_ACUTE: "S", _GRAVE: "F", _HOOK: "R", _TILDE: "X", _DOT: "J"},
+    "DD",
+)
+VNI = Keyboard(
+    {_CIRCUMFLEX: "6", _BREVE: "8", _HORN: "7"},
+    {_ACUTE: "1", _GRAVE: "2", _HOOK: "3", _TILDE: "4", _DOT: "5"},
+    "D9",
+)
+
+
+def _unmark(text: str, keyboard: Keyboard) -> str:
     if text.isascii():
         return text
     out: list[str] = []
-    for ch in text.replace("Đ", "DD"):
+    for ch in text.replace("Đ", keyboard.d_bar):
         decomposed = unicodedata.normalize("NFD", ch)
         base, marks = decomposed[0], decomposed[1:]
         out.append(base)
-        # Typed as the letter, its shape (a second vowel, or W), then its tone: Ệ is E E J.
-        out.extend(_TELEX_SHAPES[m] or base for m in marks if m in _TELEX_SHAPES)
-        out.extend(_TELEX_TONES[m] for m in marks if m in _TELEX_TONES)
+        # Typed as the letter, its shape, then its tone: Ệ is E E J in Telex, E 6 5 in VNI.
+        out.extend(keyboard.shapes[m] or base for m in marks if m in keyboard.shapes)
+        out.extend(keyboard.tones[m] for m in marks if m in keyboard.tones)
     return "".join(out)
 
 

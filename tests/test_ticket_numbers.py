@@ -34,6 +34,14 @@ def test_what_a_telex_keyboard_made_of_the_letters_is_undone() -> None:
         assert tn.normalise(shown.lower()) == number, shown
 
 
+def test_what_a_vni_keyboard_made_of_letters_and_digits_is_undone() -> None:
+    """VNI types the marks with digits: A1 becomes Á, E65 Ệ, D9 Đ."""
+    for body, typed_body in (("KA1XR4", "KÁXR4"), ("0D9E65", "0ĐỆ")):
+        number = body + tn.check_symbol(body)
+        shown = f"{typed_body}-{number[-1]}"
+        assert tn.normalise(shown) == number, shown
+
+
 def test_look_alike_letters_are_read_as_digits() -> None:
     body = "0011AB"
     number = body + tn.check_symbol(body)
