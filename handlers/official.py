@@ -54,6 +54,17 @@ async def handle(ctx: Ctx) -> None:
             await _reply_to_link(ctx, link)
 
 
+async def edited(ctx: Ctx) -> None:
+    """An official edited their answer to a resident (a reply to a card) after it was sent:
+    the resident has the first version, and the official is told so."""
+    ev = ctx.event
+    if ev.reply_to is None or ev.text.lstrip().startswith(INTERNAL_PREFIX):
+        return
+    link = await ctx.repo.linked(ev.channel, ev.chat_id, ev.reply_to)
+    if link is not None and link.purpose in ANSWERABLE:
+        await ctx.reply(ctx.group_t()("answer-edit-not-sent"), reply_to=ev.message_id)
+
+
 async def chat_moved(ctx: Ctx) -> None:
     """A group became a supergroup: its unit binding and waiting messages follow the new id."""
     new = ctx.event.extra.get("to")

@@ -47,6 +47,9 @@ async def handle(ctx: Ctx) -> None:
         return
     if ev.person.is_bot:
         return  # other bots (and channels posting as bots) are not residents or officials
+    if ev.kind is Kind.EDIT:
+        await _edited(ctx)
+        return
     if await roster.handle(ctx):
         return  # a unit's roster and who holds a ticket (its commands also answer in private)
     if not ev.private:
@@ -87,6 +90,16 @@ async def handle(ctx: Ctx) -> None:
         await ctx.answer_button(ctx.t("button-stale"))
         return
     await menu.show_menu(ctx, "fallback")
+
+
+async def _edited(ctx: Ctx) -> None:
+    """An edit is not taken: a resident is told so (the report has what was first sent); in a
+    group, only the edit of an answer the resident already received is worth a word."""
+    if not ctx.event.private:
+        await official.edited(ctx)
+        return
+    await _know_resident(ctx)
+    await ctx.reply(ctx.t("edit-not-picked-up"), reply_to=ctx.event.message_id)
 
 
 async def _know_resident(ctx: Ctx) -> None:

@@ -36,6 +36,28 @@ async def test_an_answer_no_resident_can_receive_is_not_said_to_be_sent(world: W
     assert "Đã cử người xuống." not in str(world.emu.bot_messages(world.resident.id))
 
 
+async def test_an_official_editing_a_sent_answer_is_told_the_edit_was_not_sent(
+    world: World,
+) -> None:
+    """The resident received the answer as first written; an official who corrects it by
+    editing is told so. Edits of the group's own talk pass unremarked."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    sent = await world.say(
+        world.official, "Phường sẽ xử lí trong tuần.", chat=world.hoan_kiem, reply_to=card
+    )
+    await world.reply(world.resident)
+    await world.reply(world.hoan_kiem)  # "sent to the resident"
+    received = len(world.emu.bot_messages(world.resident.id))
+    await world.emu.edit_text(world.official, sent, "Phường sẽ xử lý trong tuần này.")
+    assert "không được gửi lại" in plain(await world.reply(world.hoan_kiem))
+    remark = await world.say(world.official, "!ghi chú nội bộ", chat=world.hoan_kiem, reply_to=card)
+    await world.emu.edit_text(world.official, remark, "!ghi chú nội bộ, đã sửa")
+    await world.settle()
+    assert world.emu.bot_messages(world.hoan_kiem.id)[-1]["text"].startswith("✏️")
+    assert len(world.emu.bot_messages(world.resident.id)) == received  # nothing more for them
+
+
 async def test_reply_to_a_card_photo_also_reaches_the_resident(world: World) -> None:
     number = await world.report(photos=1)
     await world.settle()

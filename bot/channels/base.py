@@ -78,6 +78,7 @@ class Kind(StrEnum):
     OTHER = "other"  # sticker, voice, video, a non-image file...
     CHAT_MOVED = "chat-moved"  # a group became a supergroup: ``extra["to"]`` is its new id
     MEMBER_LEFT = "member-left"  # someone left a group or was removed: ``extra["user"]``
+    EDIT = "edit"  # a message changed after it was sent: its new text, what it replied to
 
 
 @dataclass(frozen=True)

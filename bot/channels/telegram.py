@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import html
 import io
@@ -71,7 +72,7 @@ from bot.channels.base import (
 )
 from handlers import routes
 from handlers.context import BufferedState, CommitFirst, Ctx, Services
-from locales import pick_language, translator
+from locales import translator
 from storage.conversation import DbConversationState
 from storage.repo import Repository
 
@@ -633,27 +634,14 @@ def make_router(
             await run(event, bot, state, event_update)
 
     @router.edited_message()
-    async def on_edit(message: Message, bot: Bot) -> None:
-        """A resident edited a message: the edit is not taken, and they are told so. A live
-        location that moves comes as an edit every few seconds while it is shared: not one."""
-        if message.chat.type != ChatType.PRIVATE or message.location is not None:
+    async def on_edit(message: Message, bot: Bot, state: FSMContext, event_update: Update) -> None:
+        """A message edited after it was sent. A live location that moves comes as an edit
+        every few seconds while it is shared: not one to answer."""
+        if message.location is not None:
             return
-        user = message.from_user
-        if user is None:
-            return
-        async with sessions() as session:
-            known = await Repository(session).resident(CHANNEL, str(user.id))
-        # The language they chose with /lang, else their app's.
-        lang = (
-            known.language
-            if known
-            else pick_language(user.language_code, services.default_language)
-        )
-        await bot.send_message(
-            message.chat.id,
-            translator(lang)("edit-not-picked-up"),
-            reply_parameters=_reply(str(message.message_id)),
-        )
+        event = message_to_incoming(message, (await bot.me()).username)
+        if event is not None:
+            await run(dataclasses.replace(event, kind=Kind.EDIT), bot, state, event_update)
 
     @router.callback_query()
     async def on_button(
