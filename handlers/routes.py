@@ -141,7 +141,11 @@ async def _resident_command(ctx: Ctx) -> bool:
         await report.start(ctx)
     elif command == "status":
         writing = await _aside(ctx)
-        await status.show(ctx, ctx.event.args)
+        if writing and not ctx.event.args.strip():
+            # Asking for the number would be a step of its own, in place of the report's.
+            await ctx.reply(ctx.t("status-usage"))
+        else:
+            await status.show(ctx, ctx.event.args)
         if writing:
             await ctx.reply(ctx.t("report-kept"))
     elif command in ("forget_me", "forgetme"):

@@ -179,6 +179,9 @@ async def test_status_and_my_in_the_middle_of_a_report_keep_the_draft(world: Wor
     await world.say(r, "/my")
     _, kept = await world.replies(r, 2)
     assert "vẫn được giữ" in plain(kept)
+    await world.say(r, "/status")  # no number: how to ask, not a step in place of the report's
+    usage, kept = await world.replies(r, 2)
+    assert "/status ABCD-EFG" in plain(usage) and "vẫn được giữ" in plain(kept)
     await world.emu.send_photo(r, jpeg())
     assert "1/5" in plain(await world.reply(r))
 
