@@ -138,6 +138,9 @@ async def _resident_command(ctx: Ctx) -> bool:
         arg = ctx.event.args.strip().lower()
         await (menu.set_language(ctx, arg) if arg else menu.ask_language(ctx))
     elif command in ("report", "new"):
+        step, _ = await ctx.state.get()
+        if step in report.STEPS:  # a new report in place of the one being written: say so
+            await ctx.reply(ctx.t("report-left"), markup=RemoveKeys())
         await report.start(ctx)
     elif command == "status":
         writing = await _aside(ctx)

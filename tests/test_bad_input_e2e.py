@@ -248,6 +248,15 @@ async def test_the_cancel_key_works_after_a_change_of_language(world: World) -> 
     assert "report was cancelled" in plain(await world.reply(r))
 
 
+async def test_report_again_in_the_middle_of_a_report_says_the_first_was_dropped(
+    world: World,
+) -> None:
+    r = await at_photos(world)
+    await world.say(r, "/report")
+    left, ask = await world.replies(r, 2)
+    assert "Đã dừng phản ánh đang soạn" in plain(left) and "lĩnh vực" in plain(ask)
+
+
 async def test_the_edit_notice_speaks_the_language_the_resident_chose(world: World) -> None:
     r = world.resident  # a Vietnamese app
     await world.say(r, "/lang")
