@@ -16,6 +16,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -145,10 +146,23 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+# Set by UpdateMetrics for the update being handled: a handler that catches its own failure
+# (rolls back, apologises to the person) says so here, and the update counts as an error.
+_FAILED: ContextVar[list[bool] | None] = ContextVar("phananh_update_failed", default=None)
+
+
+def handling_failed() -> None:
+    """The update being handled failed, though its handler caught the error: counted so."""
+    failed = _FAILED.get()
+    if failed is not None:
+        failed.append(True)
+
+
 class UpdateMetrics(BaseMiddleware):
     """Counts each update by kind and outcome and times its handling. An outer middleware on
     the dispatcher's ``update`` observer, registered after aiogram's own (errors, FSM), so it
-    sees an exception before the errors middleware turns it into an error event."""
+    sees an exception before the errors middleware turns it into an error event; a failure
+    the handler caught itself is reported with :func:`handling_failed`."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
@@ -162,11 +176,14 @@ class UpdateMetrics(BaseMiddleware):
         kind = _update_kind(event)
         started = time.perf_counter()
         outcome = "error"
+        failed: list[bool] = []
+        token = _FAILED.set(failed)
         try:
             result = await handler(event, data)
-            outcome = "ok"
+            outcome = "error" if failed else "ok"
             return result
         finally:
+            _FAILED.reset(token)
             self.metrics.update_handled(kind, outcome, time.perf_counter() - started)
 
 

@@ -128,7 +128,7 @@ async def test_an_update_whose_handling_fails_is_counted_as_an_error(
     r = world.resident
     sent = await world.say(r, "Xin chào")
     await world.reply(r)
-    # The bot answers an edited message directly; a refused answer fails that update.
+    # A refused answer fails the update; the bot catches it (and apologises): still an error.
     world.emu.faults.fail_next("sendMessage", 400)
     await world.emu.edit_text(r, sent, "Xin chào, tôi muốn phản ánh")
     await counted(world, "phananh_update_handling_seconds_count", 1, kind="edited_message")

@@ -70,6 +70,7 @@ from bot.channels.base import (
     Sent,
     TemporaryFailure,
 )
+from bot.metrics import handling_failed
 from handlers import routes
 from handlers.context import BufferedState, CommitFirst, Ctx, Services
 from locales import translator
@@ -609,6 +610,7 @@ def make_router(
                 await channel.checkpoint()  # also sends a button's answer still waiting
             except Exception:
                 log.exception("failed to handle %s in chat %s", event.kind, event.chat_id)
+                handling_failed()
                 await session.rollback()
                 if buffered is not None:
                     buffered.discard()
