@@ -313,13 +313,9 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     kept = dict(link.extra or {})
     photo_key = kept.get("photo")
     if ev.kind is Kind.PHOTO:  # the photo is evidence: kept with the ticket
-        try:
-            photo = await take_photo(ctx)
-        except PhotoRejected as rejected:
-            await ctx.reply(t(f"photo-rejected-{rejected.reason}"), reply_to=ev.message_id)
+        photo_key = await _evidence(ctx, ticket)
+        if photo_key is None:
             return
-        photo_key = photo.key
-        await ctx.repo.add_photo(ticket, photo.key, photo.width, photo.height, "official")
     elif ev.kind is not Kind.TEXT:
         await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
         return
@@ -363,14 +359,21 @@ async def _album_rest(ctx: Ctx, ticket: Ticket, done: MessageLink) -> None:
     if _words(ctx) and asked is not None and asked.purpose in PROMPTS:
         await _prompt_answer(ctx, ticket, asked)
         return
+    if await _evidence(ctx, ticket) is not None:
+        await ctx.repo.commit()
+
+
+async def _evidence(ctx: Ctx, ticket: Ticket) -> str | None:
+    """The official's photo, cleaned, stored and kept with the ticket: its media key; None,
+    with the official told why, when it cannot be used."""
     try:
         photo = await take_photo(ctx)
     except PhotoRejected as rejected:
         t = ctx.group_t()
         await ctx.reply(t(f"photo-rejected-{rejected.reason}"), reply_to=ctx.event.message_id)
-        return
+        return None
     await ctx.repo.add_photo(ticket, photo.key, photo.width, photo.height, "official")
-    await ctx.repo.commit()
+    return photo.key
 
 
 def _words(ctx: Ctx) -> str | None:
@@ -400,13 +403,9 @@ async def _answer_resident(ctx: Ctx, ticket: Ticket) -> None:
     t = ctx.group_t()
     key: str | None = None
     if ev.kind is Kind.PHOTO and ev.photo_ref is not None:
-        try:
-            photo = await take_photo(ctx)
-        except PhotoRejected as rejected:
-            await ctx.reply(t(f"photo-rejected-{rejected.reason}"), reply_to=ev.message_id)
+        key = await _evidence(ctx, ticket)
+        if key is None:
             return
-        key = photo.key
-        await ctx.repo.add_photo(ticket, key, photo.width, photo.height, "official")
     elif ev.kind is not Kind.TEXT:
         await ctx.reply(t("answer-text-or-photo"), reply_to=ev.message_id)
         return
