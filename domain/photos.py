@@ -1,8 +1,12 @@
-"""Photo processing: every photo is decoded, bounded and re-encoded before it is kept or passed on.
+"""Photo processing: no photo is kept or passed on with its metadata, or larger than needed.
 
-Re-encoding drops all metadata (EXIF GPS above all), applies the EXIF orientation first so the
-picture still stands the right way, and caps the longest side at 1,600 px, which is plenty for a
-pothole and keeps the media directory small. Pillow's decompression-bomb guard is kept on.
+A JPEG that already stands the right way and is no larger than 1,600 px (what Telegram hands a
+bot for a photo: at most 1,280 px) loses its metadata segments and keeps its pixels exactly
+(``domain.jpeg``): no decoding, no second lossy encoding. Every other picture is decoded,
+bounded and re-encoded, which drops all metadata (EXIF GPS above all), applies the EXIF
+orientation first so the picture still stands the right way, and caps the longest side at
+1,600 px, which is plenty for a pothole and keeps the media directory small. Pillow's
+decompression-bomb guard is kept on.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+from domain.jpeg import without_metadata
 
 MAX_SIDE = 1600
 MAX_INPUT_BYTES = 20 * 1024 * 1024  # Telegram's getFile limit for bots
@@ -45,6 +51,10 @@ def clean_photo(raw: bytes) -> CleanPhoto:
         with Image.open(io.BytesIO(raw)) as probe:
             if probe.width * probe.height > MAX_PIXELS:
                 raise PhotoRejected("too-many-pixels")
+            if _as_it_stands(probe):
+                stripped = without_metadata(raw)
+                if stripped is not None:
+                    return CleanPhoto(stripped, probe.width, probe.height)
             # A JPEG decodes at 1/2, 1/4 or 1/8 scale almost for free: ask for the smallest
             # version still at least as large as the result, instead of decoding all 12 MP.
             ratio = MAX_SIDE / max(probe.width, probe.height)
@@ -66,6 +76,17 @@ def clean_photo(raw: bytes) -> CleanPhoto:
         raise PhotoRejected("too-many-pixels") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise PhotoRejected("unreadable") from None
+
+
+def _as_it_stands(image: Image.Image) -> bool:
+    """Whether the picture can be kept pixel for pixel: a JPEG in colours every viewer shows,
+    within the size cap, shown as stored (no EXIF rotation)."""
+    return (
+        image.format == "JPEG"
+        and image.mode in ("RGB", "L")
+        and max(image.size) <= MAX_SIDE
+        and image.getexif().get(ExifTags.Base.Orientation, 1) == 1
+    )
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -83,3 +83,104 @@ def test_a_photo_is_cleaned_where_no_scratch_file_can_be_had(
     monkeypatch.setattr(tempfile, "TemporaryFile", refused)
     clean = clean_photo(jpeg_with_gps(400, 300))
     assert b"Exif" not in clean.data and clean.data.startswith(b"\xff\xd8")
+
+
+# --- A photo as Telegram hands it: metadata dropped, pixels kept exactly ------------------------
+
+
+def telegram_photo(mode: str = "RGB", **options: object) -> bytes:
+    """A 640x480 JPEG with every kind of metadata a phone or an editor writes into one."""
+    image = Image.radial_gradient("L").resize((640, 480))
+    if mode == "RGB":
+        image = Image.merge(
+            "RGB", (image, image.rotate(90), image.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+        )
+    exif = Image.Exif()
+    exif[0x0112] = 1  # orientation: as stored
+    exif[0x010F] = "Phone maker"
+    exif[0x8825] = {1: "N", 2: (21.0, 1.0, 43.0), 3: "E", 4: (105.0, 51.0, 8.0)}
+    out = io.BytesIO()
+    image.save(
+        out,
+        format="JPEG",
+        exif=exif,
+        icc_profile=b"ICC_PROFILE of the phone",
+        xmp=b"<x:xmpmeta>Lan, 12 Hang Bai</x:xmpmeta>",
+        comment=b"home of Lan",
+        **options,
+    )
+    return out.getvalue()
+
+
+def pixels(data: bytes) -> tuple[str, tuple[int, int], bytes]:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.mode, image.size, image.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [
+        ("RGB", {}),
+        ("RGB", {"progressive": True}),
+        ("RGB", {"restart_marker_blocks": 4}),
+        ("L", {"quality": 60}),
+    ],
+)
+def test_a_photo_within_the_cap_keeps_every_pixel_and_loses_its_metadata(
+    mode: str, options: dict[str, object]
+) -> None:
+    raw = telegram_photo(mode, **options) + b"PK\x03\x04 an archive appended to the picture"
+    clean = clean_photo(raw)
+    assert pixels(clean.data) == pixels(raw)  # not encoded a second time
+    assert (clean.width, clean.height) == (640, 480)
+    for secret in (b"Exif", b"Phone maker", b"ICC_PROFILE", b"Lan", b"PK\x03\x04"):
+        assert secret in raw
+        assert secret not in clean.data
+    assert clean.data.endswith(b"\xff\xd9")
+    with Image.open(io.BytesIO(clean.data)) as image:
+        assert not image.getexif()
+        assert not {"exif", "icc_profile", "xmp", "comment"} & set(image.info)
+
+
+def with_segment(raw: bytes, marker: int, body: bytes) -> bytes:
+    """``raw`` with one more segment right after its start-of-image marker."""
+    return raw[:2] + bytes([0xFF, marker]) + (len(body) + 2).to_bytes(2, "big") + body + raw[2:]
+
+
+def test_a_thumbnail_in_the_jfif_header_is_dropped_with_it() -> None:
+    """A JFIF header may carry a thumbnail (of the picture before it was cropped, say)."""
+    thumbnail = bytes([1, 1]) + b"\xfe\xed\xfa"  # 1x1, one RGB pixel
+    raw = with_segment(telegram_photo(), 0xE0, b"JFIF\x00\x01\x02\x00\x00\x01\x00\x01" + thumbnail)
+    clean = clean_photo(raw)
+    assert b"\xfe\xed\xfa" not in clean.data
+    assert pixels(clean.data) == pixels(raw)
+
+
+def test_a_photo_cut_short_is_still_refused() -> None:
+    raw = telegram_photo()
+    with pytest.raises(PhotoRejected) as refused:
+        clean_photo(raw[: len(raw) * 2 // 3])
+    assert refused.value.reason == "unreadable"
+
+
+def test_a_jpeg_not_passed_on_as_it_is_is_encoded_again() -> None:
+    """Arithmetic coding (which not every viewer reads), a second picture (a multi-picture
+    file), CMYK colours: decoded and encoded as a plain JPEG."""
+    from domain.jpeg import without_metadata
+
+    raw = telegram_photo()
+    arithmetic = raw.replace(b"\xff\xc0", b"\xff\xc9", 1)
+    assert without_metadata(arithmetic) is None
+    assert without_metadata(raw[:-2]) is None  # no end-of-image marker
+    assert without_metadata(raw) is not None
+
+    out = io.BytesIO()
+    first, second = Image.new("RGB", (300, 200), "red"), Image.new("RGB", (300, 200), "blue")
+    first.save(out, format="MPO", save_all=True, append_images=[second])
+    clean = clean_photo(out.getvalue())
+    assert clean.data.count(b"\xff\xd8") == 1 and b"MPF" not in clean.data
+
+    out = io.BytesIO()
+    Image.new("CMYK", (300, 200), (0, 255, 255, 0)).save(out, format="JPEG")
+    with Image.open(io.BytesIO(clean_photo(out.getvalue()).data)) as image:
+        assert image.mode == "RGB"
