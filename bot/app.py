@@ -150,6 +150,7 @@ async def build_app(
     limiter: RateLimiter = MemoryRateLimiter(limits)
     if storage is None and settings.redis_url:
         # Imported here: a bot without Redis does not carry its modules (~6 MB).
+        from aiogram.fsm.storage.base import DefaultKeyBuilder
         from aiogram.fsm.storage.redis import RedisStorage
         from redis.asyncio import BlockingConnectionPool, Redis
 
@@ -158,8 +159,14 @@ async def build_app(
         pool = BlockingConnectionPool.from_url(
             settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=30
         )
+        # Keyed by the bot's id as well (aiogram leaves it out by default): bots that share a
+        # Redis, a staging one beside the city's, keep apart the drafts and locks of a person
+        # who writes to both.
         redis_storage = RedisStorage(
-            Redis(connection_pool=pool), state_ttl=DRAFT_KEPT, data_ttl=DRAFT_KEPT
+            Redis(connection_pool=pool),
+            key_builder=DefaultKeyBuilder(with_bot_id=True),
+            state_ttl=DRAFT_KEPT,
+            data_ttl=DRAFT_KEPT,
         )
         storage = redis_storage
         events_isolation = events_isolation or redis_storage.create_isolation()
