@@ -45,10 +45,25 @@ SQLITE_BUSY_WAIT_S = 30.0
 _readers: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictionary()
 
 
+# PostgreSQL: the connections a process keeps, and none beyond them. An update holds one for
+# a few milliseconds (nothing waits on the network inside a transaction), so a burst queues
+# for them briefly; with overflow connections allowed (SQLAlchemy's default, 10 beyond 5),
+# each burst opened new ones, a server process and a handshake each, and closed them after
+# it. Several workers times this stays well inside PostgreSQL's default 100.
+POSTGRES_CONNECTIONS = 10
+POSTGRES_POOL_WAIT_S = 30.0
+
+
 def make_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=POSTGRES_CONNECTIONS,
+            max_overflow=0,
+            pool_timeout=POSTGRES_POOL_WAIT_S,
+        )
     if not parsed.database or parsed.database == ":memory:":
         return _sqlite_engine(url)  # one connection's own database: its own pool rules
     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

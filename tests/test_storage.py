@@ -240,3 +240,37 @@ async def test_a_take_does_not_stick_once_its_official_left_the_roster(
         )
         await session.commit()
         assert not taken and fresh.holder is None
+
+
+async def test_postgresql_connections_are_kept_for_the_next_burst(tmp_path: Path) -> None:
+    """A burst of updates waits for the worker's connections instead of opening more: a new
+    PostgreSQL connection is a new server process and a handshake, and those opened beyond
+    the pool were closed again after each burst (the workers benchmark saw backends come and
+    go all the time)."""
+    backend = await prepare(tmp_path)
+    if backend.name != "postgres":
+        pytest.skip("SQLite has one writing connection, kept (test_sqlite_writers)")
+    import asyncio
+
+    from sqlalchemy import event, text
+
+    from storage.db import POSTGRES_CONNECTIONS
+
+    engine = make_engine(backend.database_url)
+    opened = 0
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _opened(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    async def update() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT pg_sleep(0.01)"))
+
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(update() for _ in range(4 * POSTGRES_CONNECTIONS)))
+    finally:
+        await engine.dispose()
+    assert 0 < opened <= POSTGRES_CONNECTIONS
