@@ -58,8 +58,9 @@ def clean_photo(raw: bytes) -> CleanPhoto:
             # A JPEG decodes at 1/2, 1/4 or 1/8 scale almost for free: ask for the smallest
             # version still at least as large as the result, instead of decoding all 12 MP.
             ratio = MAX_SIDE / max(probe.width, probe.height)
-            if ratio < 1:
-                probe.draft(None, (round(probe.width * ratio), round(probe.height * ratio)))
+            if ratio < 1:  # (a side of 1 px stays 1 px: a draft of 0 px divides by zero)
+                size = (max(1, round(probe.width * ratio)), max(1, round(probe.height * ratio)))
+                probe.draft(None, size)
             probe.load()
             image: Image.Image = probe
             ImageOps.exif_transpose(image, in_place=True)  # no copy of every pixel

@@ -61,6 +61,13 @@ def test_decompression_bomb_is_refused() -> None:
     assert refused.value.reason == "too-many-pixels"
 
 
+def test_a_photo_one_pixel_wide_is_scaled_not_failed() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (1, 4000), "gray").save(out, format="JPEG")
+    clean = clean_photo(out.getvalue())
+    assert (clean.width, clean.height) == (1, MAX_SIDE)
+
+
 def test_jpeg_comments_do_not_survive_cleaning() -> None:
     out = io.BytesIO()
     Image.new("RGB", (300, 200)).save(out, format="JPEG", comment=b"home of Lan, 12 Hang Bai")
