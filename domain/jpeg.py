@@ -11,7 +11,10 @@ Only what the bot can hand on with confidence is taken: 8-bit baseline, extended
 Huffman-coded pictures, well formed up to the end-of-image marker. Anything else (arithmetic
 coding, lossless or hierarchical JPEG, a truncated file, an unknown segment) gives None, and the
 caller decodes and re-encodes instead. Whatever follows the end-of-image marker (a second
-picture of a multi-picture file, an appended archive) is dropped.
+picture of a multi-picture file, an appended archive) is dropped, and so are fill bytes; a JFIF
+header loses its thumbnail and an Adobe one anything past its fields. What this cannot see:
+bytes someone placed on purpose between a scan's compressed data and the next marker, which
+decoders skip; only a decoding tells them from the picture.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ FRAMES = frozenset({0xC0, 0xC1, 0xC2})
 # Tables and settings the picture needs: Huffman tables, quantisation tables, restart interval.
 TABLES = frozenset({0xC4, 0xDB, 0xDD})
 APP0, APP14, APP15, COM = 0xE0, 0xEE, 0xEF, 0xFE
+# A camera's JPEG has a few dozen segments, a progressive one a few more: beyond this many, the
+# file is not a photo as cameras and messengers write them (and the loop would hold the GIL).
+MAX_SEGMENTS = 1000
 # The compressed data of a scan ends at the first 0xFF that is not followed by a stuffed zero,
 # a restart marker or another 0xFF (fill).
 _END_OF_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
@@ -31,57 +37,65 @@ _END_OF_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 def without_metadata(data: bytes) -> bytes | None:
     """The JPEG ``data`` with every metadata segment and anything after its end dropped, or
-    None when it is not a JPEG this can pass on unchanged."""
+    None when it is not a JPEG this can pass on unchanged. The result is not decoded here:
+    bytes that are well formed segment by segment may still not decode (the caller checks)."""
     size = len(data)
     if size < 4 or data[0] != 0xFF or data[1] != SOI:
         return None
     kept = [b"\xff\xd8"]
-    framed = False
+    framed = scanned = False
     at = 2
-    while True:
+    for _ in range(MAX_SEGMENTS):
         if at >= size or data[at] != 0xFF:
             return None
-        while at < size and data[at] == 0xFF:  # fill bytes may precede a marker
+        while at < size and data[at] == 0xFF:  # fill bytes may precede a marker: not kept
             at += 1
         if at >= size:
             return None
         marker = data[at]
         start, at = at - 1, at + 1
         if marker == EOI:
-            return b"".join(kept) + b"\xff\xd9" if framed else None
+            return b"".join(kept) + b"\xff\xd9" if scanned else None
         if at + 2 > size:
             return None
         end = at + ((data[at] << 8) | data[at + 1])
         if end < at + 2 or end > size:
             return None
+        body = data[at + 2 : end]
         if marker == SOS:
             if not framed:
                 return None
             scan_end = _END_OF_SCAN.search(data, end)
             if scan_end is None:
                 return None  # truncated: no marker after the compressed data
-            kept.append(data[start : scan_end.start()])
+            # Compressed data never ends in 0xFF (one would be stuffed): those are fill.
+            kept.append(data[start : scan_end.start()].rstrip(b"\xff"))
+            scanned = True
             at = scan_end.start()
             continue
         if marker in FRAMES:
-            if framed or end - at < 8 or data[at + 2] != 8:  # one frame, 8 bits a sample
+            if framed or len(body) < 6 or body[0] != 8:  # one frame, 8 bits a sample
                 return None
             framed = True
-        elif marker not in TABLES and not _harmless_app(marker, data[at + 2 : end]):
-            if APP0 <= marker <= APP15 or marker == COM:
-                at = end  # metadata: dropped
-                continue
+            kept.append(data[start:end])
+        elif marker in TABLES:
+            kept.append(data[start:end])
+        elif marker == APP0 and body.startswith(b"JFIF\x00"):
+            # Kept, for it tells a decoder the colours are YCbCr, but without its thumbnail.
+            if len(body) < 12:
+                return None
+            kept.append(_segment(APP0, body[:12] + b"\x00\x00"))
+        elif marker == APP14 and body.startswith(b"Adobe"):
+            # Kept, for its colour transform, but only the fields a decoder reads.
+            if len(body) < 12:
+                return None
+            kept.append(_segment(APP14, body[:12]))
+        elif not (APP0 <= marker <= APP15 or marker == COM):
             return None  # a kind of JPEG not passed on as it is
-        kept.append(data[start:end])
+        # else metadata: dropped
         at = end
+    return None
 
 
-def _harmless_app(marker: int, body: bytes) -> bool:
-    """Application segments that hold nothing about the picture's author or place but tell a
-    decoder how to read the colours: JFIF without a thumbnail, Adobe's colour transform."""
-    if marker == APP0:
-        # "JFIF\0", version (2), units (1), density (4), thumbnail width and height (1 + 1).
-        return len(body) == 14 and body.startswith(b"JFIF\x00") and body[12:14] == b"\x00\x00"
-    if marker == APP14:
-        return body.startswith(b"Adobe")
-    return False
+def _segment(marker: int, body: bytes) -> bytes:
+    return bytes((0xFF, marker)) + (len(body) + 2).to_bytes(2, "big") + body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 
 from domain.photos import MAX_INPUT_BYTES, PhotoRejected, clean_photo
@@ -24,6 +25,8 @@ async def take_photo(ctx: Ctx) -> StoredPhoto:
     if ev.file_size is not None and ev.file_size > MAX_INPUT_BYTES:
         raise PhotoRejected("too-big")  # refused before downloading a byte of it
     raw = await ctx.channel.fetch_photo(ev.photo_ref)
-    photo = await asyncio.to_thread(clean_photo, raw)  # decoding 12 MP takes a while
+    # The messenger's own re-encoding of a photo (not a file sent as it was) decodes.
+    clean = functools.partial(clean_photo, made_by_messenger=not ev.photo_as_file)
+    photo = await asyncio.to_thread(clean, raw)  # decoding 12 MP takes a while
     key = await ctx.services.media.put(photo.data)
     return StoredPhoto(key, photo.width, photo.height)

@@ -55,6 +55,14 @@ async def stored_photo(world: World) -> bytes:
     return await world.app.services.media.get(key)
 
 
+def jpeg_without_its_table() -> bytes:
+    """A JPEG whose segments are all in order, but whose first component is quantised with a
+    table the file does not define: no decoder reads it."""
+    raw = bytearray(jpeg())
+    raw[raw.index(b"\xff\xc0") + 12] = 3
+    return bytes(raw)
+
+
 async def test_image_sent_as_a_file_is_accepted_and_loses_its_gps(world: World) -> None:
     r = await at_photos(world)
     raw = gps_jpeg()
@@ -81,11 +89,20 @@ async def test_image_sent_as_a_file_is_accepted_and_loses_its_gps(world: World) 
         (b"%PDF-1.4 a bill", "bill.pdf", "application/pdf", "chỉ nhận ảnh"),
         (b"", "empty.jpg", "image/jpeg", "Tệp ảnh trống"),
         (jpeg()[:300], "cut.jpg", "image/jpeg", "Không đọc được ảnh"),
+        (jpeg_without_its_table(), "odd.jpg", "image/jpeg", "Không đọc được ảnh"),
         (b"GIF89a" + b"\x00" * 20, "fake.gif", "image/gif", "Không đọc được ảnh"),
         (png(20000, 20000, "1"), "bomb.png", "image/png", "kích thước quá lớn"),
         (b"\xff" * (21 * 1024 * 1024), "huge.jpg", "image/jpeg", "quá lớn (trên 20 MB)"),
     ],
-    ids=["pdf", "zero-bytes", "truncated", "not-really-a-gif", "decompression-bomb", "over-20MB"],
+    ids=[
+        "pdf",
+        "zero-bytes",
+        "truncated",
+        "well-formed-but-undecodable",
+        "not-really-a-gif",
+        "decompression-bomb",
+        "over-20MB",
+    ],
 )
 async def test_unusable_files_where_a_photo_is_asked_get_a_clear_answer(
     world: World, data: bytes, filename: str, mime: str, answer: str

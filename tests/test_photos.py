@@ -154,13 +154,48 @@ def with_segment(raw: bytes, marker: int, body: bytes) -> bytes:
     return raw[:2] + bytes([0xFF, marker]) + (len(body) + 2).to_bytes(2, "big") + body + raw[2:]
 
 
-def test_a_thumbnail_in_the_jfif_header_is_dropped_with_it() -> None:
-    """A JFIF header may carry a thumbnail (of the picture before it was cropped, say)."""
+@pytest.mark.parametrize("rgb", [False, True], ids=["ycbcr", "rgb-components"])
+def test_a_thumbnail_in_the_jfif_header_is_dropped_with_it(rgb: bool) -> None:
+    """A JFIF header may carry a thumbnail (of the picture before it was cropped, say). The
+    header itself stays: it tells a decoder the colours are YCbCr, and without it a picture
+    whose components are named R, G and B is decoded as RGB, every colour wrong."""
     thumbnail = bytes([1, 1]) + b"\xfe\xed\xfa"  # 1x1, one RGB pixel
-    raw = with_segment(telegram_photo(), 0xE0, b"JFIF\x00\x01\x02\x00\x00\x01\x00\x01" + thumbnail)
+    jfif = b"JFIF\x00\x01\x02\x00\x00\x01\x00\x01" + thumbnail
+    raw = with_segment(telegram_photo(keep_rgb=rgb), 0xE0, jfif)
     clean = clean_photo(raw)
     assert b"\xfe\xed\xfa" not in clean.data
     assert pixels(clean.data) == pixels(raw)
+
+
+def test_an_adobe_header_keeps_only_its_colour_fields() -> None:
+    adobe = b"Adobe\x00\x64\x00\x00\x00\x00\x01" + b"home of Lan, 12 Hang Bai"
+    raw = with_segment(telegram_photo(), 0xEE, adobe)
+    clean = clean_photo(raw)
+    assert b"Lan" not in clean.data
+    assert pixels(clean.data) == pixels(raw)
+
+
+def test_fill_bytes_after_the_picture_are_not_kept() -> None:
+    """A run of 0xFF before a marker is padding a decoder skips: nothing to pass on."""
+    raw = telegram_photo()
+    padded = raw[:-2] + b"\xff" * 100_000 + raw[-2:]
+    clean = clean_photo(padded)
+    assert len(clean.data) < len(raw)
+    assert pixels(clean.data) == pixels(raw)
+
+
+def test_a_jpeg_well_formed_but_not_decodable_is_still_refused() -> None:
+    """Segments in order but no picture (no scan), or a component quantised with a table the
+    file does not have: refused as unreadable, as before photos were kept without encoding."""
+    raw = telegram_photo()
+    no_scan = raw[: raw.index(b"\xff\xda")] + b"\xff\xd9"
+    frame = raw.index(b"\xff\xc0")
+    missing_table = bytearray(raw)
+    missing_table[frame + 12] = 3  # the first component's quantisation table: never defined
+    for broken in (no_scan, bytes(missing_table)):
+        with pytest.raises(PhotoRejected) as refused:
+            clean_photo(broken)
+        assert refused.value.reason == "unreadable"
 
 
 def test_a_photo_cut_short_is_still_refused() -> None:
@@ -180,6 +215,8 @@ def test_a_jpeg_not_passed_on_as_it_is_is_encoded_again() -> None:
     assert without_metadata(arithmetic) is None
     assert without_metadata(raw[:-2]) is None  # no end-of-image marker
     assert without_metadata(raw) is not None
+    comments = b"\xff\xfe\x00\x02" * 2000  # empty comments
+    assert without_metadata(raw[:2] + comments + raw[2:]) is None  # not a camera's JPEG
 
     out = io.BytesIO()
     first, second = Image.new("RGB", (300, 200), "red"), Image.new("RGB", (300, 200), "blue")

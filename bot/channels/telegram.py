@@ -460,6 +460,7 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
             text=text,
             photo_ref=message.document.file_id,
             file_size=message.document.file_size,
+            photo_as_file=True,
             album_id=message.media_group_id,
             **base,
         )
