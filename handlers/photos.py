@@ -25,7 +25,7 @@ async def take_photo(ctx: Ctx) -> StoredPhoto:
     if ev.file_size is not None and ev.file_size > MAX_INPUT_BYTES:
         raise PhotoRejected("too-big")  # refused before downloading a byte of it
     raw = await ctx.channel.fetch_photo(ev.photo_ref)
-    # The messenger's own re-encoding of a photo (not a file sent as it was) decodes.
+    # Only the messenger's own re-encoding of a photo may be kept as it stands.
     clean = functools.partial(clean_photo, made_by_messenger=not ev.photo_as_file)
     photo = await asyncio.to_thread(clean, raw)  # decoding 12 MP takes a while
     key = await ctx.services.media.put(photo.data)

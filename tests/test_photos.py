@@ -137,7 +137,7 @@ def test_a_photo_within_the_cap_keeps_every_pixel_and_loses_its_metadata(
     mode: str, options: dict[str, object]
 ) -> None:
     raw = telegram_photo(mode, **options) + b"PK\x03\x04 an archive appended to the picture"
-    clean = clean_photo(raw)
+    clean = clean_photo(raw, made_by_messenger=True)
     assert pixels(clean.data) == pixels(raw)  # not encoded a second time
     assert (clean.width, clean.height) == (640, 480)
     for secret in (b"Exif", b"Phone maker", b"ICC_PROFILE", b"Lan", b"PK\x03\x04"):
@@ -162,7 +162,7 @@ def test_a_thumbnail_in_the_jfif_header_is_dropped_with_it(rgb: bool) -> None:
     thumbnail = bytes([1, 1]) + b"\xfe\xed\xfa"  # 1x1, one RGB pixel
     jfif = b"JFIF\x00\x01\x02\x00\x00\x01\x00\x01" + thumbnail
     raw = with_segment(telegram_photo(keep_rgb=rgb), 0xE0, jfif)
-    clean = clean_photo(raw)
+    clean = clean_photo(raw, made_by_messenger=True)
     assert b"\xfe\xed\xfa" not in clean.data
     assert pixels(clean.data) == pixels(raw)
 
@@ -170,7 +170,7 @@ def test_a_thumbnail_in_the_jfif_header_is_dropped_with_it(rgb: bool) -> None:
 def test_an_adobe_header_keeps_only_its_colour_fields() -> None:
     adobe = b"Adobe\x00\x64\x00\x00\x00\x00\x01" + b"home of Lan, 12 Hang Bai"
     raw = with_segment(telegram_photo(), 0xEE, adobe)
-    clean = clean_photo(raw)
+    clean = clean_photo(raw, made_by_messenger=True)
     assert b"Lan" not in clean.data
     assert pixels(clean.data) == pixels(raw)
 
@@ -179,14 +179,14 @@ def test_fill_bytes_after_the_picture_are_not_kept() -> None:
     """A run of 0xFF before a marker is padding a decoder skips: nothing to pass on."""
     raw = telegram_photo()
     padded = raw[:-2] + b"\xff" * 100_000 + raw[-2:]
-    clean = clean_photo(padded)
+    clean = clean_photo(padded, made_by_messenger=True)
     assert len(clean.data) < len(raw)
     assert pixels(clean.data) == pixels(raw)
 
 
-def test_a_jpeg_well_formed_but_not_decodable_is_still_refused() -> None:
-    """Segments in order but no picture (no scan), or a component quantised with a table the
-    file does not have: refused as unreadable, as before photos were kept without encoding."""
+def test_a_file_well_formed_but_not_decodable_is_still_refused() -> None:
+    """Sent as a file: segments in order but no picture (no scan), or a component quantised
+    with a table the file does not have. Refused as unreadable: a file is always decoded."""
     raw = telegram_photo()
     no_scan = raw[: raw.index(b"\xff\xda")] + b"\xff\xd9"
     frame = raw.index(b"\xff\xc0")
@@ -201,7 +201,7 @@ def test_a_jpeg_well_formed_but_not_decodable_is_still_refused() -> None:
 def test_a_photo_cut_short_is_still_refused() -> None:
     raw = telegram_photo()
     with pytest.raises(PhotoRejected) as refused:
-        clean_photo(raw[: len(raw) * 2 // 3])
+        clean_photo(raw[: len(raw) * 2 // 3], made_by_messenger=True)
     assert refused.value.reason == "unreadable"
 
 
@@ -221,10 +221,22 @@ def test_a_jpeg_not_passed_on_as_it_is_is_encoded_again() -> None:
     out = io.BytesIO()
     first, second = Image.new("RGB", (300, 200), "red"), Image.new("RGB", (300, 200), "blue")
     first.save(out, format="MPO", save_all=True, append_images=[second])
-    clean = clean_photo(out.getvalue())
+    clean = clean_photo(out.getvalue(), made_by_messenger=True)
     assert clean.data.count(b"\xff\xd8") == 1 and b"MPF" not in clean.data
 
     out = io.BytesIO()
     Image.new("CMYK", (300, 200), (0, 255, 255, 0)).save(out, format="JPEG")
-    with Image.open(io.BytesIO(clean_photo(out.getvalue()).data)) as image:
+    with Image.open(io.BytesIO(clean_photo(out.getvalue(), made_by_messenger=True).data)) as image:
         assert image.mode == "RGB"
+
+
+def test_a_file_sent_as_it_was_is_encoded_again() -> None:
+    """A file's quantisation tables are its camera's or its editor's, and bytes can hide in
+    its compressed data: only the messenger's own re-encoding is kept as it stands."""
+    raw = telegram_photo(quality=95)
+    as_file = clean_photo(raw)
+    as_photo = clean_photo(raw, made_by_messenger=True)
+    with Image.open(io.BytesIO(raw)) as sent, Image.open(io.BytesIO(as_file.data)) as kept:
+        assert kept.quantization != sent.quantization  # type: ignore[attr-defined]
+    assert pixels(as_photo.data) == pixels(raw)
+    assert b"Exif" not in as_file.data and b"Lan" not in as_file.data

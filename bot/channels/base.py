@@ -96,7 +96,8 @@ class Incoming:
     args: str = ""
     photo_ref: str | None = None
     file_size: int | None = None  # of the photo, as the messenger reports it
-    # The photo is the sender's own file (sent "as a file"), not the messenger's re-encoding.
+    # The photo is the sender's own file (sent "as a file"), not the messenger's re-encoding:
+    # always decoded and encoded again (domain.photos).
     photo_as_file: bool = False
     album_id: str | None = None
     latitude: float | None = None

@@ -454,7 +454,7 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
             **base,
         )
     if message.document and (message.document.mime_type or "").startswith("image/"):
-        # A photo sent "as a file" keeps its full quality and metadata; it is re-encoded anyway.
+        # A photo sent "as a file" keeps its full quality and metadata: always re-encoded.
         return Incoming(
             kind=Kind.PHOTO,
             text=text,
