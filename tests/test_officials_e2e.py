@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 
 from tests.world import HOAN_KIEM, World, buttons, card_of, jpeg, plain
@@ -262,6 +264,9 @@ async def test_a_transferred_ticket_gives_the_new_unit_its_own_hours_to_receive_
     time to receive it long gone: marked late on arrival, for the new unit."""
     from tests.test_verdict_e2e import ticket_of
 
+    # Reported on a Tuesday at 09:00 in Hanoi, transferred on Thursday at 09:00: both within
+    # working hours (over a weekend both deadlines would fall on Monday morning, the same).
+    world.clock.set(datetime(2027, 3, 9, 2, 0, tzinfo=UTC))
     number = await world.report(photos=0)
     card = await card_of(world, number)
     world.clock.advance(days=2)
