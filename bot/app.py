@@ -22,6 +22,7 @@ from aiogram.exceptions import (
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllGroupChats
+from aiogram.utils.token import extract_bot_id
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.boundaries import load_locator
@@ -170,7 +171,10 @@ async def build_app(
         )
         storage = redis_storage
         events_isolation = events_isolation or redis_storage.create_isolation()
-        limiter = RedisRateLimiter(redis_storage.redis, limits)
+        # Telegram's limits are each bot's own: a staging bot on this Redis counts apart.
+        limiter = RedisRateLimiter(
+            redis_storage.redis, limits, prefix=f"phananh:rate:{extract_bot_id(token)}"
+        )
     # One update at a time per chat and person: an album's photos must not race on the draft.
     dispatcher = Dispatcher(
         storage=storage or MemoryStorage(),

@@ -89,3 +89,40 @@ async def test_redis_keeps_the_bot_a_second_and_a_group_a_minute(tmp_path: Path)
 
 async def test_redis_counts_answers_without_making_them_wait(tmp_path: Path) -> None:
     assert await on_redis(tmp_path, "test:spent", spent) == [False]
+
+
+async def test_two_bots_on_one_redis_have_their_own_send_limits(tmp_path: Path) -> None:
+    """Telegram's limits are a bot's own: a staging bot sending its 30 messages a second on the
+    city bot's Redis must not make the city's bot wait."""
+    backend = await prepare(tmp_path)
+    if backend.redis_url is None:
+        pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
+    from bot.app import build_app
+    from bot.settings import Settings
+
+    settings = Settings(
+        _env_file=None,
+        bot_token=None,
+        telegram_api_url="http://127.0.0.1:9",  # neither bot is asked anything here
+        data_dir=tmp_path / "data",
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+    )
+    staging = await build_app(settings, token="222222222:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0")
+    city = await build_app(settings, token="333333333:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0")
+    try:
+        for _ in range(5):
+            second = int(time.time())
+            for _ in range(settings.send_rate_per_second):
+                await staging.sender.limiter.spend("6000000001", False)
+            waits = (
+                await staging.sender.limiter.reserve("6000000002", False),
+                await city.sender.limiter.reserve("6000000002", False),
+            )
+            if int(time.time()) == second:
+                break
+        assert waits[0] > 0  # the staging bot has spent its second
+        assert waits[1] == 0.0  # the city's has not
+    finally:
+        await staging.close()
+        await city.close()
