@@ -57,13 +57,18 @@ POSTGRES_POOL_WAIT_S = 30.0
 def make_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(
+        engine = create_async_engine(
             url,
             pool_pre_ping=True,
             pool_size=POSTGRES_CONNECTIONS,
             max_overflow=0,
             pool_timeout=POSTGRES_POOL_WAIT_S,
         )
+        # Statistics, /metrics and the health check read on connections of their own, opened
+        # for each read: a year's statistics do not hold the updates' connections for a
+        # second, and a burst that queues for those does not make /healthz say "down".
+        _readers[engine.sync_engine] = create_async_engine(url, poolclass=NullPool)
+        return engine
     if not parsed.database or parsed.database == ":memory:":
         return _sqlite_engine(url)  # one connection's own database: its own pool rules
     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -274,3 +274,28 @@ async def test_postgresql_connections_are_kept_for_the_next_burst(tmp_path: Path
     finally:
         await engine.dispose()
     assert 0 < opened <= POSTGRES_CONNECTIONS
+
+
+async def test_postgresql_reads_for_statistics_do_not_wait_for_the_updates_connections(
+    tmp_path: Path,
+) -> None:
+    """With every kept connection busy, a health check or /stats still reads at once."""
+    backend = await prepare(tmp_path)
+    if backend.name != "postgres":
+        pytest.skip("SQLite's readers always had connections of their own")
+    import asyncio
+    import contextlib
+
+    from sqlalchemy import text
+
+    from storage.db import POSTGRES_CONNECTIONS, read_connection
+
+    engine = make_engine(backend.database_url)
+    try:
+        async with contextlib.AsyncExitStack() as busy:
+            for _ in range(POSTGRES_CONNECTIONS):
+                await busy.enter_async_context(engine.connect())
+            async with asyncio.timeout(5), read_connection(engine) as connection:
+                assert await connection.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
