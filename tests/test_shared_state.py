@@ -45,3 +45,45 @@ async def test_two_bots_on_one_redis_keep_their_own_conversations(tmp_path: Path
     finally:
         await staging.close()
         await city.close()
+
+
+async def test_a_conversation_read_and_written_in_one_round_trip_is_aiograms_own(
+    tmp_path: Path,
+) -> None:
+    """RedisConversationState reads both keys at once and writes both in one transaction, in
+    RedisStorage's keys, format and expiry: each reads what the other wrote."""
+    backend = await prepare(tmp_path)
+    if backend.redis_url is None:
+        pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
+    from datetime import timedelta
+
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    from bot.redis_state import RedisConversationState
+
+    storage = RedisStorage.from_url(
+        backend.redis_url, state_ttl=timedelta(days=2), data_ttl=timedelta(days=2)
+    )
+    key = StorageKey(bot_id=333333333, chat_id=RESIDENT, user_id=RESIDENT)
+    ours = RedisConversationState(storage, key)
+    try:
+        assert await ours.get() == (None, {})
+        draft: dict[str, object] = {"key": "d1", "photos": ["a"], "text": "Ổ gà"}
+        await ours.set("r:photos", draft)
+        assert await storage.get_state(key) == "r:photos"
+        assert await storage.get_data(key) == draft
+        assert 0 < await storage.redis.ttl(ours.data_key) <= 2 * 86400
+        assert 0 < await storage.redis.ttl(ours.state_key) <= 2 * 86400
+
+        await storage.set_state(key, "r:place")
+        await storage.set_data(key, {"key": "d2"})
+        assert await ours.get() == ("r:place", {"key": "d2"})
+
+        await ours.set(None, {})  # as RedisStorage: no state and no data leave no keys
+        assert await storage.redis.exists(ours.state_key, ours.data_key) == 0
+        await ours.set("r:text", {"key": "d3"})
+        await ours.clear()
+        assert await storage.get_state(key) is None and await storage.get_data(key) == {}
+    finally:
+        await storage.redis.delete(ours.state_key, ours.data_key)
+        await storage.close()

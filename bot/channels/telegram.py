@@ -70,7 +70,7 @@ from bot.channels.base import (
     Sent,
     TemporaryFailure,
 )
-from bot.metrics import handling_failed
+from bot.metrics import handling_failed, is_redis_storage
 from handlers import routes
 from handlers.context import BufferedState, CommitFirst, Ctx, Services
 from locales import translator
@@ -539,6 +539,15 @@ class FsmConversationState:
         await self.fsm.clear()
 
 
+def _shared_conversation(fsm: FSMContext) -> ConversationState:
+    """The conversation kept in aiogram's FSM storage; in Redis, one round trip each way."""
+    if is_redis_storage(fsm.storage):
+        from bot.redis_state import RedisConversationState  # Redis's modules only with Redis
+
+        return RedisConversationState(fsm.storage, fsm.key)
+    return FsmConversationState(fsm)
+
+
 class OwnDelivery(Protocol):
     """Who delivers what an update queued for its own private chat (bot.delivery.Sender)."""
 
@@ -585,7 +594,7 @@ def make_router(
             if not await repo.first_delivery(CHANNEL, str(update.update_id)):
                 log.info("update %s was handled before; skipped", update.update_id)
                 return False
-            buffered = BufferedState(FsmConversationState(state)) if shared_state else None
+            buffered = BufferedState(_shared_conversation(state)) if shared_state else None
             conversation: ConversationState = buffered or DbConversationState(
                 session, CHANNEL, event.chat_id, event.person.id
             )
