@@ -522,30 +522,15 @@ def callback_to_incoming(query: CallbackQuery) -> Incoming | None:
     )
 
 
-class FsmConversationState:
-    """The conversation state kept in aiogram's FSM storage (memory, database or Redis)."""
-
-    def __init__(self, fsm: FSMContext) -> None:
-        self.fsm = fsm
-
-    async def get(self) -> tuple[str | None, dict[str, object]]:
-        return await self.fsm.get_state(), await self.fsm.get_data()
-
-    async def set(self, step: str | None, data: dict[str, object]) -> None:
-        await self.fsm.set_state(step)
-        await self.fsm.set_data(data)
-
-    async def clear(self) -> None:
-        await self.fsm.clear()
-
-
 def _shared_conversation(fsm: FSMContext) -> ConversationState:
-    """The conversation kept in aiogram's FSM storage; in Redis, one round trip each way."""
-    if is_redis_storage(fsm.storage):
-        from bot.redis_state import RedisConversationState  # Redis's modules only with Redis
+    """The conversation kept in Redis, shared by the workers (``shared_state``, which bot.app
+    sets for Redis only): read in one round trip and written in one."""
+    from bot.redis_state import RedisConversationState  # Redis's modules only with Redis
 
-        return RedisConversationState(fsm.storage, fsm.key)
-    return FsmConversationState(fsm)
+    storage = fsm.storage
+    if not is_redis_storage(storage):
+        raise TypeError(f"conversations are shared through Redis, not {type(storage).__name__}")
+    return RedisConversationState(storage, fsm.key)
 
 
 class OwnDelivery(Protocol):
