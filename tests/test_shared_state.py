@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +23,9 @@ def key(app: App) -> StorageKey:
     return StorageKey(bot_id=app.bot.id, chat_id=RESIDENT, user_id=RESIDENT)
 
 
-async def test_two_bots_on_one_redis_keep_their_own_conversations(tmp_path: Path) -> None:
-    """A staging bot and the city's bot (or two cities') may share one Redis: a resident who
-    writes to both must not find the other bot's half-written report in the one he opens."""
+@contextlib.asynccontextmanager
+async def two_bots(tmp_path: Path) -> AsyncIterator[tuple[App, App]]:
+    """A staging bot and the city's bot (or two cities') on one database and one Redis."""
     backend = await prepare(tmp_path)
     if backend.redis_url is None:
         pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
@@ -37,14 +40,39 @@ async def test_two_bots_on_one_redis_keep_their_own_conversations(tmp_path: Path
     staging = await build_app(settings, token=STAGING_BOT, schedule=False)
     city = await build_app(settings, token=CITY_BOT, schedule=False)
     try:
+        yield staging, city
+    finally:
+        await staging.close()
+        await city.close()
+
+
+async def test_two_bots_on_one_redis_keep_their_own_conversations(tmp_path: Path) -> None:
+    """A resident who writes to both must not find the other bot's half-written report in the
+    one he opens."""
+    async with two_bots(tmp_path) as (staging, city):
         await staging.dispatcher.storage.set_state(key(staging), "r:text")
         await staging.dispatcher.storage.set_data(key(staging), {"key": "draft"})
         assert await city.dispatcher.storage.get_state(key(city)) is None
         assert await city.dispatcher.storage.get_data(key(city)) == {}
         assert await staging.dispatcher.storage.get_state(key(staging)) == "r:text"
-    finally:
-        await staging.close()
-        await city.close()
+
+
+async def test_two_bots_on_one_redis_have_their_own_send_limits(tmp_path: Path) -> None:
+    """Telegram's limits are a bot's own: a staging bot sending its 30 messages a second on the
+    city bot's Redis must not make the city's bot wait."""
+    async with two_bots(tmp_path) as (staging, city):
+        for _ in range(5):  # the three calls within one of the clock's seconds, the windows
+            second = int(time.time())
+            for _ in range(staging.settings.send_rate_per_second):
+                await staging.sender.limiter.spend("6000000001", False)
+            waits = (
+                await staging.sender.limiter.reserve("6000000002", False),
+                await city.sender.limiter.reserve("6000000002", False),
+            )
+            if int(time.time()) == second:
+                break
+        assert waits[0] > 0  # the staging bot has spent its second
+        assert waits[1] == 0.0  # the city's has not
 
 
 async def test_a_conversation_read_and_written_in_one_round_trip_is_aiograms_own(
