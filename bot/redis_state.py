@@ -4,7 +4,9 @@ aiogram's RedisStorage keeps a conversation as two keys, its state and its data,
 FSMContext reads and writes them one call at a time: four round trips an update that reads the
 draft and writes it back, on the busiest path of a worker (besides the lock's two). This reads
 both keys with one MGET and writes both in one MULTI/EXEC, in RedisStorage's own keys, format
-and expiry, so RedisStorage, its event isolation and this read each other's writes.
+and expiry, so RedisStorage, its event isolation and this read each other's writes. It needs
+one Redis server (as docker-compose.yml runs), not a Redis Cluster, where the two keys would
+lie in different slots and a command over both is refused (CROSSSLOT).
 """
 
 from __future__ import annotations
