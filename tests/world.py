@@ -91,7 +91,24 @@ class World:
         return cb
 
     async def settle(self) -> None:
-        await self.emu.settle(quiet=0.15, timeout=10.0)
+        """Every update fetched and handled to its end, and the emulator quiet for a moment
+        (the outbox sender's sends). The quiet alone could end while a handler, slowed by a
+        busy machine, had not yet made its first call."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10.0
+        while True:
+            await self.emu.settle(quiet=0.15, timeout=max(deadline - loop.time(), 0.1))
+            # aiogram's polling runs each update as a task of its own (bot.app waits for them
+            # the same way when it closes).
+            running = [
+                t for t in getattr(self.app.dispatcher, "_handle_update_tasks", ()) if not t.done()
+            ]
+            if not running:
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"{len(running)} update(s) still being handled after 10 s")
+            await asyncio.wait(running, timeout=remaining)
 
     async def bind(self, group: Any, unit: str) -> None:
         async with self.app.sessions() as session:
