@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -93,10 +93,15 @@ class App:
             await self.scheduler_task
             self.scheduler_task = None
 
+    def updates_in_flight(self) -> set[asyncio.Task[Any]]:
+        """The updates aiogram's polling is still handling, each a task of its own."""
+        tasks = getattr(self.dispatcher, "_handle_update_tasks", ())
+        return {task for task in tasks if not task.done()}
+
     async def close(self) -> None:
         # aiogram's polling returns without waiting for the updates it is still handling (as
         # tasks): let them finish first, or their next Bot API call meets a closed session.
-        in_flight = set(getattr(self.dispatcher, "_handle_update_tasks", ()))
+        in_flight = self.updates_in_flight()
         if in_flight:
             await asyncio.wait(in_flight, timeout=SHUTDOWN_GRACE.total_seconds())
         await self.stop_sender()

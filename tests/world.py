@@ -98,11 +98,7 @@ class World:
         deadline = loop.time() + 10.0
         while True:
             await self.emu.settle(quiet=0.15, timeout=max(deadline - loop.time(), 0.1))
-            # aiogram's polling runs each update as a task of its own (bot.app waits for them
-            # the same way when it closes).
-            running = [
-                t for t in getattr(self.app.dispatcher, "_handle_update_tasks", ()) if not t.done()
-            ]
+            running = self.app.updates_in_flight()
             if not running:
                 return
             remaining = deadline - loop.time()
