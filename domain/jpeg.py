@@ -38,7 +38,8 @@ _END_OF_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 def without_metadata(data: bytes) -> bytes | None:
     """The JPEG ``data`` with every metadata segment and anything after its end dropped, or
     None when it is not a JPEG this can pass on unchanged. The result is not decoded here:
-    bytes that are well formed segment by segment may still not decode (the caller checks)."""
+    bytes well formed segment by segment may still not decode, so the caller takes it only for
+    a messenger's own encoding (domain.photos)."""
     size = len(data)
     if size < 4 or data[0] != 0xFF or data[1] != SOI:
         return None
