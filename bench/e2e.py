@@ -7,7 +7,9 @@ about one core, the emulator the other). Two measurements for each bot:
 
 - saturation: ``CONCURRENCY`` residents, each sending its next update as soon as the previous
   one is answered; updates answered a second, and p50/p99 latency;
-- a fixed rate of 200 updates a second (the p99 target): each update waits for its send slot.
+- a fixed rate of 200 updates a second (the p99 target): each update waits for its send slot,
+  and the residents are spread over the steps of a round, as a city's are (all in step, every
+  one of them would submit within the same fraction of a second, round after round).
 
 A latency runs from the update being enqueued at the emulator to the bot's answer arriving at
 the emulator (for a button press, the message it leads to, not the callback answer; for a
@@ -19,6 +21,8 @@ from __future__ import annotations
 import asyncio
 
 from bench.residents import (
+    ECHO_UPDATES,
+    FULL_REPORT_UPDATES,
     Pacer,
     Round,
     Stats,
@@ -32,19 +36,23 @@ from bench.residents import (
 from bench.table import Result
 
 CONCURRENCY = 32
+PACED_RESIDENTS = 64
 FIXED_RATE = 200.0  # updates a second
 P99_TARGET_MS = 50.0
 RATIO_TARGET = 0.5
 BOT_ENV = {"REPORT_LIMIT_PER_HOUR": "1000000"}
 
 
-async def measure(town: Town, play: Round, quick: bool) -> tuple[Stats, Stats]:
+async def measure(town: Town, play: Round, spread: int, quick: bool) -> tuple[Stats, Stats]:
     warmup, seconds = (1.0, 5.0) if quick else (3.0, 20.0)
     saturated = await residents(town, play, CONCURRENCY, warmup, seconds)
     town.pacer = Pacer(FIXED_RATE)
     try:
         # Enough residents that a slot never waits for one: at 50 ms an answer, 10 are busy.
-        paced = await residents(town, play, 64, warmup, seconds)
+        # Before they are spread over the round's steps, some let their slots go by: the
+        # window opens after those turns (a turn: each of the residents takes one slot).
+        spreading = (spread - 1) * PACED_RESIDENTS / FIXED_RATE
+        paced = await residents(town, play, PACED_RESIDENTS, warmup + spreading, seconds, spread)
     finally:
         town.pacer = None
     return saturated, paced
@@ -53,12 +61,12 @@ async def measure(town: Town, play: Round, quick: bool) -> tuple[Stats, Stats]:
 async def measure_bot(quick: bool) -> tuple[Stats, Stats]:
     async with town_with("bot", **BOT_ENV) as (town, _):
         await settle_in(town)
-        return await measure(town, full_report, quick)
+        return await measure(town, full_report, FULL_REPORT_UPDATES, quick)
 
 
 async def measure_echo(quick: bool) -> tuple[Stats, Stats]:
     async with town_with("bench.echo_bot") as (town, _):
-        return await measure(town, echo, quick)
+        return await measure(town, echo, ECHO_UPDATES, quick)
 
 
 def run(quick: bool) -> list[Result]:

@@ -40,6 +40,10 @@ PLACES = 5_000
 UNITS = 8  # unit groups the reports are spread over (each bound with /bind, as admins do)
 DESCRIPTION = "Ổ gà lớn giữa đường trước số {n}, xe máy dễ ngã vào ban đêm."
 TICKET = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{3}\b")
+# Updates in a round: full_report's (start, privacy, category, text, photo, photos done,
+# location, confirm, submit) and echo's.
+FULL_REPORT_UPDATES = 9
+ECHO_UPDATES = 8
 
 
 def vm_rss_mb(pid: int) -> float:
@@ -279,14 +283,22 @@ Round = Callable[[Town, EmuUser, int], Awaitable[str]]
 
 
 async def residents(
-    town: Town, play: Round, concurrency: int, warmup: float, seconds: float
+    town: Town, play: Round, concurrency: int, warmup: float, seconds: float, spread: int = 1
 ) -> Stats:
     """``concurrency`` residents playing ``play`` again and again; the window after ``warmup``
     is measured for ``seconds``. Each resident is a new account every round (the hourly limit
-    on reports is raised, but a fresh account is what a city sees)."""
+    on reports is raised, but a fresh account is what a city sees).
+
+    With a pacer, resident ``i`` first lets ``i % spread`` send slots go by: with ``spread`` the
+    updates of a round, the residents are then at different steps of it, as a city's are. All
+    starting together, they would stay in step (each takes one slot a turn), and every one of
+    them would submit its report within the same fraction of a second, round after round."""
     stop = asyncio.Event()
 
     async def one(index: int) -> None:
+        if town.pacer is not None:
+            for _ in range(index % spread):
+                await town.pacer.slot()
         n = index
         while not stop.is_set():
             await play(town, town.resident(), n)
