@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -34,6 +35,8 @@ from aiogram.types import (
 )
 
 from bot.emulator import BotAPIEmulator, EmuUser, HtmlParseError, make_image, parse_html
+from bot.emulator import media as media_module
+from bot.emulator import methods as methods_module
 
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
@@ -206,6 +209,44 @@ async def test_send_photo_get_file_download_round_trip(
     # Sending again by file_id gives the same sizes.
     again = await bot.send_photo(lan.id, largest.file_id)
     assert again.photo is not None and again.photo[-1].file_id == largest.file_id
+
+
+@pytest.mark.parametrize("album", [False, True], ids=["sendPhoto", "sendMediaGroup"])
+async def test_uploads_are_decoded_while_other_requests_are_answered(
+    bot: Bot, emu: BotAPIEmulator, lan: EmuUser, monkeypatch: pytest.MonkeyPatch, album: bool
+) -> None:
+    """Telegram makes an uploaded photo's sizes on its own servers: the emulator does it on a
+    thread, and answers other requests meanwhile. On its loop, each card photo a bot posted
+    (~20 ms for 1280 px) held up every chat's requests and answers (bench e2e)."""
+    entered, released = threading.Event(), threading.Event()
+    real = media_module.decode_photo
+
+    def held(data: bytes) -> tuple[int, int, list[tuple[bytes, int, int]]]:
+        entered.set()
+        released.wait(timeout=5)  # a fallback: the request below releases it
+        return real(data)
+
+    monkeypatch.setattr(media_module, "decode_photo", held)
+    monkeypatch.setattr(methods_module, "decode_photo", held, raising=False)
+    finished: list[str] = []
+
+    async def upload() -> None:
+        if album:
+            pair: list[MediaUnion] = [InputMediaPhoto(media=photo_file()) for _ in range(2)]
+            await bot.send_media_group(lan.id, media=pair)
+        else:
+            await bot.send_photo(lan.id, photo_file())
+        finished.append("photo")
+
+    uploading = asyncio.create_task(upload())
+    await asyncio.to_thread(entered.wait, 5)
+    await bot.send_message(lan.id, "meanwhile")
+    finished.append("text")
+    released.set()
+    await uploading
+    assert finished == ["text", "photo"]
+    kinds = ["photo" if m.get("photo") else "text" for m in emu.bot_messages(lan)]
+    assert kinds == ["text"] + ["photo"] * (2 if album else 1)
 
 
 async def test_non_image_photo_fails(bot: Bot, lan: EmuUser) -> None:

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from .html import detect_entities, entity_text
 from .media import make_image
-from .methods import chat_member, photo_content
+from .methods import chat_member, decode_upload, photo_content
 from .params import Upload
 from .state import (
     ChatRef,
@@ -403,7 +403,8 @@ class BotAPIEmulator(World):
         media_group_id: str | None = None,
     ) -> JSON:
         """The user sends a photo (a generated JPEG when no bytes are given)."""
-        content = photo_content(self, Upload(image_bytes or make_image()))
+        upload = Upload(image_bytes or make_image())
+        content = photo_content(self, upload, await decode_upload(upload))
         if caption:
             content.update(self._text_fields(caption, None, key="caption"))
         if media_group_id:

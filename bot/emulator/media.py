@@ -129,13 +129,14 @@ class FileStore:
 
     # --- Media objects ---------------------------------------------------------------------------
 
-    def add_photo(self, data: bytes) -> list[JSON]:
-        """Decode an image and store its sizes; return the PhotoSize list, smallest first.
+    def add_photo(self, data: bytes, decoded: DecodedPhoto | None = None) -> list[JSON]:
+        """Decode an image (unless ``decoded`` is :func:`decode_photo`'s answer for it) and
+        store its sizes; return the PhotoSize list, smallest first.
 
         The largest size is the uploaded file itself, byte for byte, so a download gives back
         what was sent; the smaller ones are JPEG thumbnails.
         """
-        width, height, thumbs = decode_photo(data)
+        width, height, thumbs = decode_photo(data) if decoded is None else decoded
         sizes: list[JSON] = []
         for thumb_bytes, tw, th in thumbs:
             stored = self.add("photo", thumb_bytes, mime_type="image/jpeg", width=tw, height=th)
@@ -229,7 +230,11 @@ def photo_size(stored: StoredFile) -> JSON:
     }
 
 
-def decode_photo(data: bytes) -> tuple[int, int, list[tuple[bytes, int, int]]]:
+# Width, height, and the JPEG thumbnails (bytes, width, height), smallest first.
+DecodedPhoto = tuple[int, int, list[tuple[bytes, int, int]]]
+
+
+def decode_photo(data: bytes) -> DecodedPhoto:
     """Width, height and JPEG thumbnails of an image, or the Bot API's photo errors."""
     try:
         with warnings.catch_warnings():

@@ -6,6 +6,7 @@ ApiError. ``getUpdates`` lives in the server because it waits.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import re
 import time
@@ -15,7 +16,7 @@ from typing import Any
 from . import errors as E
 from .errors import ApiError, bad_request
 from .html import HtmlParseError, detect_entities, parse_html, trim_text, utf16_len
-from .media import KIND_NAMES, MAX_DOWNLOAD_SIZE
+from .media import KIND_NAMES, MAX_DOWNLOAD_SIZE, DecodedPhoto, decode_photo
 from .params import Params, Upload, require
 from .state import EmuChat, MessageRecord, World
 
@@ -503,19 +504,34 @@ def _known_file(world: World, file_id: str, kind: str) -> JSON:
     return {kind: media}
 
 
-def photo_content(world: World, value: str | Upload) -> JSON:
+def photo_content(world: World, value: str | Upload, decoded: DecodedPhoto | None = None) -> JSON:
+    """The message content of a photo: an upload (``decoded`` by :func:`decode_upload`, or
+    decoded here) or a file_id sent before."""
     if isinstance(value, Upload):
-        return {"photo": world.files.add_photo(value.data)}
+        return {"photo": world.files.add_photo(value.data, decoded)}
     return _known_file(world, value, "photo")
+
+
+async def decode_upload(value: str | Upload) -> DecodedPhoto | None:
+    """An uploaded photo decoded, with its thumbnails made, on a thread (Pillow lets go of
+    the GIL while it decodes and encodes); None for a file_id. Telegram makes a photo's sizes
+    on its own servers: done on the emulator's loop instead, every 1280 px card photo a bot
+    posted (~20 ms) held up every other chat's requests and answers, which the end-to-end
+    benchmark then counted as the bot's latency."""
+    if not isinstance(value, Upload):
+        return None
+    return await asyncio.to_thread(decode_photo, value.data)
 
 
 @method("sendPhoto")
 async def send_photo(world: World, p: Params) -> JSON:
     caption, html = _caption_from(world, p)
     parse_markup(p.obj("reply_markup"))
-    chat = _writable_chat(world, p)
+    _writable_chat(world, p)
     value = _file_param(p, "photo")
-    content = photo_content(world, value)
+    decoded = await decode_upload(value)
+    chat = _writable_chat(world, p)  # again: the world may have changed during the decoding
+    content = photo_content(world, value, decoded)
     if p.flag("has_spoiler"):
         content["has_media_spoiler"] = True
     content.update(caption)
@@ -640,7 +656,7 @@ async def send_media_group(world: World, p: Params) -> list[JSON]:
         for item in items
     ]
     chat = _writable_chat(world, p)
-    reply_to, extra = _reply_target(world, p, chat)
+    _reply_target(world, p, chat)
     contents: list[JSON] = []
     for position, (item, kind) in enumerate(zip(items, kinds, strict=True), start=1):
         media = item.get("media")
@@ -649,7 +665,7 @@ async def send_media_group(world: World, p: Params) -> list[JSON]:
         value = p.resolve_file(media)
         try:
             if kind == "photo":
-                content = photo_content(world, value)
+                content = photo_content(world, value, await decode_upload(value))
             elif kind == "document":
                 content = document_content(world, value)
             else:
@@ -664,6 +680,9 @@ async def send_media_group(world: World, p: Params) -> list[JSON]:
         if item.get("has_spoiler") is True:
             content["has_media_spoiler"] = True
         contents.append(content)
+    # Again: the world may have changed while the photos were decoded.
+    chat = _writable_chat(world, p)
+    reply_to, extra = _reply_target(world, p, chat)
     group_id = world.new_media_group_id() if len(items) > 1 else None
     results: list[JSON] = []
     for content, (caption, html) in zip(contents, captions, strict=True):
