@@ -5,19 +5,23 @@ already stands the right way and is no larger than 1,600 px loses its metadata s
 keeps its pixels exactly (``domain.jpeg``), never encoded a second time. Every other picture,
 and every file sent as it was, is decoded, bounded and re-encoded, which drops all metadata
 (EXIF GPS above all), applies the EXIF orientation first so the picture still stands the right
-way, and caps the longest side at 1,600 px, which is plenty for a pothole and keeps the media
-directory small. Pillow's decompression-bomb guard is kept on.
+way, converts colours tagged with another profile than sRGB's (Display P3, Adobe RGB, CMYK) to
+sRGB, since the profile goes with the metadata, and caps the longest side at 1,600 px, which is
+plenty for a pothole and keeps the media directory small. Pillow's decompression-bomb guard is
+kept on.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageChops, ImageCms, ImageOps, UnidentifiedImageError
 
 from domain.jpeg import without_metadata
 
@@ -69,6 +73,7 @@ def clean_photo(raw: bytes, *, made_by_messenger: bool = False) -> CleanPhoto:
             probe.load()
             image: Image.Image = probe
             ImageOps.exif_transpose(image, in_place=True)  # no copy of every pixel
+            image = _in_srgb(image)
             if image.mode not in ("RGB", "L"):
                 image = image.convert("RGB")
             # Bicubic over what is left (at most a factor 2 after the draft): as sharp as
@@ -85,14 +90,88 @@ def clean_photo(raw: bytes, *, made_by_messenger: bool = False) -> CleanPhoto:
 
 
 def _as_it_stands(image: Image.Image) -> bool:
-    """Whether the picture can be kept pixel for pixel: a JPEG in colours every viewer shows,
-    within the size cap, shown as stored (no EXIF rotation)."""
+    """Whether the picture can be kept pixel for pixel: a JPEG in colours every viewer shows
+    (without its colour profile, which goes with the metadata: none, or sRGB's), within the
+    size cap, shown as stored (no EXIF rotation)."""
     return (
         image.format == "JPEG"
         and image.mode in ("RGB", "L")
         and max(image.size) <= MAX_SIDE
         and image.getexif().get(ExifTags.Base.Orientation, 1) == 1
+        and (image.mode == "L" or _to_srgb(image) is None)
     )
+
+
+def _in_srgb(image: Image.Image) -> Image.Image:
+    """The picture in sRGB, the colours a viewer assumes of a picture without a profile.
+
+    Every profile is dropped with the metadata, so a photo tagged with another one (Display
+    P3 from iPhones, Adobe RGB from cameras, a CMYK press profile) would show its colours
+    wrong, duller or shifted: its pixels are converted by its profile first. Without one, with
+    sRGB's (or one equal to it), or with one that cannot be read, the picture is as it was.
+    Grey pictures stay as they are: a grey profile changes little but the tone curve."""
+    transform = _to_srgb(image)
+    if transform is None:
+        return image
+    converted = ImageCms.applyTransform(image, transform)
+    assert converted is not None  # None only when converting in place
+    return converted
+
+
+def _to_srgb(image: Image.Image) -> ImageCms.ImageCmsTransform | None:
+    """The conversion of ``image``'s colours to sRGB by its embedded profile, or None when
+    there is nothing to convert (see _in_srgb)."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "CMYK"):
+        return None
+    key = (hashlib.sha256(icc).digest(), image.mode)
+    if key in _NOTHING_TO_CONVERT:
+        return None
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        transform = ImageCms.buildTransform(profile, _srgb(), image.mode, "RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        transform = None  # unreadable, or not a profile for this kind of picture: as it is
+    if transform is None or (image.mode == "RGB" and _changes_nothing(transform)):
+        if len(_NOTHING_TO_CONVERT) >= _KNOWN_PROFILES:
+            _NOTHING_TO_CONVERT.clear()
+        _NOTHING_TO_CONVERT.add(key)
+        return None
+    return transform
+
+
+# The profiles (by digest) seen to need no conversion: the sRGB profile a phone or a messenger
+# tags every photo with is read and tried once (~2.4 ms), not for each photo.
+_NOTHING_TO_CONVERT: set[tuple[bytes, str]] = set()
+_KNOWN_PROFILES = 256
+
+
+def _changes_nothing(transform: ImageCms.ImageCmsTransform) -> bool:
+    """Whether a conversion leaves colours as they are (a profile that is sRGB's, by any
+    name): tried on a few hundred colours, not on the whole picture."""
+    sample = _colour_sample()
+    converted = ImageCms.applyTransform(sample, transform)
+    assert converted is not None
+    # An RGB picture's extremes: (low, high) for each channel.
+    extremes = cast(
+        tuple[tuple[int, int], ...], ImageChops.difference(sample, converted).getextrema()
+    )
+    return all(high <= 2 for _, high in extremes)
+
+
+@functools.cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+@functools.cache
+def _colour_sample() -> Image.Image:
+    """Eight levels of each channel, every combination: 512 colours, corners of the gamut
+    included."""
+    levels = (0, 36, 73, 109, 146, 182, 219, 255)
+    sample = Image.new("RGB", (64, 8))
+    sample.putdata([(r, g, b) for r in levels for g in levels for b in levels])
+    return sample
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -1,7 +1,7 @@
 import io
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from domain.photos import MAX_SIDE, PhotoRejected, clean_photo
 
@@ -240,3 +240,76 @@ def test_a_file_sent_as_it_was_is_encoded_again() -> None:
         assert kept.quantization != sent.quantization  # type: ignore[attr-defined]
     assert pixels(as_photo.data) == pixels(raw)
     assert b"Exif" not in as_file.data and b"Lan" not in as_file.data
+
+
+# Display P3's primaries (adapted to the D50 white of profiles), as iPhones tag their photos.
+P3_PRIMARIES = {
+    b"rXYZ": (0.5151, 0.2412, -0.0011),
+    b"gXYZ": (0.2920, 0.6922, 0.0419),
+    b"bXYZ": (0.1571, 0.0666, 0.7841),
+}
+
+
+def profile_bytes(primaries: dict[bytes, tuple[float, float, float]] | None = None) -> bytes:
+    """An ICC profile: sRGB's, or sRGB's with other primaries (its curves, white and name
+    kept, so only what it says of the colours tells it from sRGB)."""
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    data[84:100] = bytes(16)  # the profile's checksum: "not computed"
+    for i in range(int.from_bytes(data[128:132], "big")):
+        entry = 132 + 12 * i
+        tag, offset = bytes(data[entry : entry + 4]), int.from_bytes(data[entry + 4 : entry + 8])
+        if primaries and tag in primaries:
+            for k, value in enumerate(primaries[tag]):
+                start = offset + 8 + 4 * k
+                data[start : start + 4] = round(value * 65536).to_bytes(4, "big", signed=True)
+    return bytes(data)
+
+
+def tagged_photo(icc: bytes, colour: tuple[int, int, int] = (200, 60, 40)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), colour).save(out, format="JPEG", quality=95, icc_profile=icc)
+    return out.getvalue()
+
+
+def centre(data: bytes) -> tuple[int, ...]:
+    with Image.open(io.BytesIO(data)) as image:
+        assert "icc_profile" not in image.info
+        return tuple(image.convert("RGB").getpixel((160, 120)))  # type: ignore[arg-type]
+
+
+def in_srgb(colour: tuple[int, int, int], icc: bytes) -> tuple[int, ...]:
+    """What a colour-managed viewer shows of ``colour`` in a picture tagged ``icc``."""
+    source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    target = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    shown = ImageCms.profileToProfile(Image.new("RGB", (1, 1), colour), source, target)
+    assert shown is not None
+    return tuple(shown.getpixel((0, 0)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("made_by_messenger", [False, True], ids=["file", "telegram"])
+def test_a_photo_in_another_colour_space_is_converted_before_its_profile_goes(
+    made_by_messenger: bool,
+) -> None:
+    """Every profile goes with the metadata: a Display P3 photo (iPhones) whose pixels were
+    kept as they are would then be shown as sRGB, duller. Its colours are converted first, to
+    what a colour-managed viewer showed of the original."""
+    p3 = profile_bytes(P3_PRIMARIES)
+    raw = tagged_photo(p3)
+    expected = in_srgb(centre_of(raw), p3)
+    assert max(abs(a - b) for a, b in zip(expected, centre_of(raw), strict=True)) > 10
+    clean = clean_photo(raw, made_by_messenger=made_by_messenger)
+    assert max(abs(a - b) for a, b in zip(centre(clean.data), expected, strict=True)) <= 3
+    assert b"acsp" not in clean.data  # no profile left in it
+
+
+def test_a_photo_tagged_srgb_keeps_its_pixels() -> None:
+    raw = tagged_photo(profile_bytes())
+    clean = clean_photo(raw, made_by_messenger=True)
+    assert pixels(clean.data) == pixels(raw)
+    assert b"acsp" not in clean.data
+
+
+def centre_of(raw: bytes) -> tuple[int, int, int]:
+    with Image.open(io.BytesIO(raw)) as image:
+        r, g, b = image.convert("RGB").getpixel((160, 120))  # type: ignore[misc]
+        return r, g, b
