@@ -73,6 +73,8 @@ def clean_photo(raw: bytes, *, made_by_messenger: bool = False) -> CleanPhoto:
             probe.load()
             image: Image.Image = probe
             ImageOps.exif_transpose(image, in_place=True)  # no copy of every pixel
+            if image.mode not in ("RGB", "L", "CMYK"):  # a PNG's alpha or palette, say
+                image = image.convert("RGB")  # (its profile is kept in its info)
             image = _in_srgb(image)
             if image.mode not in ("RGB", "L"):
                 image = image.convert("RGB")

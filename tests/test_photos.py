@@ -313,3 +313,13 @@ def centre_of(raw: bytes) -> tuple[int, int, int]:
     with Image.open(io.BytesIO(raw)) as image:
         r, g, b = image.convert("RGB").getpixel((160, 120))  # type: ignore[misc]
         return r, g, b
+
+
+def test_a_screenshot_in_display_p3_is_converted_too() -> None:
+    """iPhones take screenshots as PNG with an alpha channel, tagged Display P3."""
+    p3 = profile_bytes(P3_PRIMARIES)
+    out = io.BytesIO()
+    Image.new("RGBA", (320, 240), (200, 60, 40, 255)).save(out, format="PNG", icc_profile=p3)
+    clean = clean_photo(out.getvalue())
+    expected = in_srgb((200, 60, 40), p3)
+    assert max(abs(a - b) for a, b in zip(centre(clean.data), expected, strict=True)) <= 3
