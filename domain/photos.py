@@ -75,12 +75,14 @@ def clean_photo(raw: bytes, *, made_by_messenger: bool = False) -> CleanPhoto:
             ImageOps.exif_transpose(image, in_place=True)  # no copy of every pixel
             if image.mode not in ("RGB", "L", "CMYK"):  # a PNG's alpha or palette, say
                 image = image.convert("RGB")  # (its profile is kept in its info)
-            image = _in_srgb(image)
-            if image.mode not in ("RGB", "L"):
-                image = image.convert("RGB")
             # Bicubic over what is left (at most a factor 2 after the draft): as sharp as
             # Lanczos to the eye at this ratio, at half its cost (bench/photos.py).
             image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
+            # Colours converted once the picture is at its final size, as libvips's thumbnail
+            # does: a 12 MP Display P3 photo 131 -> 105 ms (~75 of it without a profile).
+            image = _in_srgb(image)
+            if image.mode not in ("RGB", "L"):
+                image = image.convert("RGB")
             image.info.clear()  # comments, ICC, XMP: save() would carry some of them over
             return CleanPhoto(_jpeg(image), image.width, image.height)
     except PhotoRejected:

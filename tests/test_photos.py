@@ -265,16 +265,17 @@ def profile_bytes(primaries: dict[bytes, tuple[float, float, float]] | None = No
     return bytes(data)
 
 
-def tagged_photo(icc: bytes, colour: tuple[int, int, int] = (200, 60, 40)) -> bytes:
+def tagged_photo(icc: bytes, size: tuple[int, int] = (320, 240)) -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", (320, 240), colour).save(out, format="JPEG", quality=95, icc_profile=icc)
+    Image.new("RGB", size, (200, 60, 40)).save(out, format="JPEG", quality=95, icc_profile=icc)
     return out.getvalue()
 
 
 def centre(data: bytes) -> tuple[int, ...]:
     with Image.open(io.BytesIO(data)) as image:
         assert "icc_profile" not in image.info
-        return tuple(image.convert("RGB").getpixel((160, 120)))  # type: ignore[arg-type]
+        middle = (image.width // 2, image.height // 2)
+        return tuple(image.convert("RGB").getpixel(middle))  # type: ignore[arg-type]
 
 
 def in_srgb(colour: tuple[int, int, int], icc: bytes) -> tuple[int, ...]:
@@ -286,18 +287,23 @@ def in_srgb(colour: tuple[int, int, int], icc: bytes) -> tuple[int, ...]:
     return tuple(shown.getpixel((0, 0)))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("made_by_messenger", [False, True], ids=["file", "telegram"])
+@pytest.mark.parametrize(
+    ("made_by_messenger", "size"),
+    [(False, (320, 240)), (True, (320, 240)), (False, (2400, 1800))],
+    ids=["file", "telegram", "file-scaled-down"],
+)
 def test_a_photo_in_another_colour_space_is_converted_before_its_profile_goes(
-    made_by_messenger: bool,
+    made_by_messenger: bool, size: tuple[int, int]
 ) -> None:
     """Every profile goes with the metadata: a Display P3 photo (iPhones) whose pixels were
     kept as they are would then be shown as sRGB, duller. Its colours are converted first, to
     what a colour-managed viewer showed of the original."""
     p3 = profile_bytes(P3_PRIMARIES)
-    raw = tagged_photo(p3)
+    raw = tagged_photo(p3, size)
     expected = in_srgb(centre_of(raw), p3)
     assert max(abs(a - b) for a, b in zip(expected, centre_of(raw), strict=True)) > 10
     clean = clean_photo(raw, made_by_messenger=made_by_messenger)
+    assert max(clean.width, clean.height) == min(max(size), MAX_SIDE)
     assert max(abs(a - b) for a, b in zip(centre(clean.data), expected, strict=True)) <= 3
     assert b"acsp" not in clean.data  # no profile left in it
 
@@ -311,7 +317,8 @@ def test_a_photo_tagged_srgb_keeps_its_pixels() -> None:
 
 def centre_of(raw: bytes) -> tuple[int, int, int]:
     with Image.open(io.BytesIO(raw)) as image:
-        r, g, b = image.convert("RGB").getpixel((160, 120))  # type: ignore[misc]
+        middle = (image.width // 2, image.height // 2)
+        r, g, b = image.convert("RGB").getpixel(middle)  # type: ignore[misc]
         return r, g, b
 
 
