@@ -60,7 +60,8 @@ def clean_photo(raw: bytes, *, made_by_messenger: bool = False) -> CleanPhoto:
         with Image.open(io.BytesIO(raw)) as probe:
             if probe.width * probe.height > MAX_PIXELS:
                 raise PhotoRejected("too-many-pixels")
-            if made_by_messenger and _as_it_stands(probe):
+            to_srgb = _to_srgb(probe)  # built once, for either path
+            if made_by_messenger and to_srgb is None and _as_it_stands(probe):
                 stripped = without_metadata(raw)
                 if stripped is not None:
                     return CleanPhoto(stripped, probe.width, probe.height)
@@ -75,12 +76,13 @@ def clean_photo(raw: bytes, *, made_by_messenger: bool = False) -> CleanPhoto:
             ImageOps.exif_transpose(image, in_place=True)  # no copy of every pixel
             if image.mode not in ("RGB", "L", "CMYK"):  # a PNG's alpha or palette, say
                 image = image.convert("RGB")  # (its profile is kept in its info)
+                to_srgb = _to_srgb(image)
             # Bicubic over what is left (at most a factor 2 after the draft): as sharp as
             # Lanczos to the eye at this ratio, at half its cost (bench/photos.py).
             image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
             # Colours converted once the picture is at its final size, as libvips's thumbnail
             # does: a 12 MP Display P3 photo 131 -> 105 ms (~75 of it without a profile).
-            image = _in_srgb(image)
+            image = _in_srgb(image, to_srgb)
             if image.mode not in ("RGB", "L"):
                 image = image.convert("RGB")
             image.info.clear()  # comments, ICC, XMP: save() would carry some of them over
@@ -95,26 +97,25 @@ def clean_photo(raw: bytes, *, made_by_messenger: bool = False) -> CleanPhoto:
 
 def _as_it_stands(image: Image.Image) -> bool:
     """Whether the picture can be kept pixel for pixel: a JPEG in colours every viewer shows
-    (without its colour profile, which goes with the metadata: none, or sRGB's), within the
-    size cap, shown as stored (no EXIF rotation)."""
+    (the caller has seen that its colour profile, which goes with the metadata, needs no
+    conversion), within the size cap, shown as stored (no EXIF rotation)."""
     return (
         image.format == "JPEG"
         and image.mode in ("RGB", "L")
         and max(image.size) <= MAX_SIDE
         and image.getexif().get(ExifTags.Base.Orientation, 1) == 1
-        and (image.mode == "L" or _to_srgb(image) is None)
     )
 
 
-def _in_srgb(image: Image.Image) -> Image.Image:
-    """The picture in sRGB, the colours a viewer assumes of a picture without a profile.
+def _in_srgb(image: Image.Image, transform: ImageCms.ImageCmsTransform | None) -> Image.Image:
+    """The picture in sRGB, the colours a viewer assumes of a picture without a profile, by
+    ``transform`` (:func:`_to_srgb`'s for it).
 
     Every profile is dropped with the metadata, so a photo tagged with another one (Display
     P3 from iPhones, Adobe RGB from cameras, a CMYK press profile) would show its colours
     wrong, duller or shifted: its pixels are converted by its profile first. Without one, with
     sRGB's (or one equal to it), or with one that cannot be read, the picture is as it was.
     Grey pictures stay as they are: a grey profile changes little but the tone curve."""
-    transform = _to_srgb(image)
     if transform is None:
         return image
     converted = ImageCms.applyTransform(image, transform)
@@ -126,7 +127,7 @@ def _to_srgb(image: Image.Image) -> ImageCms.ImageCmsTransform | None:
     """The conversion of ``image``'s colours to sRGB by its embedded profile, or None when
     there is nothing to convert (see _in_srgb)."""
     icc = image.info.get("icc_profile")
-    if not icc or image.mode not in ("RGB", "CMYK"):
+    if not icc or image.mode not in ("RGB", "CMYK") or not _harmless(icc):
         return None
     key = (hashlib.sha256(icc).digest(), image.mode)
     if key in _NOTHING_TO_CONVERT:
@@ -142,6 +143,32 @@ def _to_srgb(image: Image.Image) -> ImageCms.ImageCmsTransform | None:
         _NOTHING_TO_CONVERT.add(key)
         return None
     return transform
+
+
+def _harmless(icc: object) -> bool:
+    """Whether an embedded profile may be handed to LittleCMS: bytes (a TIFF's tag may hold a
+    number or text instead), of a sane size, whose tags hold no floating-point pipelines
+    (D2Bx/B2Dx, type "mpet"). The stages of those may all point at one element, so a profile
+    of a few hundred bytes makes minutes of CPU and gigabytes of memory of one conversion
+    (found by review: an 868-byte PNG took 82 s). Phones, cameras and printers' profiles
+    (matrices and curves, or 8/16-bit tables) do not use them. Any other: ignored, as an
+    unreadable profile is."""
+    if not isinstance(icc, bytes) or not _PROFILE_HEADER + 4 <= len(icc) <= MAX_PROFILE_BYTES:
+        return False
+    count = int.from_bytes(icc[128:132], "big")
+    if count > MAX_PROFILE_TAGS or _PROFILE_HEADER + 4 + 12 * count > len(icc):
+        return False
+    for entry in range(_PROFILE_HEADER + 4, _PROFILE_HEADER + 4 + 12 * count, 12):
+        signature = icc[entry : entry + 4]
+        offset = int.from_bytes(icc[entry + 4 : entry + 8], "big")
+        if signature[:3] in (b"D2B", b"B2D") or icc[offset : offset + 4] == b"mpet":
+            return False
+    return True
+
+
+_PROFILE_HEADER = 128  # bytes before the tag count
+MAX_PROFILE_BYTES = 4 * 1024 * 1024  # a press profile is up to ~3 MB; a phone's a few kB
+MAX_PROFILE_TAGS = 100
 
 
 # The profiles (by digest) seen to need no conversion: the sRGB profile a phone or a messenger

@@ -1,4 +1,6 @@
 import io
+import struct
+from typing import Any
 
 import pytest
 from PIL import Image, ImageCms
@@ -330,3 +332,75 @@ def test_a_screenshot_in_display_p3_is_converted_too() -> None:
     clean = clean_photo(out.getvalue())
     expected = in_srgb((200, 60, 40), p3)
     assert max(abs(a - b) for a, b in zip(centre(clean.data), expected, strict=True)) <= 3
+
+
+def with_tag(icc: bytes, signature: bytes, body: bytes) -> bytes:
+    """``icc`` with one more tag, its body at the end."""
+    count = int.from_bytes(icc[128:132], "big")
+    table_end = 132 + 12 * count
+    entries = bytearray()
+    for entry in range(132, table_end, 12):
+        offset = int.from_bytes(icc[entry + 4 : entry + 8], "big") + 12  # the new entry's room
+        entries += icc[entry : entry + 4] + offset.to_bytes(4, "big") + icc[entry + 8 : entry + 12]
+    data = icc[table_end:] + bytes(-len(icc) % 4)
+    at = table_end + 12 + len(data)
+    entries += signature + at.to_bytes(4, "big") + len(body).to_bytes(4, "big")
+    out = icc[4:128] + (count + 1).to_bytes(4, "big") + entries + data + body
+    return (len(out) + 4).to_bytes(4, "big") + out
+
+
+def float_pipeline(stages: int) -> bytes:
+    """An "mpet" tag body: ``stages`` matrix stages, every one the same element."""
+    matrix = b"matf" + bytes(4) + struct.pack(">HH", 3, 3) + struct.pack(">12f", *[0.5] * 12)
+    first = 16 + 8 * stages
+    table = struct.pack(">II", first, len(matrix)) * stages
+    return b"mpet" + bytes(4) + struct.pack(">HHI", 3, 3, stages) + table + matrix
+
+
+def test_a_profile_with_floating_point_pipelines_is_not_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Such a pipeline's stages may all point at one element: a profile of a few hundred
+    bytes then takes minutes of CPU and gigabytes of memory to convert (an 868-byte PNG took
+    82 s). No phone or camera makes them; the profile is ignored, as an unreadable one is."""
+    built: list[object] = []
+    real = ImageCms.buildTransform
+
+    def spy(*args: Any, **kwargs: Any) -> ImageCms.ImageCmsTransform:
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ImageCms, "buildTransform", spy)
+    crafted = with_tag(profile_bytes(P3_PRIMARIES), b"D2B0", float_pipeline(40))
+    for made_by_messenger in (False, True):
+        clean = clean_photo(tagged_photo(crafted), made_by_messenger=made_by_messenger)
+        assert b"mpet" not in clean.data
+    assert built == []
+    clean_photo(tagged_photo(profile_bytes(P3_PRIMARIES)))  # the same without it is converted
+    assert len(built) == 1
+
+
+def tiff_with_profile_typed(field_type: int, value: bytes) -> bytes:
+    """A TIFF whose ICC profile tag (34675) has another TIFF type than UNDEFINED: Pillow then
+    gives a number or text as the picture's profile."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 60, 40)).save(out, format="TIFF", icc_profile=b"x" * 16)
+    data = bytearray(out.getvalue())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[ifd : ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack("<H", data[entry : entry + 2])[0] == 34675:
+            data[entry + 2 : entry + 12] = struct.pack("<HI", field_type, 1) + value.ljust(4, b"\0")
+            return bytes(data)
+    raise AssertionError("no ICC profile tag")
+
+
+@pytest.mark.parametrize(
+    ("field_type", "value"), [(3, b"\x05\x00"), (4, b"\x07\x00\x00\x00"), (2, b"a\0")]
+)
+def test_a_profile_that_is_not_bytes_is_ignored(field_type: int, value: bytes) -> None:
+    raw = tiff_with_profile_typed(field_type, value)
+    with Image.open(io.BytesIO(raw)) as image:
+        assert not isinstance(image.info.get("icc_profile"), bytes)
+    clean = clean_photo(raw)
+    assert (clean.width, clean.height) == (64, 48)
