@@ -6,7 +6,9 @@ import asyncio
 import json
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -33,6 +35,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     ReplyParameters,
 )
+from PIL import Image
 
 from bot.emulator import BotAPIEmulator, EmuUser, HtmlParseError, make_image, parse_html
 from bot.emulator import media as media_module
@@ -247,6 +250,67 @@ async def test_uploads_are_decoded_while_other_requests_are_answered(
     assert finished == ["text", "photo"]
     kinds = ["photo" if m.get("photo") else "text" for m in emu.bot_messages(lan)]
     assert kinds == ["text"] + ["photo"] * (2 if album else 1)
+
+
+async def test_an_album_refused_after_its_decoding_stores_nothing(
+    bot: Bot, emu: BotAPIEmulator, lan: EmuUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resident blocks the bot while an album's photos are decoded: the album is refused,
+    and none of its files (each photo in three sizes) is kept."""
+    entered, released = threading.Event(), threading.Event()
+    real = media_module.decode_photo
+
+    def held(data: bytes) -> tuple[int, int, list[tuple[bytes, int, int]]]:
+        entered.set()
+        released.wait(timeout=5)
+        return real(data)
+
+    monkeypatch.setattr(methods_module, "decode_photo", held)
+    files = len(emu.files.by_id)
+    pair: list[MediaUnion] = [InputMediaPhoto(media=photo_file()) for _ in range(2)]
+    sending = asyncio.create_task(bot.send_media_group(lan.id, media=pair))
+    await asyncio.to_thread(entered.wait, 5)
+    await emu.block_bot(lan)
+    released.set()
+    with pytest.raises(TelegramForbiddenError):
+        await sending
+    assert len(emu.files.by_id) == files
+    assert emu.bot_messages(lan) == []
+
+
+def test_decodings_at_once_leave_the_warning_filters_as_they_were(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Uploads are decoded on threads, each inside warnings.catch_warnings(), which swaps the
+    process's filters: one leaving while another is inside would restore the other's filters
+    for good. Here the first waits (up to a second) for the second to come in."""
+    a_inside, b_inside, a_done = threading.Event(), threading.Event(), threading.Event()
+    real_open = Image.open
+
+    def open_(*args: Any, **kwargs: Any) -> Image.Image:
+        if threading.current_thread().name == "a":
+            a_inside.set()
+            b_inside.wait(timeout=1)  # one decoding at a time: b cannot be inside yet
+        else:
+            b_inside.set()
+            a_done.wait(timeout=5)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", open_)
+    before = list(warnings.filters)
+
+    def first() -> None:
+        media_module.decode_photo(make_image())
+        a_done.set()
+
+    a = threading.Thread(target=first, name="a")
+    b = threading.Thread(target=media_module.decode_photo, args=(make_image(),), name="b")
+    a.start()
+    assert a_inside.wait(timeout=5)
+    b.start()
+    a.join()
+    b.join()
+    assert warnings.filters == before
 
 
 async def test_non_image_photo_fails(bot: Bot, lan: EmuUser) -> None:

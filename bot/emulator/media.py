@@ -6,6 +6,7 @@ import base64
 import io
 import mimetypes
 import random
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -230,6 +231,8 @@ def photo_size(stored: StoredFile) -> JSON:
     }
 
 
+_WARNINGS_SWAPPED = threading.Lock()
+
 # Width, height, and the JPEG thumbnails (bytes, width, height), smallest first.
 DecodedPhoto = tuple[int, int, list[tuple[bytes, int, int]]]
 
@@ -237,7 +240,9 @@ DecodedPhoto = tuple[int, int, list[tuple[bytes, int, int]]]
 def decode_photo(data: bytes) -> DecodedPhoto:
     """Width, height and JPEG thumbnails of an image, or the Bot API's photo errors."""
     try:
-        with warnings.catch_warnings():
+        # One decoding at a time in here: catch_warnings swaps the process's filters, and two
+        # threads inside at once could leave the "ignore" behind for good (found by review).
+        with _WARNINGS_SWAPPED, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as opened:
                 opened.load()

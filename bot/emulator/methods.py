@@ -7,10 +7,11 @@ ApiError. ``getUpdates`` lives in the server because it waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from . import errors as E
@@ -657,32 +658,34 @@ async def send_media_group(world: World, p: Params) -> list[JSON]:
     ]
     chat = _writable_chat(world, p)
     _reply_target(world, p, chat)
-    contents: list[JSON] = []
-    for position, (item, kind) in enumerate(zip(items, kinds, strict=True), start=1):
+    values: list[str | Upload] = []
+    for item in items:
         media = item.get("media")
         if not isinstance(media, str) or not media:
             raise bad_request("can't parse InputMedia: media not found")
-        value = p.resolve_file(media)
-        try:
+        values.append(p.resolve_file(media))
+    # The photos are decoded first, and nothing is stored until the world, which may have
+    # changed meanwhile, has been checked again.
+    decoded: list[DecodedPhoto | None] = []
+    for position, (value, kind) in enumerate(zip(values, kinds, strict=True), start=1):
+        with _album_item(position):
+            decoded.append(await decode_upload(value) if kind == "photo" else None)
+    chat = _writable_chat(world, p)
+    reply_to, extra = _reply_target(world, p, chat)
+    contents: list[JSON] = []
+    for position, (item, kind, value, photo) in enumerate(
+        zip(items, kinds, values, decoded, strict=True), start=1
+    ):
+        with _album_item(position):
             if kind == "photo":
-                content = photo_content(world, value, await decode_upload(value))
+                content = photo_content(world, value, photo)
             elif kind == "document":
                 content = document_content(world, value)
             else:
                 content = media_content(world, kind, value, None)
-        except ApiError as err:
-            detail = err.description.removeprefix("Bad Request: ")
-            if detail in {E.IMAGE_PROCESS_FAILED, E.PHOTO_INVALID_DIMENSIONS}:
-                raise bad_request(
-                    f'failed to send message #{position} with the error message "{detail}"'
-                ) from None
-            raise
         if item.get("has_spoiler") is True:
             content["has_media_spoiler"] = True
         contents.append(content)
-    # Again: the world may have changed while the photos were decoded.
-    chat = _writable_chat(world, p)
-    reply_to, extra = _reply_target(world, p, chat)
     group_id = world.new_media_group_id() if len(items) > 1 else None
     results: list[JSON] = []
     for content, (caption, html) in zip(contents, captions, strict=True):
@@ -692,6 +695,20 @@ async def send_media_group(world: World, p: Params) -> list[JSON]:
         record = bot_send(world, chat, body, reply_to=reply_to, html=html)
         results.append(copy.deepcopy(record.data))
     return results
+
+
+@contextlib.contextmanager
+def _album_item(position: int) -> Iterator[None]:
+    """An album's photo errors name the item, as Telegram's do."""
+    try:
+        yield
+    except ApiError as err:
+        detail = err.description.removeprefix("Bad Request: ")
+        if detail in {E.IMAGE_PROCESS_FAILED, E.PHOTO_INVALID_DIMENSIONS}:
+            raise bad_request(
+                f'failed to send message #{position} with the error message "{detail}"'
+            ) from None
+        raise
 
 
 def _location(p: Params) -> JSON:
