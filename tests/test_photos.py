@@ -319,9 +319,12 @@ def test_a_photo_tagged_srgb_keeps_its_pixels() -> None:
 
 def centre_of(raw: bytes) -> tuple[int, int, int]:
     with Image.open(io.BytesIO(raw)) as image:
-        middle = (image.width // 2, image.height // 2)
-        r, g, b = image.convert("RGB").getpixel(middle)  # type: ignore[misc]
-        return r, g, b
+        return centre_of_image(image.convert("RGB"))
+
+
+def centre_of_image(image: Image.Image) -> tuple[int, int, int]:
+    r, g, b = image.getpixel((image.width // 2, image.height // 2))  # type: ignore[misc]
+    return r, g, b
 
 
 def test_a_screenshot_in_display_p3_is_converted_too() -> None:
@@ -404,3 +407,55 @@ def test_a_profile_that_is_not_bytes_is_ignored(field_type: int, value: bytes) -
         assert not isinstance(image.info.get("icc_profile"), bytes)
     clean = clean_photo(raw)
     assert (clean.width, clean.height) == (64, 48)
+
+
+def cmyk_profile() -> bytes:
+    """A small CMYK printer profile: to Lab by an 8-bit table of 2x2x2x2 points (ink darkens,
+    cyan turns the colour blue-green, magenta red, yellow yellow)."""
+
+    def s15(value: float) -> bytes:
+        return round(value * 65536).to_bytes(4, "big", signed=True)
+
+    table = bytearray()
+    for c in (0, 1):
+        for m in (0, 1):
+            for y in (0, 1):
+                for k in (0, 1):
+                    lightness = 255 - 60 * (c + m + y) - 70 * k
+                    table += bytes(
+                        [max(0, lightness), 128 - 40 * c + 50 * m, max(0, 128 - 30 * c + 60 * y)]
+                    )
+    identity = b"".join(s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    lut = b"mft1" + bytes(4) + bytes([4, 3, 2, 0]) + identity
+    lut += bytes(range(256)) * 4 + bytes(table) + bytes(range(256)) * 3
+    white = b"XYZ " + bytes(4) + s15(0.9642) + s15(1.0) + s15(0.8249)
+    tags = [(b"wtpt", white), (b"A2B0", lut)]
+    offset, table_bytes, data = 132 + 12 * len(tags), b"", b""
+    for signature, body in tags:
+        table_bytes += signature + (offset + len(data)).to_bytes(4, "big")
+        table_bytes += len(body).to_bytes(4, "big")
+        data += body + bytes(-len(body) % 4)
+    header = b"lcms" + (0x02100000).to_bytes(4, "big") + b"prtrCMYKLab " + bytes(12) + b"acsp"
+    header += bytes(24) + bytes(4) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(48)
+    body = header + len(tags).to_bytes(4, "big") + table_bytes + data
+    return (len(body) + 4).to_bytes(4, "big") + body
+
+
+def test_a_cmyk_photo_with_a_profile_is_converted_by_it() -> None:
+    icc = cmyk_profile()
+    out = io.BytesIO()
+    Image.new("CMYK", (320, 240), (40, 160, 20, 10)).save(
+        out, format="JPEG", quality=95, icc_profile=icc
+    )
+    raw = out.getvalue()
+    with Image.open(io.BytesIO(raw)) as image:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        target = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        shown = ImageCms.profileToProfile(image, source, target, outputMode="RGB")
+        assert shown is not None
+        expected = centre_of_image(shown)
+        plain = centre_of_image(image.convert("RGB"))  # what dropping the profile shows
+    assert max(abs(a - b) for a, b in zip(expected, plain, strict=True)) > 10
+    clean = clean_photo(raw)
+    assert max(abs(a - b) for a, b in zip(centre(clean.data), expected, strict=True)) <= 3
+    assert b"acsp" not in clean.data
