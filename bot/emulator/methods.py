@@ -7,11 +7,10 @@ ApiError. ``getUpdates`` lives in the server because it waits.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import errors as E
@@ -668,21 +667,25 @@ async def send_media_group(world: World, p: Params) -> list[JSON]:
     # changed meanwhile, has been checked again.
     decoded: list[DecodedPhoto | None] = []
     for position, (value, kind) in enumerate(zip(values, kinds, strict=True), start=1):
-        with _album_item(position):
+        try:
             decoded.append(await decode_upload(value) if kind == "photo" else None)
+        except ApiError as err:  # a photo's errors name the item, as Telegram's do
+            detail = err.description.removeprefix("Bad Request: ")
+            if detail in {E.IMAGE_PROCESS_FAILED, E.PHOTO_INVALID_DIMENSIONS}:
+                raise bad_request(
+                    f'failed to send message #{position} with the error message "{detail}"'
+                ) from None
+            raise
     chat = _writable_chat(world, p)
     reply_to, extra = _reply_target(world, p, chat)
     contents: list[JSON] = []
-    for position, (item, kind, value, photo) in enumerate(
-        zip(items, kinds, values, decoded, strict=True), start=1
-    ):
-        with _album_item(position):
-            if kind == "photo":
-                content = photo_content(world, value, photo)
-            elif kind == "document":
-                content = document_content(world, value)
-            else:
-                content = media_content(world, kind, value, None)
+    for item, kind, value, photo in zip(items, kinds, values, decoded, strict=True):
+        if kind == "photo":
+            content = photo_content(world, value, photo)
+        elif kind == "document":
+            content = document_content(world, value)
+        else:
+            content = media_content(world, kind, value, None)
         if item.get("has_spoiler") is True:
             content["has_media_spoiler"] = True
         contents.append(content)
@@ -695,20 +698,6 @@ async def send_media_group(world: World, p: Params) -> list[JSON]:
         record = bot_send(world, chat, body, reply_to=reply_to, html=html)
         results.append(copy.deepcopy(record.data))
     return results
-
-
-@contextlib.contextmanager
-def _album_item(position: int) -> Iterator[None]:
-    """An album's photo errors name the item, as Telegram's do."""
-    try:
-        yield
-    except ApiError as err:
-        detail = err.description.removeprefix("Bad Request: ")
-        if detail in {E.IMAGE_PROCESS_FAILED, E.PHOTO_INVALID_DIMENSIONS}:
-            raise bad_request(
-                f'failed to send message #{position} with the error message "{detail}"'
-            ) from None
-        raise
 
 
 def _location(p: Params) -> JSON:
