@@ -153,12 +153,13 @@ def _harmless(icc: object) -> bool:
     (found by review: an 868-byte PNG took 82 s). Phones, cameras and printers' profiles
     (matrices and curves, or 8/16-bit tables) do not use them. Any other: ignored, as an
     unreadable profile is."""
-    if not isinstance(icc, bytes) or not _PROFILE_HEADER + 4 <= len(icc) <= MAX_PROFILE_BYTES:
+    if not isinstance(icc, bytes) or not _TAG_TABLE <= len(icc) <= MAX_PROFILE_BYTES:
         return False
-    count = int.from_bytes(icc[128:132], "big")
-    if count > MAX_PROFILE_TAGS or _PROFILE_HEADER + 4 + 12 * count > len(icc):
+    count = int.from_bytes(icc[_PROFILE_HEADER:_TAG_TABLE], "big")
+    end = _TAG_TABLE + 12 * count  # an entry: signature, offset, size (4 bytes each)
+    if count > MAX_PROFILE_TAGS or end > len(icc):
         return False
-    for entry in range(_PROFILE_HEADER + 4, _PROFILE_HEADER + 4 + 12 * count, 12):
+    for entry in range(_TAG_TABLE, end, 12):
         signature = icc[entry : entry + 4]
         offset = int.from_bytes(icc[entry + 4 : entry + 8], "big")
         if signature[:3] in (b"D2B", b"B2D") or icc[offset : offset + 4] == b"mpet":
@@ -167,6 +168,7 @@ def _harmless(icc: object) -> bool:
 
 
 _PROFILE_HEADER = 128  # bytes before the tag count
+_TAG_TABLE = _PROFILE_HEADER + 4  # where the tag table starts, after the count
 MAX_PROFILE_BYTES = 4 * 1024 * 1024  # a press profile is up to ~3 MB; a phone's a few kB
 MAX_PROFILE_TAGS = 100
 
