@@ -214,6 +214,22 @@ async def test_send_photo_get_file_download_round_trip(
     assert again.photo is not None and again.photo[-1].file_id == largest.file_id
 
 
+def hold_decoding(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """Uploads' decodings wait, once begun (the first event), until the second event is set
+    (or 5 s have passed: a fallback)."""
+    entered, released = threading.Event(), threading.Event()
+    real = media_module.decode_photo
+
+    def held(data: bytes) -> tuple[int, int, list[tuple[bytes, int, int]]]:
+        entered.set()
+        released.wait(timeout=5)
+        return real(data)
+
+    monkeypatch.setattr(media_module, "decode_photo", held)
+    monkeypatch.setattr(methods_module, "decode_photo", held, raising=False)
+    return entered, released
+
+
 @pytest.mark.parametrize("album", [False, True], ids=["sendPhoto", "sendMediaGroup"])
 async def test_uploads_are_decoded_while_other_requests_are_answered(
     bot: Bot, emu: BotAPIEmulator, lan: EmuUser, monkeypatch: pytest.MonkeyPatch, album: bool
@@ -221,16 +237,7 @@ async def test_uploads_are_decoded_while_other_requests_are_answered(
     """Telegram makes an uploaded photo's sizes on its own servers: the emulator does it on a
     thread, and answers other requests meanwhile. On its loop, each card photo a bot posted
     (~20 ms for 1280 px) held up every chat's requests and answers (bench e2e)."""
-    entered, released = threading.Event(), threading.Event()
-    real = media_module.decode_photo
-
-    def held(data: bytes) -> tuple[int, int, list[tuple[bytes, int, int]]]:
-        entered.set()
-        released.wait(timeout=5)  # a fallback: the request below releases it
-        return real(data)
-
-    monkeypatch.setattr(media_module, "decode_photo", held)
-    monkeypatch.setattr(methods_module, "decode_photo", held, raising=False)
+    entered, released = hold_decoding(monkeypatch)
     finished: list[str] = []
 
     async def upload() -> None:
@@ -257,15 +264,7 @@ async def test_an_album_refused_after_its_decoding_stores_nothing(
 ) -> None:
     """The resident blocks the bot while an album's photos are decoded: the album is refused,
     and none of its files (each photo in three sizes) is kept."""
-    entered, released = threading.Event(), threading.Event()
-    real = media_module.decode_photo
-
-    def held(data: bytes) -> tuple[int, int, list[tuple[bytes, int, int]]]:
-        entered.set()
-        released.wait(timeout=5)
-        return real(data)
-
-    monkeypatch.setattr(methods_module, "decode_photo", held)
+    entered, released = hold_decoding(monkeypatch)
     files = len(emu.files.by_id)
     pair: list[MediaUnion] = [InputMediaPhoto(media=photo_file()) for _ in range(2)]
     sending = asyncio.create_task(bot.send_media_group(lan.id, media=pair))
