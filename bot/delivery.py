@@ -62,7 +62,10 @@ class _Deferred(Exception):
 @dataclass
 class SenderConfig:
     batch: int = 50
-    parallel: int = 8  # chats served at once
+    parallel: int = 8  # chats served at once, at most
+    # A round starts its chats one at a time: the next when one is done, or when none was done
+    # for this long (a slow answer, a rate-limit wait), until ``parallel`` run side by side.
+    stagger: float = 0.1
     lease: timedelta = timedelta(seconds=120)
     # How often the sender looks for work it was not woken for: messages queued by another
     # process (a webhook worker that does not hold the sender's lease), retries coming due.
@@ -176,15 +179,44 @@ class Sender:
             chats: dict[str, list[OutboxMessage]] = {}
             for row in rows:  # oldest first within each chat
                 chats.setdefault(row.chat_id, []).append(row)
-        # Chats are served side by side (a resident's confirmation need not wait behind a
-        # group's card, photos and pin); within one chat, messages go out in order.
-        gate = asyncio.Semaphore(self.config.parallel)
+        # Residents' chats first: a group's card, photos and pin take three sends.
+        return await self._serve(sorted(chats.values(), key=lambda queue: queue[0].is_group))
 
-        async def serve(queue: list[OutboxMessage]) -> int:
-            async with gate:
-                return await self._deliver_chat(queue)
-
-        return sum(await asyncio.gather(*(serve(q) for q in chats.values())))
+    async def _serve(self, queues: list[list[OutboxMessage]]) -> int:
+        """Deliver each chat's queue, in order within a chat; chats side by side only as far as
+        it helps. A round starts them one at a time, the next as soon as one is done; when none
+        is done within ``stagger`` (Telegram answering slowly, a chat waiting for its send
+        slot), one more runs beside them, up to ``parallel``. Over a slow link the chats' waits
+        still overlap; over a fast one (a local Bot API server) a round's work comes a chat at
+        a time between the residents' updates, not eight chats at once ahead of them: at 200
+        updates a second, eight at once doubled the residents' p99 (bench e2e)."""
+        waiting = list(reversed(queues))
+        running: set[asyncio.Task[int]] = set()
+        width, delivered = 1, 0
+        failure: BaseException | None = None
+        try:
+            while running or waiting:
+                while waiting and len(running) < width:
+                    running.add(asyncio.create_task(self._deliver_chat(waiting.pop())))
+                widen = bool(waiting) and width < self.config.parallel
+                done, running = await asyncio.wait(
+                    running,
+                    timeout=self.config.stagger if widen else None,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not done:
+                    width += 1
+                for task in done:
+                    if task.exception() is None:
+                        delivered += task.result()
+                    else:  # the round fails, once every other chat had its turn
+                        failure = failure or task.exception()
+        finally:
+            for task in running:  # cancelled from outside: the chats stop with the round
+                task.cancel()
+        if failure is not None:
+            raise failure
+        return delivered
 
     @contextlib.contextmanager
     def holding(self, chat_id: str) -> Iterator[None]:

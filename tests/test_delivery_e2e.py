@@ -33,7 +33,8 @@ async def outbox_rows(world: World) -> list[OutboxMessage]:
 
 
 async def queue_text(world: World, user: Any) -> None:
-    """A confirmation waiting in the outbox for ``user``'s private chat, as submit leaves it."""
+    """A confirmation waiting in the outbox for ``user``'s private chat (or a group's, for a
+    group), as submit leaves it."""
     from storage import outbox
 
     async with world.app.sessions() as session:
@@ -41,7 +42,7 @@ async def queue_text(world: World, user: Any) -> None:
             session,
             channel="telegram",
             chat_id=str(user.id),
-            is_group=False,
+            is_group=user.id < 0,
             kind="text",
             ticket_id=None,
             payload={"text": "Phản ánh của bạn đã được tiếp nhận."},
@@ -348,3 +349,105 @@ async def test_an_answer_to_the_residents_update_does_not_wait_for_the_bot_wide_
     assert await sender.run_once() == 0  # deferred for the minute
     assert len(sends_to(world, r.id)) == 1
     assert [row.status for row in await outbox_rows(world)] == ["sent", "pending"]
+
+
+class Concurrency:
+    """The most Bot API requests the emulator had in flight at once, sampled while it runs."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.most = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _sample(self) -> None:
+        while True:
+            self.most = max(self.most, self.world.emu.inflight)
+            await asyncio.sleep(0.002)
+
+    async def __aenter__(self) -> Concurrency:
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def four_chats_waiting(world: World) -> list[Any]:
+    chats = [world.resident, world.resident_en, world.hoan_kiem, world.ba_dinh]
+    for chat in chats:
+        await queue_text(world, chat)
+    return chats
+
+
+async def test_a_round_serves_chats_one_at_a_time_while_each_is_quick(world: World) -> None:
+    """A round starts the next chat when one is done: its work comes a chat at a time between
+    the residents' updates. Eight chats at once, ahead of them, doubled the residents' p99 at
+    200 updates a second (bench e2e)."""
+    await world.app.stop_sender()
+    chats = await four_chats_waiting(world)
+    sender = world.app.sender
+    sender.config = dataclasses.replace(sender.config, stagger=60.0)  # never "slow" here
+    world.emu.faults.set("sendMessage", delay=0.05)  # each send long enough to be seen
+    async with Concurrency(world) as seen:
+        assert await sender.run_once() == len(chats)
+    assert seen.most == 1
+    for chat in chats:
+        assert len(sends_to(world, chat.id)) == 1
+
+
+async def test_a_round_serves_the_residents_chats_before_the_groups(world: World) -> None:
+    """Chats start one at a time: a resident's notification does not wait behind the groups'
+    cards (three sends each) queued before it."""
+    await world.app.stop_sender()
+    for chat in (world.hoan_kiem, world.ba_dinh, world.resident):
+        await queue_text(world, chat)
+    sender = world.app.sender
+    sender.config = dataclasses.replace(sender.config, stagger=60.0)
+    assert await sender.run_once() == 3
+    sent = [str(c.params.get("chat_id")) for c in world.emu.calls if c.method == "sendMessage"]
+    assert sent[-3:] == [str(c.id) for c in (world.resident, world.hoan_kiem, world.ba_dinh)]
+
+
+async def test_a_round_lets_the_next_chat_start_beside_a_slow_one(world: World) -> None:
+    """When Telegram answers slowly (or a chat waits for its send slot), the chats' waits
+    overlap: with none done within the stagger, one more starts beside them."""
+    await world.app.stop_sender()
+    chats = await four_chats_waiting(world)
+    sender = world.app.sender
+    sender.config = dataclasses.replace(sender.config, stagger=0.02)
+    world.emu.faults.set("sendMessage", delay=1.0)
+    async with Concurrency(world) as seen:
+        assert await sender.run_once() == len(chats)
+    assert seen.most == len(chats)
+    for chat in chats:
+        assert len(sends_to(world, chat.id)) == 1
+
+
+async def test_a_chat_that_fails_its_round_holds_back_no_other_chat(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chat whose delivery raises (a database error halfway) fails the round, but only once
+    every other chat had its turn: none is left behind, or running after the round."""
+    await world.app.stop_sender()
+    chats = await four_chats_waiting(world)
+    sender = world.app.sender
+    sender.config = dataclasses.replace(sender.config, stagger=0.02)
+    world.emu.faults.set("sendMessage", delay=0.3)
+    deliver = sender._deliver_chat
+    failing = str(chats[1].id)
+
+    async def deliver_or_fail(queue: list[OutboxMessage], **kwargs: Any) -> int:
+        if queue[0].chat_id == failing:
+            await asyncio.sleep(0.1)  # the first chat is under way by then
+            raise RuntimeError("database gone")
+        return await deliver(queue, **kwargs)
+
+    monkeypatch.setattr(sender, "_deliver_chat", deliver_or_fail)
+    with pytest.raises(RuntimeError, match="database gone"):
+        await sender.run_once()
+    assert world.emu.inflight == 0
+    for chat in chats:
+        assert len(sends_to(world, chat.id)) == (0 if chat is chats[1] else 1)
