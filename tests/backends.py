@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from bot.settings import Settings
 
 POSTGRES_URL = os.environ.get(
@@ -90,13 +92,33 @@ async def _own_redis() -> str:
         url = REDIS_URL.rsplit("/", 1)[0] + f"/{number}"
         client = Redis.from_url(url)
         try:
-            owner = await client.get(_OWNER_KEY)
-            if owner is None or owner == str(os.getpid()).encode() or not _alive(int(owner)):
-                await client.set(_OWNER_KEY, os.getpid())
+            if await claim_number(client, os.getpid()):
                 return url
         finally:
             await client.aclose()
     return REDIS_URL  # every number taken: share the default one
+
+
+async def claim_number(client: Redis, pid: int, key: str = _OWNER_KEY) -> bool:
+    """Take the client's database number for process ``pid`` if it is free, already its own,
+    or its owner is gone; False if a live process holds it. Atomic (WATCH, then a MULTI that
+    fails if another process wrote the key meanwhile): two test processes starting together
+    both read number 1 free, both took it, and each one's flush at a test's start wiped the
+    other's locks halfway through a test (LockNotOwnedError in test_workers_e2e)."""
+    from redis.exceptions import WatchError
+
+    async with client.pipeline(transaction=True) as pipe:
+        try:
+            await pipe.watch(key)
+            owner = await pipe.get(key)
+            if owner is not None and owner != str(pid).encode() and _alive(int(owner)):
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.set(key, pid)
+            await pipe.execute()
+        except WatchError:
+            return False
+    return True
 
 
 async def _urls() -> tuple[str, str]:
