@@ -276,7 +276,11 @@ class OutboxMessage(Base):
     of a several-message delivery (a card, then its photos, then its pin) already sent."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # A chat's waiting messages in order: a claim skips those behind one that waits.
+        Index("ix_outbox_chat_waiting", "status", "chat_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))

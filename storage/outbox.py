@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage, utcnow
@@ -52,13 +52,37 @@ async def claim(
     skip_chats: Collection[str] = (),
 ) -> Sequence[OutboxMessage]:
     """Due messages, oldest first, leased to this sender so another worker skips them; none of
-    ``skip_chats`` (chats whose own update is about to deliver them, of any channel)."""
+    ``skip_chats`` (chats whose own update is about to deliver them, of any channel), and none
+    behind an earlier message of its chat that waits (not due yet, or being sent): a chat's
+    messages go out in the order they were written."""
+    # The first waiting message of each chat that has one: the chat's later ones stay behind it.
+    waiting = (
+        select(
+            OutboxMessage.channel,
+            OutboxMessage.chat_id,
+            func.min(OutboxMessage.id).label("first"),
+        )
+        .where(
+            OutboxMessage.status == PENDING,
+            or_(OutboxMessage.next_attempt_at > now, OutboxMessage.locked_until > now),
+        )
+        .group_by(OutboxMessage.channel, OutboxMessage.chat_id)
+        .subquery()
+    )
     query = (
         select(OutboxMessage)
+        .outerjoin(
+            waiting,
+            and_(
+                waiting.c.channel == OutboxMessage.channel,
+                waiting.c.chat_id == OutboxMessage.chat_id,
+            ),
+        )
         .where(
             OutboxMessage.status == PENDING,
             OutboxMessage.next_attempt_at <= now,
             or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now),
+            or_(waiting.c.first.is_(None), OutboxMessage.id < waiting.c.first),
         )
         .order_by(OutboxMessage.id)
         .limit(limit)
@@ -66,7 +90,7 @@ async def claim(
     if skip_chats:
         query = query.where(OutboxMessage.chat_id.not_in(sorted(skip_chats)))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
     rows = (await session.scalars(query)).all()
     for row in rows:
         row.locked_until = now + lease

@@ -32,7 +32,9 @@ async def outbox_rows(world: World) -> list[OutboxMessage]:
         return list((await session.scalars(select(OutboxMessage))).all())
 
 
-async def queue_text(world: World, user: Any) -> None:
+async def queue_text(
+    world: World, user: Any, text: str = "Phản ánh của bạn đã được tiếp nhận."
+) -> None:
     """A confirmation waiting in the outbox for ``user``'s private chat (or a group's, for a
     group), as submit leaves it."""
     from storage import outbox
@@ -45,7 +47,7 @@ async def queue_text(world: World, user: Any) -> None:
             is_group=user.id < 0,
             kind="text",
             ticket_id=None,
-            payload={"text": "Phản ánh của bạn đã được tiếp nhận."},
+            payload={"text": text},
         )
         await session.commit()
 
@@ -315,6 +317,25 @@ async def test_a_round_leaves_alone_a_chat_whose_update_delivers_it_itself(
         assert await sender.run_once() == 0
     assert await sender.run_once() == 1
     assert "tiếp nhận" in plain(await world.reply(r))
+
+
+async def test_a_chats_later_messages_wait_for_one_held_back_before_them(world: World) -> None:
+    """A message told to wait (Telegram's 429 with retry_after) holds back the chat's later
+    ones until it has gone: a later round does not claim them and send them first. Rounds
+    did, and each of them loaded, rendered and deferred one more card of a group waiting for
+    its send slot (~20 a second after a flood of reports, bench e2e)."""
+    await world.app.stop_sender()
+    r = world.resident
+    await queue_text(world, r, "first")
+    await queue_text(world, r, "second")
+    sender = world.app.sender
+    world.emu.faults.fail_next("sendMessage", 429, retry_after=30)
+    assert await sender.run_once() == 0  # told to wait 30 s
+    assert await sender.run_once() == 0  # the second waits behind it
+    assert [c.params["text"] for c in sends_to(world, r.id)] == ["first"]  # the refused one
+    world.clock.advance(seconds=31)
+    assert await sender.run_once() == 2
+    assert [plain(m) for m in await world.replies(r, 2)] == ["first", "second"]
 
 
 class FullWindows:
