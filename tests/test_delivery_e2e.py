@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from bot.emulator import ApiCall
 from bot.ratelimit import RateLimiter
 from domain.ticket_numbers import display
 from storage.models import OutboxMessage, Resident, Ticket
 from tests.world import World, plain, ticket_number
 
 
-def sends_to(world: World, chat_id: int) -> list[object]:
+def sends_to(world: World, chat_id: int) -> list[ApiCall]:
     return [
         c
         for c in world.emu.calls
