@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -587,8 +587,15 @@ class Sender:
             if len(ids) < self.config.summary_threshold:
                 continue
             # At most 30 a summary, so it stays one readable message (4,096 characters).
-            rows = [await session.get(OutboxMessage, i) for i in ids[:SUMMARY_MAX]]
-            waiting = [r for r in rows if r is not None]
+            waiting = list(
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids[:SUMMARY_MAX]))
+                    .order_by(OutboxMessage.id)
+                )
+            )
+            if not waiting:  # deleted meanwhile (/forget_me)
+                continue
             for r in waiting:
                 r.status = outbox.SUMMARISED
             first = waiting[0]
@@ -606,8 +613,9 @@ class Sender:
 
     async def _summary(self, session: AsyncSession, row: OutboxMessage) -> None:
         t = translator(self.services.default_language)
-        tickets = [await session.get(Ticket, i) for i in row.payload.get("tickets", [])]
-        listed = [x for x in tickets if x is not None]
+        ids = row.payload.get("tickets", [])
+        found = {t.id: t for t in await session.scalars(select(Ticket).where(Ticket.id.in_(ids)))}
+        listed = [found[i] for i in ids if i in found]  # in the summary's order
         lines = [t("summary-title", count=len(listed))]
         for ticket in listed:
             lines.append(
