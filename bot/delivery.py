@@ -214,6 +214,8 @@ class Sender:
         finally:
             for task in running:  # cancelled from outside: the chats stop with the round
                 task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
         if failure is not None:
             raise failure
         return delivered

@@ -473,3 +473,21 @@ async def test_a_chat_that_fails_its_round_holds_back_no_other_chat(
     assert world.emu.inflight == 0
     for chat in chats:
         assert len(sends_to(world, chat.id)) == (0 if chat is chats[1] else 1)
+
+
+async def test_a_round_stopped_halfway_leaves_no_chat_running(world: World) -> None:
+    """The bot stopping mid-round cancels the round: the chats it had started stop with it,
+    before the round's cancellation returns, and none keeps sending behind a closed bot."""
+    await world.app.stop_sender()
+    await four_chats_waiting(world)
+    sender = world.app.sender
+    sender.config = dataclasses.replace(sender.config, stagger=0.01)
+    world.emu.faults.set("sendMessage", delay=5.0)
+    sending = asyncio.create_task(sender.run_once())
+    await world.emu.wait_until(lambda: world.emu.inflight >= 2, timeout=10)
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    chats = [t for t in asyncio.all_tasks() if "_deliver_chat" in repr(t.get_coro())]
+    assert chats == []
+    world.emu.faults.clear()
