@@ -15,6 +15,10 @@ PENDING = "pending"
 SENT = "sent"
 DEAD = "dead"  # cannot be delivered (blocked, chat gone): kept for the record
 SUMMARISED = "summarised"  # replaced by a summary card
+# A message that failed this often (~8 minutes of retries, the sender's backoff doubling from
+# 2 s) is still retried, but no longer holds its chat's later messages back: one that can
+# never go (a bug, a card Telegram keeps failing) must not silence a unit's group for good.
+HOLDS_ITS_PLACE = 8
 
 
 def enqueue(
@@ -54,7 +58,7 @@ async def claim(
     """Due messages, oldest first, leased to this sender so another worker skips them; none of
     ``skip_chats`` (chats whose own update is about to deliver them, of any channel), and none
     behind an earlier message of its chat that waits (not due yet, or being sent): a chat's
-    messages go out in the order they were written."""
+    messages go out in the order they were written (unless one keeps failing, HOLDS_ITS_PLACE)."""
     # The first waiting message of each chat that has one: the chat's later ones stay behind it.
     waiting = (
         select(
@@ -65,6 +69,7 @@ async def claim(
         .where(
             OutboxMessage.status == PENDING,
             or_(OutboxMessage.next_attempt_at > now, OutboxMessage.locked_until > now),
+            OutboxMessage.attempts < HOLDS_ITS_PLACE,
         )
         .group_by(OutboxMessage.channel, OutboxMessage.chat_id)
         .subquery()

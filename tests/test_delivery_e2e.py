@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import sqlite3
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -337,6 +338,39 @@ async def test_a_chats_later_messages_wait_for_one_held_back_before_them(world: 
     world.clock.advance(seconds=31)
     assert await sender.run_once() == 2
     assert [plain(m) for m in await world.replies(r, 2)] == ["first", "second"]
+
+
+async def test_a_message_that_keeps_failing_stops_holding_its_chat_back(world: World) -> None:
+    """Order gives way to delivery once a message has failed HOLDS_ITS_PLACE times: it is
+    still retried, but a message that can never go must not silence its chat for good."""
+    from sqlalchemy import update
+
+    from storage.outbox import HOLDS_ITS_PLACE
+
+    await world.app.stop_sender()
+    r = world.resident
+    await queue_text(world, r, "first")
+    await queue_text(world, r, "second")
+    first_id = min(row.id for row in await outbox_rows(world))
+    async with world.app.sessions() as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == first_id)
+            .values(
+                attempts=HOLDS_ITS_PLACE - 1, next_attempt_at=world.clock() + timedelta(hours=1)
+            )
+        )
+        await session.commit()
+    assert await world.app.sender.run_once() == 0  # still in line
+    async with world.app.sessions() as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == first_id)
+            .values(attempts=HOLDS_ITS_PLACE)
+        )
+        await session.commit()
+    assert await world.app.sender.run_once() == 1
+    assert plain(await world.reply(r)) == "second"
 
 
 class FullWindows:
