@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from bot.emulator import BotAPIEmulator
 from storage.db import make_engine
-from storage.models import OutboxMessage, Ticket
+from storage.models import OutboxMessage, Ticket, utcnow
 from tests.backends import prepare
 from tests.process import start_bot
 from tests.world import TOKEN, jpeg
@@ -267,6 +267,18 @@ async def wait_outbox_empty(url: str) -> None:
             if waiting == 0:
                 return
             await asyncio.sleep(0.5)
-        raise AssertionError(f"{waiting} outbox messages never delivered")
+        async with engine.connect() as conn:
+            left = (
+                await conn.execute(select(OutboxMessage).where(OutboxMessage.status != "sent"))
+            ).all()
+        now = utcnow()
+        rows = "\n".join(
+            f"  #{r.id} {r.kind} to {r.chat_id}: {r.status}, {r.attempts} attempts, "
+            f"due in {(r.next_attempt_at - now).total_seconds():.0f} s, leased "
+            f"{'no' if r.locked_until is None else (r.locked_until - now).total_seconds()}, "
+            f"progress {r.progress}, last error {r.last_error!r}"
+            for r in left
+        )
+        raise AssertionError(f"{waiting} outbox messages never delivered:\n{rows}")
     finally:
         await engine.dispose()
