@@ -57,9 +57,12 @@ async def claim(
 ) -> Sequence[OutboxMessage]:
     """Due messages, oldest first, leased to this sender so another worker skips them; none of
     ``skip_chats`` (chats whose own update is about to deliver them, of any channel), and none
-    behind an earlier message of its chat that waits (not due yet, or being sent): a chat's
-    messages go out in the order they were written (unless one keeps failing, HOLDS_ITS_PLACE)."""
-    # The first waiting message of each chat that has one: the chat's later ones stay behind it.
+    behind an earlier message of its chat that waits for its next try (a 429's retry_after, a
+    full send window, a backoff): a chat's messages go out in the order they were written
+    (unless one keeps failing, HOLDS_ITS_PLACE). One being sent (leased) holds nothing back:
+    when its sender died, it waits out the lease (two minutes), and its chat's later messages
+    do not wait with it (a faulty day with a restart left a group's cards waiting so)."""
+    # Each chat's first message waiting for its next try: the chat's later ones stay behind it.
     waiting = (
         select(
             OutboxMessage.channel,
@@ -68,7 +71,7 @@ async def claim(
         )
         .where(
             OutboxMessage.status == PENDING,
-            or_(OutboxMessage.next_attempt_at > now, OutboxMessage.locked_until > now),
+            OutboxMessage.next_attempt_at > now,
             OutboxMessage.attempts < HOLDS_ITS_PLACE,
         )
         .group_by(OutboxMessage.channel, OutboxMessage.chat_id)
