@@ -275,7 +275,9 @@ async def prepare_polling(app: App) -> str:
         functools.partial(app.bot.delete_webhook, drop_pending_updates=False),
         "removing the webhook",
     )
-    me = await patiently(app.bot.get_me, "asking who the bot is")
+    # bot.me(), not get_me(): it keeps the answer, which aiogram's polling asks for again as it
+    # starts, unprotected: one 429 there stopped the whole bot (test_fault_day's restart).
+    me = await patiently(app.bot.me, "asking who the bot is")
     return me.username or ""
 
 

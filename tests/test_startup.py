@@ -49,6 +49,19 @@ async def test_start_up_waits_out_flood_limits_and_server_errors(
     assert any(c.ok for c in emu.calls_to("deleteWebhook"))
 
 
+async def test_polling_starts_without_asking_who_the_bot_is_again(
+    started: tuple[BotAPIEmulator, App],
+) -> None:
+    """aiogram's polling asks getMe as it starts, with no retry: a 429 there stopped the bot.
+    The answer start-up waited for is kept, and polling does not ask again."""
+    emu, app = started
+    await prepare_polling(app)
+    asked = len(emu.calls_to("getMe"))
+    emu.faults.fail_next("getMe", 429, retry_after=1)
+    assert (await app.bot.me()).username == "phananh_test_bot"
+    assert len(emu.calls_to("getMe")) == asked
+
+
 async def test_groups_get_the_officials_menu_and_private_chats_the_residents(
     started: tuple[BotAPIEmulator, App],
 ) -> None:
