@@ -340,59 +340,47 @@ async def test_a_chats_later_messages_wait_for_one_held_back_before_them(world: 
     assert [plain(m) for m in await world.replies(r, 2)] == ["first", "second"]
 
 
+async def change_row(world: World, row_id: int, **values: Any) -> None:
+    from sqlalchemy import update
+
+    async with world.app.sessions() as session:
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
+        )
+        await session.commit()
+
+
+async def first_of_two(world: World, **values: Any) -> int:
+    """The sender stopped, "first" and "second" queued for the resident, the first changed
+    so; its id."""
+    await world.app.stop_sender()
+    await queue_text(world, world.resident, "first")
+    await queue_text(world, world.resident, "second")
+    first_id = min(row.id for row in await outbox_rows(world))
+    await change_row(world, first_id, **values)
+    return first_id
+
+
 async def test_a_message_that_keeps_failing_stops_holding_its_chat_back(world: World) -> None:
     """Order gives way to delivery once a message has failed HOLDS_ITS_PLACE times: it is
     still retried, but a message that can never go must not silence its chat for good."""
-    from sqlalchemy import update
-
     from storage.outbox import HOLDS_ITS_PLACE
 
-    await world.app.stop_sender()
-    r = world.resident
-    await queue_text(world, r, "first")
-    await queue_text(world, r, "second")
-    first_id = min(row.id for row in await outbox_rows(world))
-    async with world.app.sessions() as session:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == first_id)
-            .values(
-                attempts=HOLDS_ITS_PLACE - 1, next_attempt_at=world.clock() + timedelta(hours=1)
-            )
-        )
-        await session.commit()
+    later = world.clock() + timedelta(hours=1)
+    first_id = await first_of_two(world, attempts=HOLDS_ITS_PLACE - 1, next_attempt_at=later)
     assert await world.app.sender.run_once() == 0  # still in line
-    async with world.app.sessions() as session:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == first_id)
-            .values(attempts=HOLDS_ITS_PLACE)
-        )
-        await session.commit()
+    await change_row(world, first_id, attempts=HOLDS_ITS_PLACE)
     assert await world.app.sender.run_once() == 1
-    assert plain(await world.reply(r)) == "second"
+    assert plain(await world.reply(world.resident)) == "second"
 
 
 async def test_a_message_leased_by_a_dead_sender_holds_no_later_one_back(world: World) -> None:
     """A message claimed by a sender that died waits out its lease (two minutes) before it is
     sent again; its chat's later messages do not wait with it (a faulty day with a restart
     left a group's cards so, past the test's two minutes)."""
-    from sqlalchemy import update
-
-    await world.app.stop_sender()
-    r = world.resident
-    await queue_text(world, r, "first")
-    await queue_text(world, r, "second")
-    first_id = min(row.id for row in await outbox_rows(world))
-    async with world.app.sessions() as session:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == first_id)
-            .values(locked_until=world.clock() + timedelta(minutes=2))
-        )
-        await session.commit()
+    await first_of_two(world, locked_until=world.clock() + timedelta(minutes=2))
     assert await world.app.sender.run_once() == 1
-    assert plain(await world.reply(r)) == "second"
+    assert plain(await world.reply(world.resident)) == "second"
 
 
 class FullWindows:
