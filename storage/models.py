@@ -278,7 +278,8 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
-        # A chat's waiting messages in order: a claim skips those behind one that waits.
+        # A chat's waiting messages in order, found without the rest: claim_chat (an update
+        # delivering its own chat's messages) reads them by it.
         Index("ix_outbox_chat_waiting", "status", "chat_id", "id"),
     )
 
