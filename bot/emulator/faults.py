@@ -8,6 +8,7 @@ Off by default. Rules are per method name (case-insensitive) or ``"*"`` for ever
     emu.faults.set("*", delay=0.05)          # every call waits 50 ms
     emu.faults.fail_next("sendPhoto", 429, retry_after=1)
     emu.faults.set("sendMessage", drop=0.05)  # 5% of calls: connection closed, no answer
+    emu.faults.set("sendMessage", answer_delay=1.0)  # done at once, answered a second later
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class FaultRule:
     delay: float = 0.0
     delay_rate: float = 1.0
     drop: float = 0.0  # the connection is closed without an answer (the call is not done)
+    # The call is carried out at once and its answer comes this much later (a slow way back):
+    # a client that gives up meanwhile cannot tell whether it was done.
+    answer_delay: float = 0.0
 
 
 @dataclass
@@ -38,6 +42,7 @@ class FaultDecision:
     delay: float = 0.0
     error: ApiError | None = None
     drop: bool = False
+    answer_delay: float = 0.0
 
 
 def server_error(code: int = 500) -> ApiError:
@@ -76,9 +81,11 @@ class Faults:
         delay: float = 0.0,
         delay_rate: float = 1.0,
         drop: float = 0.0,
+        answer_delay: float = 0.0,
     ) -> FaultRule:
         rule = FaultRule(
             drop=drop,
+            answer_delay=answer_delay,
             server_error=server_error,
             server_error_code=server_error_code,
             too_many_requests=too_many_requests,
@@ -124,7 +131,7 @@ class Faults:
             rule = self.rules.get(ALL)
         if rule is None:
             return FaultDecision()
-        decision = FaultDecision()
+        decision = FaultDecision(answer_delay=rule.answer_delay)
         if rule.delay > 0 and self._rng.random() < rule.delay_rate:
             decision.delay = rule.delay
         roll = self._rng.random()

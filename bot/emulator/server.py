@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .control import add_control_routes
 from .errors import ApiError
+from .faults import FaultDecision
 from .methods import find_method
 from .params import Params, Upload
 from .state import TOKEN_RE, ApiCall
@@ -114,6 +115,7 @@ class _BotApi:
             emu.last_request = time.monotonic()
             emu.notify()
         params = Params({})
+        decision = FaultDecision()
         try:
             params = await read_params(request)
             if emu.faults.active:
@@ -153,6 +155,8 @@ class _BotApi:
                 emu.last_request = time.monotonic()
                 emu.notify()
         emu.log_call(ApiCall(name, params.describe(), result=result, at=time.time()))
+        if decision.answer_delay:
+            await asyncio.sleep(decision.answer_delay)  # done; the answer is on its way
         return api_response({"ok": True, "result": result})
 
     async def _get_updates(self, request: web.Request, params: Params) -> list[dict[str, Any]]:
