@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
-from bot.app import App, patiently, set_commands
+from bot.app import SHUTDOWN_GRACE, App, patiently, set_commands
 from bot.metrics import add_routes
 
 log = logging.getLogger(__name__)
@@ -27,14 +27,32 @@ def webhook_path(url: str) -> str:
     return urlparse(url).path or "/"
 
 
+class _UpdateHandler(SimpleRequestHandler):
+    async def close(self) -> None:
+        """Leave the bot's session open. aiogram closes it on the web app's shutdown, which
+        aiohttp runs before it waits for the requests still being handled: their Bot API
+        calls were cut mid-way, and one whose message had gone out was sent again (a resident
+        got the same message twice when a worker stopped, bench workers). App.close() closes
+        it once they are done."""
+
+
 def make_web_app(app: App, *, path: str, secret: str) -> web.Application:
     web_app = web.Application()
-    SimpleRequestHandler(
+    _UpdateHandler(
         dispatcher=app.dispatcher, bot=app.bot, handle_in_background=False, secret_token=secret
     ).register(web_app, path=path)
     setup_application(web_app, app.dispatcher, bot=app.bot)
     add_routes(web_app, app)  # /healthz and /metrics, on the same server as the webhook
     return web_app
+
+
+def make_runner(app: App, *, path: str, secret: str) -> web.AppRunner:
+    """The web app's runner; stopping it waits up to SHUTDOWN_GRACE for the updates being
+    handled (then App.close() closes the bot's session, the storage and the database)."""
+    return web.AppRunner(
+        make_web_app(app, path=path, secret=secret),
+        shutdown_timeout=SHUTDOWN_GRACE.total_seconds(),
+    )
 
 
 async def run_webhook(app: App) -> None:
@@ -51,9 +69,7 @@ async def run_webhook(app: App) -> None:
         ),
         "setting the webhook",
     )
-    runner = web.AppRunner(
-        make_web_app(app, path=webhook_path(settings.webhook_url), secret=secret)
-    )
+    runner = make_runner(app, path=webhook_path(settings.webhook_url), secret=secret)
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
     await site.start()
@@ -70,4 +86,5 @@ async def run_webhook(app: App) -> None:
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()  # runs the dispatcher's shutdown: the sender stops cleanly
+        # The dispatcher's shutdown stops the sender; then the updates being handled finish.
+        await runner.cleanup()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import pytest
@@ -13,15 +14,23 @@ from aiohttp import web
 from bot.app import App, build_app
 from bot.emulator import BotAPIEmulator
 from bot.settings import Settings
-from bot.webhook import make_web_app
+from bot.webhook import make_runner
 from tests.backends import prepare
 from tests.world import TOKEN
 
 SECRET = "s3cret-webhook-token-for-tests-0123456789"
 
 
+class Served(NamedTuple):
+    emu: BotAPIEmulator
+    app: App
+    url: str
+    user: Any
+    runner: web.AppRunner
+
+
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[BotAPIEmulator, App, str, Any]]:
+async def served(tmp_path: Path) -> AsyncIterator[Served]:
     backend = await prepare(tmp_path)
     emu = BotAPIEmulator(token=TOKEN)
     await emu.start()
@@ -36,15 +45,16 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[BotAPIEmulator, App, str
         webhook_secret=SECRET,
     )
     app = await build_app(settings, token=TOKEN)
-    runner = web.AppRunner(make_web_app(app, path="/telegram/hook", secret=SECRET))
+    runner = make_runner(app, path="/telegram/hook", secret=SECRET)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        yield emu, app, f"http://127.0.0.1:{port}/telegram/hook", user
+        yield Served(emu, app, f"http://127.0.0.1:{port}/telegram/hook", user, runner)
     finally:
-        await runner.cleanup()
+        if runner.server is not None:  # not stopped by the test
+            await runner.cleanup()
         await app.close()
         await emu.stop()
 
@@ -69,7 +79,7 @@ def start_update(update_id: int, user: Any) -> dict[str, Any]:
 
 
 async def test_update_without_the_secret_is_refused(served: Any) -> None:
-    emu, _, url, user = served
+    emu, _, url, user, _ = served
     async with aiohttp.ClientSession() as http:
         for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong-secret-0000000000000"}):
             async with http.post(url, json=start_update(1, user), headers=headers) as resp:
@@ -78,7 +88,7 @@ async def test_update_without_the_secret_is_refused(served: Any) -> None:
 
 
 async def test_update_is_answered_only_after_it_was_handled(served: Any) -> None:
-    emu, _, url, user = served
+    emu, _, url, user, _ = served
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
     async with aiohttp.ClientSession() as http:
         async with http.post(url, json=start_update(2, user), headers=headers) as resp:
@@ -91,8 +101,29 @@ async def test_update_is_answered_only_after_it_was_handled(served: Any) -> None
     assert len(emu.bot_messages(user.id)) == 2
 
 
+async def test_an_update_being_handled_when_the_worker_stops_is_answered_once(
+    served: Served,
+) -> None:
+    """A worker told to stop (SIGTERM: the runner's cleanup) while an update waits for the
+    answer to a message already sent: the update finishes on the same session. The session
+    was closed under it, the call failed, and the retry sent the message a second time."""
+    emu, app, url, user, runner = served
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    emu.faults.set("sendMessage", answer_delay=1.0)  # sent at once, answered a second later
+    async with aiohttp.ClientSession() as http:
+        posting = asyncio.create_task(http.post(url, json=start_update(3, user), headers=headers))
+        await emu.wait_until(lambda: len(emu.bot_messages(user.id)) == 1, timeout=10)
+        await runner.cleanup()  # as run_webhook does on SIGTERM
+        async with await posting as resp:
+            assert resp.status == 200
+    await app.close()
+    # The greeting and the menu, once each.
+    texts = [m["text"] for m in emu.bot_messages(user.id)]
+    assert len(texts) == 2 and texts[0] != texts[1]
+
+
 async def test_healthz_answers(served: Any) -> None:
-    _, _, url, _ = served
+    _, _, url, _, _ = served
     async with (
         aiohttp.ClientSession() as http,
         http.get(url.replace("/telegram/hook", "/healthz")) as resp,
