@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import warnings
 from pathlib import Path
 
+from bot.app import SHUTDOWN_GRACE
 from tests.backends import prepare
 from tests.world import plain, start_world, stop_world
 
@@ -32,3 +34,13 @@ async def test_an_update_being_handled_when_the_bot_stops_is_answered(tmp_path: 
     finally:
         world.task = None
         await stop_world(world)
+
+
+def test_docker_compose_gives_the_bot_its_grace_before_killing_it() -> None:
+    """Docker kills a container 10 s after SIGTERM unless told otherwise: an update that was
+    polled (Telegram no longer has it) and still being handled would be lost."""
+    compose = (Path(__file__).resolve().parent.parent / "docker-compose.yml").read_text()
+    bot = compose.split("\n  bot:\n", 1)[1].split("\n  postgres:\n", 1)[0]
+    found = re.search(r"^    stop_grace_period: (\d+)s$", bot, re.MULTILINE)
+    assert found, "the bot service sets no stop_grace_period"
+    assert int(found.group(1)) > SHUTDOWN_GRACE.total_seconds()
