@@ -1,5 +1,5 @@
 """CommitFirst: the update's work is committed before each call that goes out, and the answer to
-a pressed button goes out with the next call (or at the end of the update), not on its own."""
+a pressed button goes out beside the next call (or at the end of the update), not on its own."""
 
 from __future__ import annotations
 
@@ -33,14 +33,16 @@ def channel() -> tuple[CommitFirst, Recorder]:
     return CommitFirst(inner, inner.commit), inner  # type: ignore[arg-type]
 
 
-async def test_a_button_answered_then_a_reply_commit_once_and_keep_their_order() -> None:
+async def test_a_button_answered_then_a_reply_commit_once_and_go_out_together() -> None:
+    """The reply does not wait for the answer's round trip: the answer is on its way while
+    the reply is sent, and the update's end waits for it."""
     first, inner = channel()
     await first.answer_button("q1")
     assert inner.log == []  # nothing committed or sent yet: the step may still change things
     await first.send_text("7", "next question")
-    assert inner.log == ["commit", "answer q1 None", "send 7 next question"]
-    await first.checkpoint()  # the end of the update: nothing waits any more
-    assert inner.log[3:] == ["commit"]
+    assert inner.log == ["commit", "send 7 next question"]  # the answer not awaited first
+    await first.finish()  # the end of the update: the answer has gone out
+    assert inner.log[2:] == ["commit", "answer q1 None"]
     assert first.answered
 
 
@@ -48,7 +50,7 @@ async def test_a_button_answer_with_nothing_after_it_goes_out_at_the_end() -> No
     first, inner = channel()
     await first.answer_button("q1", "stale")
     await first.answer_button("q1", "done")  # the last word is the one shown
-    await first.checkpoint()
+    await first.finish()
     assert inner.log == ["commit", "answer q1 done"]
 
 
@@ -64,5 +66,5 @@ async def test_a_button_answer_failing_after_the_commit_does_not_fail_the_update
 
     inner.answer_button = away  # type: ignore[method-assign]
     await first.answer_button("q1")
-    await first.checkpoint()  # raised before
+    await first.finish()  # raised before
     assert inner.log == ["commit"] and first.answered

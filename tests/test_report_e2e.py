@@ -474,3 +474,24 @@ async def test_forgetting_oneself_does_not_lift_an_admins_block(world: World) ->
     await world.press(world.resident, await world.reply(world.resident), "f:yes")
     await world.reply(world.resident)
     await world.open_report(world.resident)
+
+
+async def test_the_next_question_does_not_wait_for_the_buttons_answer(world: World) -> None:
+    """A pressed button's answer and the bot's next message go out side by side: over a real
+    link each is a round trip to Telegram, and the next question waited for the answer's.
+    With the answer held up at the Bot API, the question still arrives before it."""
+    r = world.resident
+    ask = await world.open_report(r)
+    world.emu.faults.set("answerCallbackQuery", delay=3.0)
+    answered_first: list[bool] = []
+    query = ""
+
+    def on_message(record: Any) -> None:
+        if record.chat_id == r.id and record.from_bot:
+            answered_first.append(world.emu.callback_answer(query) is not None)
+
+    world.emu.message_listeners.append(on_message)
+    query = await world.press(r, ask, "r:cat:roads")
+    assert "mô tả" in plain(await world.reply(r))
+    assert answered_first == [False]
+    assert await world.emu.wait_callback_answer(query, timeout=10) is not None

@@ -602,7 +602,7 @@ def make_router(
             )
             try:
                 await routes.handle(ctx)
-                await channel.checkpoint()  # also sends a button's answer still waiting
+                await channel.finish()  # also answers a button whose answer still waits
             except Exception:
                 log.exception("failed to handle %s in chat %s", event.kind, event.chat_id)
                 handling_failed()
@@ -611,6 +611,8 @@ def make_router(
                     buffered.discard()
                 await _apologise(ctx, channel)
                 return False
+            finally:
+                await channel.answer_sent()
             return bool(ctx.queued_for & own)
 
     @router.message()
