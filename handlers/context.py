@@ -126,7 +126,7 @@ class CommitFirst:
     while waiting on the messenger.
 
     The answer to a pressed button waits for the next call that goes out (or the update's
-    end, ``finish``): a step that answers the button and then replies commits once, not twice.
+    last ``checkpoint``): a step that answers the button and then replies commits once, not twice.
     It then goes out beside that call, not before it: over a real link each is a round trip
     to Telegram (~0.2 s from Hanoi), and the resident's next question waited for both."""
 
@@ -153,14 +153,9 @@ class CommitFirst:
         except Exception:  # only the toast is lost: what the update did is committed
             log.warning("could not answer button %s", event_id, exc_info=True)
 
-    async def finish(self) -> None:
-        """The update's end: commit, answer the button if that answer still waits, and wait
-        for the answer to have gone out."""
-        await self.checkpoint()
-        await self.answer_sent()
-
     async def answer_sent(self) -> None:
-        """Wait for the button's answer, if one is on its way (also after a failed update)."""
+        """Wait for the button's answer, if one is on its way: the update's end (also when it
+        failed)."""
         if self._answering is not None:
             answering, self._answering = self._answering, None
             await answering

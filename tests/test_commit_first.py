@@ -41,7 +41,8 @@ async def test_a_button_answered_then_a_reply_commit_once_and_go_out_together() 
     assert inner.log == []  # nothing committed or sent yet: the step may still change things
     await first.send_text("7", "next question")
     assert inner.log == ["commit", "send 7 next question"]  # the answer not awaited first
-    await first.finish()  # the end of the update: the answer has gone out
+    await first.checkpoint()  # the end of the update...
+    await first.answer_sent()  # ...once the answer has gone out
     assert inner.log[2:] == ["commit", "answer q1 None"]
     assert first.answered
 
@@ -50,7 +51,8 @@ async def test_a_button_answer_with_nothing_after_it_goes_out_at_the_end() -> No
     first, inner = channel()
     await first.answer_button("q1", "stale")
     await first.answer_button("q1", "done")  # the last word is the one shown
-    await first.finish()
+    await first.checkpoint()
+    await first.answer_sent()
     assert inner.log == ["commit", "answer q1 done"]
 
 
@@ -66,5 +68,6 @@ async def test_a_button_answer_failing_after_the_commit_does_not_fail_the_update
 
     inner.answer_button = away  # type: ignore[method-assign]
     await first.answer_button("q1")
-    await first.finish()  # raised before
+    await first.checkpoint()
+    await first.answer_sent()  # raised before
     assert inner.log == ["commit"] and first.answered

@@ -14,6 +14,7 @@ from tests.world import (
     buttons,
     jpeg,
     plain,
+    ticket_number,
 )
 
 
@@ -476,22 +477,39 @@ async def test_forgetting_oneself_does_not_lift_an_admins_block(world: World) ->
     await world.open_report(world.resident)
 
 
-async def test_the_next_question_does_not_wait_for_the_buttons_answer(world: World) -> None:
-    """A pressed button's answer and the bot's next message go out side by side: over a real
-    link each is a round trip to Telegram, and the next question waited for the answer's.
-    With the answer held up at the Bot API, the question still arrives before it."""
+async def answered_before_the_reply(world: World, message: Any, data: str) -> bool:
+    """Press ``data`` under ``message`` with the button's answer held up at the Bot API for
+    3 s; whether that answer had arrived when the bot's next message to the resident did."""
     r = world.resident
-    ask = await world.open_report(r)
     world.emu.faults.set("answerCallbackQuery", delay=3.0)
-    answered_first: list[bool] = []
+    answered: list[bool] = []
     query = ""
 
     def on_message(record: Any) -> None:
         if record.chat_id == r.id and record.from_bot:
-            answered_first.append(world.emu.callback_answer(query) is not None)
+            answered.append(world.emu.callback_answer(query) is not None)
 
     world.emu.message_listeners.append(on_message)
-    query = await world.press(r, ask, "r:cat:roads")
-    assert "mô tả" in plain(await world.reply(r))
-    assert answered_first == [False]
+    query = await world.press(r, message, data)
+    await world.reply(r)
     assert await world.emu.wait_callback_answer(query, timeout=10) is not None
+    world.emu.message_listeners.remove(on_message)
+    world.emu.faults.clear()
+    return answered[0]
+
+
+async def test_the_next_question_does_not_wait_for_the_buttons_answer(world: World) -> None:
+    """A pressed button's answer and the bot's next message go out side by side: over a real
+    link each is a round trip to Telegram, and the next question waited for the answer's."""
+    ask = await world.open_report(world.resident)
+    assert not await answered_before_the_reply(world, ask, "r:cat:roads")
+
+
+async def test_the_reports_number_does_not_wait_for_the_submit_buttons_answer(
+    world: World,
+) -> None:
+    """The number of a report just submitted (delivered by the update from the outbox) goes
+    out beside the Submit button's answer, not after its round trip."""
+    review = await world.to_review(world.resident)
+    assert not await answered_before_the_reply(world, review, "r:submit")
+    assert ticket_number(world.emu.bot_messages(world.resident.id)[-1])

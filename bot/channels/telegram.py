@@ -562,23 +562,33 @@ def make_router(
         if delivery is None or not event.private:
             await handled(event, bot, state, update, own=set())
             return
+        sender = delivery  # not None here: kept so for the closure below
+
+        async def deliver() -> None:
+            try:
+                await sender.deliver_chat_now(CHANNEL, event.chat_id)
+            except Exception:  # committed, and the sender delivers it in its next round
+                log.exception("could not deliver to chat %s at once", event.chat_id)
+
         with delivery.holding(event.chat_id):
-            if await handled(event, bot, state, update, own={event.chat_id}):
-                try:
-                    await delivery.deliver_chat_now(CHANNEL, event.chat_id)
-                except Exception:  # committed, and the sender delivers it in its next round
-                    log.exception("could not deliver to chat %s at once", event.chat_id)
+            await handled(event, bot, state, update, own={event.chat_id}, deliver=deliver)
 
     async def handled(
-        event: Incoming, bot: Bot, state: FSMContext, update: Update, *, own: set[str]
-    ) -> bool:
-        """Handle the update; True when it queued messages for ``own``, its own private chat
-        when it delivers to it itself (run), none otherwise."""
+        event: Incoming,
+        bot: Bot,
+        state: FSMContext,
+        update: Update,
+        *,
+        own: set[str],
+        deliver: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Handle the update; once committed, ``deliver`` what it queued for ``own``, its own
+        private chat when it delivers to it itself (run), none otherwise."""
         async with sessions() as session:
             repo = Repository(session)
             if not await repo.first_delivery(CHANNEL, str(update.update_id)):
                 log.info("update %s was handled before; skipped", update.update_id)
-                return False
+                return
             buffered = BufferedState(_shared_conversation(state)) if shared_state else None
             conversation: ConversationState = buffered or DbConversationState(
                 session, CHANNEL, event.chat_id, event.person.id
@@ -601,19 +611,21 @@ def make_router(
                 t=translator(services.default_language),
             )
             try:
-                await routes.handle(ctx)
-                await channel.finish()  # also answers a button whose answer still waits
-            except Exception:
-                log.exception("failed to handle %s in chat %s", event.kind, event.chat_id)
-                handling_failed()
-                await session.rollback()
-                if buffered is not None:
-                    buffered.discard()
-                await _apologise(ctx, channel)
-                return False
+                try:
+                    await routes.handle(ctx)
+                    await channel.checkpoint()  # commits; a button's answer still waiting starts
+                except Exception:
+                    log.exception("failed to handle %s in chat %s", event.kind, event.chat_id)
+                    handling_failed()
+                    await session.rollback()
+                    if buffered is not None:
+                        buffered.discard()
+                    await _apologise(ctx, channel)
+                    return
+                if deliver is not None and ctx.queued_for & own:
+                    await deliver()  # the number of a report: beside the button's answer
             finally:
                 await channel.answer_sent()
-            return bool(ctx.queued_for & own)
 
     @router.message()
     async def on_message(
