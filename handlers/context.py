@@ -136,16 +136,16 @@ class CommitFirst:
         self.commit = commit
         self.unanswered: tuple[str, str | None] | None = None
         self.answered = False  # a button answer went out (a second one would be refused)
-        self._answering: asyncio.Task[None] | None = None
+        self._answering: list[asyncio.Task[None]] = []
 
     async def checkpoint(self) -> None:
         """Commit; then start answering the pressed button, if that answer waits. Called
-        before every call that goes out."""
+        before every call that goes out, and at the update's end."""
         await self.commit()
         if self.unanswered is not None:
             (event_id, text), self.unanswered = self.unanswered, None
             self.answered = True
-            self._answering = asyncio.create_task(self._answer(event_id, text))
+            self._answering.append(asyncio.create_task(self._answer(event_id, text)))
 
     async def _answer(self, event_id: str, text: str | None) -> None:
         try:
@@ -156,9 +156,9 @@ class CommitFirst:
     async def answer_sent(self) -> None:
         """Wait for the button's answer, if one is on its way: the update's end (also when it
         failed)."""
-        if self._answering is not None:
-            answering, self._answering = self._answering, None
-            await answering
+        answering, self._answering = self._answering, []
+        for task in answering:
+            await task
 
     async def send_text(
         self, chat_id: str, text: str, *, markup: Markup | None = None, reply_to: str | None = None

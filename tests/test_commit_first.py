@@ -71,3 +71,26 @@ async def test_a_button_answer_failing_after_the_commit_does_not_fail_the_update
     await first.checkpoint()
     await first.answer_sent()  # raised before
     assert inner.log == ["commit"] and first.answered
+
+
+async def test_the_updates_end_waits_for_every_answer_on_its_way() -> None:
+    """A step that answers again after its first answer went out (Telegram refuses the
+    second; the warning is logged): the update's end waits for both, leaving no task behind."""
+    import asyncio
+
+    first, inner = channel()
+    slow = asyncio.Event()
+
+    async def answer(event_id: str, text: str | None = None) -> None:
+        if text == "first":
+            await slow.wait()
+        inner.log.append(f"answer {event_id} {text}")
+
+    inner.answer_button = answer  # type: ignore[method-assign]
+    await first.answer_button("q1", "first")
+    await first.send_text("7", "a")
+    await first.answer_button("q1", "second")
+    await first.checkpoint()
+    asyncio.get_running_loop().call_later(0.05, slow.set)
+    await first.answer_sent()
+    assert "answer q1 first" in inner.log and "answer q1 second" in inner.log
