@@ -562,27 +562,13 @@ def make_router(
         if delivery is None or not event.private:
             await handled(event, bot, state, update, own=set())
             return
-        sender = delivery  # not None here: kept so for the closure below
-
-        async def deliver() -> None:
-            try:
-                await sender.deliver_chat_now(CHANNEL, event.chat_id)
-            except Exception:  # committed, and the sender delivers it in its next round
-                log.exception("could not deliver to chat %s at once", event.chat_id)
-
         with delivery.holding(event.chat_id):
-            await handled(event, bot, state, update, own={event.chat_id}, deliver=deliver)
+            await handled(event, bot, state, update, own={event.chat_id})
 
     async def handled(
-        event: Incoming,
-        bot: Bot,
-        state: FSMContext,
-        update: Update,
-        *,
-        own: set[str],
-        deliver: Callable[[], Awaitable[None]] | None = None,
+        event: Incoming, bot: Bot, state: FSMContext, update: Update, *, own: set[str]
     ) -> None:
-        """Handle the update; once committed, ``deliver`` what it queued for ``own``, its own
+        """Handle the update; once committed, deliver what it queued for ``own``, its own
         private chat when it delivers to it itself (run), none otherwise."""
         async with sessions() as session:
             repo = Repository(session)
@@ -622,8 +608,11 @@ def make_router(
                         buffered.discard()
                     await _apologise(ctx, channel)
                     return
-                if deliver is not None and ctx.queued_for & own:
-                    await deliver()  # the number of a report: beside the button's answer
+                if delivery is not None and ctx.queued_for & own:
+                    try:  # the number of a report: beside the button's answer
+                        await delivery.deliver_chat_now(CHANNEL, event.chat_id)
+                    except Exception:  # committed, and the sender delivers it in its next round
+                        log.exception("could not deliver to chat %s at once", event.chat_id)
             finally:
                 await channel.answer_sent()
 
