@@ -616,7 +616,7 @@ class Sender:
     async def _summary(self, session: AsyncSession, row: OutboxMessage) -> None:
         t = translator(self.services.default_language)
         ids = row.payload.get("tickets", [])
-        found = {t.id: t for t in await session.scalars(select(Ticket).where(Ticket.id.in_(ids)))}
+        found = {x.id: x for x in await session.scalars(select(Ticket).where(Ticket.id.in_(ids)))}
         listed = [found[i] for i in ids if i in found]  # in the summary's order
         lines = [t("summary-title", count=len(listed))]
         for ticket in listed:
