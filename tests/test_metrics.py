@@ -21,7 +21,7 @@ from bot import metrics
 from bot.app import App, build_app
 from bot.emulator import BotAPIEmulator
 from bot.settings import Settings
-from bot.webhook import make_web_app
+from bot.webhook import make_runner
 from tests.backends import Backend, prepare
 from tests.world import TOKEN, World
 
@@ -292,7 +292,7 @@ async def test_webhook_server_serves_healthz_and_metrics(
         webhook_secret="s3cret-webhook-token-for-tests-0123456789",
     )
     app = await build_app(settings, token=TOKEN)
-    runner = web.AppRunner(make_web_app(app, path="/hook", secret="unused-in-this-test-000000"))
+    runner = make_runner(app, path="/hook", secret="unused-in-this-test-000000")
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     host, port = runner.addresses[0][:2]
