@@ -2,8 +2,10 @@
 
 A message told to wait (a 429's retry_after, a group's full send window) now holds back its
 chat's later messages until it has gone (storage/outbox.claim): a round had claimed and sent
-them first. The claim asks, for each due message, whether an earlier one of its chat waits:
-this index answers from the chat's waiting messages alone, not every message it was ever sent.
+them first. Made for a first version of that claim, which asked for each due message whether
+an earlier one of its chat waited; the claim as it stands reads by ix_outbox_due. The index
+serves claim_chat (an update delivering its own chat's messages): that chat's waiting messages
+in order, without scanning every message waiting for any chat.
 
 Revision ID: 0007
 Revises: 0006
