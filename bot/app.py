@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
@@ -30,6 +30,7 @@ from bot.channels.telegram import METHODS, TelegramChannel, make_router
 from bot.delivery import Sender, SenderConfig
 from bot.lean_aiogram import build_now
 from bot.metrics import Metrics, UpdateMetrics, is_redis_storage
+from bot.polling import Dispatcher, RawUpdates
 from bot.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.scheduler import ScheduleConfig, Scheduler
 from bot.settings import Settings
@@ -191,7 +192,7 @@ async def build_app(
     shared_state = is_redis_storage(dispatcher.storage)
     api = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(token=token, session=api)
-    build_now(METHODS)  # before any update: the first residents do not wait for it
+    build_now((*METHODS, RawUpdates))  # before any update: the first residents do not wait for it
     sender = Sender(
         sessions,
         TelegramChannel(bot),
@@ -203,7 +204,13 @@ async def build_app(
         lease=LeaseKeeper(sessions, "sender", SENDER_LEASE, clock),
     )
     dispatcher.include_router(
-        make_router(services, sessions, shared_state=shared_state, delivery=sender)
+        make_router(
+            services,
+            sessions,
+            shared_state=shared_state,
+            delivery=sender,
+            committed=dispatcher.committed,
+        )
     )
     app = App(settings, engine, sessions, services, dispatcher, bot, sender, metrics)
     scheduler = Scheduler(

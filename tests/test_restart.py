@@ -4,15 +4,20 @@ resident was: conversation state and handled updates are stored, not kept in mem
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
 from bot.emulator import BotAPIEmulator
+from locales import translator
 from storage.db import make_engine
 from storage.models import Ticket
-from tests.backends import prepare
+from tests.backends import Backend, prepare
 from tests.process import start_bot
 from tests.world import HOAN_KIEM_LAKE, TOKEN, jpeg
 
@@ -105,6 +110,77 @@ async def test_card_waiting_when_the_bot_dies_is_delivered_after_restart(tmp_pat
             await emu.settle(quiet=1.0)
             cards = [m for m in emu.bot_messages(group) if "Cột đèn" in str(m.get("text"))]
             assert len(cards) == 1
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(bot.wait(), 20)
+
+
+@contextlib.asynccontextmanager
+async def writes_held(backend: Backend) -> AsyncIterator[None]:
+    """Another connection holds what an update's first write needs, until the block ends:
+    the update waits for it before anything of it is stored."""
+    if backend.name == "sqlite":
+        path = make_url(backend.database_url).database
+        assert path
+        connection = sqlite3.connect(path, isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")  # SQLite's one write lock
+            yield
+        finally:
+            connection.close()
+        return
+    engine = make_engine(backend.database_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("LOCK TABLE handled_updates IN SHARE MODE"))
+            yield
+    finally:
+        await engine.dispose()
+
+
+async def test_update_in_flight_when_the_bot_is_killed_is_handled_after_restart(
+    tmp_path: Path,
+) -> None:
+    """Telegram forgets an update once polling asks for the ones after it: polling must not
+    ask so before the update is stored, or a kill (OOM, a host crash) in between loses it."""
+    backend = await prepare(tmp_path)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    async with BotAPIEmulator(token=TOKEN) as emu:
+        resident = emu.add_user("Lan", language_code="vi")
+        bot = await start_bot(emu, backend, data_dir)
+        try:
+            await emu.send_text(resident, "/report")
+            (notice,) = await emu.wait_bot_messages(resident, timeout=30)
+            await emu.press(resident, notice, "p:ok")
+            (ask,) = await emu.wait_bot_messages(resident)
+            await emu.press(resident, ask, "r:cat:roads")
+            await emu.wait_bot_messages(resident)
+            await emu.settle(quiet=0.3)
+            async with writes_held(backend):
+                await emu.send_text(resident, "Ổ gà sâu trước số 7 Hàng Bài.")
+                await emu.wait_until(lambda: emu.undelivered_count == 0, 10, "not fetched")
+                fetched_at = emu.poll_generation
+                # The bot has asked for the next updates while this one waits for the database.
+                await emu.wait_until(lambda: emu.poll_generation > fetched_at, 10, "no poll")
+                bot.send_signal(signal.SIGKILL)
+                await bot.wait()
+        finally:
+            if bot.returncode is None:
+                bot.send_signal(signal.SIGKILL)
+                await bot.wait()
+        assert not emu.bot_messages(resident)[3:]
+        if backend.redis_url:  # the dead bot's lock on the resident would expire in 60 s
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url(backend.redis_url)
+            async with redis:
+                for key in [key async for key in redis.scan_iter(match="fsm:*:lock")]:
+                    await redis.delete(key)
+        bot = await start_bot(emu, backend, data_dir)
+        try:
+            (photos,) = await emu.wait_bot_messages(resident, timeout=30)
+            assert photos["text"].startswith(translator("vi")("report-ask-photo", max=5)[:40])
         finally:
             bot.send_signal(signal.SIGTERM)
             await asyncio.wait_for(bot.wait(), 20)

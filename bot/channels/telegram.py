@@ -547,6 +547,7 @@ def make_router(
     *,
     shared_state: bool,
     delivery: OwnDelivery | None = None,
+    committed: Callable[[int], None] | None = None,
 ) -> Router:
     """The one Telegram router: it turns each update into an Incoming and hands it to handlers.
 
@@ -555,6 +556,8 @@ def make_router(
     ``delivery``: what an update queued in the outbox for the private chat it came from is
     delivered at once after it commits, by the update itself (bot.delivery.Sender: its rounds
     leave the chat alone meanwhile).
+    ``committed``: told each update's id once what it did is stored (bot.polling: Telegram may
+    forget it then).
     """
     router = Router(name="telegram")
 
@@ -584,6 +587,8 @@ def make_router(
                 await session.commit()
                 if buffered is not None:
                     await buffered.apply()
+                if committed is not None:
+                    committed(update.update_id)
                 if ctx.queued_for - own:  # a round of the sender costs two transactions
                     services.wake_sender()
 

@@ -1,0 +1,148 @@
+"""Polling that lets Telegram forget an update only once it is safe to.
+
+Telegram keeps an update until a getUpdates call asks for the ones after it (its ``offset``).
+aiogram's polling asks for them as soon as it has *started* handling a batch, so a process
+killed then (SIGKILL, the OOM killer, a host going down) loses the updates it had not yet
+committed: a resident's message gets no answer and is missing from their report. A graceful
+stop waits for them (App.close); a kill cannot. Webhook mode does not lose them: Telegram sends
+an update again until the worker answers, which it does after handling it (bot.webhook).
+
+:class:`Dispatcher` confirms an update only once its first transaction has committed, or its
+handling has ended (failed, or had nothing to store). That commit records it as handled
+(Repository.first_delivery), so a copy delivered again after a restart is skipped, and what it
+queued is in the outbox. Until then each getUpdates asks from the oldest update not yet safe:
+Telegram hands out again the ones after it, and they are skipped here after JSON decoding, not
+validated into aiogram's types a second time. An update is held that way for a few
+milliseconds (the commit comes before anything goes over the network: handlers.context.
+CommitFirst), longer only while it waits for the database.
+
+Two bounds keep one slow update from holding up the others, each letting it go (confirmed,
+and so not resent after a crash) with a warning: it is held at most :data:`HOLD_AT_MOST`, and
+at most :data:`HELD_AT_MOST_WITH_LATER` updates may be handed out again behind it (a getUpdates
+returns at most 100 updates, the oldest first: without a bound a stuck update would leave no
+room for new ones). And when a poll brings nothing new, only updates still being handled, the
+next waits until one of them is safe (at most :data:`REPOLL_AFTER`): Telegram answers at once
+while it holds updates, and polling again at once would spin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from aiogram import Bot
+from aiogram import Dispatcher as AiogramDispatcher
+from aiogram.dispatcher.dispatcher import DEFAULT_BACKOFF_CONFIG
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
+from aiogram.utils.backoff import Backoff, BackoffConfig
+
+log = logging.getLogger(__name__)
+
+HOLD_AT_MOST = 15.0  # seconds
+HELD_AT_MOST_WITH_LATER = 50  # updates handed out again behind the oldest held one
+REPOLL_AFTER = 0.05  # seconds
+
+
+class RawUpdates(TelegramMethod[list[dict[str, Any]]]):
+    """aiogram's GetUpdates, but its answer is left as JSON objects: an update handed out again
+    is only skipped, and validating it into aiogram's types again would cost more than handling
+    most updates once."""
+
+    __returning__ = list[dict[str, Any]]
+    __api_method__ = "getUpdates"
+
+    offset: int | None = None
+    limit: int | None = None
+    timeout: int | None = None
+    allowed_updates: list[str] | None = None
+
+
+class Dispatcher(AiogramDispatcher):
+    """aiogram's dispatcher, whose polling confirms an update to Telegram only once it is safe
+    (see the module). In webhook mode it is aiogram's own."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._held: dict[int, float] = {}  # handed out, not yet safe: since when (monotonic)
+        self._seen: set[int] = set()  # handed out, at or above the offset Telegram was given
+        self._next = 0  # the update after the last one handed out
+        self._progress = asyncio.Event()  # an update became safe
+
+    def committed(self, update_id: int) -> None:
+        """The update's first transaction has committed (or it has ended): Telegram may
+        forget it."""
+        if self._held.pop(update_id, None) is not None:
+            self._progress.set()
+
+    async def _process_update(
+        self, bot: Bot, update: Update, call_answer: bool = True, **kwargs: Any
+    ) -> bool:
+        try:
+            return await super()._process_update(bot, update, call_answer, **kwargs)
+        finally:
+            self.committed(update.update_id)
+
+    def _offset(self) -> int:
+        """The first update to ask for: the oldest held, unless the bounds let it go."""
+        now = time.monotonic()
+        for update_id, since in list(self._held.items()):
+            waited, later = now - since, sum(1 for seen in self._seen if seen > update_id)
+            if waited <= HOLD_AT_MOST and later <= HELD_AT_MOST_WITH_LATER:
+                return update_id
+            del self._held[update_id]
+            log.warning(
+                "update %s still not committed after %.1f s, %d later updates: confirmed to "
+                "Telegram as it is (it would not be sent again after a crash)",
+                update_id,
+                waited,
+                later,
+            )
+        return self._next
+
+    async def _listen_updates(  # type: ignore[override]
+        self,
+        bot: Bot,
+        polling_timeout: int = 30,
+        backoff_config: BackoffConfig = DEFAULT_BACKOFF_CONFIG,
+        allowed_updates: list[str] | None = None,
+    ) -> AsyncGenerator[Update, None]:
+        """aiogram's endless reader of updates (its backoff after a failed call included), but
+        for the offset it asks with (see the module)."""
+        backoff = Backoff(config=backoff_config)
+        get_updates = RawUpdates(timeout=polling_timeout, allowed_updates=allowed_updates)
+        kwargs = {}
+        if bot.session.timeout:  # the long poll's own wait comes on top of the session's
+            kwargs["request_timeout"] = int(bot.session.timeout + polling_timeout)
+        failed = False
+        while True:
+            offset = self._offset()
+            self._seen = {seen for seen in self._seen if seen >= offset}
+            get_updates.offset = offset or None
+            self._progress.clear()
+            try:
+                batch = await bot(get_updates, **kwargs)
+            except Exception as error:  # as aiogram: polling must outlive a Bot API outage
+                failed = True
+                log.error("failed to fetch updates - %s: %s", type(error).__name__, error)
+                log.warning("trying again in %.1f s (try %d)", backoff.next_delay, backoff.counter)
+                await backoff.asleep()
+                continue
+            if failed:
+                log.info("fetching updates again after %d failed tries", backoff.counter)
+                backoff.reset()
+                failed = False
+            fresh = [raw for raw in batch if raw["update_id"] not in self._seen]
+            for raw in fresh:
+                update = Update.model_validate(raw, context={"bot": bot})
+                self._held[update.update_id] = time.monotonic()
+                self._seen.add(update.update_id)
+                self._next = max(self._next, update.update_id + 1)
+                yield update
+            if batch and not fresh:  # only updates still held: wait for one to be safe
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._progress.wait(), REPOLL_AFTER)

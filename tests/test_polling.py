@@ -1,0 +1,145 @@
+"""Polling confirms an update to Telegram only once it is safe (bot.polling): while one is
+still being handled, Telegram keeps it, the updates after it are handled once each, and one
+slow update holds up neither them nor Telegram for long."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiogram import Bot, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Message
+
+from bot import polling
+from bot.emulator import BotAPIEmulator
+from bot.emulator.state import EmuUser
+from tests.world import TOKEN
+
+
+@dataclass
+class Polled:
+    emu: BotAPIEmulator
+    resident: EmuUser
+    dispatcher: polling.Dispatcher
+    handled: list[str] = field(default_factory=list)
+    gate: asyncio.Event = field(default_factory=asyncio.Event)  # "slow" waits for it
+    slow_started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def pending(self) -> list[str]:
+        """The texts of the updates Telegram still keeps."""
+        return [u["message"]["text"] for u in self.emu.updates if "message" in u]
+
+    async def wait_handled(self, *texts: str) -> None:
+        await self.emu.wait_until(lambda: set(texts) <= set(self.handled), 10, f"{texts}")
+
+
+@pytest.fixture
+async def polled() -> AsyncIterator[Polled]:
+    async with BotAPIEmulator(token=TOKEN) as emu:
+        dispatcher = polling.Dispatcher()
+        state = Polled(emu, emu.add_user("Lan", language_code="vi"), dispatcher)
+        router = Router()
+
+        @router.message()
+        async def on_message(message: Message) -> None:
+            text = message.text or ""
+            if text == "slow":
+                state.slow_started.set()
+                await state.gate.wait()
+            state.handled.append(text)
+
+        dispatcher.include_router(router)
+        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(emu.url)))
+        task = asyncio.create_task(
+            dispatcher.start_polling(
+                bot, handle_signals=False, close_bot_session=False, polling_timeout=1
+            )
+        )
+        try:
+            yield state
+        finally:
+            state.gate.set()
+            await dispatcher.stop_polling()
+            await asyncio.wait_for(task, 10)
+            await bot.session.close()
+
+
+async def test_telegram_keeps_an_update_until_it_is_handled(polled: Polled) -> None:
+    emu = polled.emu
+    await emu.send_text(polled.resident, "slow")
+    await asyncio.wait_for(polled.slow_started.wait(), 10)
+    await emu.send_text(polled.resident, "a")
+    await emu.send_text(polled.resident, "b")
+    await polled.wait_handled("a", "b")
+    polls = len(emu.calls_to("getUpdates"))
+    await emu.wait_until(lambda: len(emu.calls_to("getUpdates")) > polls + 2, 10, "no polls")
+    # Asked for again and again from the slow one: Telegram keeps it and the ones after it...
+    assert polled.pending() == ["slow", "a", "b"]
+    assert polled.handled == ["a", "b"]  # ...which are handled once each all the same
+    polled.gate.set()
+    await emu.wait_until(lambda: not polled.pending(), 10, "never confirmed")
+    assert polled.handled == ["a", "b", "slow"]
+
+
+async def test_a_commit_lets_telegram_forget_an_update_still_being_handled(
+    polled: Polled,
+) -> None:
+    await polled.emu.send_text(polled.resident, "slow")
+    await asyncio.wait_for(polled.slow_started.wait(), 10)
+    (update_id,) = polled.dispatcher._held
+    polled.dispatcher.committed(update_id)  # as the router does after the first commit
+    await polled.emu.wait_until(lambda: not polled.pending(), 10, "never confirmed")
+    assert polled.handled == []
+
+
+async def test_a_poll_that_brings_nothing_new_waits_for_progress_not_spins(
+    polled: Polled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(polling, "REPOLL_AFTER", 60.0)
+    emu = polled.emu
+    await emu.send_text(polled.resident, "slow")
+    await asyncio.wait_for(polled.slow_started.wait(), 10)
+    fetched = len(emu.calls_to("getUpdates"))
+    await emu.wait_until(lambda: len(emu.calls_to("getUpdates")) > fetched, 10, "no poll")
+    await asyncio.sleep(0.3)  # Telegram answers at once with the held update: no poll again
+    assert len(emu.calls_to("getUpdates")) == fetched + 1
+    await emu.send_text(polled.resident, "a")
+    polled.gate.set()  # the slow one done: polling goes on
+    await polled.wait_handled("slow", "a")
+    await emu.wait_until(lambda: not polled.pending(), 10, "never confirmed")
+
+
+async def test_an_update_held_too_long_is_let_go(
+    polled: Polled, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(polling, "HOLD_AT_MOST", 0.2)
+    caplog.set_level(logging.WARNING, logger="bot.polling")
+    await polled.emu.send_text(polled.resident, "slow")
+    await asyncio.wait_for(polled.slow_started.wait(), 10)
+    await polled.emu.wait_until(lambda: not polled.pending(), 10, "still held")
+    assert "still not committed after" in caplog.text
+    assert polled.handled == []
+
+
+async def test_an_update_with_too_many_after_it_is_let_go(
+    polled: Polled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A getUpdates returns the oldest 100: updates handed out again behind a stuck one would
+    leave no room for new ones."""
+    monkeypatch.setattr(polling, "HELD_AT_MOST_WITH_LATER", 2)
+    emu = polled.emu
+    await emu.send_text(polled.resident, "slow")
+    await asyncio.wait_for(polled.slow_started.wait(), 10)
+    await emu.send_text(polled.resident, "a")
+    await emu.send_text(polled.resident, "b")
+    await polled.wait_handled("a", "b")
+    assert "slow" in polled.pending()
+    await emu.send_text(polled.resident, "c")
+    await polled.wait_handled("c")
+    await emu.wait_until(lambda: not polled.pending(), 10, "still held")
+    assert polled.handled == ["a", "b", "c"]
