@@ -144,5 +144,9 @@ class Dispatcher(AiogramDispatcher):
                 self._next = max(self._next, update.update_id + 1)
                 yield update
             if batch and not fresh:  # only updates still held: wait for one to be safe
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+                # cancellation (stop_polling) that comes as the event is set, and polling
+                # went on for ever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._progress.wait(), REPOLL_AFTER)
+                    async with asyncio.timeout(REPOLL_AFTER):
+                        await self._progress.wait()

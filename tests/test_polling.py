@@ -26,9 +26,12 @@ class Polled:
     emu: BotAPIEmulator
     resident: EmuUser
     dispatcher: polling.Dispatcher
+    bot: Bot
     handled: list[str] = field(default_factory=list)
-    gate: asyncio.Event = field(default_factory=asyncio.Event)  # "slow" waits for it
+    started: list[str] = field(default_factory=list)
+    gate: asyncio.Event = field(default_factory=asyncio.Event)  # "slow..." waits for it
     slow_started: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
 
     def pending(self) -> list[str]:
         """The texts of the updates Telegram still keeps."""
@@ -37,35 +40,51 @@ class Polled:
     async def wait_handled(self, *texts: str) -> None:
         await self.emu.wait_until(lambda: set(texts) <= set(self.handled), 10, f"{texts}")
 
+    def start(self, limit: int | None = None) -> None:
+        self.task = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot,
+                handle_signals=False,
+                close_bot_session=False,
+                polling_timeout=1,
+                tasks_concurrency_limit=limit,
+            )
+        )
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop_polling()
+        assert self.task is not None
+        await asyncio.wait_for(self.task, 10)
+        self.task = None
+
 
 @pytest.fixture
-async def polled() -> AsyncIterator[Polled]:
+async def polled(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Polled]:
+    """A dispatcher polling the emulator, not started; "slow..." texts wait for the gate."""
+    monkeypatch.setattr(polling, "HOLD_AT_MOST", 600.0)  # no test's wait lets one go by time
     async with BotAPIEmulator(token=TOKEN) as emu:
         dispatcher = polling.Dispatcher()
-        state = Polled(emu, emu.add_user("Lan", language_code="vi"), dispatcher)
+        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(emu.url)))
+        state = Polled(emu, emu.add_user("Lan", language_code="vi"), dispatcher, bot)
         router = Router()
 
         @router.message()
         async def on_message(message: Message) -> None:
             text = message.text or ""
-            if text == "slow":
+            state.started.append(text)
+            if text.startswith("slow"):
                 state.slow_started.set()
                 await state.gate.wait()
             state.handled.append(text)
 
         dispatcher.include_router(router)
-        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(emu.url)))
-        task = asyncio.create_task(
-            dispatcher.start_polling(
-                bot, handle_signals=False, close_bot_session=False, polling_timeout=1
-            )
-        )
+        state.start()
         try:
             yield state
         finally:
             state.gate.set()
-            await dispatcher.stop_polling()
-            await asyncio.wait_for(task, 10)
+            if state.task is not None:
+                await state.stop()
             await bot.session.close()
 
 
@@ -143,3 +162,12 @@ async def test_an_update_with_too_many_after_it_is_let_go(
     await polled.wait_handled("c")
     await emu.wait_until(lambda: not polled.pending(), 10, "still held")
     assert polled.handled == ["a", "b", "c"]
+
+
+async def test_polling_stops_when_stopped_as_an_update_is_committed(polled: Polled) -> None:
+    """The cancellation of stop_polling comes as a held update becomes safe: polling stops
+    (with asyncio.wait_for it went on for ever on Python 3.11)."""
+    await polled.emu.send_text(polled.resident, "slow")
+    await asyncio.wait_for(polled.slow_started.wait(), 10)
+    polled.gate.set()
+    await polled.stop()
