@@ -71,6 +71,7 @@ class Dispatcher(AiogramDispatcher):
         self._held: dict[int, float] = {}  # handed out, not yet safe: since when (monotonic)
         self._seen: set[int] = set()  # handed out, at or above the offset Telegram was given
         self._next = 0  # the update after the last one handed out
+        self._running: set[int] = set()  # being handled
         self._progress = asyncio.Event()  # an update became safe
 
     def committed(self, update_id: int) -> None:
@@ -82,9 +83,11 @@ class Dispatcher(AiogramDispatcher):
     async def _process_update(
         self, bot: Bot, update: Update, call_answer: bool = True, **kwargs: Any
     ) -> bool:
+        self._running.add(update.update_id)
         try:
             return await super()._process_update(bot, update, call_answer, **kwargs)
         finally:
+            self._running.discard(update.update_id)
             self.committed(update.update_id)
 
     def _offset(self) -> int:
@@ -119,6 +122,9 @@ class Dispatcher(AiogramDispatcher):
         if bot.session.timeout:  # the long poll's own wait comes on top of the session's
             kwargs["request_timeout"] = int(bot.session.timeout + polling_timeout)
         failed = False
+        # Polling started again in this process: updates handed out before but never started
+        # (polling stopped while they waited for a free slot) are to be handed out again.
+        self._seen -= self._held.keys() - self._running
         while True:
             offset = self._offset()
             self._seen = {seen for seen in self._seen if seen >= offset}

@@ -5,6 +5,7 @@ slow update holds up neither them nor Telegram for long."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -171,3 +172,25 @@ async def test_polling_stops_when_stopped_as_an_update_is_committed(polled: Poll
     await asyncio.wait_for(polled.slow_started.wait(), 10)
     polled.gate.set()
     await polled.stop()
+
+
+async def test_an_update_never_started_before_polling_stopped_is_handled_when_it_starts_again(
+    polled: Polled,
+) -> None:
+    """One update at a time: the second, handed out, waits for a slot when polling stops; it is
+    not lost, and comes again when polling starts again in the same process."""
+    await polled.stop()
+    polled.start(limit=1)
+    await polled.emu.send_text(polled.resident, "slow")
+    await asyncio.wait_for(polled.slow_started.wait(), 10)
+    await polled.emu.send_text(polled.resident, "second")
+    await polled.emu.wait_until(lambda: polled.emu.undelivered_count == 0, 10, "not fetched")
+    with pytest.warns(RuntimeWarning, match="never awaited"):  # aiogram drops its coroutine
+        await polled.stop()
+        gc.collect()
+    assert polled.pending() == ["slow", "second"]
+    polled.gate.set()
+    await polled.wait_handled("slow")
+    polled.start(limit=1)
+    await polled.wait_handled("second")
+    assert polled.handled == ["slow", "second"]
