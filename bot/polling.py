@@ -14,15 +14,21 @@ queued is in the outbox. Until then each getUpdates asks from the oldest update 
 Telegram hands out again the ones after it, and they are skipped here after JSON decoding, not
 validated into aiogram's types a second time. An update is held that way for a few
 milliseconds (the commit comes before anything goes over the network: handlers.context.
-CommitFirst), longer only while it waits for the database.
+CommitFirst), longer only while it waits for the database or for an earlier update of its
+chat (aiogram handles a chat's updates one at a time: an album's photos). What an update does
+after its first commit is not covered: a photo's first commit comes before its download, and a
+kill during the download loses the photo (a copy sent again would be skipped as handled).
 
 Two bounds keep one slow update from holding up the others, each letting it go (confirmed,
-and so not resent after a crash) with a warning: it is held at most :data:`HOLD_AT_MOST`, and
-at most :data:`HELD_AT_MOST_WITH_LATER` updates may be handed out again behind it (a getUpdates
-returns at most 100 updates, the oldest first: without a bound a stuck update would leave no
-room for new ones). And when a poll brings nothing new, only updates still being handled, the
-next waits until one of them is safe (at most :data:`REPOLL_AFTER`): Telegram answers at once
-while it holds updates, and polling again at once would spin.
+and so not sent again after a crash) with a warning: it is held at most :data:`HOLD_AT_MOST`
+(the longest a redelivered update waits for the lock of a worker that died: RedisEventIsolation's
+60 s), and at most :data:`DONE_AT_MOST_BEHIND` updates already handled may be handed out again
+behind it (a getUpdates returns the oldest 100: without a bound, a stuck update would leave no
+room for new ones). And when a poll brings nothing new, only updates still held, the next waits
+until one of them is safe (at most :data:`REPOLL_AFTER`): Telegram answers at once while it
+holds updates, and polling again at once would spin.
+
+One bot per dispatcher: the update ids it keeps are that bot's.
 """
 
 from __future__ import annotations
@@ -43,8 +49,8 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 
 log = logging.getLogger(__name__)
 
-HOLD_AT_MOST = 15.0  # seconds
-HELD_AT_MOST_WITH_LATER = 50  # updates handed out again behind the oldest held one
+HOLD_AT_MOST = 60.0  # seconds
+DONE_AT_MOST_BEHIND = 50  # handled updates handed out again behind the oldest held one
 REPOLL_AFTER = 0.05  # seconds
 
 
@@ -94,16 +100,17 @@ class Dispatcher(AiogramDispatcher):
         """The first update to ask for: the oldest held, unless the bounds let it go."""
         now = time.monotonic()
         for update_id, since in list(self._held.items()):
-            waited, later = now - since, sum(1 for seen in self._seen if seen > update_id)
-            if waited <= HOLD_AT_MOST and later <= HELD_AT_MOST_WITH_LATER:
+            waited = now - since
+            done_behind = sum(1 for s in self._seen if s > update_id and s not in self._held)
+            if waited <= HOLD_AT_MOST and done_behind <= DONE_AT_MOST_BEHIND:
                 return update_id
             del self._held[update_id]
             log.warning(
-                "update %s still not committed after %.1f s, %d later updates: confirmed to "
+                "update %s still not committed after %.1f s, %d handled after it: confirmed to "
                 "Telegram as it is (it would not be sent again after a crash)",
                 update_id,
                 waited,
-                later,
+                done_behind,
             )
         return self._next
 

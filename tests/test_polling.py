@@ -151,7 +151,7 @@ async def test_an_update_with_too_many_after_it_is_let_go(
 ) -> None:
     """A getUpdates returns the oldest 100: updates handed out again behind a stuck one would
     leave no room for new ones."""
-    monkeypatch.setattr(polling, "HELD_AT_MOST_WITH_LATER", 2)
+    monkeypatch.setattr(polling, "DONE_AT_MOST_BEHIND", 2)
     emu = polled.emu
     await emu.send_text(polled.resident, "slow")
     await asyncio.wait_for(polled.slow_started.wait(), 10)
@@ -194,3 +194,21 @@ async def test_an_update_never_started_before_polling_stopped_is_handled_when_it
     polled.start(limit=1)
     await polled.wait_handled("second")
     assert polled.handled == ["slow", "second"]
+
+
+async def test_a_burst_is_held_without_letting_any_go(
+    polled: Polled, caplog: pytest.LogCaptureFixture
+) -> None:
+    """More updates at once than the bound of handled ones behind a held one: all are being
+    handled, none done, and none is let go."""
+    caplog.set_level(logging.WARNING, logger="bot.polling")
+    texts = [f"slow {i}" for i in range(polling.DONE_AT_MOST_BEHIND + 20)]
+    for text in texts:
+        await polled.emu.send_text(polled.resident, text)
+    await polled.emu.wait_until(lambda: len(polled.started) == len(texts), 20, "not all started")
+    polls = len(polled.emu.calls_to("getUpdates"))
+    await polled.emu.wait_until(lambda: len(polled.emu.calls_to("getUpdates")) > polls, 10)
+    assert polled.pending() == texts
+    assert "still not committed" not in caplog.text
+    polled.gate.set()
+    await polled.emu.wait_until(lambda: not polled.pending(), 10, "never confirmed")
