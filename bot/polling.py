@@ -46,6 +46,7 @@ from aiogram.dispatcher.dispatcher import DEFAULT_BACKOFF_CONFIG
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
+from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +152,15 @@ class Dispatcher(AiogramDispatcher):
                 failed = False
             fresh = [raw for raw in batch if raw["update_id"] not in self._seen]
             for raw in fresh:
-                update = Update.model_validate(raw, context={"bot": bot})
-                self._held[update.update_id] = time.monotonic()
-                self._seen.add(update.update_id)
-                self._next = max(self._next, update.update_id + 1)
+                update_id = int(raw["update_id"])
+                self._seen.add(update_id)
+                self._next = max(self._next, update_id + 1)
+                try:
+                    update = Update.model_validate(raw, context={"bot": bot})
+                except ValidationError:  # aiogram would fetch this batch again, forever
+                    log.exception("update %s is not one aiogram can read; skipped", update_id)
+                    continue
+                self._held[update_id] = time.monotonic()
                 yield update
             if batch and not fresh:  # only updates still held: wait for one to be safe
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a

@@ -212,3 +212,14 @@ async def test_a_burst_is_held_without_letting_any_go(
     assert "still not committed" not in caplog.text
     polled.gate.set()
     await polled.emu.wait_until(lambda: not polled.pending(), 10, "never confirmed")
+
+
+async def test_an_update_aiogram_cannot_read_is_skipped(
+    polled: Polled, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="bot.polling")
+    polled.emu.enqueue("message", {"message_id": 1, "date": "yesterday", "chat": {"id": 1}})
+    await polled.emu.send_text(polled.resident, "a")
+    await polled.wait_handled("a")
+    await polled.emu.wait_until(lambda: not polled.emu.updates, 10, "never confirmed")
+    assert "is not one aiogram can read; skipped" in caplog.text
