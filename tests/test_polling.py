@@ -19,7 +19,7 @@ from aiogram.types import Message
 from bot import polling
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmuUser
-from tests.world import TOKEN
+from tests.world import TOKEN, World
 
 
 @dataclass
@@ -223,3 +223,16 @@ async def test_an_update_aiogram_cannot_read_is_skipped(
     await polled.wait_handled("a")
     await polled.emu.wait_until(lambda: not polled.emu.updates, 10, "never confirmed")
     assert "is not one aiogram can read; skipped" in caplog.text
+
+
+async def test_the_router_lets_an_update_go_once_committed_not_once_answered(
+    world: World,
+) -> None:
+    """What an update did is stored before its answer goes out: Telegram may forget it then,
+    while the answer is still on its way (here held up 10 s at the Bot API)."""
+    world.emu.faults.set("sendMessage", delay=10.0)
+    await world.say(world.resident, "/help")
+    await world.emu.wait_until(lambda: world.emu.inflight > 0, 10, "no answer under way")
+    await world.emu.wait_until(lambda: not world.emu.updates, 5, "Telegram still keeps it")
+    world.emu.faults.clear()
+    await world.reply(world.resident, timeout=20)
