@@ -94,7 +94,6 @@ METHODS: tuple[type[methods.TelegramMethod[Any]], ...] = (
     methods.GetChatMember,
     methods.GetFile,
     methods.GetMe,
-    methods.GetUpdates,
     methods.SendDocument,
     methods.SendLocation,
     methods.SendMediaGroup,
