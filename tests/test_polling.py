@@ -147,11 +147,12 @@ async def test_an_update_held_too_long_is_let_go(
 
 
 async def test_an_update_with_too_many_after_it_is_let_go(
-    polled: Polled, monkeypatch: pytest.MonkeyPatch
+    polled: Polled, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A getUpdates returns the oldest 100: updates handed out again behind a stuck one would
     leave no room for new ones."""
     monkeypatch.setattr(polling, "DONE_AT_MOST_BEHIND", 2)
+    caplog.set_level(logging.INFO, logger="bot.polling")
     emu = polled.emu
     await emu.send_text(polled.resident, "slow")
     await asyncio.wait_for(polled.slow_started.wait(), 10)
@@ -163,6 +164,7 @@ async def test_an_update_with_too_many_after_it_is_let_go(
     await polled.wait_handled("c")
     await emu.wait_until(lambda: not polled.pending(), 10, "still held")
     assert polled.handled == ["a", "b", "c"]
+    assert "1 update(s) confirmed to Telegram before their commit" in caplog.text
 
 
 async def test_polling_stops_when_stopped_as_an_update_is_committed(polled: Polled) -> None:
@@ -201,7 +203,7 @@ async def test_a_burst_is_held_without_letting_any_go(
 ) -> None:
     """More updates at once than the bound of handled ones behind a held one: all are being
     handled, none done, and none is let go."""
-    caplog.set_level(logging.WARNING, logger="bot.polling")
+    caplog.set_level(logging.INFO, logger="bot.polling")
     texts = [f"slow {i}" for i in range(polling.DONE_AT_MOST_BEHIND + 20)]
     for text in texts:
         await polled.emu.send_text(polled.resident, text)
@@ -209,7 +211,7 @@ async def test_a_burst_is_held_without_letting_any_go(
     polls = len(polled.emu.calls_to("getUpdates"))
     await polled.emu.wait_until(lambda: len(polled.emu.calls_to("getUpdates")) > polls, 10)
     assert polled.pending() == texts
-    assert "still not committed" not in caplog.text
+    assert "confirmed to Telegram" not in caplog.text
     polled.gate.set()
     await polled.emu.wait_until(lambda: not polled.pending(), 10, "never confirmed")
 
