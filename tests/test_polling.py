@@ -41,6 +41,14 @@ class Polled:
     async def wait_handled(self, *texts: str) -> None:
         await self.emu.wait_until(lambda: set(texts) <= set(self.handled), 10, f"{texts}")
 
+    async def slow_then(self, *texts: str) -> None:
+        """Send "slow" (held up at the gate), then ``texts``, and wait until they are handled."""
+        await self.emu.send_text(self.resident, "slow")
+        await asyncio.wait_for(self.slow_started.wait(), 10)
+        for text in texts:
+            await self.emu.send_text(self.resident, text)
+        await self.wait_handled(*texts)
+
     def start(self, limit: int | None = None) -> None:
         self.task = asyncio.create_task(
             self.dispatcher.start_polling(
@@ -91,11 +99,7 @@ async def polled(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Polled]:
 
 async def test_telegram_keeps_an_update_until_it_is_handled(polled: Polled) -> None:
     emu = polled.emu
-    await emu.send_text(polled.resident, "slow")
-    await asyncio.wait_for(polled.slow_started.wait(), 10)
-    await emu.send_text(polled.resident, "a")
-    await emu.send_text(polled.resident, "b")
-    await polled.wait_handled("a", "b")
+    await polled.slow_then("a", "b")
     polls = len(emu.calls_to("getUpdates"))
     await emu.wait_until(lambda: len(emu.calls_to("getUpdates")) > polls + 2, 10, "no polls")
     # Asked for again and again from the slow one: Telegram keeps it and the ones after it...
@@ -109,8 +113,7 @@ async def test_telegram_keeps_an_update_until_it_is_handled(polled: Polled) -> N
 async def test_a_commit_lets_telegram_forget_an_update_still_being_handled(
     polled: Polled,
 ) -> None:
-    await polled.emu.send_text(polled.resident, "slow")
-    await asyncio.wait_for(polled.slow_started.wait(), 10)
+    await polled.slow_then()
     (update_id,) = polled.dispatcher._held
     polled.dispatcher.committed(update_id)  # as the router does after the first commit
     await polled.emu.wait_until(lambda: not polled.pending(), 10, "never confirmed")
@@ -122,8 +125,7 @@ async def test_a_poll_that_brings_nothing_new_waits_for_progress_not_spins(
 ) -> None:
     monkeypatch.setattr(polling, "REPOLL_AFTER", 60.0)
     emu = polled.emu
-    await emu.send_text(polled.resident, "slow")
-    await asyncio.wait_for(polled.slow_started.wait(), 10)
+    await polled.slow_then()
     fetched = len(emu.calls_to("getUpdates"))
     await emu.wait_until(lambda: len(emu.calls_to("getUpdates")) > fetched, 10, "no poll")
     await asyncio.sleep(0.3)  # Telegram answers at once with the held update: no poll again
@@ -139,8 +141,7 @@ async def test_an_update_held_too_long_is_let_go(
 ) -> None:
     monkeypatch.setattr(polling, "HOLD_AT_MOST", 0.2)
     caplog.set_level(logging.WARNING, logger="bot.polling")
-    await polled.emu.send_text(polled.resident, "slow")
-    await asyncio.wait_for(polled.slow_started.wait(), 10)
+    await polled.slow_then()
     await polled.emu.wait_until(lambda: not polled.pending(), 10, "still held")
     assert "still not committed after" in caplog.text
     assert polled.handled == []
@@ -154,11 +155,7 @@ async def test_an_update_with_too_many_after_it_is_let_go(
     monkeypatch.setattr(polling, "DONE_AT_MOST_BEHIND", 2)
     caplog.set_level(logging.INFO, logger="bot.polling")
     emu = polled.emu
-    await emu.send_text(polled.resident, "slow")
-    await asyncio.wait_for(polled.slow_started.wait(), 10)
-    await emu.send_text(polled.resident, "a")
-    await emu.send_text(polled.resident, "b")
-    await polled.wait_handled("a", "b")
+    await polled.slow_then("a", "b")
     assert "slow" in polled.pending()
     await emu.send_text(polled.resident, "c")
     await polled.wait_handled("c")
@@ -170,8 +167,7 @@ async def test_an_update_with_too_many_after_it_is_let_go(
 async def test_polling_stops_when_stopped_as_an_update_is_committed(polled: Polled) -> None:
     """The cancellation of stop_polling comes as a held update becomes safe: polling stops
     (with asyncio.wait_for it went on for ever on Python 3.11)."""
-    await polled.emu.send_text(polled.resident, "slow")
-    await asyncio.wait_for(polled.slow_started.wait(), 10)
+    await polled.slow_then()
     polled.gate.set()
     await polled.stop()
 
@@ -183,8 +179,7 @@ async def test_an_update_never_started_before_polling_stopped_is_handled_when_it
     not lost, and comes again when polling starts again in the same process."""
     await polled.stop()
     polled.start(limit=1)
-    await polled.emu.send_text(polled.resident, "slow")
-    await asyncio.wait_for(polled.slow_started.wait(), 10)
+    await polled.slow_then()
     await polled.emu.send_text(polled.resident, "second")
     await polled.emu.wait_until(lambda: polled.emu.undelivered_count == 0, 10, "not fetched")
     with pytest.warns(RuntimeWarning, match="never awaited"):  # aiogram drops its coroutine

@@ -14,12 +14,23 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from bot.emulator import BotAPIEmulator
+from bot.emulator.state import EmuUser
 from locales import translator
 from storage.db import make_engine
 from storage.models import Ticket
 from tests.backends import Backend, prepare
 from tests.process import start_bot
 from tests.world import HOAN_KIEM_LAKE, TOKEN, jpeg
+
+
+async def up_to_the_description(emu: BotAPIEmulator, resident: EmuUser) -> None:
+    """/report, the privacy notice accepted, a category picked: the bot asks what is wrong."""
+    await emu.send_text(resident, "/report")
+    (notice,) = await emu.wait_bot_messages(resident, timeout=30)
+    await emu.press(resident, notice, "p:ok")
+    (ask,) = await emu.wait_bot_messages(resident)
+    await emu.press(resident, ask, "r:cat:roads")
+    await emu.wait_bot_messages(resident)
 
 
 async def test_bot_killed_mid_report_continues_after_restart(tmp_path: Path) -> None:
@@ -30,12 +41,7 @@ async def test_bot_killed_mid_report_continues_after_restart(tmp_path: Path) -> 
         resident = emu.add_user("Lan", language_code="vi")
         bot = await start_bot(emu, backend, data_dir)
         try:
-            await emu.send_text(resident, "/report")
-            (notice,) = await emu.wait_bot_messages(resident, timeout=30)
-            await emu.press(resident, notice, "p:ok")
-            (ask,) = await emu.wait_bot_messages(resident)
-            await emu.press(resident, ask, "r:cat:roads")
-            await emu.wait_bot_messages(resident)
+            await up_to_the_description(emu, resident)
             await emu.send_text(resident, "Ổ gà sâu trước số 7 Hàng Bài.")
             await emu.wait_bot_messages(resident)
             await emu.settle(quiet=0.3)
@@ -79,12 +85,7 @@ async def test_card_waiting_when_the_bot_dies_is_delivered_after_restart(tmp_pat
         try:
             await emu.send_text(admin, "/bind 00070", chat=group)
             await emu.wait_bot_messages(group, timeout=30)
-            await emu.send_text(resident, "/report")
-            (notice,) = await emu.wait_bot_messages(resident, timeout=30)
-            await emu.press(resident, notice, "p:ok")
-            (ask,) = await emu.wait_bot_messages(resident)
-            await emu.press(resident, ask, "r:cat:roads")
-            await emu.wait_bot_messages(resident)
+            await up_to_the_description(emu, resident)
             await emu.send_text(resident, "Cột đèn đổ nghiêng trên phố Tràng Tiền.")
             (photos,) = await emu.wait_bot_messages(resident)
             await emu.press(resident, photos, "r:skip")
@@ -150,12 +151,7 @@ async def test_update_in_flight_when_the_bot_is_killed_is_handled_after_restart(
         resident = emu.add_user("Lan", language_code="vi")
         bot = await start_bot(emu, backend, data_dir)
         try:
-            await emu.send_text(resident, "/report")
-            (notice,) = await emu.wait_bot_messages(resident, timeout=30)
-            await emu.press(resident, notice, "p:ok")
-            (ask,) = await emu.wait_bot_messages(resident)
-            await emu.press(resident, ask, "r:cat:roads")
-            await emu.wait_bot_messages(resident)
+            await up_to_the_description(emu, resident)
             await emu.settle(quiet=0.3)
             async with writes_held(backend):
                 await emu.send_text(resident, "Ổ gà sâu trước số 7 Hàng Bài.")
