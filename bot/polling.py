@@ -151,7 +151,10 @@ class Dispatcher(AiogramDispatcher):
         failed = False
         # Polling started again in this process: updates handed out before but never started
         # (polling stopped while they waited for a free slot) are to be handed out again.
-        self._seen -= self._held.keys() - self._running
+        # Held from now: how long they waited before does not count against them.
+        for update_id in self._held.keys() - self._running:
+            self._seen.discard(update_id)
+            self._held[update_id] = time.monotonic()
         while True:
             offset = self._offset()
             self._seen = {seen for seen in self._seen if seen >= offset}

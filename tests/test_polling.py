@@ -173,10 +173,12 @@ async def test_polling_stops_when_stopped_as_an_update_is_committed(polled: Poll
 
 
 async def test_an_update_never_started_before_polling_stopped_is_handled_when_it_starts_again(
-    polled: Polled,
+    polled: Polled, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One update at a time: the second, handed out, waits for a slot when polling stops; it is
-    not lost, and comes again when polling starts again in the same process."""
+    not lost, and comes again when polling starts again in the same process, however much
+    later (here longer than an update is held)."""
+    monkeypatch.setattr(polling, "HOLD_AT_MOST", 3.0)
     await polled.stop()
     polled.start(limit=1)
     await polled.slow_then()
@@ -188,6 +190,7 @@ async def test_an_update_never_started_before_polling_stopped_is_handled_when_it
     assert polled.pending() == ["slow", "second"]
     polled.gate.set()
     await polled.wait_handled("slow")
+    await asyncio.sleep(3.5)
     polled.start(limit=1)
     await polled.wait_handled("second")
     assert polled.handled == ["slow", "second"]
