@@ -107,11 +107,13 @@ class Dispatcher(AiogramDispatcher):
     def _offset(self) -> int:
         """The first update to ask for: the oldest held, unless the bounds let it go."""
         now = time.monotonic()
+        let_go_before, offset = self._let_go, self._next
         for update_id, since in list(self._held.items()):
             waited = now - since
             done_behind = sum(1 for s in self._seen if s > update_id and s not in self._held)
             if waited <= HOLD_AT_MOST and done_behind <= DONE_AT_MOST_BEHIND:
-                return update_id
+                offset = update_id
+                break
             del self._held[update_id]
             if waited > HOLD_AT_MOST:
                 log.warning(
@@ -122,17 +124,20 @@ class Dispatcher(AiogramDispatcher):
                 )
                 continue
             # A backlog (after a restart, or a chat's updates waiting for each other): common
-            # under load, so said once a minute at most.
+            # under load, so counted, and said once it is worked off (once a minute at most).
             self._let_go += 1
-            if now - self._let_go_said >= LET_GO_SAID_EVERY:
-                log.info(
-                    "%d update(s) confirmed to Telegram before their commit since this was last "
-                    "said, %d handled behind the last (a crash would lose them)",
-                    self._let_go,
-                    done_behind,
-                )
-                self._let_go, self._let_go_said = 0, now
-        return self._next
+        if self._let_go == let_go_before:
+            self._say_let_go(now)
+        return offset
+
+    def _say_let_go(self, now: float) -> None:
+        if self._let_go and now - self._let_go_said >= LET_GO_SAID_EVERY:
+            log.info(
+                "%d update(s) confirmed to Telegram before their commit since this was last "
+                "said, to keep a backlog moving (a crash would have lost them)",
+                self._let_go,
+            )
+            self._let_go, self._let_go_said = 0, now
 
     async def _listen_updates(  # type: ignore[override]
         self,
