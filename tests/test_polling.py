@@ -126,10 +126,18 @@ async def test_a_poll_that_brings_nothing_new_waits_for_progress_not_spins(
     monkeypatch.setattr(polling, "REPOLL_AFTER", 60.0)
     emu = polled.emu
     await polled.slow_then()
-    fetched = len(emu.calls_to("getUpdates"))
-    await emu.wait_until(lambda: len(emu.calls_to("getUpdates")) > fetched, 10, "no poll")
-    await asyncio.sleep(0.3)  # Telegram answers at once with the held update: no poll again
-    assert len(emu.calls_to("getUpdates")) == fetched + 1
+    (held,) = emu.updates
+
+    def asked_again() -> int:
+        """Polls from the held update: Telegram answers each at once with it alone."""
+        calls = emu.calls_to("getUpdates")
+        return sum(1 for call in calls if call.params.get("offset") == held["update_id"])
+
+    await emu.wait_until(lambda: asked_again() > 0, 10, "not asked from the held update")
+    polls = len(emu.calls_to("getUpdates"))
+    await asyncio.sleep(0.3)  # nothing new came: no poll again at once
+    assert len(emu.calls_to("getUpdates")) == polls
+    assert asked_again() == 1
     await emu.send_text(polled.resident, "a")
     polled.gate.set()  # the slow one done: polling goes on
     await polled.wait_handled("slow", "a")
