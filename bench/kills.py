@@ -17,12 +17,11 @@ import os
 import random
 import signal
 import sqlite3
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.residents import ROOT, TOKEN, keep_log
+from bench.residents import TOKEN, keep_log, spawn
 from bench.table import Result
 from bot.emulator import BotAPIEmulator
 
@@ -38,30 +37,15 @@ class Lost:
     lost: int
 
 
-async def _start(module: str, emu: BotAPIEmulator, data: Path) -> asyncio.subprocess.Process:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": emu.url,
-        "DATA_DIR": str(data),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'bot.db'}",
-        "METRICS_PORT": "0",
-    }
-    with (data / "bot.log").open("ab") as log:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, cwd=data, env=env, stdout=log, stderr=log
-        )
-
-
 async def _killed(module: str, kills: int, seed: int) -> Lost:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="phananh-bench-kills-") as tmp:
         data = Path(tmp)
+        database = f"sqlite+aiosqlite:///{data / 'bot.db'}"
         async with BotAPIEmulator(token=TOKEN) as emu:
             residents = [emu.add_user(f"R{i}", language_code="vi") for i in range(RESIDENTS)]
             first = emu._next_update_id
-            bot = await _start(module, emu, data)
+            bot = await spawn(module, emu, data, DATABASE_URL=database)
             try:
                 await emu.send_text(residents[0], "/help")
                 await emu.wait_bot_messages(residents[0], timeout=60)
@@ -77,7 +61,8 @@ async def _killed(module: str, kills: int, seed: int) -> Lost:
                     await asyncio.sleep(rng.uniform(3.0, 5.0))
                     bot.send_signal(signal.SIGKILL)
                     await bot.wait()
-                    bot = await _start(module, emu, data)  # as a supervisor would, at once
+                    # Started again at once, as a supervisor would.
+                    bot = await spawn(module, emu, data, DATABASE_URL=database)
                 await asyncio.sleep(2.0)
                 sending = False
                 await sender

@@ -330,6 +330,27 @@ def keep_log(log: Path, module: str) -> None:
         shutil.copyfile(log, Path(keep) / f"{module}-{time.time_ns()}.log")
 
 
+async def spawn(
+    module: str, emu: BotAPIEmulator, data: Path, **env: str
+) -> asyncio.subprocess.Process:
+    """``python -m <module>`` (the real bot, or the echo bot) polling ``emu``, with ``data`` as
+    its directory and working directory, its output appended to data/bot.log, and ``env``
+    added to its environment."""
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": emu.url,
+        "DATA_DIR": str(data),
+        "METRICS_PORT": "0",  # /metrics off: two bots (or a test's) must not share a port
+        **env,
+    }
+    with (data / "bot.log").open("ab") as log:  # the child keeps its own copy open
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, cwd=data, env=environment, stdout=log, stderr=log
+        )
+
+
 @contextlib.asynccontextmanager
 async def town_with(module: str, **env: str) -> AsyncIterator[tuple[Town, int]]:
     """An emulator, and ``python -m <module>`` polling it (the real bot, or the echo bot), with
@@ -343,20 +364,13 @@ async def town_with(module: str, **env: str) -> AsyncIterator[tuple[Town, int]]:
     town = Town(emu, inbox, admin, supervisors)
     with tempfile.TemporaryDirectory(prefix="phananh-bench-") as tmp:
         data = Path(tmp)
-        environment = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(ROOT),
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": emu.url,
-            "DATA_DIR": str(data),
-            "ADMIN_IDS": str(admin.id),
-            "SUPERVISOR_CHAT_ID": str(supervisors.id),
-            "METRICS_PORT": "0",  # /metrics off: two bots (or a test's) must not share a port
+        process = await spawn(
+            module,
+            emu,
+            data,
+            ADMIN_IDS=str(admin.id),
+            SUPERVISOR_CHAT_ID=str(supervisors.id),
             **env,
-        }
-        log = (data / "bot.log").open("wb")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, cwd=data, env=environment, stdout=log, stderr=log
         )
         try:
             await emu.wait_until(
@@ -377,7 +391,6 @@ async def town_with(module: str, **env: str) -> AsyncIterator[tuple[Town, int]]:
                 except TimeoutError:
                     process.kill()
                     await process.wait()
-            log.close()
             keep_log(data / "bot.log", module)
             await emu.stop()
 
