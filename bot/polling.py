@@ -15,9 +15,9 @@ Telegram hands out again the ones after it, and they are skipped here after JSON
 validated into aiogram's types a second time. An update is held that way for a few
 milliseconds (the commit comes before anything goes over the network: handlers.context.
 CommitFirst), longer only while it waits for the database or for an earlier update of its
-chat (aiogram handles a chat's updates one at a time: an album's photos). What an update does
-after its first commit is not covered: a photo's first commit comes before its download, and a
-kill during the download loses the photo (a copy sent again would be skipped as handled).
+chat (aiogram handles a chat's updates one at a time: an album's photos), and while a photo
+downloads: the commit before the download leaves the handled mark out (make_router), so the
+photo's update is confirmed with the commit that keeps the photo.
 
 Two bounds keep one slow update from holding up the others, each letting it go (confirmed,
 and so not sent again after a crash): it is held at most :data:`HOLD_AT_MOST` (the longest a

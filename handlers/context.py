@@ -130,10 +130,19 @@ class CommitFirst:
     It then goes out beside that call, not before it: over a real link each is a round trip
     to Telegram (~0.2 s from Hanoi), and the resident's next question waited for both."""
 
-    def __init__(self, inner: Channel, commit: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        inner: Channel,
+        commit: Callable[[], Awaitable[None]],
+        *,
+        before_download: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """``before_download``: called before a photo is fetched, ahead of the commit that
+        precedes it (handled() takes the update's handled mark out of that commit)."""
         self.inner = inner
         self.name = inner.name
         self.commit = commit
+        self.before_download = before_download
         self.unanswered: tuple[str, str | None] | None = None
         self.answered = False  # a button answer went out (a second one would be refused)
         self._answering: list[asyncio.Task[None]] = []
@@ -217,6 +226,8 @@ class CommitFirst:
         self.unanswered = (event_id, text)
 
     async def fetch_photo(self, ref: str) -> bytes:
+        if self.before_download is not None:
+            await self.before_download()
         await self.checkpoint()
         return await self.inner.fetch_photo(ref)
 

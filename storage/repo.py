@@ -6,7 +6,7 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -94,11 +94,17 @@ class NewTicket:
 class Repository:
     """One per database session (one session per update)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(
+        self, session: AsyncSession, *, commit: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """``commit``: how the update this session serves commits, when that is more than the
+        session's commit (bot.channels.telegram: the update's handled mark, its state kept in
+        Redis); what commit() does."""
         self.session = session
+        self._commit = commit or session.commit
 
     async def commit(self) -> None:
-        await self.session.commit()
+        await self._commit()
 
     # -- units ----------------------------------------------------------------------------------
 
@@ -124,6 +130,15 @@ class Repository:
         stmt = _record_handled(dialect_of(self.session))
         result = await self.session.execute(stmt, {"channel": channel, "update_id": update_id})
         return cast(CursorResult[Any], result).rowcount == 1
+
+    async def take_back_delivery(self, channel: str, update_id: str) -> None:
+        """Undo first_delivery in this transaction: the update is not recorded as handled
+        (until first_delivery records it again)."""
+        await self.session.execute(
+            delete(HandledUpdate).where(
+                HandledUpdate.channel == channel, HandledUpdate.update_id == update_id
+            )
+        )
 
     async def forget_handled_before(self, moment: datetime) -> None:
         await self.session.execute(delete(HandledUpdate).where(HandledUpdate.at < moment))

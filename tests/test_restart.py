@@ -116,6 +116,19 @@ async def test_card_waiting_when_the_bot_dies_is_delivered_after_restart(tmp_pat
             await asyncio.wait_for(bot.wait(), 20)
 
 
+async def expire_dead_locks(backend: Backend) -> None:
+    """The killed bot's Redis lock on the resident (aiogram's event isolation) would expire
+    in 60 s: gone now, as if that time had passed."""
+    if not backend.redis_url:
+        return
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(backend.redis_url)
+    async with redis:
+        for key in [key async for key in redis.scan_iter(match="fsm:*:lock")]:
+            await redis.delete(key)
+
+
 @contextlib.asynccontextmanager
 async def writes_held(backend: Backend) -> AsyncIterator[None]:
     """Another connection holds what an update's first write needs, until the block ends:
@@ -166,17 +179,51 @@ async def test_update_in_flight_when_the_bot_is_killed_is_handled_after_restart(
                 bot.send_signal(signal.SIGKILL)
                 await bot.wait()
         assert not emu.bot_messages(resident)[3:]
-        if backend.redis_url:  # the dead bot's lock on the resident would expire in 60 s
-            from redis.asyncio import Redis
-
-            redis = Redis.from_url(backend.redis_url)
-            async with redis:
-                for key in [key async for key in redis.scan_iter(match="fsm:*:lock")]:
-                    await redis.delete(key)
+        await expire_dead_locks(backend)
         bot = await start_bot(emu, backend, data_dir)
         try:
             (photos,) = await emu.wait_bot_messages(resident, timeout=30)
             assert photos["text"].startswith(translator("vi")("report-ask-photo", max=5)[:40])
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(bot.wait(), 20)
+
+
+async def test_photo_downloading_when_the_bot_is_killed_is_taken_after_restart(
+    tmp_path: Path,
+) -> None:
+    """A photo's download takes a while over a real link: a bot killed meanwhile takes the
+    photo after its restart, instead of skipping its update as handled with the photo lost."""
+    backend = await prepare(tmp_path)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    async with BotAPIEmulator(token=TOKEN) as emu:
+        resident = emu.add_user("Lan", language_code="vi")
+        bot = await start_bot(emu, backend, data_dir)
+        try:
+            await up_to_the_description(emu, resident)
+            await emu.send_text(resident, "Ổ gà sâu trước số 7 Hàng Bài.")
+            await emu.wait_bot_messages(resident)
+            await emu.settle(quiet=0.3)
+            emu.faults.set("download", delay=5.0)  # a slow link
+            await emu.send_photo(resident, jpeg())
+            await emu.wait_until(lambda: bool(emu.calls_to("getFile")), 10, "no getFile")
+            polled = emu.poll_generation
+            # The bot has asked for the next updates while the photo downloads.
+            await emu.wait_until(lambda: emu.poll_generation > polled, 10, "no poll")
+            bot.send_signal(signal.SIGKILL)
+            await bot.wait()
+        finally:
+            if bot.returncode is None:
+                bot.send_signal(signal.SIGKILL)
+                await bot.wait()
+        assert not emu.bot_messages(resident)[4:]
+        emu.faults.clear()
+        await expire_dead_locks(backend)
+        bot = await start_bot(emu, backend, data_dir)
+        try:
+            (ack,) = await emu.wait_bot_messages(resident, timeout=30)
+            assert "Đã nhận ảnh (1/5)" in ack["text"]
         finally:
             bot.send_signal(signal.SIGTERM)
             await asyncio.wait_for(bot.wait(), 20)

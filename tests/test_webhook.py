@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import aiohttp
 import pytest
+from aiogram.fsm.storage.memory import DisabledEventIsolation
 from aiohttp import web
 
 from bot.app import App, build_app
@@ -16,7 +18,8 @@ from bot.emulator import BotAPIEmulator
 from bot.settings import Settings
 from bot.webhook import make_runner
 from tests.backends import prepare
-from tests.world import TOKEN
+from tests.workers import callback_update, message_update
+from tests.world import TOKEN, jpeg
 
 SECRET = "s3cret-webhook-token-for-tests-0123456789"
 
@@ -31,6 +34,13 @@ class Served(NamedTuple):
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
+    async with serve(tmp_path) as served:
+        yield served
+
+
+@contextlib.asynccontextmanager
+async def serve(tmp_path: Path, **build: Any) -> AsyncIterator[Served]:
+    """The app in webhook mode on a local port, built with ``build`` (build_app's keywords)."""
     backend = await prepare(tmp_path)
     emu = BotAPIEmulator(token=TOKEN)
     await emu.start()
@@ -44,7 +54,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         webhook_url="https://bot.example.org/telegram/hook",
         webhook_secret=SECRET,
     )
-    app = await build_app(settings, token=TOKEN)
+    app = await build_app(settings, token=TOKEN, **build)
     runner = make_runner(app, path="/telegram/hook", secret=SECRET)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -120,6 +130,41 @@ async def test_an_update_being_handled_when_the_worker_stops_is_answered_once(
     # The greeting and the menu, once each.
     texts = [m["text"] for m in emu.bot_messages(user.id)]
     assert len(texts) == 2 and texts[0] != texts[1]
+
+
+async def test_a_photo_delivered_twice_at_once_is_taken_once(tmp_path: Path) -> None:
+    """Telegram may deliver an update again while the first delivery is still being handled
+    (its answer was late), and with the resident's lock expired (Redis keeps it 60 s) both
+    run at once. A photo update is not marked handled while its photo downloads (so a bot that
+    dies then handles it again): the delivery that marks it last must drop what it did."""
+    async with serve(tmp_path, events_isolation=DisabledEventIsolation()) as served:
+        emu, _, url, user, _ = served
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with aiohttp.ClientSession() as http:
+
+            async def post(update: dict[str, Any]) -> None:
+                async with http.post(url, json=update, headers=headers) as resp:
+                    assert resp.status == 200
+
+            async def say(text: str) -> None:
+                await post(message_update(emu, await emu.send_text(user, text)))
+
+            async def press(data: str) -> None:
+                query = await emu.press(user, emu.bot_messages(user)[-1], data)
+                await post(callback_update(emu, query))
+
+            await say("/report")
+            await press("p:ok")
+            await press("r:cat:roads")
+            await say("Ổ gà sâu trước số 7 Hàng Bài.")
+            emu.faults.set("download", delay=1.0)  # both deliveries download at once
+            photo = message_update(emu, await emu.send_photo(user, jpeg()))
+            await asyncio.gather(post(photo), post(photo))
+            emu.faults.clear()
+            said = [m["text"] for m in emu.bot_messages(user)[4:]]
+            assert len(said) == 1 and "Đã nhận ảnh (1/5)" in said[0], said
+            await post(message_update(emu, await emu.send_photo(user, jpeg(colour=(200, 90, 40)))))
+            assert "Đã nhận ảnh (2/5)" in emu.bot_messages(user)[-1]["text"]
 
 
 async def test_healthz_answers(served: Any) -> None:

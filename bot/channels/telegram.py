@@ -540,6 +540,11 @@ class OwnDelivery(Protocol):
     async def deliver_chat_now(self, channel: str, chat_id: str) -> int: ...
 
 
+class HandledMeanwhile(Exception):
+    """The update was recorded as handled by another delivery of it while this one was not
+    marked (during its photo's download)."""
+
+
 def make_router(
     services: Services,
     sessions: async_sessionmaker[AsyncSession],
@@ -572,26 +577,45 @@ def make_router(
     ) -> None:
         """Handle the update; once committed, deliver what it queued for ``own``, its own
         private chat when it delivers to it itself (run), none otherwise."""
+        update_key = str(update.update_id)
         async with sessions() as session:
-            repo = Repository(session)
-            if not await repo.first_delivery(CHANNEL, str(update.update_id)):
+            # Handlers that commit before they send (ctx.repo.commit()) commit as below too.
+            repo = Repository(session, commit=lambda: commit())
+            if not await repo.first_delivery(CHANNEL, update_key):
                 log.info("update %s was handled before; skipped", update.update_id)
                 return
             buffered = BufferedState(_shared_conversation(state)) if shared_state else None
             conversation: ConversationState = buffered or DbConversationState(
                 session, CHANNEL, event.chat_id, event.person.id
             )
+            # The update's handled mark (first_delivery): IN this transaction; STORED once
+            # committed; OUT of the commit before a photo's download, so that a bot killed
+            # while it downloads handles the update again (nothing of it done yet but reads
+            # and its resident); BACK in the next commit.
+            mark = "in"
+
+            async def before_download() -> None:
+                nonlocal mark
+                if mark == "in":
+                    await repo.take_back_delivery(CHANNEL, update_key)
+                    mark = "out"
 
             async def commit() -> None:
+                nonlocal mark
+                if mark == "back" and not await repo.first_delivery(CHANNEL, update_key):
+                    raise HandledMeanwhile(update_key)
                 await session.commit()
                 if buffered is not None:
                     await buffered.apply()
-                if committed is not None:
+                mark = "back" if mark == "out" else "stored"
+                if committed is not None and mark == "stored":
                     committed(update.update_id)
                 if ctx.queued_for - own:  # a round of the sender costs two transactions
                     services.wake_sender()
 
-            channel = CommitFirst(TelegramChannel(bot, retries=4), commit)
+            channel = CommitFirst(
+                TelegramChannel(bot, retries=4), commit, before_download=before_download
+            )
             ctx = Ctx(
                 event=event,
                 channel=channel,
@@ -604,6 +628,14 @@ def make_router(
                 try:
                     await routes.handle(ctx)
                     await channel.checkpoint()  # commits; a button's answer still waiting starts
+                except HandledMeanwhile:
+                    # Another delivery of it (a webhook's retry) was handled while this one
+                    # downloaded its photo: this one's work is undone, nothing of it was said.
+                    log.info("update %s was handled meanwhile; dropped", update.update_id)
+                    await session.rollback()
+                    if buffered is not None:
+                        buffered.discard()
+                    return
                 except Exception:
                     log.exception("failed to handle %s in chat %s", event.kind, event.chat_id)
                     handling_failed()
