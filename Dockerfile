@@ -74,12 +74,15 @@ COPY --from=builder /opt/venv /opt/venv
 #   reachable from outside unless the port is published (docker-compose.yml: host loopback).
 # PLAYGROUND_HOST: the same for the local playground page that runs without BOT_TOKEN
 #   (PLAYGROUND_PORT 8080): `docker run -p 127.0.0.1:8080:8080 IMAGE` opens it on the host.
+# WEBHOOK_HOST: the same for the webhook server (with WEBHOOK_URL, WEBHOOK_PORT 8443), which
+#   the TLS proxy in front of the container must reach; /healthz and /metrics are on it then.
 ENV PATH="/opt/venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     DATA_DIR=/data \
     METRICS_HOST=0.0.0.0 \
-    PLAYGROUND_HOST=0.0.0.0
+    PLAYGROUND_HOST=0.0.0.0 \
+    WEBHOOK_HOST=0.0.0.0
 
 # Fail the build, rather than the first report, if the install is incomplete:
 # the Hanoi time zone must resolve (deadlines and dates are shown in it; the slim
@@ -102,8 +105,9 @@ WORKDIR /app
 
 USER 10001:10001
 
-# /healthz and /metrics in polling mode (METRICS_PORT); the playground without a token.
-EXPOSE 9090 8080
+# /healthz and /metrics in polling mode (METRICS_PORT); the playground without a token; the
+# webhook (and /healthz and /metrics with it) with WEBHOOK_URL.
+EXPOSE 9090 8080 8443
 
 # With BOT_TOKEN set the bot polls Telegram; see `python -m bot --help`.
 CMD ["python", "-m", "bot"]
