@@ -73,6 +73,12 @@ class SenderConfig:
     summary_threshold: int = 6  # this many cards waiting for one group -> one summary instead
 
 
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try of a message that failed ``attempts`` times before: doubling,
+    up to MAX_BACKOFF (the exponent capped too: 2.0 ** 1024 overflows, after a week of tries)."""
+    return min(2.0 ** min(attempts + 1, 30), MAX_BACKOFF)
+
+
 class Sender:
     def __init__(
         self,
@@ -354,7 +360,7 @@ class Sender:
         except Exception as error:  # a server error, a timeout, a bug: retry, never drop
             self.failures += 1
             self.metrics.outbox_failed(row.kind, "retried")
-            backoff = min(2.0 ** (row.attempts + 1), MAX_BACKOFF) * random.uniform(0.8, 1.2)
+            backoff = retry_delay(row.attempts) * random.uniform(0.8, 1.2)
             level = logging.WARNING if row.attempts >= 3 else logging.INFO
             log.log(
                 level,

@@ -374,6 +374,24 @@ async def test_a_message_that_keeps_failing_stops_holding_its_chat_back(world: W
     assert plain(await world.reply(world.resident)) == "second"
 
 
+async def test_a_message_that_failed_for_a_week_is_still_retried(world: World) -> None:
+    """The delay before a retry doubles with each failure, up to MAX_BACKOFF: after ~1,000
+    failures (a week at the cap) the doubling overflowed, each round ended with the message
+    still leased, and neither it nor any later one of its chat was ever tried again."""
+    from bot.delivery import MAX_BACKOFF
+
+    first_id = await first_of_two(world, attempts=1023)
+    world.emu.faults.fail_next("sendMessage", 500)
+    await world.app.sender.run_once()
+    (failed,) = [row for row in await outbox_rows(world) if row.id == first_id]
+    assert failed.attempts == 1024 and failed.locked_until is None
+    assert failed.next_attempt_at <= world.clock() + timedelta(seconds=MAX_BACKOFF * 1.2)
+    world.clock.advance(seconds=MAX_BACKOFF * 1.2)
+    assert await world.app.sender.run_once() == 2
+    texts = [plain(m) for m in world.emu.bot_messages(world.resident.id)]
+    assert texts[-2:] == ["first", "second"]
+
+
 async def test_a_message_leased_by_a_dead_sender_holds_no_later_one_back(world: World) -> None:
     """A message claimed by a sender that died waits out its lease (two minutes) before it is
     sent again; its chat's later messages do not wait with it (a faulty day with a restart
