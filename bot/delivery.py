@@ -353,7 +353,7 @@ class Sender:
             return False
         except (ChatUnavailable, Refused) as gone:
             await self._give_up(session, row, f"{gone.__class__.__name__}: {gone}")
-            if row.is_group and isinstance(gone, ChatUnavailable | RecipientBlocked):
+            if row.is_group and isinstance(gone, ChatUnavailable):
                 await self._group_lost(session, row)
             await session.commit()
             return True
@@ -406,8 +406,9 @@ class Sender:
         row.locked_until = None
 
     async def _group_lost(self, session: AsyncSession, row: OutboxMessage) -> None:
-        """The bot was removed from a unit's group (or it is gone): unbind it so that the
-        unit's tickets go to the supervisors, and send this card there instead of nowhere."""
+        """The bot was removed from a unit's group, the group is gone, or it does not let the
+        bot post: unbind it so that the unit's tickets go to the supervisors, and send the
+        cards of this message there instead of nowhere (a card's, or each a summary listed)."""
         binding = await Repository(session).unbind_chat(row.channel, row.chat_id)
         log.error(
             "lost group %s (unit %s): unbound; its cards go to the supervisors",
@@ -415,14 +416,22 @@ class Sender:
             binding,
         )
         supervisor = self.services.supervisor_chat
-        if row.kind == "card" and supervisor and supervisor != row.chat_id:
+        if not supervisor or supervisor == row.chat_id:
+            return
+        if row.kind == "card":
+            tickets = [row.ticket_id]
+        elif row.kind == "summary":
+            tickets = list(row.payload.get("tickets", []))
+        else:
+            return
+        for ticket_id in tickets:
             outbox.enqueue(
                 session,
                 channel=row.channel,
                 chat_id=supervisor,
                 is_group=True,
                 kind="card",
-                ticket_id=row.ticket_id,
+                ticket_id=ticket_id,
                 payload={},
             )
 

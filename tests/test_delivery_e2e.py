@@ -120,6 +120,40 @@ async def test_group_upgraded_to_supergroup_keeps_its_unit(world: World) -> None
     assert number in plain(card)
 
 
+async def unit_has_group(world: World, group: Any) -> bool:
+    from storage.models import ChatBinding
+
+    async with world.app.sessions() as session:
+        bound = select(ChatBinding).where(ChatBinding.chat_id == str(group.id))
+        return await session.scalar(bound) is not None
+
+
+async def test_a_summary_that_finds_its_group_lost_sends_its_cards_to_supervisors(
+    world: World,
+) -> None:
+    """A backed-up group's cards are replaced by one summary: when that summary found the
+    group lost (the bot removed), the cards it had replaced went nowhere."""
+    await world.app.stop_sender()
+    numbers = [
+        await world.report(
+            world.resident if i < 4 else world.stranger,  # within each one's hourly limit
+            photos=0,
+            description=f"Rác tồn đọng ở ngõ số {i} nhiều ngày.",
+        )
+        for i in range(6)
+    ]
+    await world.app.sender.run_once()  # the summary replaces the cards; it is due next round
+    world.emu.faults.fail_next(
+        "sendMessage", 403, description="Forbidden: bot was kicked from the supergroup chat"
+    )
+    await world.app.sender.run_once()
+    assert not await unit_has_group(world, world.hoan_kiem)
+    for _ in range(3):  # the cards, summarised again for the supervisors' group
+        await world.app.sender.run_once()
+    seen = " ".join(plain(m) for m in world.emu.bot_messages(world.supervisor.id))
+    assert all(number in seen for number in numbers), (numbers, seen)
+
+
 async def test_a_backed_up_group_gets_one_summary_card(world: World) -> None:
     world.app.sender_stop.set()  # hold the sender while reports pile up
     await world.app.stop_sender()
