@@ -29,6 +29,7 @@ from bot.channels.base import (
     ChatMoved,
     ChatUnavailable,
     Choices,
+    NotAllowed,
     RecipientBlocked,
     Refused,
     RetryAfter,
@@ -351,9 +352,14 @@ class Sender:
         except ChatMoved as moved:
             await self._move_chat(session, row, moved.new_chat_id)
             return False
-        except (ChatUnavailable, Refused) as gone:
+        except (ChatUnavailable, NotAllowed, Refused) as gone:
             await self._give_up(session, row, f"{gone.__class__.__name__}: {gone}")
-            if row.is_group and isinstance(gone, ChatUnavailable):
+            # A group that does not let the bot post is as good as lost, unless part of this
+            # message went out (its card did, its photos were not allowed): the unit has it.
+            lost = isinstance(gone, ChatUnavailable) or (
+                isinstance(gone, NotAllowed) and not row.progress
+            )
+            if row.is_group and lost:
                 await self._group_lost(session, row)
             await session.commit()
             return True

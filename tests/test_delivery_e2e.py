@@ -128,6 +128,40 @@ async def unit_has_group(world: World, group: Any) -> bool:
         return await session.scalar(bound) is not None
 
 
+async def test_a_group_that_no_longer_lets_the_bot_post_has_its_card_sent_to_supervisors(
+    world: World,
+) -> None:
+    """A group whose admins took away the bot's right to send messages answers with a 400,
+    not the 403 of a bot removed: the card was dropped, nobody ever saw the ticket, and the
+    group stayed bound for the next ones. It is now lost as a removed one is."""
+    await world.app.stop_sender()
+    number = await world.report(photos=0)
+    world.emu.faults.fail_next(
+        "sendMessage",
+        400,
+        description="Bad Request: not enough rights to send text messages to the chat",
+    )
+    await world.app.sender.run_once()
+    assert not await unit_has_group(world, world.hoan_kiem)
+    await world.app.sender.run_once()
+    card = await world.reply(world.supervisor)
+    assert number in plain(card) and "✅ Tiếp nhận" in str(card.get("reply_markup"))
+
+
+async def test_a_group_that_takes_no_photos_keeps_its_cards(world: World) -> None:
+    """A group that lets the bot send messages but not photos has each card, without its
+    photos: it is not lost, and nothing goes to the supervisors."""
+    await world.app.stop_sender()
+    number = await world.report(photos=1)
+    world.emu.faults.fail_next(
+        "sendPhoto", 400, description="Bad Request: not enough rights to send photos to the chat"
+    )
+    await world.app.sender.run_once()
+    assert await unit_has_group(world, world.hoan_kiem)
+    assert number in plain(world.emu.bot_messages(world.hoan_kiem.id)[0])
+    assert not world.emu.bot_messages(world.supervisor.id)
+
+
 async def test_a_summary_that_finds_its_group_lost_sends_its_cards_to_supervisors(
     world: World,
 ) -> None:

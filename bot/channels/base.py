@@ -141,6 +141,11 @@ class ChatUnavailable(DeliveryError):
     """The chat is gone or the bot was removed from it."""
 
 
+class NotAllowed(DeliveryError):
+    """The chat does not let the bot post this (a group that took its rights to send
+    messages, or photos, away): nothing of it went out."""
+
+
 class Refused(DeliveryError):
     """The messenger refused the request itself (a 400): sending it again cannot help."""
 

@@ -62,6 +62,7 @@ from bot.channels.base import (
     Keys,
     Kind,
     Markup,
+    NotAllowed,
     Person,
     RecipientBlocked,
     Refused,
@@ -104,6 +105,14 @@ METHODS: tuple[type[methods.TelegramMethod[Any]], ...] = (
     methods.SetWebhook,
 )
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# What Telegram's 400s say when a group's settings (or its admins) keep the bot from posting.
+_NOT_ALLOWED = (
+    "not enough rights to send",
+    "have no rights to send",
+    "need administrator rights",
+    "chat_write_forbidden",
+    "chat_restricted",
+)
 
 
 @contextlib.asynccontextmanager
@@ -118,8 +127,11 @@ async def _delivery_errors() -> AsyncIterator[None]:
     except TelegramForbiddenError as error:
         raise RecipientBlocked(error.message) from error
     except TelegramBadRequest as error:
-        if "chat not found" in error.message.lower():
+        said = error.message.lower()
+        if "chat not found" in said:
             raise ChatUnavailable(error.message) from error
+        if any(words in said for words in _NOT_ALLOWED):
+            raise NotAllowed(error.message) from error
         raise Refused(error.message) from error
     except (TelegramServerError, TelegramNetworkError) as error:
         raise TemporaryFailure(error.message) from error
