@@ -32,6 +32,12 @@ said once a minute at most. And when a poll brings nothing new, only updates sti
 next waits until one of them is safe (at most :data:`REPOLL_AFTER`): Telegram answers at once
 while it holds updates, and polling again at once would spin.
 
+An update whose handling failed before anything of it was stored (the database or Redis
+unreachable for a moment, before the handler's own error handling: it never started, or rolled
+back) is handled again after :data:`RETRY_AFTER`, doubling, while it is held: aiogram logs
+such a failure and goes on, and the resident's message was lost without a word. Webhook mode
+answers it with a 500, and Telegram sends it again.
+
 One bot per dispatcher: the update ids it keeps are that bot's.
 """
 
@@ -47,6 +53,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram import Dispatcher as AiogramDispatcher
 from aiogram.dispatcher.dispatcher import DEFAULT_BACKOFF_CONFIG
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
@@ -57,6 +64,7 @@ log = logging.getLogger(__name__)
 HOLD_AT_MOST = 60.0  # seconds
 DONE_AT_MOST_BEHIND = 50  # handled updates handed out again behind the oldest held one
 REPOLL_AFTER = 0.05  # seconds
+RETRY_AFTER = 1.0  # seconds before a failed update is tried again; doubling
 LET_GO_SAID_EVERY = 60.0  # seconds
 
 
@@ -97,12 +105,54 @@ class Dispatcher(AiogramDispatcher):
     async def _process_update(
         self, bot: Bot, update: Update, call_answer: bool = True, **kwargs: Any
     ) -> bool:
-        self._running.add(update.update_id)
+        """aiogram's, but an update that failed before anything of it was stored (the
+        database or Redis unreachable for a moment: the handler never started, or rolled
+        back) is handled again after a pause, while it is held; aiogram logged it and let
+        it go, and the resident's message was lost without a word."""
+        update_id = update.update_id
+        self._running.add(update_id)
+        pause = RETRY_AFTER
+        stopped = False
         try:
-            return await super()._process_update(bot, update, call_answer, **kwargs)
+            while True:
+                try:
+                    response = await self.feed_update(bot, update, **kwargs)
+                except Exception as error:
+                    since = self._held.get(update_id)  # None: committed, or let go
+                    if since is None or time.monotonic() + pause - since > HOLD_AT_MOST:
+                        log.exception("update %s failed; not tried again", update_id)
+                        return True
+                    log.warning(
+                        "update %s failed before it was stored (%s: %s); tried again in %.0f s",
+                        update_id,
+                        type(error).__name__,
+                        error,
+                        pause,
+                        exc_info=True,
+                    )
+                    if not await self._pause(pause):
+                        stopped = True  # still held: handed out again when polling starts
+                        return True
+                    pause *= 2
+                    continue
+                if call_answer and isinstance(response, TelegramMethod):
+                    await self.silent_call_request(bot=bot, result=response)
+                return response is not UNHANDLED
         finally:
-            self._running.discard(update.update_id)
-            self.committed(update.update_id)
+            self._running.discard(update_id)
+            if not stopped:
+                self.committed(update_id)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds``; False if polling was told to stop meanwhile."""
+        stop = self._stop_signal
+        if stop is None:
+            await asyncio.sleep(seconds)
+            return True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await stop.wait()
+        return not stop.is_set()
 
     def _offset(self) -> int:
         """The first update to ask for: the oldest held, unless the bounds let it go."""

@@ -5,6 +5,7 @@ slow update holds up neither them nor Telegram for long."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -14,7 +15,9 @@ import pytest
 from aiogram import Bot, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
 from aiogram.types import Message
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot import polling
 from bot.emulator import BotAPIEmulator
@@ -30,6 +33,7 @@ class Polled:
     bot: Bot
     handled: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)  # texts that fail, how often
     gate: asyncio.Event = field(default_factory=asyncio.Event)  # "slow..." waits for it
     slow_started: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
@@ -81,6 +85,9 @@ async def polled(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Polled]:
         async def on_message(message: Message) -> None:
             text = message.text or ""
             state.started.append(text)
+            if state.failures.get(text, 0) > 0:
+                state.failures[text] -= 1
+                raise ConnectionError("the database is restarting")
             if text.startswith("slow"):
                 state.slow_started.set()
                 await state.gate.wait()
@@ -250,3 +257,76 @@ async def test_the_router_lets_an_update_go_once_committed_not_once_answered(
     await world.emu.wait_until(lambda: not world.emu.updates, 5, "Telegram still keeps it")
     world.emu.faults.clear()
     await world.reply(world.resident, timeout=20)
+
+
+async def test_an_update_that_failed_before_it_was_stored_is_handled_again(
+    polled: Polled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update that fails before anything of it is stored (the database or Redis away for
+    a moment) is tried again, Telegram keeping it meanwhile; it was let go, unanswered."""
+    monkeypatch.setattr(polling, "RETRY_AFTER", 0.05)
+    polled.failures["flaky"] = 2
+    await polled.emu.send_text(polled.resident, "flaky")
+    await polled.wait_handled("flaky")
+    assert polled.started == ["flaky"] * 3
+    await polled.emu.wait_until(lambda: not polled.pending(), 10, "never confirmed")
+
+
+async def test_an_update_that_keeps_failing_is_let_go_after_the_longest_hold(
+    polled: Polled, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(polling, "RETRY_AFTER", 0.05)
+    monkeypatch.setattr(polling, "HOLD_AT_MOST", 0.5)
+    polled.failures["broken"] = 1_000
+    await polled.emu.send_text(polled.resident, "broken")
+    await polled.emu.wait_until(lambda: not polled.pending(), 10, "never let go")
+    assert "update" in caplog.text and "not tried again" in caplog.text
+    assert 3 <= len(polled.started) <= 5  # 0.05 + 0.1 + 0.2 s of pauses fit in 0.5 s
+
+
+async def test_polling_stopped_while_an_update_waits_to_be_tried_again_keeps_it(
+    polled: Polled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop does not wait out the pause (30 s here), and the update is still Telegram's:
+    handed out again when polling starts."""
+    monkeypatch.setattr(polling, "RETRY_AFTER", 30.0)
+    polled.failures["flaky"] = 1
+    await polled.emu.send_text(polled.resident, "flaky")
+    await polled.emu.wait_until(lambda: polled.started == ["flaky"], 10, "never started")
+    await polled.stop()
+    tasks = set(polled.dispatcher._handle_update_tasks)
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=5)
+        assert not pending
+    assert polled.pending() == ["flaky"]
+    polled.start()
+    await polled.wait_handled("flaky")
+
+
+class FlakyIsolation(BaseEventIsolation):
+    """aiogram's lock on a resident, from a Redis that refuses the first connection."""
+
+    def __init__(self, inner: BaseEventIsolation) -> None:
+        self.inner = inner
+        self.failures = 1
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        if self.failures:
+            self.failures -= 1
+            raise RedisConnectionError("Error 111 connecting to redis:6379. Connection refused.")
+        async with self.inner.lock(key):
+            yield
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def test_a_resident_is_answered_when_redis_refused_the_first_try(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(polling, "RETRY_AFTER", 0.05)
+    fsm = world.app.dispatcher.fsm
+    monkeypatch.setattr(fsm, "events_isolation", FlakyIsolation(fsm.events_isolation))
+    await world.say(world.resident, "/help")
+    await world.reply(world.resident, timeout=10)
