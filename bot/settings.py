@@ -16,6 +16,8 @@ from locales import LANGUAGES
 TELEGRAM_API_URL = "https://api.telegram.org"
 _TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _PLACEHOLDERS = {"changeme", "change-me", "your-token", "your_token_here", "token", "xxx"}
+# Words of a secret copied from an example instead of generated.
+_PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "changethis", "placeholder", "example")
 
 
 class Settings(BaseSettings):
@@ -198,6 +200,9 @@ class Settings(BaseSettings):
     def _url_shape(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("TELEGRAM_API_URL must be an http(s) URL such as " + TELEGRAM_API_URL)
+        if re.match(r"^http://api\.telegram\.org(?=[:/]|$)", value, re.IGNORECASE):
+            # Every call carries the token in its path: in clear text over the internet.
+            raise ValueError("TELEGRAM_API_URL: Telegram's own Bot API is https://api.telegram.org")
         return value.rstrip("/")
 
     @field_validator("webhook_url", mode="before")
@@ -214,11 +219,16 @@ class Settings(BaseSettings):
     def _webhook_secret(cls, value: object) -> object:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
+        generate = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         if isinstance(value, str) and not re.fullmatch(r"[A-Za-z0-9_-]{24,256}", value):
             raise ValueError(
                 "WEBHOOK_SECRET must be 24 to 256 letters, digits, _ or - (Telegram's rule); "
-                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                + generate
             )
+        if isinstance(value, str) and (
+            any(word in value.lower() for word in _PLACEHOLDER_WORDS) or len(set(value)) < 8
+        ):
+            raise ValueError(f"WEBHOOK_SECRET looks like a placeholder, not a secret; {generate}")
         return value
 
     @model_validator(mode="after")

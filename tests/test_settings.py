@@ -55,3 +55,32 @@ def test_a_real_looking_token_is_accepted_and_kept_secret() -> None:
     settings = Settings(_env_file=None, bot_token=REAL_LOOKING)
     assert REAL_LOOKING not in repr(settings)
     logging.getLogger("test").info("%s", settings)
+
+
+@pytest.mark.parametrize(
+    "secret", ["changeme_changeme_changeme", "x" * 24, "my-webhook-secret-example-123", "ab" * 20]
+)
+def test_placeholder_webhook_secrets_are_refused_without_echoing_them(secret: str) -> None:
+    """Anyone who guesses it can post forged updates (any resident, any official's button)."""
+    with pytest.raises(ValidationError, match="placeholder") as refused:
+        Settings(_env_file=None, webhook_url="https://x.org/hook", webhook_secret=secret)
+    assert secret not in str(refused.value)
+
+
+def test_a_generated_webhook_secret_is_accepted() -> None:
+    secret = "Zq3v-8Kp_Lw2Xy7Rt5Nm9Bc4Hd6Jf1Gs"
+    settings = Settings(_env_file=None, webhook_url="https://x.org/hook", webhook_secret=secret)
+    assert settings.webhook_secret is not None
+
+
+@pytest.mark.parametrize("url", ["http://api.telegram.org", "HTTP://API.TELEGRAM.ORG:80/"])
+def test_telegram_over_plain_http_is_refused(url: str) -> None:
+    """Every Bot API call carries the token in its path."""
+    with pytest.raises(ValidationError, match=r"https://api\.telegram\.org"):
+        Settings(_env_file=None, telegram_api_url=url)
+
+
+def test_a_bot_api_server_of_ones_own_may_be_plain_http() -> None:
+    """A local Bot API server (telegram-bot-api) on a private network, or the emulator."""
+    for url in ("http://127.0.0.1:8081", "http://telegram-bot-api:8081"):
+        assert Settings(_env_file=None, telegram_api_url=url).telegram_api_url == url
