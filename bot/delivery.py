@@ -114,6 +114,8 @@ class Sender:
         # Rows being delivered by their own update (deliver_chat_now): answers, which take no
         # slot of the bot-wide limit but are counted in it (bot.ratelimit).
         self._answering: set[int] = set()
+        # This process's sender lost its turn during a round (_round): the round stops.
+        self._turn_lost = False
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -134,7 +136,7 @@ class Sender:
                     log.exception("housekeeping failed")
             self.wake.clear()
             try:
-                handled = await self.run_once()
+                handled = await self._round()
             except Exception:  # the loop must survive a database hiccup
                 log.exception("outbox round failed")
                 handled = 0
@@ -150,6 +152,30 @@ class Sender:
             with contextlib.suppress(Exception):  # best effort: it lapses by itself anyway
                 await self.lease.release()
         log.info("outbox sender stopped")
+
+    async def _round(self) -> int:
+        """run_once, keeping the sender's turn (the lease) while it runs. A round can outlast
+        the lease (Telegram slow to answer, flood waits): another process's sender then
+        started beside it, and its claim sent a chat's later messages before those this round
+        still held. Should the turn be lost all the same (this process stalled for longer than
+        the lease), the round lets its remaining rows go, unsent."""
+        if self.lease is None:
+            return await self.run_once()
+        renew_every = self.lease.ttl.total_seconds() / 3
+        round_ = asyncio.create_task(self.run_once())
+        try:
+            while True:
+                done, _ = await asyncio.wait({round_}, timeout=renew_every)
+                if done:
+                    return round_.result()
+                if not self._turn_lost and not await self._may_send():
+                    log.warning("the sender's turn was taken over: this round stops")
+                    self._turn_lost = True
+        finally:
+            if not round_.done():  # cancelled from outside: the round stops with it
+                round_.cancel()
+                await asyncio.gather(round_, return_exceptions=True)
+            self._turn_lost = False
 
     async def _may_send(self) -> bool:
         assert self.lease is not None
@@ -271,6 +297,7 @@ class Sender:
         done = 0
         held = False
         for claimed in queue:
+            held = held or (self._turn_lost and not just_claimed)  # let go (_round)
             row_id, lease = claimed.id, claimed.locked_until
             async with self.sessions() as session:
                 if just_claimed and not held and self._fresh(lease):

@@ -469,6 +469,63 @@ async def test_a_message_leased_by_a_dead_sender_holds_no_later_one_back(world: 
     assert plain(await world.reply(world.resident)) == "second"
 
 
+async def test_a_round_longer_than_the_senders_turn_keeps_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender's turn (a lease, here 0.6 s) is renewed while a round runs (here two
+    messages answered a second apart): when it lapsed under a long round, another process's
+    sender started beside it and sent a chat's later messages before this round's."""
+    from datetime import UTC, datetime
+
+    from storage.leases import LeaseKeeper
+
+    await world.app.stop_sender()
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    ours = LeaseKeeper(world.app.sessions, "sender-test", timedelta(seconds=0.6), now, "A")
+    theirs = LeaseKeeper(world.app.sessions, "sender-test", timedelta(seconds=0.6), now, "B")
+    sender = world.app.sender
+    monkeypatch.setattr(sender, "lease", ours)
+    await queue_text(world, world.resident, "first")
+    await queue_text(world, world.resident, "second")
+    world.emu.faults.set("sendMessage", answer_delay=1.0)
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop))
+    try:
+        await world.emu.wait_until(lambda: bool(sends_to(world, world.resident.id)), 10, "no send")
+        await asyncio.sleep(1.0)  # the round is longer than the turn by now
+        assert not await theirs.held()
+    finally:
+        stop.set()
+        world.emu.faults.clear()
+        await asyncio.wait_for(running, 10)
+    assert [c.params["text"] for c in sends_to(world, world.resident.id)] == ["first", "second"]
+
+
+async def test_a_round_that_lost_the_senders_turn_lets_its_remaining_rows_go(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This process stalled past the lease and another took the turn: the round sends no
+    more, and what it had claimed is free for the new holder at once."""
+    from storage.leases import LeaseKeeper
+
+    await world.app.stop_sender()
+    sender = world.app.sender
+    keeper = LeaseKeeper(world.app.sessions, "sender-test", timedelta(seconds=0.3), world.clock)
+    monkeypatch.setattr(sender, "lease", keeper)
+    turns = iter([True])
+    monkeypatch.setattr(sender, "_may_send", lambda: asyncio.sleep(0, next(turns, False)))
+    await queue_text(world, world.resident, "first")
+    await queue_text(world, world.resident, "second")
+    world.emu.faults.set("sendMessage", answer_delay=0.5)
+    assert await sender._round() == 1
+    assert [c.params["text"] for c in sends_to(world, world.resident.id)] == ["first"]
+    (left,) = [row for row in await outbox_rows(world) if row.status == "pending"]
+    assert left.locked_until is None
+
+
 class FullWindows:
     """A limiter whose windows stay full (a flood day's notifications): every reservation
     waits a minute; what is spent without one is recorded."""
