@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.channels.base import (
@@ -52,6 +53,10 @@ WAIT_INLINE = 1.5  # a rate-limit wait shorter than this is slept; a longer one 
 SUMMARY_MAX = 30
 HANDLED_KEPT = timedelta(days=7)
 HOUSEKEEPING_EVERY = 600.0  # seconds between clean-ups of old handled-update ids
+
+
+class _TakenOver(Exception):
+    """Another sender took over the row (ours lapsed): it is that one's to send."""
 
 
 class _Deferred(Exception):
@@ -357,6 +362,10 @@ class Sender:
             await self._deliver(session, row)
         except StaleDataError:
             raise
+        except _TakenOver as taken:
+            await session.rollback()
+            log.warning("outbox %s was taken over by another sender; left to it", taken)
+            return False  # held: this chat's later rows are let go too
         except _Deferred as deferred:
             await self._later(session, row, deferred.seconds, None, count=False)
             return False
@@ -485,14 +494,38 @@ class Sender:
         await session.commit()
         if row.id in self._answering:
             await self.limiter.spend(row.chat_id, row.is_group)
+        else:
+            while True:
+                wait = await self.limiter.reserve(row.chat_id, row.is_group)
+                if wait <= 0:
+                    break
+                if wait > WAIT_INLINE:
+                    raise _Deferred(wait)
+                await asyncio.sleep(wait)
+        await self._still_ours(session, row)
+
+    async def _still_ours(self, session: AsyncSession, row: OutboxMessage) -> None:
+        """Before each send of a row: our lease on it is renewed when half of it has gone
+        (waits for send slots, slow answers, a card's three sends can outlast it), and a row
+        another sender took over once it lapsed is left to that one (_TakenOver), not sent
+        by both."""
+        if self._fresh(row.locked_until):
             return
-        while True:
-            wait = await self.limiter.reserve(row.chat_id, row.is_group)
-            if wait <= 0:
-                return
-            if wait > WAIT_INLINE:
-                raise _Deferred(wait)
-            await asyncio.sleep(wait)
+        until = self.clock() + self.config.lease
+        renewed = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row.id,
+                OutboxMessage.locked_until == row.locked_until,
+                OutboxMessage.status == outbox.PENDING,
+            )
+            .values(locked_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        if not getattr(renewed, "rowcount", 0):
+            raise _TakenOver(row.id)
+        set_committed_value(row, "locked_until", until)
 
     # -- delivery by kind -----------------------------------------------------------------------
 

@@ -526,6 +526,42 @@ async def test_a_round_that_lost_the_senders_turn_lets_its_remaining_rows_go(
     assert left.locked_until is None
 
 
+async def test_a_message_whose_lease_lapsed_while_it_waited_is_sent_once(world: World) -> None:
+    """A message waits for send slots (each wait short, their sum not bounded: the bot-wide
+    window kept full by answers) longer than its two-minute lease: another sender claims and
+    sends it, and this one must then leave it, not send it a second time."""
+    from bot.delivery import Sender
+    from bot.ratelimit import Limits, MemoryRateLimiter
+
+    await world.app.stop_sender()
+    ours = world.app.sender
+    waited = asyncio.Event()
+
+    class Busy:
+        """The first reservation waits: by its end, two minutes and more have gone."""
+
+        async def reserve(self, chat_id: str, is_group: bool) -> float:
+            if waited.is_set():
+                return 0.0
+            world.clock.advance(seconds=130)
+            waited.set()
+            return 0.5
+
+        async def spend(self, chat_id: str, is_group: bool) -> None:
+            pass
+
+    ours.limiter = Busy()
+    await queue_text(world, world.resident, "Phản ánh của bạn đã được xử lý xong.")
+    round_ = asyncio.create_task(ours.run_once())
+    await asyncio.wait_for(waited.wait(), 10)
+    theirs = Sender(
+        ours.sessions, ours.channel, ours.services, MemoryRateLimiter(Limits()), asyncio.Event()
+    )
+    assert await theirs.run_once() == 1  # the lapsed message, claimed and sent
+    assert await round_ == 0
+    assert len(sends_to(world, world.resident.id)) == 1
+
+
 class FullWindows:
     """A limiter whose windows stay full (a flood day's notifications): every reservation
     waits a minute; what is spent without one is recorded."""
