@@ -104,14 +104,19 @@ class Scheduler:
         """Everything due at ``now``; returns what was done, by kind. Safe to run twice."""
         done: Counter[str] = Counter()
         for ticket_id in await self._candidates(now):
-            async with self.sessions() as session:
-                ctx = self._ctx(session)
-                ticket = await ctx.repo.ticket_fresh(ticket_id)
-                if ticket is None:
-                    continue
-                for kind in await self._ticket_work(ctx, ticket, now):
-                    done[kind] += 1
-                await session.commit()
+            try:
+                async with self.sessions() as session:
+                    ctx = self._ctx(session)
+                    ticket = await ctx.repo.ticket_fresh(ticket_id)
+                    if ticket is None:
+                        continue
+                    for kind in await self._ticket_work(ctx, ticket, now):
+                        done[kind] += 1
+                    await session.commit()
+            except Exception:  # one ticket's failure must not hold up the others' deadlines
+                log.exception(
+                    "scheduled work for ticket %s failed; tried again next round", ticket_id
+                )
         async with self.sessions() as session:
             if await self._digest(self._ctx(session), now):
                 done["digest"] += 1

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, time, timedelta
+from typing import Any
+
+import pytest
 
 from bot.scheduler import ScheduleConfig, Scheduler
 from domain.deadlines import HANOI
@@ -100,6 +103,28 @@ async def test_the_daily_digest_goes_to_the_supervisors_once_a_day(world: World)
     digest = next(m for m in messages if "Tổng hợp" in plain(m))
     assert "quá hạn: 1" in plain(digest) and "Phường Hoàn Kiếm: 1" in plain(digest)
     assert (await s.tick(at_eight + timedelta(days=1)))["digest"] == 1
+
+
+async def test_one_tickets_failure_holds_up_neither_the_others_nor_the_digest(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round's work on one ticket that fails every time (a bug, bad data) ended the round:
+    the tickets after it were never reminded nor escalated, and the digest never went."""
+    first, _ = await accepted(world)
+    await accepted(world)  # its deadline passes with the first one's
+    broken = await ticket_of(world, first)
+    s = scheduler(world, digest=True)
+    work = s._ticket_work
+
+    async def failing_for_the_first(ctx: Any, ticket: Any, now: datetime) -> list[str]:
+        if ticket.id == broken.id:
+            raise RuntimeError("a bug in one ticket's work")
+        return await work(ctx, ticket, now)
+
+    monkeypatch.setattr(s, "_ticket_work", failing_for_the_first)
+    day = (broken.resolve_by + timedelta(days=1)).astimezone(HANOI).date()
+    done = await s.tick(datetime.combine(day, time(8, 5), HANOI))
+    assert done == {"late-resolve": 1, "digest": 1}
 
 
 async def test_an_unanswered_resolution_closes_and_asks_for_a_rating(world: World) -> None:
