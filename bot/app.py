@@ -26,7 +26,7 @@ from aiogram.utils.token import extract_bot_id
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.boundaries import load_locator
-from bot.channels.telegram import METHODS, TelegramChannel, make_router
+from bot.channels.telegram import CHANNEL, METHODS, TelegramChannel, make_router
 from bot.delivery import Sender, SenderConfig
 from bot.lean_aiogram import build_now
 from bot.metrics import Metrics, UpdateMetrics, is_redis_storage
@@ -127,12 +127,25 @@ async def build_app(
         log.info("database schema upgraded from %s to %s", outcome.before, outcome.after)
     sessions = session_factory(engine)
     directory = Directory.load_default()
+    supervisor_chat = (
+        str(settings.supervisor_chat_id) if settings.supervisor_chat_id is not None else None
+    )
     async with sessions() as session:
         repo = Repository(session)
         await repo.seed_units(
             UnitRow(u.code, u.kind, u.name_vi, u.name_en) for u in directory.units
         )
         await repo.commit()
+        moved = supervisor_chat and await repo.moved_to(CHANNEL, supervisor_chat)
+    if moved:
+        log.warning(
+            "SUPERVISOR_CHAT_ID %s became the supergroup %s: its messages go there; "
+            "set SUPERVISOR_CHAT_ID=%s",
+            supervisor_chat,
+            moved,
+            moved,
+        )
+        supervisor_chat = moved
     wake = asyncio.Event()
     services = Services(
         directory=directory,
@@ -140,9 +153,7 @@ async def build_app(
         media=DirectoryMediaStore(settings.media_dir),
         clock=clock,
         admin_ids=frozenset(str(i) for i in settings.admin_ids),
-        supervisor_chat=(
-            str(settings.supervisor_chat_id) if settings.supervisor_chat_id is not None else None
-        ),
+        supervisor_chat=supervisor_chat,
         default_language=settings.default_language,
         wake_sender=wake.set,
         report_limit_per_hour=settings.report_limit_per_hour,

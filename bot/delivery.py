@@ -480,8 +480,7 @@ class Sender:
     async def _move_chat(self, session: AsyncSession, row: OutboxMessage, new: str) -> None:
         old = row.chat_id
         log.info("chat %s became %s; bindings and waiting messages follow it", old, new)
-        await Repository(session).move_chat(row.channel, old, new)
-        await outbox.move_chat(session, row.channel, old, new)
+        await notify.chat_moved(Repository(session), self.services, row.channel, old, new)
         row.locked_until = None
         await session.commit()
 

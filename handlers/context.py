@@ -40,6 +40,12 @@ class Services:
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     verdicts: VerdictRules = field(default_factory=VerdictRules)
 
+    def supervisors_moved(self, new: str) -> None:
+        """The supervisors' group became a supergroup: ``new`` is its id from now on. The one
+        value of these services that follows Telegram (SUPERVISOR_CHAT_ID still names the old
+        group until an operator changes it; storage keeps the move for the next start)."""
+        object.__setattr__(self, "supervisor_chat", new)
+
 
 @dataclass
 class Ctx:
@@ -63,6 +69,20 @@ class Ctx:
     @property
     def actor(self) -> str:
         return f"{self.event.channel}:{self.event.person.id}"
+
+    async def in_supervisors_chat(self) -> bool:
+        """Whether the event comes from the supervisors' group, also once it became a
+        supergroup. Another process may have seen it move: the database is asked, for a
+        group chat that is neither a unit's (the caller looked) nor the one known."""
+        known = self.services.supervisor_chat
+        if known is None or self.event.private:
+            return False
+        if self.event.chat_id == known:
+            return True
+        if await self.repo.moved_to(self.event.channel, known) != self.event.chat_id:
+            return False
+        self.services.supervisors_moved(self.event.chat_id)
+        return True
 
     def group_t(self) -> Translator:
         """Group chats speak the service's default language."""

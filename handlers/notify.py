@@ -17,10 +17,11 @@ from bot.channels.base import Button, Choices
 from domain.directory import Directory
 from domain.lifecycle import OPEN, Action, Status, allowed_actions
 from handlers import render
-from handlers.context import Ctx
+from handlers.context import Ctx, Services
 from locales import Translator, translator
 from storage import followers, outbox
 from storage.models import Ticket
+from storage.repo import Repository
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,27 @@ async def card_chat(ctx: Ctx, ticket: Ticket) -> str | None:
     """Where the ticket's unit reads its cards: its bound chat, else the supervisor's."""
     bound = await ctx.repo.unit_chat(ctx.channel.name, ticket.unit_code)
     return bound or ctx.services.supervisor_chat
+
+
+async def chat_moved(
+    repo: Repository, services: Services, channel: str, old: str, new: str
+) -> bool:
+    """A group chat became a supergroup: its binding and waiting messages follow it; the
+    supervisors' group, known by its id from a setting, follows it too (for this process now,
+    for the others when they look, and after a restart). In the repository's transaction;
+    whether a unit's binding moved."""
+    moved = await repo.move_chat(channel, old, new)
+    await outbox.move_chat(repo.session, channel, old, new)
+    if old == services.supervisor_chat:
+        await repo.record_move(channel, old, new)
+        services.supervisors_moved(new)
+        log.warning(
+            "the supervisors' group %s became the supergroup %s: set SUPERVISOR_CHAT_ID=%s",
+            old,
+            new,
+            new,
+        )
+    return moved
 
 
 def queue_card(ctx: Ctx, ticket: Ticket, chat: str) -> None:

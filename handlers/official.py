@@ -26,7 +26,6 @@ from domain.photos import PhotoRejected
 from handlers import extension, notify, render, verdict
 from handlers.context import Ctx
 from handlers.photos import take_photo
-from storage import outbox
 from storage.models import MessageLink, Ticket
 
 log = logging.getLogger(__name__)
@@ -70,8 +69,9 @@ async def chat_moved(ctx: Ctx) -> None:
     new = ctx.event.extra.get("to")
     if not new:
         return
-    moved = await ctx.repo.move_chat(ctx.event.channel, ctx.event.chat_id, new)
-    await outbox.move_chat(ctx.repo.session, ctx.event.channel, ctx.event.chat_id, new)
+    moved = await notify.chat_moved(
+        ctx.repo, ctx.services, ctx.event.channel, ctx.event.chat_id, new
+    )
     await ctx.repo.commit()
     if moved:
         log.info("group %s became %s; its binding follows", ctx.event.chat_id, new)
@@ -232,7 +232,7 @@ async def may_act(ctx: Ctx, ticket: Ticket) -> bool:
     binding = await ctx.repo.binding(ctx.event.channel, ctx.event.chat_id)
     if binding is not None:
         chat_may = binding.unit_code == ticket.unit_code
-    elif ctx.event.chat_id == ctx.services.supervisor_chat:
+    elif await ctx.in_supervisors_chat():
         chat_may = await ctx.repo.unit_chat(ctx.event.channel, ticket.unit_code) is None
     else:
         chat_may = False

@@ -50,13 +50,15 @@ async def _scope(ctx: Ctx) -> Scope | None:
         await ctx.reply(ctx.t("stats-officials-only"))
         return None
     t = ctx.group_t()
-    if ctx.services.supervisor_chat is not None and ev.chat_id == ctx.services.supervisor_chat:
+    if ev.chat_id == ctx.services.supervisor_chat:
         return Scope(None, t)
     binding = await ctx.repo.binding(ev.channel, ev.chat_id)
-    if binding is None:
-        await ctx.reply(t("stats-group-not-bound"))
-        return None
-    return Scope(binding.unit_code, t)
+    if binding is not None:
+        return Scope(binding.unit_code, t)
+    if await ctx.in_supervisors_chat():  # it became a supergroup
+        return Scope(None, t)
+    await ctx.reply(t("stats-group-not-bound"))
+    return None
 
 
 async def handle(ctx: Ctx) -> None:

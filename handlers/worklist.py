@@ -19,7 +19,7 @@ async def handle(ctx: Ctx) -> None:
     ev = ctx.event
     t = ctx.group_t()
     binding = await ctx.repo.binding(ev.channel, ev.chat_id)
-    city = binding is None and ev.chat_id == ctx.services.supervisor_chat
+    city = binding is None and await ctx.in_supervisors_chat()
     if binding is None and not city:
         await ctx.reply(t("group-not-bound", chat=escape(ev.chat_id)))
         return

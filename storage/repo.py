@@ -61,6 +61,13 @@ def _record_handled(dialect: str) -> Executable:
     )
 
 
+def _moved_key(channel: str, chat_id: str) -> str:
+    key = f"moved:{channel}:{chat_id}"
+    if len(key) <= 32:  # Installation.name's size; a Telegram group's fits
+        return key
+    return "moved:" + hashlib.sha256(key.encode()).hexdigest()[:26]
+
+
 def _round_up(moment: datetime, step: timedelta) -> datetime:
     return _EPOCH + -((_EPOCH - moment) // step) * step
 
@@ -310,6 +317,21 @@ class Repository:
             .values(chat_id=new)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def record_move(self, channel: str, old: str, new: str) -> None:
+        """A group chat became a supergroup (``old`` -> ``new``): kept for the chats known by
+        their id outside the database (the supervisors', SUPERVISOR_CHAT_ID)."""
+        await self.session.merge(Installation(name=_moved_key(channel, old), value=new))
+
+    async def moved_to(self, channel: str, chat_id: str) -> str | None:
+        """The id ``chat_id`` has now, if it moved (record_move); None if it did not."""
+        current = None
+        for _ in range(5):  # a group migrates once; a chain is as far as anyone goes
+            row = await self.session.get(Installation, _moved_key(channel, current or chat_id))
+            if row is None:
+                break
+            current = row.value
+        return current
 
     async def unit_chat(self, channel: str, unit_code: str) -> str | None:
         """The chat bound to a unit (the latest binding, if an admin bound several)."""

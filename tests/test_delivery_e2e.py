@@ -188,6 +188,60 @@ async def test_a_summary_that_finds_its_group_lost_sends_its_cards_to_supervisor
     assert all(number in seen for number in numbers), (numbers, seen)
 
 
+def knows(world: World, supervisors: Any) -> None:
+    """The app's services know ``supervisors`` as the supervisors' group (SUPERVISOR_CHAT_ID)."""
+    object.__setattr__(world.app.services, "supervisor_chat", str(supervisors.id))
+
+
+async def supervisors_in_a_basic_group(world: World) -> tuple[Any, Any]:
+    """The supervisors' group a basic group (SUPERVISOR_CHAT_ID its id), Hoàn Kiếm without a
+    group of its own (its cards go to the supervisors), then the group upgraded: old, new."""
+    from storage.repo import Repository
+
+    basic = world.emu.add_group("Văn phòng UBND (nhóm thường)", supergroup=False)
+    world.emu.add_member(basic, world.admin, status="administrator")
+    world.emu.add_member(basic, world.official)
+    knows(world, basic)  # as if configured so
+    async with world.app.sessions() as session:
+        await Repository(session).unbind_chat("telegram", str(world.hoan_kiem.id))
+        await session.commit()
+    new = await world.emu.migrate_group(basic)
+    await world.settle()
+    return basic, new
+
+
+async def test_the_supervisors_group_upgraded_to_a_supergroup_keeps_its_part(
+    world: World,
+) -> None:
+    """SUPERVISOR_CHAT_ID, a setting, kept the old id: a card sent on there arrived in the
+    supergroup as "moved", without its buttons, and the group's commands were not its own."""
+    _, new = await supervisors_in_a_basic_group(world)
+    number = await world.report(photos=0)
+    card = await world.reply(new)
+    assert number in plain(card) and "✅ Tiếp nhận" in str(card.get("reply_markup"))
+    await world.press(world.official, card, "✅ Tiếp nhận")
+    assert "tiếp nhận" in plain(await world.reply(world.resident))
+
+
+async def test_another_process_learns_where_the_supervisors_group_went(world: World) -> None:
+    """The process that saw the group move records it: another, still knowing the old id,
+    finds the group's messages are the supervisors' all the same, and so does a new start."""
+    from bot.app import build_app
+    from tests.world import TOKEN
+
+    old, new = await supervisors_in_a_basic_group(world)
+    knows(world, old)  # as another process does: the old id
+    await world.say(world.admin, "/stats", chat=new)
+    assert "toàn thành phố" in plain(await world.reply(new))
+    assert world.app.services.supervisor_chat == str(new.id)
+    settings = world.app.settings.model_copy(update={"supervisor_chat_id": old.id})
+    started = await build_app(settings, token=TOKEN, schedule=False)
+    try:
+        assert started.services.supervisor_chat == str(new.id)
+    finally:
+        await started.close()
+
+
 async def test_a_backed_up_group_gets_one_summary_card(world: World) -> None:
     world.app.sender_stop.set()  # hold the sender while reports pile up
     await world.app.stop_sender()
