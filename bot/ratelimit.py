@@ -11,6 +11,7 @@ answers do not: it is counted (``spend``), so that notifications wait the longer
 from __future__ import annotations
 
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,50 +80,63 @@ class MemoryRateLimiter:
             window.append(now)
 
 
-# Fixed windows in Redis, checked and taken atomically for the bot and the group together;
-# limits of -1 take them unchecked (spend).
+# Sliding windows in Redis, as MemoryRateLimiter's: a sorted set of the moments messages went,
+# for the bot and for each group, checked and taken atomically for both; limits of -1 take
+# them unchecked (spend). Returns how long to wait, as text (Lua numbers reach Redis as
+# integers), "0" when a slot was taken.
 _RESERVE = """
-local bot = tonumber(redis.call('GET', KEYS[1]) or '0')
-local unchecked = ARGV[1] == '-1'
-if not unchecked and bot >= tonumber(ARGV[1]) then return {1, 0} end
-if KEYS[2] ~= '' then
-  local group = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if not unchecked and group >= tonumber(ARGV[2]) then return {2, 0} end
-  redis.call('INCR', KEYS[2])
-  redis.call('EXPIRE', KEYS[2], 120)
+local now = tonumber(ARGV[3])
+local checked = ARGV[1] ~= '-1'
+local wait = 0
+local function full(key, span, limit)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
+  if checked and redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + span - now)
+  end
 end
-redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], 5)
-return {0, 0}
+full(KEYS[1], 1, tonumber(ARGV[1]))
+if KEYS[2] ~= '' then full(KEYS[2], 60, tonumber(ARGV[2])) end
+if wait > 0 then return tostring(wait) end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('EXPIRE', KEYS[1], 2)
+if KEYS[2] ~= '' then
+  redis.call('ZADD', KEYS[2], now, ARGV[4])
+  redis.call('EXPIRE', KEYS[2], 61)
+end
+return '0'
 """
 
 
 class RedisRateLimiter:
-    """Fixed one-second and one-minute windows in Redis, shared by all workers."""
+    """Sliding windows in Redis, shared by all workers. Fixed windows let a group have its
+    20 a minute at :59.9 and 20 more at :00.1, and Telegram answered the second 20 with 429s
+    and long waits."""
 
-    def __init__(self, redis: Redis, limits: Limits, prefix: str = "phananh:rate") -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        limits: Limits,
+        prefix: str = "phananh:rate",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.redis = redis
         self.limits = limits
         self.prefix = prefix
+        self.clock = clock  # the workers' clocks, kept by NTP: a few ms apart at most
         self._script = redis.register_script(_RESERVE)
 
     async def reserve(self, chat_id: str, is_group: bool) -> float:
-        now = time.time()
-        verdict = await self._take(now, chat_id, is_group, checked=True)
-        if verdict == 0:
-            return 0.0
-        if verdict == 1:
-            return int(now) + 1 - now
-        return (int(now // 60) + 1) * 60 - now
+        return await self._take(chat_id, is_group, checked=True)
 
     async def spend(self, chat_id: str, is_group: bool) -> None:
-        await self._take(time.time(), chat_id, is_group, checked=False)
+        await self._take(chat_id, is_group, checked=False)
 
-    async def _take(self, now: float, chat_id: str, is_group: bool, *, checked: bool) -> int:
+    async def _take(self, chat_id: str, is_group: bool, *, checked: bool) -> float:
         keys = [
-            f"{self.prefix}:bot:{int(now)}",
-            f"{self.prefix}:group:{chat_id}:{int(now // 60)}" if is_group else "",
+            f"{self.prefix}:bot",
+            f"{self.prefix}:group:{chat_id}" if is_group else "",
         ]
         limits = [self.limits.per_second, self.limits.per_group_minute] if checked else [-1, -1]
-        verdict, _ = await self._script(keys=keys, args=limits)
-        return int(verdict)
+        wait = await self._script(keys=keys, args=[*limits, repr(self.clock()), uuid.uuid4().hex])
+        return float(wait)

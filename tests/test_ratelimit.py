@@ -83,6 +83,32 @@ async def on_redis(
         await redis.aclose()
 
 
+async def test_redis_windows_slide_as_the_memory_ones_do(tmp_path: Path) -> None:
+    """Fixed windows let a group have its messages of a minute at :59.9 and as many again at
+    :00.1, twice Telegram's limit; the memory limiter's windows slide, and so do these."""
+    backend = await prepare(tmp_path)
+    if backend.redis_url is None:
+        pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
+    from redis.asyncio import Redis
+
+    now = [1_800_000_059.9]  # a tenth of a second before a minute begins
+    redis = Redis.from_url(backend.redis_url)
+    try:
+        limiter = RedisRateLimiter(
+            redis,
+            Limits(per_second=1000, per_group_minute=2),
+            f"test:slide:{now[0]}",
+            lambda: now[0],
+        )
+        assert [await limiter.reserve("-1", True) for _ in range(2)] == [0.0, 0.0]
+        now[0] += 0.2  # the next minute
+        assert await limiter.reserve("-1", True) == pytest.approx(59.8)
+        now[0] += 59.8
+        assert await limiter.reserve("-1", True) == 0.0
+    finally:
+        await redis.aclose()
+
+
 async def test_redis_keeps_the_bot_a_second_and_a_group_a_minute(tmp_path: Path) -> None:
     assert await on_redis(tmp_path, "test:rate", limited) == EXPECTED
 
