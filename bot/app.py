@@ -172,6 +172,8 @@ async def build_app(
         from aiogram.fsm.storage.redis import RedisStorage
         from redis.asyncio import BlockingConnectionPool, Redis
 
+        from bot.redis_state import RenewedRedisIsolation
+
         # A blocking pool: a burst of updates waits for a free connection instead of failing
         # with "Too many connections" (a day-of-faults test lost 260 updates to that).
         pool = BlockingConnectionPool.from_url(
@@ -187,7 +189,7 @@ async def build_app(
             data_ttl=DRAFT_KEPT,
         )
         storage = redis_storage
-        events_isolation = events_isolation or redis_storage.create_isolation()
+        events_isolation = events_isolation or RenewedRedisIsolation(redis_storage)
         # Telegram's limits are each bot's own: a staging bot on this Redis counts apart.
         limiter = RedisRateLimiter(
             redis_storage.redis, limits, prefix=f"phananh:rate:{extract_bot_id(token)}"

@@ -20,9 +20,9 @@ downloads: the commit before the download leaves the handled mark out (make_rout
 photo's update is confirmed with the commit that keeps the photo.
 
 Two bounds keep one slow update from holding up the others, each letting it go (confirmed,
-and so not sent again after a crash): it is held at most :data:`HOLD_AT_MOST` (the longest a
-redelivered update waits for the lock of a worker that died: RedisEventIsolation's 60 s; a
-warning), and at most :data:`DONE_AT_MOST_BEHIND` updates already handled may be handed out
+and so not sent again after a crash): it is held at most :data:`HOLD_AT_MOST` (well past the
+longest a redelivered update waits for the lock of a worker that died, 15 s: bot.redis_state;
+a warning), and at most :data:`DONE_AT_MOST_BEHIND` updates already handled may be handed out
 again behind it (a getUpdates returns the oldest 100, and up to 48 more may be in hand: without
 a bound, the updates behind a slow one would take all the room, and new ones would wait for
 it). That one happens under load, when an update waits for its chat's earlier one or a backlog

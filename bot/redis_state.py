@@ -11,10 +11,22 @@ lie in different slots and a command over both is refused (CROSSSLOT).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 from aiogram.fsm.storage.base import StorageKey
-from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
+
+log = logging.getLogger(__name__)
+
+# How long a resident's lock outlives a worker that died holding it (the resident's next
+# update waits that long); a live worker renews it every third of it, however long its update.
+LOCK_TTL = 15.0  # seconds
 
 
 class RedisConversationState:
@@ -51,3 +63,37 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+class RenewedRedisIsolation(RedisEventIsolation):
+    """aiogram's RedisEventIsolation (one update of a resident at a time, across workers), with
+    the lock renewed while the update runs. aiogram's lasts 60 s, never renewed: an update
+    that took longer (a slow Telegram: each call may wait 60 s, and is retried) let another
+    worker handle the resident's next update beside it, racing on the draft, and then failed
+    on releasing a lock it no longer held. Renewed, the lock can be short: a worker that dies
+    keeps its residents waiting LOCK_TTL, not a minute."""
+
+    def __init__(self, storage: RedisStorage, ttl: float = LOCK_TTL) -> None:
+        super().__init__(storage.redis, storage.key_builder, {"timeout": ttl})
+        self.ttl = ttl
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
+        name = self.key_builder.build(key, "lock")
+        async with self.redis.lock(name=name, timeout=self.ttl, lock_class=Lock) as held:
+            renewing = asyncio.create_task(self._renew(held))
+            try:
+                yield None
+            finally:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
+
+    async def _renew(self, held: Lock) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            try:
+                await held.reacquire()
+            except LockError:  # lapsed all the same (this process stalled): said once
+                log.warning("a resident's lock %s lapsed while its update ran", held.name)
+                return

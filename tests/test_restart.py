@@ -118,7 +118,7 @@ async def test_card_waiting_when_the_bot_dies_is_delivered_after_restart(tmp_pat
 
 async def expire_dead_locks(backend: Backend) -> None:
     """The killed bot's Redis lock on the resident (aiogram's event isolation) would expire
-    in 60 s: gone now, as if that time had passed."""
+    in 15 s (bot.redis_state.LOCK_TTL): gone now, as if that time had passed."""
     if not backend.redis_url:
         return
     from redis.asyncio import Redis

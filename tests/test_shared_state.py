@@ -115,3 +115,43 @@ async def test_a_conversation_read_and_written_in_one_round_trip_is_aiograms_own
     finally:
         await storage.redis.delete(ours.state_key, ours.data_key)
         await storage.close()
+
+
+async def test_a_residents_lock_is_kept_however_long_their_update_runs(tmp_path: Path) -> None:
+    """Two workers' locks on one resident, made short here (0.6 s): an update that runs
+    longer (1.5 s: a slow Telegram) keeps it, and the other worker's update for the resident
+    waits for it. aiogram's lock lapsed after its time: both ran at once, racing on the draft,
+    and the slow one failed on releasing a lock it no longer held."""
+    import asyncio
+
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    from bot.redis_state import RenewedRedisIsolation
+
+    backend = await prepare(tmp_path)
+    if backend.redis_url is None:
+        pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
+    one, other = (RedisStorage.from_url(backend.redis_url) for _ in range(2))
+    first, second = (RenewedRedisIsolation(storage, ttl=0.6) for storage in (one, other))
+    resident = StorageKey(bot_id=333333333, chat_id=RESIDENT, user_id=RESIDENT)
+    inside: list[str] = []
+    together: list[bool] = []
+
+    async def slow() -> None:
+        async with first.lock(resident):
+            inside.append("slow")
+            await asyncio.sleep(1.5)
+            together.append(len(inside) > 1)
+            inside.remove("slow")
+
+    async def next_one() -> None:
+        await asyncio.sleep(0.2)
+        async with second.lock(resident):
+            together.append(len(inside) > 0)
+
+    try:
+        await asyncio.wait_for(asyncio.gather(slow(), next_one()), 10)
+    finally:
+        await one.close()
+        await other.close()
+    assert together == [False, False]
