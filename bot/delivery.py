@@ -370,8 +370,10 @@ class Sender:
             await self._later(session, row, deferred.seconds, None, count=False)
             return False
         except RetryAfter as flood:
+            # Not the message's failure: on a flood day it may meet many, and counted as
+            # failures they made it give up its place in its chat's order (HOLDS_ITS_PLACE).
             self.metrics.outbox_failed(row.kind, "throttled")
-            await self._later(session, row, flood.seconds, str(flood), count=True)
+            await self._later(session, row, flood.seconds, str(flood), count=False)
             return False
         except RecipientBlocked as blocked:
             await self._give_up(session, row, f"blocked: {blocked}")
@@ -435,7 +437,8 @@ class Sender:
     ) -> None:
         if count:
             row.attempts += 1
-            row.last_error = error[:500] if error else None
+        if error:
+            row.last_error = error[:500]
         row.next_attempt_at = self.clock() + timedelta(seconds=seconds)
         row.locked_until = None
         await session.commit()

@@ -82,6 +82,16 @@ async def test_flood_wait_is_honoured_and_nothing_is_lost(world: World) -> None:
     assert gap >= 1.5
 
 
+async def test_a_flood_wait_is_not_counted_as_the_messages_failure(world: World) -> None:
+    """A 429 says the bot sends too fast, not that the message is at fault: counted as a
+    failure, a few on a flood day made the message give up its place in its chat's order."""
+    first_id = await first_of_two(world, attempts=0)
+    world.emu.faults.fail_next("sendMessage", 429, retry_after=30)
+    assert await world.app.sender.run_once() == 0
+    (waiting,) = [row for row in await outbox_rows(world) if row.id == first_id]
+    assert waiting.attempts == 0 and "retry after 30" in (waiting.last_error or "")
+
+
 async def test_resident_who_blocked_the_bot_is_marked_and_not_retried(world: World) -> None:
     number = await world.report(photos=0)
     card = await world.reply(world.hoan_kiem)
