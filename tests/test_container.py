@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bot.settings import Settings
 
-DOCKERFILE = Path(__file__).resolve().parent.parent / "Dockerfile"
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = ROOT / "Dockerfile"
 
 
 def image_env() -> dict[str, str]:
@@ -32,3 +33,20 @@ def test_every_server_of_the_bot_listens_on_the_containers_interfaces() -> None:
         assert env.get(host.upper()) == "0.0.0.0", f"the image leaves {host.upper()} at 127.0.0.1"
         port = Settings.model_fields[host.removesuffix("_host") + "_port"].default
         assert port in exposed, f"the image does not expose {host.upper()}'s port {port}"
+
+
+def compose_service(name: str) -> str:
+    compose = (ROOT / "docker-compose.yml").read_text()
+    return compose.split(f"\n  {name}:\n", 1)[1].split("\n\n", 1)[0]
+
+
+def test_the_bot_container_stops_when_told_even_while_starting() -> None:
+    """Python as PID 1 ignores SIGTERM until a handler is set: an init must be PID 1."""
+    assert re.search(r"^    init: true$", compose_service("bot"), re.MULTILINE)
+
+
+def test_postgres_is_healthy_only_once_it_serves_over_tcp() -> None:
+    """The image's first start initialises the database on a server bound to its socket only:
+    pg_isready on the socket said "ready" before the server the bot connects to was up."""
+    check = re.search(r"test: \[(.*)\]", compose_service("postgres"))
+    assert check and '"pg_isready", "-h", "127.0.0.1"' in check.group(1)
