@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
-from html import escape
+from html import escape, unescape
 
 from domain import categories
 from domain.deadlines import HANOI
@@ -15,7 +16,8 @@ from locales import Translator
 from storage.models import Ticket, TicketEvent
 
 NOTE_SHOWN = 200  # characters of a note shown in a ticket's history
-HISTORY_SHOWN = 12  # events shown; with the description (2,000) this stays under 4,096
+HISTORY_SHOWN = 12  # events shown at most, the latest; fewer when they would not fit
+MESSAGE_MAX = 4096  # Telegram's limit on a message's text, counted once its HTML is read
 
 
 def when(moment: datetime) -> str:
@@ -68,7 +70,14 @@ def public_summary(t: Translator, ticket: Ticket, directory: Directory) -> str:
     )
 
 
-def history(t: Translator, events: Sequence[TicketEvent], directory: Directory) -> str:
+def shown_length(text: str) -> int:
+    """How long Telegram counts ``text``, HTML read: tags gone, entities one character each,
+    in UTF-16 code units (an emoji is two)."""
+    shown = unescape(re.sub(r"<[^>]*>", "", text))
+    return len(shown.encode("utf-16-le")) // 2
+
+
+def history(t: Translator, events: Sequence[TicketEvent], directory: Directory) -> list[str]:
     lines = []
     for ev in events:
         if ev.kind == "status" and ev.after:
@@ -87,23 +96,35 @@ def history(t: Translator, events: Sequence[TicketEvent], directory: Directory) 
             note = ev.note if len(ev.note) <= NOTE_SHOWN else ev.note[: NOTE_SHOWN - 1] + "…"
             line += ": " + escape(note)
         lines.append(f"• {when(ev.at)} — {line}")
-    return "\n".join(lines)
+    return lines
 
 
 def reporter_details(
     t: Translator, ticket: Ticket, events: Sequence[TicketEvent], directory: Directory
 ) -> str:
-    # Only the latest events when there are many: the whole must fit one message.
-    events = events[-HISTORY_SHOWN:]
-    return "\n".join(
-        [
-            public_summary(t, ticket, directory),
-            t("ticket-place", place=place_line(t, ticket, directory)),
-            t("ticket-description", description=escape(ticket.description)),
-            t("ticket-history"),
-            history(t, events, directory),
-        ]
+    """The ticket as its reporter sees it, in one message: the latest events of its history,
+    as many as fit beside a description of up to 2,000 characters (notes of 200 each: twelve
+    could not), the number of earlier ones said."""
+    head = [
+        public_summary(t, ticket, directory),
+        t("ticket-place", place=place_line(t, ticket, directory)),
+        t("ticket-description", description=escape(ticket.description)),
+        t("ticket-history"),
+    ]
+    lines = history(t, events, directory)
+    room = (
+        MESSAGE_MAX - shown_length("\n".join(head)) - shown_length(t("history-earlier", count=999))
     )
+    shown: list[str] = []
+    for line in reversed(lines[-HISTORY_SHOWN:]):
+        room -= shown_length(line) + 1
+        if room < 0:
+            break
+        shown.insert(0, line)
+    earlier = (
+        [t("history-earlier", count=len(lines) - len(shown))] if len(shown) < len(lines) else []
+    )
+    return "\n".join([*head, *earlier, *shown])
 
 
 def card(t: Translator, ticket: Ticket, directory: Directory, followers: int = 0) -> str:

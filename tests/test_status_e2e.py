@@ -53,3 +53,27 @@ async def test_my_tickets_lists_the_residents_own(world: World) -> None:
     assert first in listing and second in listing
     await world.say(world.stranger, "/my")
     assert "chưa gửi" in plain(await world.reply(world.stranger))
+
+
+async def test_the_status_of_a_long_ticket_with_much_history_fits_one_message(
+    world: World,
+) -> None:
+    """A description of 2,000 characters and eight long additions: twelve history lines and
+    the description were thought to fit Telegram's 4,096, and did not: the resident got the
+    generic error, and could never see the ticket again. The latest events that fit are
+    shown, and how many earlier ones there are."""
+    resident = world.resident
+    description = ("Nước ngập sâu trên đoạn phố, cống thoát bị tắc nhiều ngày. " * 40)[:2000]
+    number = await world.report(description=description, photos=0)
+    confirmation = world.emu.bot_messages(resident.id)[-1]
+    for i in range(8):
+        addition = f"Bổ sung {i}: " + "nước vẫn ngập, xe không đi được, " * 10
+        await world.say(resident, addition, reply_to=confirmation)
+        await world.reply(resident)
+    await world.settle()
+    world.emu.skip_bot_messages(resident)
+    await world.say(resident, f"/status {number}")
+    details = plain(await world.reply(resident))
+    assert number in details and "Bổ sung 7" in details  # the latest shown
+    assert "diễn biến trước đó" in details
+    assert len(details.encode("utf-16-le")) // 2 <= 4096
