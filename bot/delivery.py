@@ -563,6 +563,16 @@ class Sender:
     async def _text(self, session: AsyncSession, row: OutboxMessage) -> None:
         payload = row.payload
         purpose = str(payload.get("purpose") or "resident")
+        photo = payload.get("photo")
+        if photo and payload.get("caption"):  # one message: the photo, the text its caption
+            if "photo" not in row.progress:
+                await self._slot(session, row)
+                data = await self.services.media.get(str(photo))
+                pic = await self._channel(session).send_photo(
+                    row.chat_id, data, caption=str(payload["text"])
+                )
+                await self._step_done(session, row, "photo", [pic], purpose)
+            return
         if "text" not in row.progress:
             reply_to = None
             if payload.get("reply_to_card") and row.ticket_id is not None:
@@ -574,7 +584,6 @@ class Sender:
                 row.chat_id, str(payload["text"]), markup=_choices(payload), reply_to=reply_to
             )
             await self._step_done(session, row, "text", [sent], purpose)
-        photo = payload.get("photo")
         if photo and "photo" not in row.progress:
             await self._slot(session, row)  # first: it commits the text's progress
             data = await self.services.media.get(str(photo))

@@ -149,13 +149,17 @@ def queue_text(
     photo_key: str | None = None,
     choices: Sequence[Sequence[tuple[str, str]]] = (),
     reply_to_card: bool = False,
+    caption: bool = False,
 ) -> None:
     """One message for the outbox, committed with the change it reports: its text, then its
-    photo as a reply; ``choices`` are rows of (label, data) buttons; ``reply_to_card`` posts
-    it under the ticket's card in that chat; ``purpose`` is what the message link records."""
+    photo as a reply (``caption``: the text as the photo's caption, one message, for a short
+    text); ``choices`` are rows of (label, data) buttons; ``reply_to_card`` posts it under the
+    ticket's card in that chat; ``purpose`` is what the message link records."""
     payload: dict[str, object] = {"text": text, "purpose": purpose}
     if photo_key is not None:
         payload["photo"] = photo_key
+        if caption:
+            payload["caption"] = True
     if choices:
         payload["choices"] = [[[label, data] for label, data in row] for row in choices]
     if reply_to_card:
@@ -173,7 +177,13 @@ def queue_text(
 
 
 async def _to_resident(
-    ctx: Ctx, ticket: Ticket, text: str, chat: str, photo_key: str | None = None
+    ctx: Ctx,
+    ticket: Ticket,
+    text: str,
+    chat: str,
+    photo_key: str | None = None,
+    *,
+    caption: bool = False,
 ) -> None:
     queue_text(
         ctx,
@@ -183,6 +193,7 @@ async def _to_resident(
         is_group=False,
         purpose="resident",
         photo_key=photo_key,
+        caption=caption,
     )
 
 
@@ -236,15 +247,17 @@ async def tell_residents(
     photo_key: str | None = None,
     *,
     reporter_only: bool = False,
+    caption: bool = False,
 ) -> int:
     """Queue one message about the ticket for its reporter and each follower, each written
-    in their own language by ``compose``; how many were queued."""
+    in their own language by ``compose`` (``caption``: as the photo's caption, one message);
+    how many were queued."""
     told = 0
     for recipient in await residents_of(ctx, ticket):
         if reporter_only and recipient.follower:
             continue
         text = for_recipient(recipient, ticket, compose(recipient.t))
-        await _to_resident(ctx, ticket, text, recipient.chat, photo_key)
+        await _to_resident(ctx, ticket, text, recipient.chat, photo_key, caption=caption)
         told += 1
     return told
 

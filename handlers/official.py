@@ -31,6 +31,7 @@ from storage.models import MessageLink, Ticket
 log = logging.getLogger(__name__)
 
 INTERNAL_PREFIX = "!"
+INTERNAL, ANSWERED = "internal", "answered"  # what an album replying to a card was
 ANSWER_MAX = 3500
 _ID = re.compile(r"[0-9]{1,15}")  # ASCII digits only ("²".isdigit() is True), and a sane size
 ANSWERABLE = frozenset({"card", "card-photo", "card-pin", "resident-message"})
@@ -279,7 +280,14 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
     ticket = await ctx.repo.ticket(link.ticket_id)
     if ticket is None:
         return
-    if ev.text.lstrip().startswith(INTERNAL_PREFIX):
+    # An album comes as one reply per picture, its caption on one of them (the first): what
+    # the first said (internal, or an answer) holds for the rest, which have no words.
+    album = ev.album_id if ev.kind is Kind.PHOTO else None
+    seen = ctx.repo.album_on(link, album) if album is not None else None
+    if seen == INTERNAL or ev.text.lstrip().startswith(INTERNAL_PREFIX):
+        if album is not None and seen is None:
+            await ctx.repo.note_album(link, album, INTERNAL)
+            await ctx.repo.commit()
         return  # an internal remark (a text, or a photo's caption): it stays in the group
     if link.purpose == "prompt-done":
         if ev.kind is Kind.PHOTO and ev.album_id and ev.album_id == (link.extra or {}).get("album"):
@@ -301,6 +309,11 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
     if link.purpose in PROMPTS:
         await _prompt_answer(ctx, ticket, link)
         return
+    if seen == ANSWERED:
+        await _answer_rest(ctx, ticket)
+        return
+    if album is not None:
+        await ctx.repo.note_album(link, album, ANSWERED)
     await _answer_resident(ctx, ticket)
 
 
@@ -396,6 +409,19 @@ async def _offer_transfer_units(ctx: Ctx, ticket: Ticket) -> None:
         for u in found
     )
     await ctx.reply(t("transfer-pick-unit"), markup=Choices(rows), reply_to=ctx.event.message_id)
+
+
+async def _answer_rest(ctx: Ctx, ticket: Ticket) -> None:
+    """Another picture of an album that answered the resident: it goes to them as a picture
+    of that answer, without a heading of its own, and without another "sent" in the group."""
+    key = await _evidence(ctx, ticket)
+    if key is None:
+        return
+    number = render.number(ticket)
+    await notify.tell_residents(
+        ctx, ticket, lambda t: t("notify-answer-photo", number=number), key, caption=True
+    )
+    await ctx.repo.commit()
 
 
 async def _answer_resident(ctx: Ctx, ticket: Ticket) -> None:

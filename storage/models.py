@@ -241,7 +241,7 @@ class MessageLink(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
     # card, card-photo, card-pin, resident (a message to the resident), prompt-<action>
     purpose: Mapped[str] = mapped_column(String(32))
-    extra: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -564,6 +564,23 @@ class Repository:
             )
         )
 
+    @staticmethod
+    def album_on(link: MessageLink, album: str) -> str | None:
+        """What an album replying to the linked message was taken as (note_album), if seen."""
+        albums = (link.extra or {}).get("albums")
+        return albums.get(album) if isinstance(albums, dict) else None
+
+    async def note_album(self, link: MessageLink, album: str, taken_as: str) -> None:
+        """An album replying to the linked message was ``taken_as`` (its first picture, with
+        the caption): its other pictures are taken so too. The last ten are kept."""
+        albums = dict((link.extra or {}).get("albums") or {})
+        albums[album] = taken_as
+        extra = {**(link.extra or {}), "albums": dict(list(albums.items())[-10:])}
+        await self.session.execute(
+            update(MessageLink).where(MessageLink.id == link.id).values(extra=extra)
+        )
+        link.extra = extra  # as stored: the link may be read again in this update
+
     async def linked(self, channel: str, chat_id: str, message_id: str) -> MessageLink | None:
         return await self.session.scalar(
             select(MessageLink).where(

@@ -417,6 +417,41 @@ async def test_a_photo_with_an_internal_caption_stays_in_the_group(world: World)
     assert len(world.emu.bot_messages(world.resident.id)) == before
 
 
+async def test_an_album_with_an_internal_caption_stays_in_the_group(world: World) -> None:
+    """An album is one reply per picture, its caption on the first alone: the other pictures,
+    without words, went to the resident as answers of their own."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.settle()
+    before = len(world.emu.bot_messages(world.resident.id))
+    pictures = [jpeg(), jpeg(colour=(200, 10, 10)), jpeg(colour=(10, 200, 10))]
+    await world.emu.send_album(
+        world.official, pictures, chat=world.hoan_kiem, reply_to=card, caption="! ảnh nội bộ"
+    )
+    await world.settle()
+    assert len(world.emu.bot_messages(world.resident.id)) == before
+
+
+async def test_an_album_answering_a_card_is_one_answer_with_its_pictures(world: World) -> None:
+    """Its first picture, with the caption, is the answer; the others follow it as pictures
+    of that answer, and the group is told once that it went, not once a picture."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.settle()
+    resident_had = len(world.emu.bot_messages(world.resident.id))
+    group_had = len(world.emu.bot_messages(world.hoan_kiem.id))
+    pictures = [jpeg(), jpeg(colour=(200, 10, 10)), jpeg(colour=(10, 200, 10))]
+    await world.emu.send_album(
+        world.official, pictures, chat=world.hoan_kiem, reply_to=card, caption="Ảnh hôm nay."
+    )
+    await world.settle()
+    told = [plain(m) for m in world.emu.bot_messages(world.resident.id)[resident_had:]]
+    assert len(told) == 4, told  # the answer, its first picture, then two pictures
+    assert "Ảnh hôm nay." in told[0] and all("Ảnh kèm câu trả lời" in t for t in told[2:])
+    said = world.emu.bot_messages(world.hoan_kiem.id)[group_had:]
+    assert len(said) == 1, [plain(m) for m in said]
+
+
 async def test_strange_digits_in_button_data_are_refused_cleanly(world: World) -> None:
     number = await world.report(photos=0)
     card = await card_of(world, number)
