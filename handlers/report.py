@@ -354,6 +354,12 @@ async def _on_point(ctx: Ctx, draft: Draft, lat: float, lon: float) -> None:
     if code is None:
         await ctx.reply(ctx.t("report-place-outside"))
         return
+    if not _needs_place(draft):
+        # A procedure or an official's conduct has no place: the point (often the resident's
+        # home) only finds their ward, and is not kept, nor shown to any office as a pin.
+        draft.update(lat=None, lon=None, place_unit=code, address=None)
+        await _confirm_unit(ctx, draft)
+        return
     named = clean_text(ctx.event.text)[:ADDRESS_MAX] if ctx.event.kind is Kind.LOCATION else ""
     draft.update(lat=lat, lon=lon, place_unit=code, address=named or None)
     if await _offer_nearby(ctx, draft):

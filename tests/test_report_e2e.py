@@ -298,6 +298,33 @@ async def test_administrative_complaint_needs_no_pin(world: World) -> None:
     assert not [m for m in world.emu.messages(world.hoan_kiem.id) if m.get("venue")]
 
 
+async def test_a_location_shared_to_find_ones_ward_is_not_kept_nor_posted(
+    world: World,
+) -> None:
+    """For a complaint about an official's conduct the bot offers to find the resident's ward
+    from their location, often shared from home: it was kept on the ticket and posted as a
+    pin to the group of the very office complained about."""
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:conduct")
+    await world.reply(r)
+    await world.say(r, "Cán bộ tiếp dân quát nạt, không hướng dẫn thủ tục cho người dân.")
+    await world.press(r, await world.reply(r), "r:skip")
+    assert "nơi bạn ở" in plain(await world.reply(r))
+    await world.emu.send_location(r, 21.0300, 105.8530)  # home, in Hoàn Kiếm
+    _, confirm = await world.replies(r, 2)
+    assert "Phường Hoàn Kiếm" in plain(confirm)
+    await world.press(r, confirm, "r:ok")
+    await world.press(r, await world.reply(r), "r:submit")
+    await world.reply(r)
+    card = await world.reply(world.hoan_kiem)
+    assert "21.03" not in plain(card)
+    await world.settle()
+    assert not [m for m in world.emu.messages(world.hoan_kiem.id) if m.get("venue")]
+    async with world.app.sessions() as session:
+        ticket = await session.scalar(select(Ticket))
+        assert ticket is not None and ticket.latitude is None and ticket.longitude is None
+
+
 async def test_review_lets_the_resident_edit_the_description(world: World) -> None:
     r = world.resident
     review = await world.to_review(description="Mô tả đầu tiên, chưa đúng lắm.", photos=0)
