@@ -463,9 +463,13 @@ async def change(
 ) -> bool:
     """Apply one official action: check it, record it, tell the resident, refresh the cards."""
     t = ctx.group_t()
+    checked = ticket.unit_code  # the unit may_act let this chat act for
     fresh = await ctx.repo.ticket_fresh(ticket.id)
     assert fresh is not None
     ticket = fresh
+    if ticket.unit_code != checked:  # transferred meanwhile (while a photo downloaded)
+        await ctx.reply(t("not-your-unit"), reply_to=ctx.event.message_id)
+        return False
     try:
         done = apply(
             Status(ticket.status),
@@ -489,7 +493,7 @@ async def change(
         }
     # Two officials pressing at once: only the change made from the status both saw applies.
     if not await ctx.repo.change_status(
-        ticket, done.before, done.after, done.to_unit, now=now, extra=fresh_receipt
+        ticket, done.before, done.after, done.to_unit, now=now, extra=fresh_receipt, unit=checked
     ):
         current = await ctx.repo.ticket_fresh(ticket.id)
         assert current is not None

@@ -428,11 +428,13 @@ class Repository:
         *,
         now: datetime | None = None,
         extra: dict[str, object] | None = None,
+        unit: str | None = None,
     ) -> bool:
         """Move the ticket from ``before`` to ``after`` (and to another unit) only if it is
-        still in ``before``: a compare-and-set that works on SQLite and PostgreSQL alike.
-        False when someone else changed it first. The moments statistics need (first
-        received, last resolved, closed) are set here; ``extra`` sets further columns."""
+        still in ``before`` (and, given ``unit``, still that unit's): a compare-and-set that
+        works on SQLite and PostgreSQL alike. False when someone else changed it first. The
+        moments statistics need (first received, last resolved, closed) are set here;
+        ``extra`` sets further columns."""
         now = now or utcnow()
         values: dict[str, object] = {"status": after, "updated_at": now, **(extra or {})}
         if to_unit is not None:
@@ -450,9 +452,10 @@ class Repository:
             values["resolved_at"] = None
             values["resolve_minutes"] = None
             values["closed_at"] = None
+        same = [Ticket.unit_code == unit] if unit is not None else []
         result = await self.session.execute(
             update(Ticket)
-            .where(Ticket.id == ticket.id, Ticket.status == before)
+            .where(Ticket.id == ticket.id, Ticket.status == before, *same)
             .values(**values)
             .execution_options(synchronize_session=False)
         )

@@ -452,6 +452,41 @@ async def test_an_album_answering_a_card_is_one_answer_with_its_pictures(world: 
     assert len(said) == 1, [plain(m) for m in said]
 
 
+async def test_a_ticket_transferred_away_while_its_after_photo_downloads_is_not_resolved(
+    world: World,
+) -> None:
+    """The unit's right to act was checked before the after-photo's download, and the change
+    looked again only at the status: a transfer made meanwhile (transferred, from which a
+    resolution is allowed) let Hoàn Kiếm's official resolve Ba Đình's ticket."""
+    from tests.test_verdict_e2e import ticket_of
+    from tests.world import BA_DINH
+
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    await world.press(world.official, card, "🏁 Đã xử lý")
+    prompt = await world.reply(world.hoan_kiem)
+    world.emu.faults.set("download", delay=3.0)  # a slow download of the after-photo
+    await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=prompt, caption="Đã vá xong."
+    )
+    await world.emu.wait_until(lambda: bool(world.emu.calls_to("getFile")), 10, "no download")
+    await world.press(world.admin, card, "↪️ Chuyển đơn vị")  # meanwhile, to Ba Đình
+    ask = await world.reply(world.hoan_kiem)
+    await world.say(world.admin, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
+    await world.press(world.admin, await world.reply(world.hoan_kiem), "Phường Ba Đình")
+    reason = await world.reply(world.hoan_kiem)
+    await world.say(world.admin, "Thuộc phường Ba Đình.", chat=world.hoan_kiem, reply_to=reason)
+    await world.reply(world.ba_dinh)  # its card there
+    await world.settle()
+    world.emu.faults.clear()
+    ticket = await ticket_of(world, number)
+    assert (ticket.unit_code, ticket.status) == (BA_DINH, "transferred")
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)[-2:]]
+    assert any("không thuộc" in text for text in said), said
+
+
 async def test_strange_digits_in_button_data_are_refused_cleanly(world: World) -> None:
     number = await world.report(photos=0)
     card = await card_of(world, number)
