@@ -181,6 +181,11 @@ async def _aside(ctx: Ctx) -> bool:
 
 async def _global_button(ctx: Ctx) -> bool:
     data = ctx.event.button_data or ""
+    if data == "p:ok" and ctx.resident is not None and ctx.resident.privacy_seen:
+        step, _ = await ctx.state.get()
+        if step in report.STEPS:  # the notice's old button: the report being written stays
+            await ctx.answer_button(ctx.t("button-stale"))
+            return True
     if data in ("p:ok", "p:no", "f:yes", "f:no"):
         await ctx.answer_button()
         if data == "p:ok":
@@ -201,8 +206,18 @@ async def _global_button(ctx: Ctx) -> bool:
     if not data.startswith("m:"):
         return False
     await ctx.answer_button()
+    # A look aside keeps a report being written, as its command does (/my, /lang, /help).
+    if data == "m:my":
+        writing = await _aside(ctx)
+        await status.my_tickets(ctx)
+        if writing:
+            await ctx.reply(ctx.t("report-kept"))
+        return True
+    if data in ("m:help", "m:lang"):
+        await (menu.help_(ctx) if data == "m:help" else menu.ask_language(ctx))
+        return True
     step, _ = await ctx.state.get()
-    if step is not None and data != "m:help":
+    if step is not None:
         await ctx.state.clear()
         if step in report.STEPS:
             await ctx.reply(ctx.t("report-left"), markup=RemoveKeys())
@@ -210,10 +225,4 @@ async def _global_button(ctx: Ctx) -> bool:
         await report.start(ctx)
     elif data == "m:check":
         await status.ask_number(ctx)
-    elif data == "m:my":
-        await status.my_tickets(ctx)
-    elif data == "m:help":
-        await menu.help_(ctx)
-    elif data == "m:lang":
-        await menu.ask_language(ctx)
     return True

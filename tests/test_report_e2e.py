@@ -165,10 +165,48 @@ async def test_menu_button_leaves_the_wizard(world: World) -> None:
     _, menu = await world.replies(world.resident, 2)
     await world.press(world.resident, await world.open_report(world.resident), "r:cat:roads")
     await world.reply(world.resident)
-    await world.press(world.resident, menu, "m:my")
+    await world.press(world.resident, menu, "m:check")  # a question of its own: the report goes
     left, answer = await world.replies(world.resident, 2)
     assert "Đã dừng phản ánh" in plain(left)
-    assert "chưa gửi phản ánh nào" in plain(answer)
+    assert "gõ mã số phản ánh" in plain(answer)
+
+
+async def test_a_look_at_ones_tickets_from_the_menu_keeps_the_report_being_written(
+    world: World,
+) -> None:
+    """/my keeps the report being written; the menu's "My reports" dropped it."""
+    r = world.resident
+    await world.say(r, "/start")
+    _, menu = await world.replies(r, 2)
+    await world.press(r, await world.open_report(r), "r:cat:roads")
+    await world.reply(r)
+    await world.say(r, "Ổ gà lớn giữa đường, xe máy dễ ngã vào ban đêm.")
+    await world.reply(r)  # the photos asked for
+    await world.press(r, menu, "m:my")
+    answer, kept = await world.replies(r, 2)
+    assert "chưa gửi phản ánh nào" in plain(answer) and "vẫn được giữ" in plain(kept)
+    await world.emu.send_photo(r, jpeg())
+    assert "Đã nhận ảnh (1/5)" in plain(await world.reply(r))
+
+
+async def test_the_privacy_notices_old_button_keeps_the_report_being_written(
+    world: World,
+) -> None:
+    """'I agree' on the notice before a first report, pressed again mid-report (still on the
+    screen above), started a new report over the one being written, without a word."""
+    r = world.resident
+    await world.say(r, "/report")
+    notice = await world.reply(r)
+    await world.press(r, notice, "p:ok")
+    await world.press(r, await world.reply(r), "r:cat:roads")
+    await world.reply(r)
+    await world.say(r, "Ổ gà lớn giữa đường, xe máy dễ ngã vào ban đêm.")
+    await world.reply(r)  # the photos asked for
+    pressed = await world.emu.press(r, notice, "p:ok")
+    answer = await world.emu.wait_callback_answer(pressed)
+    assert "không còn dùng được" in answer.get("text", "")
+    await world.emu.send_photo(r, jpeg())
+    assert "Đã nhận ảnh (1/5)" in plain(await world.reply(r))
 
 
 async def test_unexpected_input_at_each_step_gets_a_reprompt(world: World) -> None:
