@@ -98,9 +98,13 @@ def ticket_cells(row: TicketRow, directory: Directory, lang: str) -> list[Cell]:
 
 
 def ranking_cells(
-    ranking: Sequence[UnitFigures], directory: Directory, lang: str
+    ranking: Sequence[UnitFigures], directory: Directory, lang: str, unit_code: str | None = None
 ) -> Iterable[list[Cell]]:
+    """The ranking's rows, each with its place; ``unit_code``: that unit's row alone (a unit's
+    group sees its own figures and its place, not the other units')."""
     for place, figures in enumerate(ranking, start=1):
+        if unit_code is not None and figures.unit_code != unit_code:
+            continue
         c = figures.counts
         unit = directory.get(figures.unit_code)
         rate = c.on_time_rate
@@ -173,9 +177,11 @@ async def export_ranking(
     fmt: Format,
     directory: Directory,
     lang: str,
+    unit_code: str | None = None,
 ) -> bytes:
     ranking = await stats.ranking(session, period, now)
-    return await write(fmt, RANKING_HEADER, rows_of(ranking_cells(ranking, directory, lang)))
+    cells = ranking_cells(ranking, directory, lang, unit_code)
+    return await write(fmt, RANKING_HEADER, rows_of(cells))
 
 
 def export_to_file(
@@ -218,6 +224,6 @@ async def _export(
         async with session_factory(engine)() as session:
             if what is What.TICKETS:
                 return await export_tickets(session, period, fmt, directory, "vi", unit_code)
-            return await export_ranking(session, period, now, fmt, directory, "vi")
+            return await export_ranking(session, period, now, fmt, directory, "vi", unit_code)
     finally:
         await engine.dispose()

@@ -265,7 +265,9 @@ async def _export(ctx: Ctx, scope: Scope) -> None:
             "export-tickets-caption", count=_number(t, found.received), period=period.label()
         )
     else:
-        data = await export.export_ranking(session, period, now, fmt, directory, t.lang)
+        data = await export.export_ranking(
+            session, period, now, fmt, directory, t.lang, scope.unit_code
+        )
         caption = t("export-ranking-caption", period=period.label())
     await ctx.channel.send_document(
         ctx.event.chat_id, data, export.filename(what, fmt, period), caption=caption

@@ -138,3 +138,13 @@ async def test_a_group_bound_to_no_unit_is_told_so(world: World) -> None:
     world.emu.add_member(stray, world.stranger)
     await world.say(world.stranger, "/stats", chat=stray)
     assert "chưa gắn với đơn vị nào" in plain(await world.reply(stray))
+
+
+async def test_a_units_group_exports_only_its_own_row_of_the_ranking(world: World) -> None:
+    """/stats in a unit's group shows its figures and its place; /export ranking sent there
+    gave every unit's figures."""
+    await some_tickets(world)
+    await world.say(world.other_official, "/export ranking 7", chat=world.ba_dinh)
+    sent = await world.reply(world.ba_dinh)
+    rows = list(csv.DictReader(io.StringIO(document_bytes(world, sent).decode("utf-8-sig"))))
+    assert [row["unit_code"] for row in rows] == [BA_DINH], rows
