@@ -11,6 +11,7 @@ ticket (Luhn mod 32 misses some swaps, such as 0 and Z). Reading accepts the loo
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -52,10 +53,17 @@ def normalise(typed: str) -> str | None:
     what a Vietnamese keyboard made of the letters (below) is undone."""
     wide_undone = unicodedata.normalize("NFKC", typed).upper()
     for keyboard in (TELEX, VNI):
-        as_typed = _unmark(wide_undone, keyboard)
-        cleaned = "".join(ch for ch in as_typed if ch.isalnum()).translate(_LOOKALIKES)
-        if is_valid(cleaned):
-            return cleaned
+        typings = [
+            "".join(ch for ch in as_typed if ch.isalnum()).translate(_LOOKALIKES)
+            for as_typed in _typings(wide_undone, keyboard)
+        ]
+        if is_valid(typings[0]):  # each tone typed right after its vowel
+            return typings[0]
+        valid = {typed for typed in typings[1:] if is_valid(typed)}
+        if len(valid) == 1:
+            return valid.pop()
+        if valid:
+            return None  # two numbers it could be: neither is named rather than the wrong one
         if wide_undone.isascii():
             break  # no marks: nothing for another keyboard to undo
     return None
@@ -88,18 +96,42 @@ VNI = Keyboard(
 )
 
 
-def _unmark(text: str, keyboard: Keyboard) -> str:
+_TYPINGS_AT_MOST = 64
+
+
+def _typings(text: str, keyboard: Keyboard) -> list[str]:
+    """What may have been typed to make ``text`` on ``keyboard``: each letter, its shape,
+    then its tone (Ệ is E E J in Telex, E 6 5 in VNI); a tone may also have been typed at
+    the end of the syllable, as most people do ("TANS" comes out as "TÁN"), so after any of
+    the letters that follow its vowel. The one typed right after the vowel comes first."""
     if text.isascii():
-        return text
-    out: list[str] = []
+        return [text]
+    letters: list[str] = []  # each character as typed, without its tone
+    tones: list[str] = []  # the tone key typed for it, if any
     for ch in text.replace("Đ", keyboard.d_bar):
         decomposed = unicodedata.normalize("NFD", ch)
         base, marks = decomposed[0], decomposed[1:]
-        out.append(base)
-        # Typed as the letter, its shape, then its tone: Ệ is E E J in Telex, E 6 5 in VNI.
-        out.extend(keyboard.shapes[m] or base for m in marks if m in keyboard.shapes)
-        out.extend(keyboard.tones[m] for m in marks if m in keyboard.tones)
-    return "".join(out)
+        shape = "".join(keyboard.shapes[m] or base for m in marks if m in keyboard.shapes)
+        letters.append(base + shape)
+        tones.append("".join(keyboard.tones[m] for m in marks if m in keyboard.tones))
+    places: list[list[int]] = []  # where each tone may have been typed: after which character
+    for i, tone in enumerate(tones):
+        after = [i]
+        if tone:
+            j = i + 1
+            while j < len(letters) and letters[j].isalpha():
+                after.append(j)
+                j += 1
+        places.append(after)
+    typings: list[str] = []
+    for chosen in itertools.islice(itertools.product(*places), _TYPINGS_AT_MOST):
+        out = [""] * len(letters)
+        for i, letter in enumerate(letters):
+            out[i] += letter
+        for i, tone in enumerate(tones):
+            out[chosen[i]] += tone
+        typings.append("".join(out))
+    return typings
 
 
 def display(normalised: str) -> str:

@@ -34,6 +34,16 @@ def test_what_a_telex_keyboard_made_of_the_letters_is_undone() -> None:
         assert tn.normalise(shown.lower()) == number, shown
 
 
+def test_a_telex_tone_typed_at_the_end_of_the_syllable_is_undone() -> None:
+    """Most people type a syllable's tone last: T A N S comes out as TÁN, X A M J as XẠM.
+    Only a tone typed right after its vowel was undone, and such numbers were not found."""
+    for body, typed_body in (("TANS2K", "TÁN2K"), ("XAMJ7P", "XẠM7P"), ("VETJ5K", "VẸT5K")):
+        number = body + tn.check_symbol(body)
+        shown = f"{typed_body}-{number[-1]}"
+        assert tn.normalise(shown) == number, shown
+        assert tn.normalise(shown.lower()) == number, shown
+
+
 def test_what_a_vni_keyboard_made_of_letters_and_digits_is_undone() -> None:
     """VNI types the marks with digits: A1 becomes Á, E65 Ệ, D9 Đ."""
     for body, typed_body in (("KA1XR4", "KÁXR4"), ("0D9E65", "0ĐỆ")):
