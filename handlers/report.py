@@ -188,12 +188,15 @@ async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
     caption: the photo is kept, and its caption, if it makes a description, is one."""
     ev = ctx.event
     album_seen = ev.album_id is not None and ev.album_id in draft["albums"]
-    if len(draft["photos"]) < MAX_PHOTOS and not await _keep_photo(ctx, draft):
+    full = len(draft["photos"]) >= MAX_PHOTOS  # this one is not kept: said so below
+    if not full and not await _keep_photo(ctx, draft):
         return
     text = clean_text(ev.text)  # the caption
     if DESCRIPTION_MIN <= len(text) <= DESCRIPTION_MAX:
         draft["description"] = text
-        if draft.pop("back", False):
+        # Back to the review at once, unless an album's other pictures are still to come:
+        # they go on arriving at the photos step (its Done leads back to the review).
+        if ev.album_id is None and draft.pop("back", False):
             await _go(ctx, REVIEW, draft)
             return
         await ctx.state.set(PHOTOS, draft)  # an album's other pictures go on arriving there
@@ -207,6 +210,8 @@ async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
         return  # said at the album's first picture
     if len(text) > DESCRIPTION_MAX:
         await ctx.reply(ctx.t("report-description-too-long", max=DESCRIPTION_MAX, length=len(text)))
+    elif full:
+        await ctx.reply(ctx.t("report-photo-not-kept", max=MAX_PHOTOS, min=DESCRIPTION_MIN))
     else:
         await ctx.reply(ctx.t("report-photo-before-description", min=DESCRIPTION_MIN))
 

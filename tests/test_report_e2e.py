@@ -363,6 +363,39 @@ async def test_a_location_shared_to_find_ones_ward_is_not_kept_nor_posted(
         assert ticket is not None and ticket.latitude is None and ticket.longitude is None
 
 
+async def test_an_album_captioned_with_the_new_description_keeps_all_its_pictures(
+    world: World,
+) -> None:
+    """From the review, "Description", then an album with the new description as caption:
+    its first picture took the report back to the review, where the others were dropped,
+    each with a reprompt. They now go on arriving at the photos step, whose Done leads back."""
+    r = world.resident
+    review = await world.to_review(photos=0)
+    await world.press(r, review, "r:edit:description")
+    await world.reply(r)  # the description asked again
+    new = "Ổ gà rất lớn ngay trước cổng trường, đã ba tuần chưa sửa."
+    pictures = [jpeg(colour=(10, 10, 10)), jpeg(colour=(100, 10, 10)), jpeg(colour=(10, 100, 10))]
+    await world.emu.send_album(r, pictures, caption=new)
+    taken = await world.reply(r)
+    await world.settle()
+    assert world.emu.bot_messages(r.id)[-1]["message_id"] == taken["message_id"]  # no reprompt
+    await world.press(r, taken, "r:done")
+    again = plain(await world.reply(r))
+    assert new in again and "Ảnh: 3" in again, again
+
+
+async def test_a_photo_beyond_the_limit_at_the_description_is_said_not_kept(
+    world: World,
+) -> None:
+    r = world.resident
+    review = await world.to_review(photos=5)
+    await world.press(r, review, "r:edit:description")
+    await world.reply(r)
+    await world.emu.send_photo(r, jpeg(colour=(1, 2, 3)))
+    said = plain(await world.reply(r))
+    assert "không được lưu" in said and not said.startswith("Đã nhận ảnh"), said
+
+
 async def test_review_lets_the_resident_edit_the_description(world: World) -> None:
     r = world.resident
     review = await world.to_review(description="Mô tả đầu tiên, chưa đúng lắm.", photos=0)
