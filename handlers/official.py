@@ -140,6 +140,9 @@ async def _do_bind(ctx: Ctx, code: str) -> None:
     # The unit's open tickets come along: their cards are posted here (a summary if many).
     waiting = await ctx.repo.open_tickets(code)
     for ticket in waiting:
+        # The copies elsewhere (the supervisors', while the unit had no group) are redrawn
+        # as moved here, without their buttons, before the new card is queued.
+        await notify.refresh_cards(ctx, ticket)
         notify.queue_card(ctx, ticket, ctx.event.chat_id)
     await ctx.repo.commit()
     text = t("bound", unit=render.unit_name(ctx.services.directory, code, t.lang))

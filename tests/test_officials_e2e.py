@@ -499,7 +499,7 @@ async def test_strange_digits_in_button_data_are_refused_cleanly(world: World) -
 async def test_binding_a_group_brings_the_units_open_tickets(world: World) -> None:
     # Văn Miếu - Quốc Tử Giám has no group yet: its ticket goes to the supervisors.
     number = await world.report(photos=0, place=(21.0293, 105.8356))
-    await world.reply(world.supervisor)
+    held = await world.reply(world.supervisor)
     group = world.emu.add_group("UBND phường Văn Miếu - Quốc Tử Giám")
     world.emu.add_member(group, world.admin, status="administrator")
     await world.say(world.admin, "/bind 00226", chat=group)
@@ -507,6 +507,11 @@ async def test_binding_a_group_brings_the_units_open_tickets(world: World) -> No
     assert "1 phản ánh chưa xử lý xong" in plain(bound)
     card = await world.reply(group)
     assert number in plain(card) and "✅ Tiếp nhận" in buttons(card)
+    # The supervisors' copy is redrawn as moved, without the buttons that now answer "not
+    # your unit" (it said "no group yet" and kept them).
+    await world.settle()
+    left = world.emu.message(world.supervisor.id, held["message_id"])
+    assert "chưa có nhóm" not in plain(left) and buttons(left) == [], plain(left)
 
 
 async def test_a_reply_about_a_ticket_reaches_the_unit_even_with_a_draft_open(
