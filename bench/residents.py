@@ -209,17 +209,21 @@ class Town:
         return self.emu.add_user(f"Cư dân {self.count}", language_code="vi")
 
 
-def button(record: MessageRecord, data: str) -> dict[str, Any]:
-    """The message to press ``data`` on, checked to carry that button."""
+def button(record: MessageRecord, data: str) -> tuple[dict[str, Any], str]:
+    """The message to press ``data`` on, checked to carry that button, and the button's
+    data: ``data`` itself, or ``data`` and what it names (r:ok:00070 for r:ok)."""
     markup = record.data.get("reply_markup") or {}
-    datas = [b.get("callback_data") for row in markup.get("inline_keyboard", []) for b in row]
-    if data not in datas:
+    datas = [str(b.get("callback_data")) for row in markup.get("inline_keyboard", []) for b in row]
+    named = [d for d in datas if d.startswith(data + ":")]
+    found = data if data in datas else (named[0] if len(named) == 1 else None)
+    if found is None:
         raise AssertionError(f"no button {data!r} under {record.summary()}; buttons: {datas}")
-    return {"chat": {"id": record.chat_id}, "message_id": record.message_id}
+    return {"chat": {"id": record.chat_id}, "message_id": record.message_id}, found
 
 
 async def press(town: Town, user: EmuUser, record: MessageRecord, data: str) -> None:
-    await town.emu.press(user, button(record, data), data, check=False)
+    message, found = button(record, data)
+    await town.emu.press(user, message, found, check=False)
 
 
 async def open_report(town: Town, user: EmuUser) -> MessageRecord:

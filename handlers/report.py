@@ -433,13 +433,19 @@ async def _confirm_unit(ctx: Ctx, draft: Draft, *, acknowledged: bool = False) -
         text += "\n" + ctx.t("report-unit-approximate")
     if not acknowledged:
         await ctx.reply(ctx.t("report-place-received"), markup=RemoveKeys())
-    await ctx.reply(text, markup=_unit_choices(ctx))
+    await ctx.reply(text, markup=_unit_choices(ctx, draft))
 
 
-def _unit_choices(ctx: Ctx) -> Choices:
+# A yes pressed under an older question (a place sent since found another unit, another
+# report nearby) is about what that question named: its buttons name it (r:ok:<unit>,
+# r:near:follow:<ticket>), and a press under an older one is not taken for the current.
+# Buttons sent before they named it (r:ok) are taken for the current question.
+
+
+def _unit_choices(ctx: Ctx, draft: Draft) -> Choices:
     return Choices(
         (
-            (Button(ctx.t("button-unit-yes"), "r:ok"),),
+            (Button(ctx.t("button-unit-yes"), f"r:ok:{draft['unit']}"),),
             (Button(ctx.t("button-unit-other"), "r:other"),),
         )
     )
@@ -448,7 +454,7 @@ def _unit_choices(ctx: Ctx) -> Choices:
 async def _on_unit_confirm(ctx: Ctx, draft: Draft, data: str) -> None:
     # A yes or a no typed instead of pressed ("đúng rồi", "không") is the button's answer.
     typed = yes_or_no(ctx.event.text) if ctx.event.kind is Kind.TEXT else None
-    if data == "r:ok" or typed is True:
+    if data in ("r:ok", f"r:ok:{draft['unit']}") or typed is True:
         await ctx.answer_button()
         await _go(ctx, REVIEW, draft)
     elif data == "r:other" or typed is False:
@@ -459,7 +465,7 @@ async def _on_unit_confirm(ctx: Ctx, draft: Draft, data: str) -> None:
         await _on_place(ctx, draft, data)
     else:
         await _stale_button(ctx)
-        await ctx.reply(ctx.t("reprompt-unit-confirm"), markup=_unit_choices(ctx))
+        await ctx.reply(ctx.t("reprompt-unit-confirm"), markup=_unit_choices(ctx, draft))
 
 
 async def _on_unit_search(ctx: Ctx, draft: Draft, data: str) -> None:
@@ -512,25 +518,27 @@ async def _offer_nearby(ctx: Ctx, draft: Draft) -> bool:
     if len(near) > 1:
         text += "\n" + t("report-nearby-more", count=len(near) - 1)
     await ctx.reply(t("report-place-received"), markup=RemoveKeys())
-    await ctx.reply(text, markup=_nearby_choices(ctx))
+    await ctx.reply(text, markup=_nearby_choices(ctx, draft))
     return True
 
 
-def _nearby_choices(ctx: Ctx) -> Choices:
+def _nearby_choices(ctx: Ctx, draft: Draft) -> Choices:
+    offered = draft.get("offered")
     return Choices(
         (
-            (Button(ctx.t("button-nearby-follow"), "r:near:follow"),),
-            (Button(ctx.t("button-nearby-new"), "r:near:new"),),
+            (Button(ctx.t("button-nearby-follow"), f"r:near:follow:{offered}"),),
+            (Button(ctx.t("button-nearby-new"), f"r:near:new:{offered}"),),
             (Button(ctx.t("button-cancel"), "r:cancel"),),
         )
     )
 
 
 async def _on_nearby(ctx: Ctx, draft: Draft, data: str) -> None:
-    if data == "r:near:follow":
+    offered = draft.get("offered")
+    if data in ("r:near:follow", f"r:near:follow:{offered}"):
         await ctx.answer_button()
         await _follow(ctx, draft)
-    elif data == "r:near:new":
+    elif data in ("r:near:new", f"r:near:new:{offered}"):
         await ctx.answer_button()
         offered = draft.pop("offered", None)
         if offered is not None:  # not offered again if the same place is sent again
@@ -540,7 +548,7 @@ async def _on_nearby(ctx: Ctx, draft: Draft, data: str) -> None:
         await _on_place(ctx, draft, data)  # another place instead of an answer: take it
     else:
         await _stale_button(ctx)
-        await ctx.reply(ctx.t("reprompt-nearby"), markup=_nearby_choices(ctx))
+        await ctx.reply(ctx.t("reprompt-nearby"), markup=_nearby_choices(ctx, draft))
 
 
 async def _follow(ctx: Ctx, draft: Draft) -> None:

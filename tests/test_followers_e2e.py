@@ -193,6 +193,30 @@ async def test_send_a_new_one_anyway_makes_a_second_ticket(world: World) -> None
     assert "người theo dõi" not in plain(card_now(world, card))
 
 
+async def test_follow_under_an_older_offer_is_not_taken_for_the_current_one(
+    world: World,
+) -> None:
+    """Two reports nearby, offered one after the other as the resident moved the pin: "Follow"
+    pressed under the first followed the second, which they had not read."""
+    from tests.world import BA_DINH_SQUARE
+
+    lake = await world.report(world.stranger, photos=0)
+    square = await world.report(world.stranger, photos=0, place=BA_DINH_SQUARE)
+    await world.settle()
+    resident = world.resident
+    first = await to_place(world, resident)
+    assert offered(first) and lake in plain(first)
+    await world.emu.send_location(resident, BA_DINH_SQUARE[0] + 0.0001, BA_DINH_SQUARE[1])
+    _, second = await world.replies(resident, 2)
+    assert offered(second) and square in plain(second)
+    pressed = await world.press(resident, first, FOLLOW)
+    answer = await world.emu.wait_callback_answer(pressed)
+    assert "không còn dùng được" in answer.get("text", "")
+    again = await world.reply(resident)  # the current offer, asked again
+    assert offered(again)
+    assert await count(world, Follower) == 0
+
+
 async def test_place_sent_again_after_sending_anyway_is_not_offered_twice(world: World) -> None:
     await world.report(photos=0)
     offer = await to_place(world, world.stranger)

@@ -301,6 +301,34 @@ async def test_resident_corrects_the_unit_found(world: World) -> None:
     assert "Cống bị tắc" in plain(card)
 
 
+async def test_a_yes_under_an_older_unit_question_is_not_taken_for_the_current_one(
+    world: World,
+) -> None:
+    """A place sent again found another unit: "Yes" pressed under the first question
+    confirmed the second unit, which the resident had not read."""
+    from tests.world import HOAN_KIEM_LAKE
+
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:roads")
+    await world.reply(r)
+    await world.say(r, "Ổ gà lớn giữa đường, xe máy dễ ngã vào ban đêm.")
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)  # the place asked for
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, first = await world.replies(r, 2)
+    assert "Hoàn Kiếm" in plain(first)
+    await world.emu.send_location(r, *BA_DINH_SQUARE)
+    _, second = await world.replies(r, 2)
+    assert "Ba Đình" in plain(second)
+    pressed = await world.press(r, first, "r:ok")
+    assert "không còn dùng được" in (await world.emu.wait_callback_answer(pressed)).get("text", "")
+    again = await world.reply(r)  # the current question, asked again
+    assert "r:ok" in str(again.get("reply_markup"))
+    await world.press(r, again, "r:ok")
+    review = plain(await world.reply(r))
+    assert "Ba Đình" in review.split("Đơn vị xử lý:")[-1], review
+
+
 async def test_a_yes_or_no_typed_at_the_unit_question_answers_it(world: World) -> None:
     """Asked whether the unit found is right, many type their answer instead of pressing a
     button: "Đúng rồi" goes on to the review, "không" to choosing another unit, rather than

@@ -645,14 +645,20 @@ class BotAPIEmulator(World):
 
     async def press(self, user: EmuUser, message: JSON, data: str, *, check: bool = True) -> str:
         """The user presses an inline button with ``callback_data == data``; returns the
-        callback query id. With ``check`` the button must be on the message."""
+        callback query id. With ``check`` the button must be on the message; a button whose
+        data is ``data`` and what names the thing it is about (``r:ok`` for ``r:ok:00070``)
+        is pressed too, when it is the message's only such button."""
         chat_id = int(message["chat"]["id"])
         record = self.record(chat_id, int(message["message_id"]))
         if record is None or record.deleted:
             raise ValueError(f"no message {message.get('message_id')} in chat {chat_id}")
         if check:
             buttons = _inline_buttons(record.data)
-            if data not in {b.get("callback_data") for b in buttons}:
+            datas = {str(b.get("callback_data")) for b in buttons}
+            named = [d for d in datas if d.startswith(data + ":")]
+            if data not in datas and len(named) == 1:
+                data = named[0]
+            if data not in datas:
                 raise AssertionError(
                     f"message #{record.message_id} in chat {chat_id} has no button with "
                     f"callback_data {data!r}; its buttons: "
