@@ -96,6 +96,19 @@ VNI = Keyboard(
 )
 
 
+def find_in(text: str) -> str | None:
+    """The number in a text that holds one: the whole, or the part that makes a number (a
+    line pasted from the confirmation, "Mã số: ABCD-EFG"); None when no part does, or two
+    different ones do."""
+    whole = normalise(text)
+    if whole is not None:
+        return whole
+    words = text.replace(":", " ").split()
+    parts = [*words, *(" ".join(pair) for pair in itertools.pairwise(words))]
+    found = {number for part in parts if (number := normalise(part)) is not None}
+    return found.pop() if len(found) == 1 else None
+
+
 _TYPINGS_AT_MOST = 64
 
 

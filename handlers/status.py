@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from bot.channels.base import Kind
-from domain.ticket_numbers import normalise
+from domain.ticket_numbers import find_in
 from handlers import render
 from handlers.context import Ctx
 from storage import followers
@@ -32,7 +32,7 @@ async def show(ctx: Ctx, typed: str) -> None:
     if not typed:
         await ask_number(ctx)
         return
-    number = normalise(typed)
+    number = find_in(typed)
     ticket = await ctx.repo.ticket_by_number(number) if number else None
     if ticket is None:
         await ctx.reply(ctx.t("status-not-found", typed=escape(typed[:40])))

@@ -81,3 +81,18 @@ def test_swapped_neighbours_are_not_found() -> None:
 def test_too_short_or_foreign_input_is_not_a_number() -> None:
     for typed in ("", "ABC", "ABCD-EFGH-1", "ÀBCD-EFG", "UUUU-UUU", "WWWW-WWW", "12345678"):
         assert tn.normalise(typed) is None
+
+
+def test_a_number_is_found_in_a_line_pasted_from_the_confirmation() -> None:
+    """Copying a message in Telegram copies all of it: "Mã số: ABCD-EFG" was not found."""
+    number = tn.new_number()
+    shown = tn.display(number)
+    for pasted in (
+        f"Mã số: {shown}",
+        f"mã số {shown.lower()} ạ",
+        f"Mã số: {shown[:4]} {shown[5:]}",
+    ):
+        assert tn.find_in(pasted) == number, pasted
+    assert tn.find_in("Mã số của tôi là gì?") is None
+    other = tn.display(tn.new_number())
+    assert tn.find_in(f"{shown} hay {other}") is None  # two: neither
