@@ -172,20 +172,25 @@ async def test_a_group_that_takes_no_photos_keeps_its_cards(world: World) -> Non
     assert not world.emu.bot_messages(world.supervisor.id)
 
 
+async def backed_up(world: World, count: int) -> list[str]:
+    """``count`` reports for Hoàn Kiếm (the sender stopped: their cards wait); their numbers."""
+    return [
+        await world.report(
+            world.resident if i < 4 else world.stranger,  # within each one's hourly limit
+            photos=0,
+            description=f"Rác tồn đọng ở ngõ số {i} nhiều ngày.",
+        )
+        for i in range(count)
+    ]
+
+
 async def test_a_summary_that_finds_its_group_lost_sends_its_cards_to_supervisors(
     world: World,
 ) -> None:
     """A backed-up group's cards are replaced by one summary: when that summary found the
     group lost (the bot removed), the cards it had replaced went nowhere."""
     await world.app.stop_sender()
-    numbers = [
-        await world.report(
-            world.resident if i < 4 else world.stranger,  # within each one's hourly limit
-            photos=0,
-            description=f"Rác tồn đọng ở ngõ số {i} nhiều ngày.",
-        )
-        for i in range(6)
-    ]
+    numbers = await backed_up(world, 6)
     await world.app.sender.run_once()  # the summary replaces the cards; it is due next round
     world.emu.faults.fail_next(
         "sendMessage", 403, description="Forbidden: bot was kicked from the supergroup chat"
@@ -255,15 +260,8 @@ async def test_another_process_learns_where_the_supervisors_group_went(world: Wo
 async def test_a_backed_up_group_gets_one_summary_card(world: World) -> None:
     world.app.sender_stop.set()  # hold the sender while reports pile up
     await world.app.stop_sender()
-    numbers = [
-        # Each resident has their number at once (delivered by the update, not the sender).
-        await world.report(
-            world.resident if i < 4 else world.stranger,  # within each one's hourly limit
-            photos=0,
-            description=f"Rác tồn đọng ở ngõ số {i} nhiều ngày.",
-        )
-        for i in range(7)
-    ]
+    # Each resident has their number at once (delivered by the update, not the sender).
+    numbers = await backed_up(world, 7)
     await world.settle()
     async with world.app.sessions() as session:
         tickets = (await session.scalars(select(Ticket).order_by(Ticket.id))).all()

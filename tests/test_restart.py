@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sqlite3
+from asyncio.subprocess import Process
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -33,6 +34,18 @@ async def up_to_the_description(emu: BotAPIEmulator, resident: EmuUser) -> None:
     await emu.wait_bot_messages(resident)
 
 
+async def up_to_the_photos(emu: BotAPIEmulator, resident: EmuUser) -> None:
+    """Up to the description, which the resident then gives: the bot asks for photos, and
+    has nothing more to do."""
+    await up_to_the_description(emu, resident)
+    await emu.send_text(resident, DESCRIPTION)
+    await emu.wait_bot_messages(resident)
+    await emu.settle(quiet=0.3)
+
+
+DESCRIPTION = "Ổ gà sâu trước số 7 Hàng Bài."
+
+
 async def test_bot_killed_mid_report_continues_after_restart(tmp_path: Path) -> None:
     backend = await prepare(tmp_path)
     data_dir = tmp_path / "data"
@@ -41,10 +54,7 @@ async def test_bot_killed_mid_report_continues_after_restart(tmp_path: Path) -> 
         resident = emu.add_user("Lan", language_code="vi")
         bot = await start_bot(emu, backend, data_dir)
         try:
-            await up_to_the_description(emu, resident)
-            await emu.send_text(resident, "Ổ gà sâu trước số 7 Hàng Bài.")
-            await emu.wait_bot_messages(resident)
-            await emu.settle(quiet=0.3)
+            await up_to_the_photos(emu, resident)
         finally:
             bot.send_signal(signal.SIGKILL)
             await bot.wait()
@@ -59,7 +69,7 @@ async def test_bot_killed_mid_report_continues_after_restart(tmp_path: Path) -> 
             _, confirm = await emu.wait_bot_messages(resident, count=2)
             await emu.press(resident, confirm, "r:ok")
             (review,) = await emu.wait_bot_messages(resident)
-            assert "Ổ gà sâu trước số 7 Hàng Bài." in review["text"]
+            assert DESCRIPTION in review["text"]
             await emu.press(resident, review, "r:submit")
             (done,) = await emu.wait_bot_messages(resident)
             assert "Đã nhận phản ánh" in done["text"]
@@ -129,6 +139,26 @@ async def expire_dead_locks(backend: Backend) -> None:
             await redis.delete(key)
 
 
+async def killed_after_the_next_poll(emu: BotAPIEmulator, bot: Process) -> None:
+    """SIGKILL once the bot has asked Telegram for the next updates, the one in hand not
+    yet stored (aiogram's polling confirmed it so)."""
+    polled = emu.poll_generation
+    await emu.wait_until(lambda: emu.poll_generation > polled, 10, "no poll")
+    await killed(bot)
+
+
+async def killed(bot: Process) -> None:
+    if bot.returncode is None:
+        bot.send_signal(signal.SIGKILL)
+        await bot.wait()
+
+
+async def restarted(emu: BotAPIEmulator, backend: Backend, data_dir: Path) -> Process:
+    """The bot started again after a kill, its lock on the resident gone as if expired."""
+    await expire_dead_locks(backend)
+    return await start_bot(emu, backend, data_dir)
+
+
 @contextlib.asynccontextmanager
 async def writes_held(backend: Backend) -> AsyncIterator[None]:
     """Another connection holds what an update's first write needs, until the block ends:
@@ -167,20 +197,13 @@ async def test_update_in_flight_when_the_bot_is_killed_is_handled_after_restart(
             await up_to_the_description(emu, resident)
             await emu.settle(quiet=0.3)
             async with writes_held(backend):
-                await emu.send_text(resident, "Ổ gà sâu trước số 7 Hàng Bài.")
+                await emu.send_text(resident, DESCRIPTION)
                 await emu.wait_until(lambda: emu.undelivered_count == 0, 10, "not fetched")
-                fetched_at = emu.poll_generation
-                # The bot has asked for the next updates while this one waits for the database.
-                await emu.wait_until(lambda: emu.poll_generation > fetched_at, 10, "no poll")
-                bot.send_signal(signal.SIGKILL)
-                await bot.wait()
+                await killed_after_the_next_poll(emu, bot)  # the update waits for the database
         finally:
-            if bot.returncode is None:
-                bot.send_signal(signal.SIGKILL)
-                await bot.wait()
+            await killed(bot)
         assert not emu.bot_messages(resident)[3:]
-        await expire_dead_locks(backend)
-        bot = await start_bot(emu, backend, data_dir)
+        bot = await restarted(emu, backend, data_dir)
         try:
             (photos,) = await emu.wait_bot_messages(resident, timeout=30)
             assert photos["text"].startswith(translator("vi")("report-ask-photo", max=5)[:40])
@@ -201,26 +224,16 @@ async def test_photo_downloading_when_the_bot_is_killed_is_taken_after_restart(
         resident = emu.add_user("Lan", language_code="vi")
         bot = await start_bot(emu, backend, data_dir)
         try:
-            await up_to_the_description(emu, resident)
-            await emu.send_text(resident, "Ổ gà sâu trước số 7 Hàng Bài.")
-            await emu.wait_bot_messages(resident)
-            await emu.settle(quiet=0.3)
+            await up_to_the_photos(emu, resident)
             emu.faults.set("download", delay=5.0)  # a slow link
             await emu.send_photo(resident, jpeg())
             await emu.wait_until(lambda: bool(emu.calls_to("getFile")), 10, "no getFile")
-            polled = emu.poll_generation
-            # The bot has asked for the next updates while the photo downloads.
-            await emu.wait_until(lambda: emu.poll_generation > polled, 10, "no poll")
-            bot.send_signal(signal.SIGKILL)
-            await bot.wait()
+            await killed_after_the_next_poll(emu, bot)  # the photo downloads
         finally:
-            if bot.returncode is None:
-                bot.send_signal(signal.SIGKILL)
-                await bot.wait()
+            await killed(bot)
         assert not emu.bot_messages(resident)[4:]
         emu.faults.clear()
-        await expire_dead_locks(backend)
-        bot = await start_bot(emu, backend, data_dir)
+        bot = await restarted(emu, backend, data_dir)
         try:
             (ack,) = await emu.wait_bot_messages(resident, timeout=30)
             assert "Đã nhận ảnh (1/5)" in ack["text"]
