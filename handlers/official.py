@@ -20,6 +20,7 @@ from domain.lifecycle import (
     NoteRequired,
     PhotoRequired,
     Status,
+    allowed_actions,
     apply,
 )
 from domain.photos import PhotoRejected
@@ -201,8 +202,13 @@ async def _button(ctx: Ctx) -> None:
         await ctx.answer_button()
         await change(ctx, ticket, action, note=None)
         return
-    # Actions that need words: ask for them as a reply, so the answer cannot go astray.
+    # Actions that need words: ask for them as a reply, so the answer cannot go astray;
+    # not for one the ticket's status no longer allows (a card not yet redrawn): its words,
+    # and the after-photo kept with the ticket, would come for nothing.
     await ctx.answer_button()
+    if action not in allowed_actions(Status(ticket.status)):
+        await ctx.reply(_refusal(ctx, ActionNotAllowed(action, Status(ticket.status)), ticket))
+        return
     purpose = "prompt-transfer-unit" if action is Action.TRANSFER else f"prompt-{action}"
     prompt = await ctx.reply(
         t(f"ask-{purpose}", number=render.number(ticket)),

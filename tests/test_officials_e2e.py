@@ -487,6 +487,23 @@ async def test_a_ticket_transferred_away_while_its_after_photo_downloads_is_not_
     assert any("không thuộc" in text for text in said), said
 
 
+async def test_a_stale_cards_button_opens_no_prompt_for_an_action_no_longer_allowed(
+    world: World,
+) -> None:
+    """A card not yet redrawn still offers Reject on a resolved ticket: the prompt opened, the
+    official wrote the reason (or sent a photo, kept with the ticket) and only then heard it
+    could not be done."""
+    from tests.test_verdict_e2e import resolved
+
+    _, card, _ = await resolved(world)
+    ticket_id = new_card_ticket_id(card)
+    await world.emu.press(world.official, card, f"tk:{ticket_id}:reject", check=False)
+    said = plain(await world.reply(world.hoan_kiem))
+    assert "Không thể thực hiện" in said, said
+    await world.settle()
+    assert plain(world.emu.bot_messages(world.hoan_kiem.id)[-1]) == said  # and no prompt
+
+
 async def test_strange_digits_in_button_data_are_refused_cleanly(world: World) -> None:
     number = await world.report(photos=0)
     card = await card_of(world, number)
