@@ -12,6 +12,7 @@ ticket (Luhn mod 32 misses some swaps, such as 0 and Z). Reading accepts the loo
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ def normalise(typed: str) -> str | None:
     Full-width letters and digits (a CJK or some Vietnamese keyboards) are read as ASCII, and
     what a Vietnamese keyboard made of the letters (below) is undone."""
     wide_undone = unicodedata.normalize("NFKC", typed).upper()
+    if sum(ch.isalnum() for ch in wide_undone) > LENGTH + 2:
+        return None  # not a number however typed (marks only ever merge letters into fewer)
     for keyboard in (TELEX, VNI):
         typings = [
             "".join(ch for ch in as_typed if ch.isalnum()).translate(_LOOKALIKES)
@@ -96,17 +99,27 @@ VNI = Keyboard(
 )
 
 
+_SHOWN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{4}-[0-9A-Za-z]{3}(?![0-9A-Za-z])")
+
+
 def find_in(text: str) -> str | None:
     """The number in a text that holds one: the whole, or the part that makes a number (a
     line pasted from the confirmation, "Mã số: ABCD-EFG"); None when no part does, or two
-    different ones do."""
+    different ones do. Within a longer text only unaccented parts are read, the number as
+    shown (ABCD-EFG) first: Vietnamese words ("trống", "có tên") read back through a
+    keyboard's marks make numbers of their own."""
     whole = normalise(text)
     if whole is not None:
         return whole
-    words = text.replace(":", " ").split()
-    parts = [*words, *(" ".join(pair) for pair in itertools.pairwise(words))]
-    found = {number for part in parts if (number := normalise(part)) is not None}
-    return found.pop() if len(found) == 1 else None
+    for parts in (
+        _SHOWN.findall(text),
+        [word for word in text.replace(":", " ").split() if word.isascii()],
+    ):
+        pairs = [" ".join(pair) for pair in itertools.pairwise(parts)]
+        found = {number for part in (*parts, *pairs) if (number := normalise(part))}
+        if found:
+            return found.pop() if len(found) == 1 else None
+    return None
 
 
 _TYPINGS_AT_MOST = 64
@@ -130,9 +143,9 @@ def _typings(text: str, keyboard: Keyboard) -> list[str]:
     places: list[list[int]] = []  # where each tone may have been typed: after which character
     for i, tone in enumerate(tones):
         after = [i]
-        if tone:
+        if tone:  # a syllable's end lies at most three letters past its vowel ("ANH", "ONG")
             j = i + 1
-            while j < len(letters) and letters[j].isalpha():
+            while j < min(len(letters), i + 4) and letters[j].isalpha():
                 after.append(j)
                 j += 1
         places.append(after)

@@ -96,3 +96,30 @@ def test_a_number_is_found_in_a_line_pasted_from_the_confirmation() -> None:
     assert tn.find_in("Mã số của tôi là gì?") is None
     other = tn.display(tn.new_number())
     assert tn.find_in(f"{shown} hay {other}") is None  # two: neither
+
+
+def test_a_long_text_is_not_read_through_a_keyboards_marks() -> None:
+    """Every way a tone may have been typed, for each accented letter of a text, grew with
+    the text's square: one message of 4,000 "á" held the bot's loop for seconds. Only what
+    could be a number (a few symbols) is read back so."""
+    import pytest
+
+    seen: list[int] = []
+    typings = tn._typings
+
+    def counted(text: str, keyboard: tn.Keyboard) -> list[str]:
+        seen.append(len(text))
+        return typings(text, keyboard)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tn, "_typings", counted)
+        assert tn.find_in("á" * 4000) is None
+        assert tn.find_in(" ".join(["á" * 40] * 100)) is None
+    assert all(length <= tn.LENGTH + 2 for length in seen), max(seen)
+
+
+def test_a_vietnamese_word_beside_the_number_does_not_hide_it() -> None:
+    """'trống' read back through VNI's marks (T R O 6 1 N G) is itself a valid number, as are
+    'điền', 'có tên': found beside the resident's number, neither was named."""
+    number = tn.new_number()
+    assert tn.find_in(f"Mã số {tn.display(number)}, chỗ ấy vẫn còn trống") == number
