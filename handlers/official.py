@@ -318,12 +318,10 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
     if link.purpose in PROMPTS:
         await _prompt_answer(ctx, ticket, link)
         return
-    if seen == ANSWERED:
+    if seen == ANSWERED and not _words(ctx):
         await _answer_rest(ctx, ticket)
         return
-    if album is not None:
-        await ctx.repo.note_album(link, album, ANSWERED)
-    await _answer_resident(ctx, ticket)
+    await _answer_resident(ctx, ticket, album=(link, album) if album is not None else None)
 
 
 async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
@@ -433,7 +431,12 @@ async def _answer_rest(ctx: Ctx, ticket: Ticket) -> None:
     await ctx.repo.commit()
 
 
-async def _answer_resident(ctx: Ctx, ticket: Ticket) -> None:
+async def _answer_resident(
+    ctx: Ctx, ticket: Ticket, *, album: tuple[MessageLink, str] | None = None
+) -> None:
+    """The official's reply to the card, for the resident; ``album``: the reply is a picture
+    of this album (replying to that link), whose other pictures follow this answer (noted
+    with it, once the picture is stored: not before its download)."""
     ev = ctx.event
     t = ctx.group_t()
     key: str | None = None
@@ -454,6 +457,8 @@ async def _answer_resident(ctx: Ctx, ticket: Ticket) -> None:
         return
     await ctx.repo.record(ticket, "answer", ctx.actor, note=text or None)
     told = await notify.answer_to_resident(ctx, ticket, text, key)
+    if album is not None:
+        await ctx.repo.note_album(*album, ANSWERED)
     await ctx.repo.commit()
     await ctx.reply(t("answer-sent" if told else "answer-kept-no-one"), reply_to=ev.message_id)
 

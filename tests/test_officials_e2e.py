@@ -504,6 +504,27 @@ async def test_a_stale_cards_button_opens_no_prompt_for_an_action_no_longer_allo
     assert plain(world.emu.bot_messages(world.hoan_kiem.id)[-1]) == said  # and no prompt
 
 
+async def test_an_album_whose_first_picture_cannot_be_used_does_not_lose_its_answer(
+    world: World,
+) -> None:
+    """What an album's first picture was taken as was noted before the picture's download,
+    and committed by the commit before it: when the picture could not be used (the official
+    is told), the album's other pictures went to the resident as pictures of an answer that
+    never went. The next picture is now the answer, the rest follow it."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.settle()
+    had = len(world.emu.bot_messages(world.resident.id))
+    world.emu.faults.fail_next("getFile", 400, description="Bad Request: file is too big")
+    pictures = [jpeg(), jpeg(colour=(200, 10, 10)), jpeg(colour=(10, 200, 10))]
+    await world.emu.send_album(
+        world.official, pictures, chat=world.hoan_kiem, reply_to=card, caption="Đã sửa xong."
+    )
+    await world.settle()
+    told = [plain(m) for m in world.emu.bot_messages(world.resident.id)[had:]]
+    assert told and "trả lời phản ánh" in told[0], told
+
+
 async def test_strange_digits_in_button_data_are_refused_cleanly(world: World) -> None:
     number = await world.report(photos=0)
     card = await card_of(world, number)
