@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 INTERNAL_PREFIX = "!"
 INTERNAL, ANSWERED = "internal", "answered"  # what an album replying to a card was
+REDRAWN_AT_BIND = 20  # cards left elsewhere redrawn when a unit's group is bound
 ANSWER_MAX = 3500
 _ID = re.compile(r"[0-9]{1,15}")  # ASCII digits only ("²".isdigit() is True), and a sane size
 ANSWERABLE = frozenset({"card", "card-photo", "card-pin", "resident-message"})
@@ -140,10 +141,12 @@ async def _do_bind(ctx: Ctx, code: str) -> None:
     await ctx.repo.bind_chat(ctx.event.channel, ctx.event.chat_id, code, ctx.actor)
     # The unit's open tickets come along: their cards are posted here (a summary if many).
     waiting = await ctx.repo.open_tickets(code)
-    for ticket in waiting:
-        # The copies elsewhere (the supervisors', while the unit had no group) are redrawn
-        # as moved here, without their buttons, before the new card is queued.
-        await notify.refresh_cards(ctx, ticket)
+    for i, ticket in enumerate(waiting):
+        # The latest copies elsewhere (the supervisors', while the unit had no group) are
+        # redrawn as moved here, without their buttons; not hundreds of them, which would
+        # take the supervisors' chat's sends (20 a minute) from its new cards for long.
+        if i >= len(waiting) - REDRAWN_AT_BIND:
+            await notify.refresh_cards(ctx, ticket)
         notify.queue_card(ctx, ticket, ctx.event.chat_id)
     await ctx.repo.commit()
     text = t("bound", unit=render.unit_name(ctx.services.directory, code, t.lang))

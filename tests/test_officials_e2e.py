@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from tests.world import HOAN_KIEM, World, buttons, card_of, jpeg, plain
@@ -550,6 +551,28 @@ async def test_binding_a_group_brings_the_units_open_tickets(world: World) -> No
     await world.settle()
     left = world.emu.message(world.supervisor.id, held["message_id"])
     assert "chưa có nhóm" not in plain(left) and buttons(left) == [], plain(left)
+
+
+async def test_binding_a_group_redraws_only_the_latest_cards_left_elsewhere(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each redrawn card is a send of the supervisors' chat (20 a minute): a unit with
+    hundreds of open tickets would hold its new cards and alerts up for long."""
+    from handlers import official
+
+    monkeypatch.setattr(official, "REDRAWN_AT_BIND", 1)
+    place = (21.0293, 105.8356)  # Văn Miếu - Quốc Tử Giám, no group yet
+    await world.report(photos=0, place=place)
+    older = await world.reply(world.supervisor)
+    await world.report(photos=0, place=place, description="Rác thải ùn ứ ở ngõ 12 nhiều ngày.")
+    newer = await world.reply(world.supervisor)
+    group = world.emu.add_group("UBND phường Văn Miếu - Quốc Tử Giám")
+    world.emu.add_member(group, world.admin, status="administrator")
+    await world.say(world.admin, "/bind 00226", chat=group)
+    await world.replies(group, 3)  # bound, then the two cards
+    await world.settle()
+    assert buttons(world.emu.message(world.supervisor.id, newer["message_id"])) == []
+    assert buttons(world.emu.message(world.supervisor.id, older["message_id"])) != []
 
 
 async def test_a_reply_about_a_ticket_reaches_the_unit_even_with_a_draft_open(
