@@ -112,9 +112,8 @@ def reporter_details(
         t("ticket-history"),
     ]
     lines = history(t, events, directory)
-    room = (
-        MESSAGE_MAX - shown_length("\n".join(head)) - shown_length(t("history-earlier", count=999))
-    )
+    earlier_line = 1 + shown_length(t("history-earlier", count=len(lines)))  # with its newline
+    room = MESSAGE_MAX - shown_length("\n".join(head)) - earlier_line
     shown: list[str] = []
     for line in reversed(lines[-HISTORY_SHOWN:]):
         room -= shown_length(line) + 1

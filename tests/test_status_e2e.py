@@ -77,3 +77,41 @@ async def test_the_status_of_a_long_ticket_with_much_history_fits_one_message(
     assert number in details and "Bổ sung 7" in details  # the latest shown
     assert "diễn biến trước đó" in details
     assert len(details.encode("utf-16-le")) // 2 <= 4096
+
+
+def test_the_reporters_view_fits_one_message_with_many_earlier_events() -> None:
+    """The room kept for the "… and N earlier events" line forgot the newline before it: with
+    a history filling the rest exactly, the message was 4,097 characters, one too many."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+    from typing import Any
+
+    from domain.directory import Directory
+    from handlers import render
+    from locales import translator
+
+    t, directory = translator("vi"), Directory.load_default()
+    at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    unit = directory.units[0].code
+    note = "x" * 150
+    events: Any = [
+        SimpleNamespace(kind="answer", after=None, note=note, at=at, to_unit=None)
+        for _ in range(150)
+    ]
+    for size in range(1700, 2001):
+        ticket: Any = SimpleNamespace(
+            number="ABCDEF0",
+            category="roads",
+            unit_code=unit,
+            status="received",
+            created_at=at,
+            updated_at=at,
+            resolve_by=at,
+            address=None,
+            place_unit=unit,
+            latitude=None,
+            longitude=None,
+            description="d" * size,
+        )
+        text = render.reporter_details(t, ticket, events, directory)
+        assert render.shown_length(text) <= render.MESSAGE_MAX, size
