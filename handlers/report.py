@@ -437,7 +437,7 @@ async def _confirm_unit(ctx: Ctx, draft: Draft, *, acknowledged: bool = False) -
 
 
 # A yes pressed under an older question (a place sent since found another unit, another
-# report nearby) is about what that question named: its buttons name it (r:ok:<unit>,
+# report nearby) is about what that question named: its buttons name it (r:ok:<place>,
 # r:near:follow:<ticket>), and a press under an older one is not taken for the current.
 # Buttons sent before they named it (r:ok) are taken for the current question.
 
@@ -445,7 +445,7 @@ async def _confirm_unit(ctx: Ctx, draft: Draft, *, acknowledged: bool = False) -
 def _unit_choices(ctx: Ctx, draft: Draft) -> Choices:
     return Choices(
         (
-            (Button(ctx.t("button-unit-yes"), f"r:ok:{draft['unit']}"),),
+            (Button(ctx.t("button-unit-yes"), f"r:ok:{draft['place_unit']}"),),
             (Button(ctx.t("button-unit-other"), "r:other"),),
         )
     )
@@ -454,7 +454,7 @@ def _unit_choices(ctx: Ctx, draft: Draft) -> Choices:
 async def _on_unit_confirm(ctx: Ctx, draft: Draft, data: str) -> None:
     # A yes or a no typed instead of pressed ("đúng rồi", "không") is the button's answer.
     typed = yes_or_no(ctx.event.text) if ctx.event.kind is Kind.TEXT else None
-    if data in ("r:ok", f"r:ok:{draft['unit']}") or typed is True:
+    if data in ("r:ok", f"r:ok:{draft['place_unit']}") or typed is True:
         await ctx.answer_button()
         await _go(ctx, REVIEW, draft)
     elif data == "r:other" or typed is False:

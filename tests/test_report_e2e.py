@@ -329,6 +329,28 @@ async def test_a_yes_under_an_older_unit_question_is_not_taken_for_the_current_o
     assert "Ba Đình" in review.split("Đơn vị xử lý:")[-1], review
 
 
+async def test_a_yes_under_an_older_place_is_not_taken_when_one_department_handles_both(
+    world: World,
+) -> None:
+    """Water is one company's wherever it is: the buttons named the handling unit, the same
+    for both places, and a Yes under the first place's question confirmed the second place."""
+    from tests.world import HOAN_KIEM_LAKE
+
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:water")
+    await world.reply(r)
+    await world.say(r, "Mất nước sinh hoạt từ sáng, cả ngõ không có nước.")
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)  # the place asked for
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, first = await world.replies(r, 2)
+    await world.emu.send_location(r, *BA_DINH_SQUARE)
+    _, second = await world.replies(r, 2)
+    assert "Ba Đình" in plain(second)
+    pressed = await world.press(r, first, "r:ok")
+    assert "không còn dùng được" in (await world.emu.wait_callback_answer(pressed)).get("text", "")
+
+
 async def test_a_yes_or_no_typed_at_the_unit_question_answers_it(world: World) -> None:
     """Asked whether the unit found is right, many type their answer instead of pressing a
     button: "Đúng rồi" goes on to the review, "không" to choosing another unit, rather than
