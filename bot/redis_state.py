@@ -86,8 +86,7 @@ class RenewedRedisIsolation(RedisEventIsolation):
                 yield None
             finally:
                 renewing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await renewing
+                await asyncio.gather(renewing, return_exceptions=True)
 
     async def _renew(self, held: Lock) -> None:
         while True:
@@ -97,3 +96,5 @@ class RenewedRedisIsolation(RedisEventIsolation):
             except LockError:  # lapsed all the same (this process stalled): said once
                 log.warning("a resident's lock %s lapsed while its update ran", held.name)
                 return
+            except Exception:  # Redis away a moment: tried again at the next third
+                log.warning("could not renew a resident's lock %s", held.name, exc_info=True)

@@ -155,3 +155,44 @@ async def test_a_residents_lock_is_kept_however_long_their_update_runs(tmp_path:
         await one.close()
         await other.close()
     assert together == [False, False]
+
+
+async def test_one_redis_hiccup_neither_stops_the_renewal_nor_fails_the_update() -> None:
+    """A renewal that met Redis away a moment (not a lapsed lock) ended the renewals for good,
+    and its error failed the update, handled to its end, as it left its lock."""
+    import asyncio
+    from typing import Any
+
+    from aiogram.fsm.storage.base import DefaultKeyBuilder
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from bot.redis_state import RenewedRedisIsolation
+
+    class Blinking:  # a lock whose first renewal meets a connection error
+        name = "lock"
+        renewals = 0
+
+        async def reacquire(self) -> bool:
+            Blinking.renewals += 1
+            if Blinking.renewals == 1:
+                raise RedisConnectionError("Redis blinked")
+            return True
+
+        async def __aenter__(self) -> Blinking:
+            return self
+
+        async def __aexit__(self, *exc: Any) -> None:
+            return None
+
+    class Storage:
+        key_builder = DefaultKeyBuilder()
+
+        class redis:
+            @staticmethod
+            def lock(**kwargs: Any) -> Blinking:
+                return Blinking()
+
+    isolation = RenewedRedisIsolation(Storage(), ttl=0.3)  # type: ignore[arg-type]
+    async with isolation.lock(StorageKey(bot_id=1, chat_id=2, user_id=2)):
+        await asyncio.sleep(0.6)  # renewals due every 0.1 s
+    assert Blinking.renewals > 1
