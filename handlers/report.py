@@ -535,10 +535,12 @@ def _nearby_choices(ctx: Ctx, draft: Draft) -> Choices:
 
 async def _on_nearby(ctx: Ctx, draft: Draft, data: str) -> None:
     offered = draft.get("offered")
-    if data in ("r:near:follow", f"r:near:follow:{offered}"):
+    # A yes or a no typed instead of pressed ("có", "không") answers "is it the same?".
+    typed = yes_or_no(ctx.event.text) if ctx.event.kind is Kind.TEXT else None
+    if data in ("r:near:follow", f"r:near:follow:{offered}") or typed is True:
         await ctx.answer_button()
         await _follow(ctx, draft)
-    elif data in ("r:near:new", f"r:near:new:{offered}"):
+    elif data in ("r:near:new", f"r:near:new:{offered}") or typed is False:
         await ctx.answer_button()
         offered = draft.pop("offered", None)
         if offered is not None:  # not offered again if the same place is sent again

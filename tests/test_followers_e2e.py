@@ -217,6 +217,16 @@ async def test_follow_under_an_older_offer_is_not_taken_for_the_current_one(
     assert await count(world, Follower) == 0
 
 
+async def test_a_no_typed_at_the_nearby_offer_sends_a_new_report(world: World) -> None:
+    """"không" typed instead of pressed was read as an address, and not found."""
+    await world.report(photos=0)
+    offer = await to_place(world, world.stranger)
+    assert offered(offer)
+    await world.say(world.stranger, "không")
+    confirm = await world.reply(world.stranger)
+    assert "Phường Hoàn Kiếm" in plain(confirm) and "r:ok" in str(confirm.get("reply_markup"))
+
+
 async def test_place_sent_again_after_sending_anyway_is_not_offered_twice(world: World) -> None:
     await world.report(photos=0)
     offer = await to_place(world, world.stranger)
