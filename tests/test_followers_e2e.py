@@ -218,7 +218,7 @@ async def test_follow_under_an_older_offer_is_not_taken_for_the_current_one(
 
 
 async def test_a_no_typed_at_the_nearby_offer_sends_a_new_report(world: World) -> None:
-    """"không" typed instead of pressed was read as an address, and not found."""
+    """ "không" typed instead of pressed was read as an address, and not found."""
     await world.report(photos=0)
     offer = await to_place(world, world.stranger)
     assert offered(offer)
