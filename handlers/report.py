@@ -88,6 +88,14 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
     if data == "r:cancel" or (ev.kind is Kind.TEXT and ev.text.strip() in _cancel_keys()):
         await cancel(ctx)
         return
+    if ev.kind is Kind.PHOTO and ev.album_id is not None and step not in (DESCRIPTION, PHOTOS):
+        # An album where no photo is asked for: said once, at its first picture, not once a
+        # picture (up to ten of the same prompt).
+        hushed = list(draft.get("hushed", []))
+        if ev.album_id in hushed:
+            return
+        draft["hushed"] = [*hushed[-4:], ev.album_id]
+        await ctx.state.set(step, draft)
     handler = _STEP_HANDLERS[step]
     await handler(ctx, draft, data)
 

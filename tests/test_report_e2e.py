@@ -446,6 +446,19 @@ async def test_a_photo_beyond_the_limit_at_the_description_is_said_not_kept(
     assert "không được lưu" in said and not said.startswith("Đã nhận ảnh"), said
 
 
+async def test_an_album_sent_where_no_photo_is_asked_for_is_answered_once(world: World) -> None:
+    """At the category question an album of three got the question three times."""
+    r = world.resident
+    await world.open_report(r)
+    pictures = [jpeg(), jpeg(colour=(200, 10, 10)), jpeg(colour=(10, 200, 10))]
+    await world.emu.send_album(r, pictures)
+    await world.reply(r)
+    await world.settle()
+    assert len(world.emu.bot_messages(r.id)) == 3  # the notice, the question, its reprompt
+    await world.emu.send_photo(r, jpeg())  # a single photo is still answered
+    await world.reply(r)
+
+
 async def test_review_lets_the_resident_edit_the_description(world: World) -> None:
     r = world.resident
     review = await world.to_review(description="Mô tả đầu tiên, chưa đúng lắm.", photos=0)
