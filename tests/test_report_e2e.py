@@ -10,6 +10,7 @@ from storage.models import ForgottenReport, Resident, Ticket
 from tests.world import (
     BA_DINH_SQUARE,
     HAI_PHONG,
+    Message,
     World,
     buttons,
     jpeg,
@@ -301,25 +302,33 @@ async def test_resident_corrects_the_unit_found(world: World) -> None:
     assert "Cống bị tắc" in plain(card)
 
 
+async def two_places(world: World, category: str, description: str) -> tuple[Message, Message]:
+    """A report up to its place, sent twice: by Hoàn Kiếm Lake, then on Ba Đình Square; the
+    unit question asked after each."""
+    from tests.world import HOAN_KIEM_LAKE
+
+    r = world.resident
+    await world.press(r, await world.open_report(r), f"r:cat:{category}")
+    await world.reply(r)
+    await world.say(r, description)
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)  # the place asked for
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, first = await world.replies(r, 2)
+    await world.emu.send_location(r, *BA_DINH_SQUARE)
+    _, second = await world.replies(r, 2)
+    assert "Ba Đình" in plain(second)
+    return first, second
+
+
 async def test_a_yes_under_an_older_unit_question_is_not_taken_for_the_current_one(
     world: World,
 ) -> None:
     """A place sent again found another unit: "Yes" pressed under the first question
     confirmed the second unit, which the resident had not read."""
-    from tests.world import HOAN_KIEM_LAKE
-
     r = world.resident
-    await world.press(r, await world.open_report(r), "r:cat:roads")
-    await world.reply(r)
-    await world.say(r, "Ổ gà lớn giữa đường, xe máy dễ ngã vào ban đêm.")
-    await world.press(r, await world.reply(r), "r:skip")
-    await world.reply(r)  # the place asked for
-    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
-    _, first = await world.replies(r, 2)
+    first, _ = await two_places(world, "roads", "Ổ gà lớn giữa đường, xe máy dễ ngã ban đêm.")
     assert "Hoàn Kiếm" in plain(first)
-    await world.emu.send_location(r, *BA_DINH_SQUARE)
-    _, second = await world.replies(r, 2)
-    assert "Ba Đình" in plain(second)
     pressed = await world.press(r, first, "r:ok")
     assert "không còn dùng được" in (await world.emu.wait_callback_answer(pressed)).get("text", "")
     again = await world.reply(r)  # the current question, asked again
@@ -334,19 +343,8 @@ async def test_a_yes_under_an_older_place_is_not_taken_when_one_department_handl
 ) -> None:
     """Water is one company's wherever it is: the buttons named the handling unit, the same
     for both places, and a Yes under the first place's question confirmed the second place."""
-    from tests.world import HOAN_KIEM_LAKE
-
     r = world.resident
-    await world.press(r, await world.open_report(r), "r:cat:water")
-    await world.reply(r)
-    await world.say(r, "Mất nước sinh hoạt từ sáng, cả ngõ không có nước.")
-    await world.press(r, await world.reply(r), "r:skip")
-    await world.reply(r)  # the place asked for
-    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
-    _, first = await world.replies(r, 2)
-    await world.emu.send_location(r, *BA_DINH_SQUARE)
-    _, second = await world.replies(r, 2)
-    assert "Ba Đình" in plain(second)
+    first, _ = await two_places(world, "water", "Mất nước sinh hoạt từ sáng, cả ngõ không có.")
     pressed = await world.press(r, first, "r:ok")
     assert "không còn dùng được" in (await world.emu.wait_callback_answer(pressed)).get("text", "")
 
