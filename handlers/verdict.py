@@ -176,6 +176,7 @@ async def reopen(ctx: Ctx, ticket: Ticket) -> None:
     deadlines: dict[str, object] = {
         "receive_by": calendar.receive_by(now, Priority(ticket.priority)),
         "resolve_by": calendar.resolve_by(now, ticket.category),
+        "extended": False,  # a fresh deadline: the unit may extend it once, as the first
         "rating": None,
         "rating_comment": None,
     }

@@ -67,3 +67,27 @@ async def test_a_deadline_already_passed_is_not_extended(world: World) -> None:
     assert "đã quá hạn" in plain(await world.reply(world.hoan_kiem))
     after = await ticket_of(world, number)
     assert not after.extended and after.resolve_by == before.resolve_by
+
+
+async def test_a_reopened_tickets_fresh_deadline_may_be_extended_once(world: World) -> None:
+    """Reopened ("not fixed"), a ticket has a fresh deadline; the flag of an extension of the
+    old one stayed, and the new deadline could never be extended."""
+    from tests.test_verdict_e2e import resolved
+
+    number, card, question = await resolved(world)
+    async with world.app.sessions() as session:
+        from sqlalchemy import update
+
+        from storage.models import Ticket
+
+        await session.execute(update(Ticket).values(extended=True))  # the old deadline's
+        await session.commit()
+    await world.press(world.resident, question, "❌ Chưa khắc phục")
+    await world.replies(world.resident, 2)
+    await world.settle()
+    ticket = await ticket_of(world, number)
+    assert ticket.status == "reopened" and not ticket.extended
+    world.emu.skip_bot_messages(world.hoan_kiem)  # the unit told of the reopening
+    await world.emu.press(world.official, card, f"ex:{ticket.id}", check=False)
+    pick = await world.reply(world.hoan_kiem)
+    assert "+5 ngày" in buttons(pick), plain(pick)
