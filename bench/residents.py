@@ -28,7 +28,7 @@ from typing import Any
 import shapely
 
 from bench.photos import phone_photo
-from bot.emulator import BotAPIEmulator, EmuChat, EmuUser, MessageRecord
+from bot.emulator import BotAPIEmulator, EmuChat, EmuUser, MessageRecord, button_data
 from bot.emulator.methods import photo_content
 from domain.routing import default
 
@@ -212,11 +212,10 @@ class Town:
 def button(record: MessageRecord, data: str) -> tuple[dict[str, Any], str]:
     """The message to press ``data`` on, checked to carry that button, and the button's
     data: ``data`` itself, or ``data`` and what it names (r:ok:00070 for r:ok)."""
-    markup = record.data.get("reply_markup") or {}
-    datas = [str(b.get("callback_data")) for row in markup.get("inline_keyboard", []) for b in row]
-    named = [d for d in datas if d.startswith(data + ":")]
-    found = data if data in datas else (named[0] if len(named) == 1 else None)
+    found = button_data(record.data, data)
     if found is None:
+        markup = record.data.get("reply_markup") or {}
+        datas = [b.get("callback_data") for row in markup.get("inline_keyboard", []) for b in row]
         raise AssertionError(f"no button {data!r} under {record.summary()}; buttons: {datas}")
     return {"chat": {"id": record.chat_id}, "message_id": record.message_id}, found
 

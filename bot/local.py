@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from bot.app import App, build_app, set_commands
-from bot.emulator import BotAPIEmulator
+from bot.emulator import BotAPIEmulator, button_data
 from bot.playground.samples import sample
 from bot.playground.server import Cast, Playground, Seat
 from bot.settings import Settings
@@ -87,14 +87,10 @@ def _label(message: dict[str, Any], data: str) -> str | None:
 
 def _data(message: dict[str, Any], data: str) -> str:
     """The data of the button ``data`` (or ``data`` and what it names: r:ok:00070 for r:ok)."""
-    if _label(message, data) is not None:
-        return data
-    markup = message.get("reply_markup") or {}
-    every = [str(b.get("callback_data")) for row in markup.get("inline_keyboard", []) for b in row]
-    named = [d for d in every if d.startswith(data + ":")]
-    if len(named) != 1:
+    found = button_data(message, data)
+    if found is None:
         raise RuntimeError(f"the bot did not offer {data!r}")
-    return named[0]
+    return found
 
 
 async def play_demo(emu: BotAPIEmulator, resident: Any, official: Any, group: Any) -> None:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from bot.app import App, build_app
 from bot.emulator import BotAPIEmulator
+from bot.emulator import button_data as emulator_button_data
 from bot.settings import Settings
 from storage.repo import Repository
 from tests.backends import Backend
@@ -196,14 +197,13 @@ def plain(message: Message) -> str:
 def button_data(message: Message, text_or_data: str) -> str:
     """The callback data of the button whose label or data is ``text_or_data``."""
     markup = message.get("reply_markup") or {}
-    every = [button for row in markup.get("inline_keyboard", []) for button in row]
-    for button in every:
-        if text_or_data in (button.get("text"), button.get("callback_data")):
-            return str(button["callback_data"])
-    # Data and what it names (r:ok for r:ok:00070), when only one button is so.
-    named = [b for b in every if str(b.get("callback_data")).startswith(text_or_data + ":")]
-    if len(named) == 1:
-        return str(named[0]["callback_data"])
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            if text_or_data == button.get("text"):
+                return str(button["callback_data"])
+    found = emulator_button_data(message, text_or_data)  # or data and what it names
+    if found is not None:
+        return found
     raise AssertionError(f"no button {text_or_data!r} under message: {plain(message)[:200]!r}")
 
 

@@ -5,7 +5,7 @@ api=TelegramAPIServer.from_base(emu.url)))``, or ``emu.make_bot()``), while test
 residents and officials through the actor API and read what the bot did.
 """
 
-from .emulator import BotAPIEmulator
+from .emulator import BotAPIEmulator, button_data
 from .errors import ApiError
 from .faults import FaultRule, Faults
 from .html import HtmlParseError, parse_html, utf16_len
@@ -23,6 +23,7 @@ __all__ = [
     "Faults",
     "HtmlParseError",
     "MessageRecord",
+    "button_data",
     "make_image",
     "parse_html",
     "utf16_len",

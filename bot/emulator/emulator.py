@@ -654,16 +654,14 @@ class BotAPIEmulator(World):
             raise ValueError(f"no message {message.get('message_id')} in chat {chat_id}")
         if check:
             buttons = _inline_buttons(record.data)
-            datas = {str(b.get("callback_data")) for b in buttons}
-            named = [d for d in datas if d.startswith(data + ":")]
-            if data not in datas and len(named) == 1:
-                data = named[0]
-            if data not in datas:
+            found = button_data(record.data, data)
+            if found is None:
                 raise AssertionError(
                     f"message #{record.message_id} in chat {chat_id} has no button with "
                     f"callback_data {data!r}; its buttons: "
                     f"{[(b.get('text'), b.get('callback_data')) for b in buttons]}"
                 )
+            data = found
         query_id = self.new_callback_id()
         from .state import CallbackQueryRecord
 
@@ -922,3 +920,14 @@ def _inline_buttons(data: JSON) -> list[JSON]:
     markup = data.get("reply_markup") or {}
     rows = markup.get("inline_keyboard") or []
     return [button for row in rows for button in row]
+
+
+def button_data(message: JSON, data: str) -> str | None:
+    """The callback data of ``message``'s button ``data``: that button's, or, when it has
+    none, of its only button whose data is ``data`` and what it names (``r:ok:00070`` for
+    ``r:ok``); None when it has neither."""
+    datas = [str(button.get("callback_data")) for button in _inline_buttons(message)]
+    if data in datas:
+        return data
+    named = [d for d in datas if d.startswith(data + ":")]
+    return named[0] if len(named) == 1 else None
