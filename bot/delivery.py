@@ -314,18 +314,10 @@ class Sender:
                 else:
                     # Renew our lease on this one row, only if it is still ours: a worker whose
                     # batch outlived its lease must not send what another worker took over.
-                    renewed = await session.execute(
-                        update(OutboxMessage)
-                        .where(
-                            OutboxMessage.id == row_id,
-                            OutboxMessage.locked_until == lease,
-                            OutboxMessage.status == outbox.PENDING,
-                        )
-                        .values(locked_until=None if held else self.clock() + self.config.lease)
-                        .execution_options(synchronize_session=False)
-                    )
+                    until = None if held else self.clock() + self.config.lease
+                    renewed = await outbox.relock(session, row_id, lease, until)
                     await session.commit()
-                    if held or not getattr(renewed, "rowcount", 0):
+                    if held or not renewed:
                         continue
                     row = await session.get(OutboxMessage, row_id)
                 if row is None:
@@ -514,18 +506,9 @@ class Sender:
         if self._fresh(row.locked_until):
             return
         until = self.clock() + self.config.lease
-        renewed = await session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == row.id,
-                OutboxMessage.locked_until == row.locked_until,
-                OutboxMessage.status == outbox.PENDING,
-            )
-            .values(locked_until=until)
-            .execution_options(synchronize_session=False)
-        )
+        renewed = await outbox.relock(session, row.id, row.locked_until, until)
         await session.commit()
-        if not getattr(renewed, "rowcount", 0):
+        if not renewed:
             raise _TakenOver(row.id)
         set_committed_value(row, "locked_until", until)
 

@@ -172,3 +172,22 @@ async def move_chat(session: AsyncSession, channel: str, old: str, new: str) -> 
         )
         .values(chat_id=new)
     )
+
+
+async def relock(
+    session: AsyncSession, row_id: int, ours: datetime | None, until: datetime | None
+) -> bool:
+    """Move a row's lease from ``ours`` to ``until`` (None: let it go), only if the row is
+    still pending under ``ours``: False when another sender took it over once it lapsed. In
+    the session's transaction."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == row_id,
+            OutboxMessage.locked_until == ours,
+            OutboxMessage.status == PENDING,
+        )
+        .values(locked_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
