@@ -4,6 +4,15 @@ The secret-token header is checked (401 otherwise), and an update is answered on
 has been handled (aiogram's ``handle_in_background=False``): if the worker dies while
 handling, Telegram did not get its 200 and delivers the update again, and the handled-update
 table makes sure the work is not done twice.
+
+An update whose handling failed before anything of it was stored (the database or Redis away a
+moment: the handler's own error handling rolls back and apologises, and answers 200) is answered
+500, and Telegram delivers it again later. But one that fails every time while other updates go
+through (a bug its content sets off) would come back for a day, and Telegram slows the delivery
+of every update while its webhook answers errors: after :data:`GIVE_UP_AFTER` failures, with
+other updates handled since the first, it is answered 200 and logged, and its chat is told that
+its message could not be handled (:class:`RepeatedFailures`). While nothing goes through (an
+outage) no update is given up.
 """
 
 from __future__ import annotations
@@ -12,15 +21,63 @@ import asyncio
 import functools
 import logging
 import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlparse
 
+from aiogram import Bot
+from aiogram.methods import TelegramMethod
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
 from bot.app import SHUTDOWN_GRACE, App, patiently, set_commands
 from bot.metrics import add_routes
+from locales import translator
 
 log = logging.getLogger(__name__)
+
+GIVE_UP_AFTER = 3  # failures of one update, with others handled since its first
+FAILURES_KEPT = 1000  # updates whose failures are counted at once (the oldest forgotten first)
+
+
+class RepeatedFailures:
+    """Counts each update's failed deliveries, and says when to stop failing one: after
+    ``tries`` of them, when another update was handled since its first failure (so the
+    service works and this update is what fails)."""
+
+    def __init__(self, tries: int = GIVE_UP_AFTER, kept: int = FAILURES_KEPT) -> None:
+        self.tries, self.kept = tries, kept
+        self._handled = 0  # updates handled so far
+        self._failed: dict[int, tuple[int, int]] = {}  # update -> (handled at first, failures)
+
+    def handled(self, update_id: int) -> None:
+        self._handled += 1
+        self._failed.pop(update_id, None)
+
+    def give_up(self, update_id: int) -> bool:
+        """The update failed again: True when it is to be let go."""
+        handled_then, failures = self._failed.pop(update_id, (self._handled, 0))
+        failures += 1
+        if failures >= self.tries and self._handled > handled_then:
+            return True
+        self._failed[update_id] = (handled_then, failures)  # the newest last
+        while len(self._failed) > self.kept:
+            del self._failed[next(iter(self._failed))]
+        return False
+
+
+def chat_of(update: dict[str, Any]) -> int | None:
+    """The chat an update came from, read from its JSON (it may not validate)."""
+    for kind in ("message", "edited_message", "callback_query"):
+        event = update.get(kind)
+        if not isinstance(event, dict):
+            continue
+        message = event.get("message", {}) if kind == "callback_query" else event
+        chat = message.get("chat") if isinstance(message, dict) else None
+        chat_id = chat.get("id") if isinstance(chat, dict) else None
+        if isinstance(chat_id, int):
+            return chat_id
+    return None
 
 
 def webhook_path(url: str) -> str:
@@ -28,6 +85,36 @@ def webhook_path(url: str) -> str:
 
 
 class _UpdateHandler(SimpleRequestHandler):
+    def __init__(
+        self, *, given_up: Callable[[Bot, dict[str, Any]], Awaitable[None]], **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.failures = RepeatedFailures()
+        self.given_up = given_up
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        """aiogram's, but a failure is answered 500 (Telegram delivers the update again), and
+        an update that keeps failing while others go through is let go (see the module)."""
+        update = await request.json(loads=bot.session.json_loads)
+        update_id = update.get("update_id") if isinstance(update, dict) else None
+        result: TelegramMethod[Any] | None
+        try:
+            result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        except Exception:  # logged by aiogram, with the update's id
+            if not isinstance(update_id, int) or not self.failures.give_up(update_id):
+                return web.Response(status=500, text="update not handled; send it again")
+            log.error(
+                "update %s failed %d times while others were handled: given up",
+                update_id,
+                self.failures.tries,
+            )
+            await self.given_up(bot, update)
+            result = None
+        else:
+            if isinstance(update_id, int):
+                self.failures.handled(update_id)
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
+
     async def close(self) -> None:
         """Leave the bot's session open. aiogram closes it on the web app's shutdown, which
         aiohttp runs before it waits for the requests still being handled: their Bot API
@@ -38,8 +125,23 @@ class _UpdateHandler(SimpleRequestHandler):
 
 def make_web_app(app: App, *, path: str, secret: str) -> web.Application:
     web_app = web.Application()
+    t = translator(app.settings.default_language)
+
+    async def given_up(bot: Bot, update: dict[str, Any]) -> None:
+        chat_id = chat_of(update)
+        if chat_id is None:
+            return
+        try:
+            await bot.send_message(chat_id, t("error-given-up"))
+        except Exception:
+            log.exception("could not tell chat %s that its update was given up", chat_id)
+
     _UpdateHandler(
-        dispatcher=app.dispatcher, bot=app.bot, handle_in_background=False, secret_token=secret
+        dispatcher=app.dispatcher,
+        bot=app.bot,
+        handle_in_background=False,
+        secret_token=secret,
+        given_up=given_up,
     ).register(web_app, path=path)
     setup_application(web_app, app.dispatcher, bot=app.bot)
     add_routes(web_app, app)  # /healthz and /metrics, on the same server as the webhook
