@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.boundaries import load_locator
 from bot.channels.telegram import CHANNEL, METHODS, TelegramChannel, make_router
 from bot.delivery import Sender, SenderConfig
+from bot.given_up import tell_given_up
 from bot.lean_aiogram import build_now
 from bot.metrics import Metrics, UpdateMetrics, is_redis_storage
 from bot.polling import Dispatcher, RawUpdates
@@ -199,6 +200,7 @@ async def build_app(
         storage=storage or MemoryStorage(),
         events_isolation=events_isolation or SimpleEventIsolation(),
     )
+    dispatcher.given_up = functools.partial(tell_given_up, language=settings.default_language)
     metrics = Metrics()
     # After aiogram's own outer middlewares (errors, FSM): it times the handling itself.
     dispatcher.update.outer_middleware(UpdateMetrics(metrics))

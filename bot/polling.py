@@ -36,7 +36,8 @@ An update whose handling failed before anything of it was stored (the database o
 unreachable for a moment, before the handler's own error handling: it never started, or rolled
 back) is handled again after :data:`RETRY_AFTER`, doubling, while it is held: aiogram logs
 such a failure and goes on, and the resident's message was lost without a word. Webhook mode
-answers it with a 500, and Telegram sends it again.
+answers it with a 500, and Telegram sends it again. One given up at last has its chat told
+(:attr:`Dispatcher.given_up`): nothing else will answer it.
 
 One bot per dispatcher: the update ids it keeps are that bot's.
 """
@@ -47,7 +48,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot
@@ -95,6 +96,8 @@ class Dispatcher(AiogramDispatcher):
         self._progress = asyncio.Event()  # an update became safe
         self._let_go = 0  # updates let go for the ones behind them, since last said
         self._let_go_said = -LET_GO_SAID_EVERY
+        # Told of an update given up after failing again and again (bot.given_up).
+        self.given_up: Callable[[Bot, Update], Awaitable[None]] | None = None
 
     def committed(self, update_id: int) -> None:
         """The update's first transaction has committed (or it has ended): Telegram may
@@ -121,6 +124,8 @@ class Dispatcher(AiogramDispatcher):
                     since = self._held.get(update_id)  # None: committed, or let go
                     if since is None or time.monotonic() + pause - since > HOLD_AT_MOST:
                         log.exception("update %s failed; not tried again", update_id)
+                        if self.given_up is not None:
+                            await self.given_up(bot, update)
                         return True
                     log.warning(
                         "update %s failed before it was stored (%s: %s); tried again in %.0f s",

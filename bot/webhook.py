@@ -31,8 +31,8 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.app import SHUTDOWN_GRACE, App, patiently, set_commands
+from bot.given_up import tell_given_up
 from bot.metrics import add_routes
-from locales import translator
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +64,6 @@ class RepeatedFailures:
         while len(self._failed) > self.kept:
             del self._failed[next(iter(self._failed))]
         return False
-
-
-def chat_of(update: dict[str, Any]) -> int | None:
-    """The chat an update came from, read from its JSON (it may not validate)."""
-    for kind in ("message", "edited_message", "callback_query"):
-        event = update.get(kind)
-        if not isinstance(event, dict):
-            continue
-        message = event.get("message", {}) if kind == "callback_query" else event
-        chat = message.get("chat") if isinstance(message, dict) else None
-        chat_id = chat.get("id") if isinstance(chat, dict) else None
-        if isinstance(chat_id, int):
-            return chat_id
-    return None
 
 
 def webhook_path(url: str) -> str:
@@ -125,17 +111,7 @@ class _UpdateHandler(SimpleRequestHandler):
 
 def make_web_app(app: App, *, path: str, secret: str) -> web.Application:
     web_app = web.Application()
-    t = translator(app.settings.default_language)
-
-    async def given_up(bot: Bot, update: dict[str, Any]) -> None:
-        chat_id = chat_of(update)
-        if chat_id is None:
-            return
-        try:
-            await bot.send_message(chat_id, t("error-given-up"))
-        except Exception:
-            log.exception("could not tell chat %s that its update was given up", chat_id)
-
+    given_up = functools.partial(tell_given_up, language=app.settings.default_language)
     _UpdateHandler(
         dispatcher=app.dispatcher,
         bot=app.bot,

@@ -10,6 +10,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from aiogram import Bot, Router
@@ -20,6 +21,7 @@ from aiogram.types import Message
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot import polling
+from bot.channels import telegram as telegram_channel
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmuUser
 from tests.world import TOKEN, World
@@ -330,3 +332,23 @@ async def test_a_resident_is_answered_when_redis_refused_the_first_try(
     monkeypatch.setattr(fsm, "events_isolation", FlakyIsolation(fsm.events_isolation))
     await world.say(world.resident, "/help")
     await world.reply(world.resident, timeout=10)
+
+
+async def test_a_resident_whose_message_is_given_up_is_told(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update that failed until the longest hold was let go without a word to the
+    resident, who waited for an answer that never came."""
+    monkeypatch.setattr(polling, "RETRY_AFTER", 0.05)
+    monkeypatch.setattr(polling, "HOLD_AT_MOST", 0.3)
+    reads = telegram_channel.message_to_incoming
+
+    def buggy(message: Message, username: str | None) -> Any:
+        if message.text == "/help":
+            raise RuntimeError("a bug this message sets off")
+        return reads(message, username)
+
+    monkeypatch.setattr(telegram_channel, "message_to_incoming", buggy)
+    await world.say(world.resident, "/help")
+    said = (await world.reply(world.resident, timeout=10))["text"]
+    assert said.startswith("Xin lỗi, bot không xử lý được tin nhắn này"), said

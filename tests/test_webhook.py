@@ -16,8 +16,9 @@ from aiohttp import web
 from bot.app import App, build_app
 from bot.channels import telegram as telegram_channel
 from bot.emulator import BotAPIEmulator
+from bot.given_up import chat_of
 from bot.settings import Settings
-from bot.webhook import chat_of, make_runner
+from bot.webhook import make_runner
 from tests.backends import prepare
 from tests.workers import callback_update, message_update
 from tests.world import TOKEN, jpeg
