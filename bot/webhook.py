@@ -8,8 +8,10 @@ table makes sure the work is not done twice.
 An update whose handling failed before anything of it was stored (the database or Redis away a
 moment: the handler's own error handling rolls back and apologises, and answers 200) is answered
 500, and Telegram delivers it again later. But one that fails every time while other updates go
-through (a bug its content sets off) would come back for a day, and Telegram slows the delivery
-of every update while its webhook answers errors: after :data:`GIVE_UP_AFTER` failures, with
+through (a bug its content sets off) would come back for a day, and meanwhile Telegram holds back
+every later message of its chat (the Bot API server sends a chat's messages one at a time, the
+next once the one before is answered: a unit's whole group would hear nothing) and slows every
+update while its webhook answers errors: after :data:`GIVE_UP_AFTER` failures, with
 other updates handled since the first, it is answered 200 and logged, and its chat is told that
 its message could not be handled (:class:`RepeatedFailures`). While nothing goes through (an
 outage) no update is given up.
