@@ -43,6 +43,7 @@ from storage.conversation import DRAFT_KEPT
 from storage.db import make_engine, session_factory
 from storage.leases import LeaseKeeper
 from storage.media import DirectoryMediaStore
+from storage.media_sweep import SharedDrafts
 from storage.migrate import upgrade
 from storage.repo import Repository, UnitRow
 
@@ -77,6 +78,9 @@ class App:
     sender_task: asyncio.Task[None] | None = None
     scheduler: Scheduler | None = None  # None: nothing scheduled (tests call tick themselves)
     scheduler_task: asyncio.Task[None] | None = None
+    # The media keys drafts kept in Redis name, for the scheduler's media sweep (None: the
+    # drafts are in the database, where the sweep reads them itself).
+    shared_drafts: SharedDrafts | None = None
 
     async def start_sender(self) -> None:
         """The background work: the outbox sender and the scheduler."""
@@ -228,6 +232,12 @@ async def build_app(
         )
     )
     app = App(settings, engine, sessions, services, dispatcher, bot, sender, metrics)
+    if is_redis_storage(dispatcher.storage):  # drafts in Redis: their photos are in use too
+        from bot.redis_state import draft_media
+
+        app.shared_drafts = functools.partial(
+            draft_media, dispatcher.storage, extract_bot_id(token)
+        )
     scheduler = Scheduler(
         sessions,
         sender.channel,
@@ -238,6 +248,7 @@ async def build_app(
             resolve_remind_hours=settings.resolve_remind_hours,
             digest_at=settings.digest_time,
         ),
+        shared_drafts=app.shared_drafts,
     )
     app.scheduler = scheduler if schedule else None
     # The sender runs whenever the dispatcher runs, however it is started (polling, webhook).

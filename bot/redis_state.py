@@ -17,10 +17,12 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
-from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
+
+from storage.media_sweep import keys_in
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +100,29 @@ class RenewedRedisIsolation(RedisEventIsolation):
                 return
             except Exception:  # Redis away a moment: tried again at the next third
                 log.warning("could not renew a resident's lock %s", held.name, exc_info=True)
+
+
+async def draft_media(storage: RedisStorage, bot_id: int) -> set[str]:
+    """The media keys the bot's drafts in Redis name (for the media sweep: storage.media_sweep).
+    Read with SCAN, a page at a time, beside the workers' own commands."""
+    builder = storage.key_builder
+    if not isinstance(builder, DefaultKeyBuilder) or not builder.with_bot_id:
+        raise TypeError("drafts are found by DefaultKeyBuilder(with_bot_id=True)'s keys")
+    pattern = builder.separator.join([builder.prefix, str(bot_id), "*", "data"])
+    keys: set[str] = set()
+    page: list[Any] = []
+
+    async def read(names: list[Any]) -> None:
+        for value in await storage.redis.mget(names):
+            text = _text(value)
+            if text:
+                keys.update(keys_in(text))
+
+    async for name in storage.redis.scan_iter(match=pattern, count=1000):
+        page.append(name)
+        if len(page) >= 500:
+            await read(page)
+            page = []
+    if page:
+        await read(page)
+    return keys

@@ -1,5 +1,6 @@
-"""Scheduled work: reminders before deadlines, escalations after them, the daily digest, and
-closing resolutions the resident did not answer.
+"""Scheduled work: reminders before deadlines, escalations after them, the daily digest,
+closing resolutions the resident did not answer, and the daily media sweep (photos nothing uses
+any more: storage.media_sweep).
 
 Every bot process runs a scheduler; a lease in the database (storage.leases) lets one of them
 work at a time, and each piece of work is marked done in the same transaction as the messages it
@@ -28,6 +29,7 @@ from handlers import notify, render, verdict
 from handlers.context import Ctx, Services
 from locales import Translator, translator
 from storage.leases import LeaseKeeper, mark_once
+from storage.media_sweep import SharedDrafts, sweep_media
 from storage.models import Ticket
 from storage.repo import Repository
 
@@ -46,6 +48,7 @@ class ScheduleConfig:
     resolve_remind_hours: float = 8.0  # working hours before the resolution deadline
     digest_at: time = time(8, 0)  # Hanoi time
     digest: bool = True  # False: no daily digest (tests of the other work)
+    media_sweep_at: time = time(3, 0)  # Hanoi time: the quiet hours
 
 
 class _NoState:
@@ -69,8 +72,12 @@ class Scheduler:
         services: Services,
         config: ScheduleConfig | None = None,
         holder: str | None = None,
+        shared_drafts: SharedDrafts | None = None,
     ) -> None:
+        """``shared_drafts``: the media keys that drafts kept outside the database name
+        (Redis), for the media sweep."""
         self.sessions = sessions
+        self.shared_drafts = shared_drafts
         self.channel = channel
         self.services = services
         self.config = config or ScheduleConfig()
@@ -121,7 +128,25 @@ class Scheduler:
             if await self._digest(self._ctx(session), now):
                 done["digest"] += 1
             await session.commit()
+        try:
+            removed = await self._media_sweep(now)
+        except Exception:  # the photos wait for tomorrow's sweep; the round goes on
+            log.exception("media sweep failed; tried again tomorrow")
+        else:
+            if removed:
+                done["photos-swept"] += removed
         return done
+
+    async def _media_sweep(self, now: datetime) -> int:
+        """Once a Hanoi day, from ``media_sweep_at``: the photos nothing uses any more go."""
+        local = now.astimezone(HANOI)
+        if local.time() < self.config.media_sweep_at:
+            return 0
+        async with self.sessions() as session:
+            if not await mark_once(session, f"media-sweep:{local.date().isoformat()}", now):
+                return 0
+            await session.commit()
+        return await sweep_media(self.sessions, self.services.media, now, self.shared_drafts)
 
     async def _candidates(self, now: datetime) -> Sequence[int]:
         open_statuses = [str(s) for s in OPEN]

@@ -203,7 +203,8 @@ class TicketPhoto(Base):
     position: Mapped[int] = mapped_column(Integer)
     # Who sent it: the resident with the report, or an official with an answer.
     source: Mapped[str] = mapped_column(String(16), default="resident")
-    media_key: Mapped[str] = mapped_column(String(128))
+    # Indexed: the media sweep (storage.media_sweep) asks which keys a ticket still uses.
+    media_key: Mapped[str] = mapped_column(String(128), index=True)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
 

@@ -1,0 +1,83 @@
+"""The media sweep: a photo nothing uses any more (a draft given up, a resident forgotten
+before sending their report) is removed once it has gone unused for a week; a ticket's photos
+and a live draft's are kept, whichever backend keeps the drafts (the database, or Redis)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.emulator.state import EmuUser
+from bot.scheduler import ScheduleConfig, Scheduler
+from domain.deadlines import HANOI
+from storage.media_sweep import UNUSED_KEPT
+from tests.world import World, card_of, jpeg
+
+
+def stored(world: World) -> set[str]:
+    root = Path(world.app.settings.media_dir)
+    return {p.name for p in root.rglob("*") if p.is_file()}
+
+
+def age_everything(world: World, moment: datetime) -> None:
+    for path in Path(world.app.settings.media_dir).rglob("*"):
+        if path.is_file():
+            os.utime(path, (moment.timestamp(), moment.timestamp()))
+
+
+async def photo_sent(world: World, user: EmuUser, colour: tuple[int, int, int]) -> None:
+    """A report started and a photo sent: the draft holds it."""
+    ask = await world.open_report(user)
+    await world.press(user, ask, "r:cat:roads")
+    await world.reply(user)
+    await world.say(user, "Cột điện nghiêng sắp đổ xuống vỉa hè trước cổng trường.")
+    await world.reply(user)
+    await world.emu.send_photo(user, jpeg(colour=colour))
+    await world.reply(user)
+
+
+async def test_photos_nothing_uses_go_after_a_week_and_the_rest_stay(world: World) -> None:
+    number = await world.report(photos=1)
+    await card_of(world, number)
+    ticket_photos = stored(world)
+    assert len(ticket_photos) == 1
+    # Minh sends a photo, then asks to be forgotten before sending the report.
+    await photo_sent(world, world.stranger, (250, 10, 10))
+    await world.say(world.stranger, "/forget_me")
+    await world.press(world.stranger, await world.reply(world.stranger), "f:yes")
+    await world.reply(world.stranger)
+    forgotten = stored(world) - ticket_photos
+    # John is halfway through his: his draft's photo is in use.
+    await photo_sent(world, world.resident_en, (10, 250, 10))
+    drafted = stored(world) - ticket_photos - forgotten
+    assert len(forgotten) == len(drafted) == 1
+
+    local = world.clock().astimezone(HANOI)
+    sweep_at = local.replace(hour=4, minute=0, second=0, microsecond=0)
+    age_everything(world, sweep_at - UNUSED_KEPT - timedelta(days=1))
+    config = ScheduleConfig(digest=False)
+    app = world.app
+    scheduler = Scheduler(
+        app.sessions, app.sender.channel, app.services, config, shared_drafts=app.shared_drafts
+    )
+    assert (app.shared_drafts is None) == (world.backend.redis_url is None)
+    done = await scheduler.tick(sweep_at)
+    assert done["photos-swept"] == 1
+    assert stored(world) == ticket_photos | drafted
+    assert (await scheduler.tick(sweep_at + timedelta(hours=1)))["photos-swept"] == 0  # once a day
+
+    # John finishes his report: its card carries the photo kept for it.
+    photo_ask = world.emu.bot_messages(world.resident_en)[-1]
+    await world.press(world.resident_en, photo_ask, "r:done")
+    await world.reply(world.resident_en)
+    await world.emu.send_location(world.resident_en, 21.0287, 105.8524)
+    await world.replies(world.resident_en, 2)
+    confirm = world.emu.bot_messages(world.resident_en)[-1]
+    if "r:near:" in str(confirm.get("reply_markup")):
+        await world.press(world.resident_en, confirm, "r:near:new")
+        confirm = await world.reply(world.resident_en)
+    await world.press(world.resident_en, confirm, "r:ok")
+    await world.press(world.resident_en, await world.reply(world.resident_en), "r:submit")
+    johns = (await world.reply(world.resident_en))["text"]
+    assert "Mã" in johns or "number" in johns.lower(), johns
