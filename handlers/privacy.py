@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from bot.channels.base import Button, Choices, RemoveKeys
 from handlers.context import Ctx
+from storage.conversation import DRAFT_KEPT
+from storage.media_sweep import UNUSED_KEPT
 
 
 async def notice(ctx: Ctx) -> None:
     """Shown before a resident's first report: what is kept, why, and who sees it."""
     await ctx.reply(
-        ctx.t("privacy-notice"),
+        ctx.t("privacy-notice", draft_days=DRAFT_KEPT.days, photo_days=UNUSED_KEPT.days),
         markup=Choices(
             (
                 (Button(ctx.t("button-privacy-agree"), "p:ok"),),

@@ -81,3 +81,9 @@ async def test_photos_nothing_uses_go_after_a_week_and_the_rest_stay(world: Worl
     await world.press(world.resident_en, await world.reply(world.resident_en), "r:submit")
     johns = (await world.reply(world.resident_en))["text"]
     assert "Mã" in johns or "number" in johns.lower(), johns
+
+
+async def test_the_privacy_notice_says_how_long_unsent_photos_are_kept(world: World) -> None:
+    await world.say(world.resident, "/report")
+    notice = (await world.reply(world.resident))["text"]
+    assert "được giữ 2 ngày" in notice and "bị xóa sau 7 ngày" in notice, notice
