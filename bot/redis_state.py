@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # How long a resident's lock outlives a worker that died holding it (the resident's next
 # update waits that long); a live worker renews it every third of it, however long its update.
 LOCK_TTL = 15.0  # seconds
+RENEW_RETRY = 1.0  # seconds before a renewal that met an error is tried again
 
 
 class RedisConversationState:
@@ -82,24 +83,44 @@ class RenewedRedisIsolation(RedisEventIsolation):
     @contextlib.asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
         name = self.key_builder.build(key, "lock")
-        async with self.redis.lock(name=name, timeout=self.ttl, lock_class=Lock) as held:
-            renewing = asyncio.create_task(self._renew(held))
-            try:
-                yield None
-            finally:
-                renewing.cancel()
-                await asyncio.gather(renewing, return_exceptions=True)
+        held = self.redis.lock(name=name, timeout=self.ttl, lock_class=Lock)
+        if not await held.acquire():
+            raise LockError(f"could not take the resident's lock {name}")
+        renewing = asyncio.create_task(self._renew(held))
+        try:
+            yield None
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+            await _release(held)
 
     async def _renew(self, held: Lock) -> None:
+        pause = self.ttl / 3
         while True:
-            await asyncio.sleep(self.ttl / 3)
+            await asyncio.sleep(pause)
             try:
                 await held.reacquire()
             except LockError:  # lapsed all the same (this process stalled): said once
                 log.warning("a resident's lock %s lapsed while its update ran", held.name)
                 return
-            except Exception:  # Redis away a moment: tried again at the next third
+            except Exception:  # Redis away a moment: tried again soon, before it lapses
                 log.warning("could not renew a resident's lock %s", held.name, exc_info=True)
+                pause = min(self.ttl / 3, RENEW_RETRY)
+            else:
+                pause = self.ttl / 3
+
+
+async def _release(held: Lock) -> None:
+    """Leave the lock. One that lapsed meanwhile (the process stalled, Redis lost the key, or
+    was away for longer than the lock lasts) is said, not raised: the update is done and its
+    work committed, and raising made it a failure (the resident told their message could not
+    be handled, or a webhook answered 500, holding up the chat's next updates)."""
+    try:
+        await held.release()
+    except LockError:
+        log.warning("a resident's lock %s had lapsed when its update ended", held.name)
+    except Exception:  # Redis away: the lock lapses by itself within its time
+        log.warning("could not release a resident's lock %s", held.name, exc_info=True)
 
 
 async def draft_media(storage: RedisStorage, bot_id: int) -> set[str]:

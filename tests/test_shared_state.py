@@ -178,10 +178,10 @@ async def test_one_redis_hiccup_neither_stops_the_renewal_nor_fails_the_update()
                 raise RedisConnectionError("Redis blinked")
             return True
 
-        async def __aenter__(self) -> Blinking:
-            return self
+        async def acquire(self) -> bool:
+            return True
 
-        async def __aexit__(self, *exc: Any) -> None:
+        async def release(self) -> None:
             return None
 
     class Storage:
@@ -196,3 +196,76 @@ async def test_one_redis_hiccup_neither_stops_the_renewal_nor_fails_the_update()
     async with isolation.lock(StorageKey(bot_id=1, chat_id=2, user_id=2)):
         await asyncio.sleep(0.6)  # renewals due every 0.1 s
     assert Blinking.renewals > 1
+
+
+async def test_a_lock_lost_while_its_update_ran_does_not_fail_the_update(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resident's lock gone from Redis by the end of the update (the worker stalled past
+    its time, Redis lost the key or was away longer): leaving it raised, after the update's
+    work was committed, and the update counted as failed: in polling mode the resident was
+    told their message could not be handled; a webhook answered 500."""
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    from bot.redis_state import RenewedRedisIsolation
+
+    backend = await prepare(tmp_path)
+    if backend.redis_url is None:
+        pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
+    storage = RedisStorage.from_url(backend.redis_url)
+    isolation = RenewedRedisIsolation(storage)
+    resident = StorageKey(bot_id=333333333, chat_id=RESIDENT, user_id=RESIDENT)
+    done = False
+    try:
+        async with isolation.lock(resident):
+            await storage.redis.delete(storage.key_builder.build(resident, "lock"))
+            done = True
+    finally:
+        await storage.close()
+    assert done and "had lapsed when its update ended" in caplog.text
+
+
+async def test_redis_away_as_a_lock_is_left_does_not_fail_the_update(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Renewals that meet Redis away are tried again within a second, not a third of the
+    lock's time later (two missed made it lapse), and Redis away as the lock is left does
+    not fail the update: the lock lapses by itself."""
+    import asyncio
+    from typing import Any
+
+    from aiogram.fsm.storage.base import DefaultKeyBuilder
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from bot import redis_state
+
+    monkeypatch.setattr(redis_state, "RENEW_RETRY", 0.05)
+    tries: list[float] = []
+
+    class Away:
+        name = "lock"
+
+        async def acquire(self) -> bool:
+            return True
+
+        async def reacquire(self) -> bool:
+            tries.append(asyncio.get_running_loop().time())
+            if len(tries) <= 2:
+                raise RedisConnectionError("Redis is restarting")
+            return True
+
+        async def release(self) -> None:
+            raise RedisConnectionError("Redis is restarting")
+
+    class Storage:
+        key_builder = DefaultKeyBuilder()
+
+        class redis:
+            @staticmethod
+            def lock(**kwargs: Any) -> Away:
+                return Away()
+
+    isolation = redis_state.RenewedRedisIsolation(Storage(), ttl=3.0)  # type: ignore[arg-type]
+    async with isolation.lock(StorageKey(bot_id=1, chat_id=2, user_id=2)):
+        await asyncio.sleep(1.6)  # the first renewal at 1 s; the lock lasts 3 s
+    assert len(tries) >= 3, tries
