@@ -10,6 +10,7 @@ they held the lease (a pause longer than the lease) cannot send the same reminde
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import Lease, ScheduledMark
+
+HOLDER_MAX = 64  # characters: leases.holder's length
 
 
 async def acquire(
@@ -61,14 +64,30 @@ async def acquire(
 
 
 def this_process() -> str:
-    """A holder name that says where the process runs: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """A holder name that says where the process runs: ``host:pid``, within the column's
+    HOLDER_MAX characters (see :func:`_host`)."""
+    pid = str(os.getpid())
+    return f"{_host(len(pid))}:{pid}"
+
+
+def _host(pid_length: int) -> str:
+    """This machine's name as a holder gives it, with a pid of ``pid_length`` digits. A host
+    name may have 64 characters (a Kubernetes pod's is its name, cut to 63), and host:pid was
+    then too long for the column: on PostgreSQL no lease could be taken, and the outbox and the
+    schedule stood still. Too long, it keeps its start and a hash of the whole (pods of one
+    Deployment differ only at the end, and their processes often have the same pid)."""
+    host = socket.gethostname()
+    room = HOLDER_MAX - 1 - pid_length
+    if len(host) <= room:
+        return host
+    digest = hashlib.sha256(host.encode()).hexdigest()[:12]
+    return f"{host[: room - len(digest) - 1]}~{digest}"
 
 
 def died_here(holder: str) -> bool:
     """Whether ``holder`` (``host:pid``) was a process on this machine that is gone."""
     host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    if not pid.isdigit() or host != _host(len(pid)):
         return False
     try:
         os.kill(int(pid), 0)

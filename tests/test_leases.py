@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import make_engine, session_factory
-from storage.leases import LeaseKeeper, mark_once
+from storage.leases import LeaseKeeper, died_here, mark_once, this_process
 from storage.migrate import upgrade
 from tests.backends import prepare
 
@@ -95,3 +96,28 @@ async def test_a_restart_after_a_crash_takes_the_lease_at_once(
     assert await restarted.held()  # no 30 s wait
     other = LeaseKeeper(sessions, "scheduler", ttl, clock)
     assert not await other.held()  # another machine's holder is waited out
+
+
+# Pods of one Deployment: names cut to 63 characters, differing only at the end.
+POD = "phananh-telegram-bot-hoan-kiem-district-production-7d9f8b6c5d-x"
+OTHER_POD = "phananh-telegram-bot-hoan-kiem-district-production-7d9f8b6c5d-y"
+
+
+async def test_a_long_host_name_still_takes_the_lease_and_its_dead_are_known(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host name of 63 characters made host:pid longer than the holder's column: on
+    PostgreSQL no lease could be taken, and nothing scheduled or queued was ever sent."""
+    monkeypatch.setattr(socket, "gethostname", lambda: POD)
+    monkeypatch.setattr(os, "getpid", lambda: 7)  # under the image's init
+    assert len(this_process()) <= 64
+    keeper = LeaseKeeper(sessions, "sender", timedelta(seconds=10), Clock())
+    assert await keeper.held()
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()
+    monkeypatch.setattr(os, "getpid", lambda: dead.pid)
+    gone = this_process()
+    assert died_here(gone) and len(gone) <= 64
+    # Another pod's process with the same pid is someone else.
+    monkeypatch.setattr(socket, "gethostname", lambda: OTHER_POD)
+    assert this_process() != gone and not died_here(gone)
