@@ -10,7 +10,6 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from aiogram import Bot, Router
@@ -21,10 +20,9 @@ from aiogram.types import Message
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot import polling
-from bot.channels import telegram as telegram_channel
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmuUser
-from tests.world import TOKEN, World
+from tests.world import TOKEN, World, fails_to_read
 
 
 @dataclass
@@ -341,14 +339,7 @@ async def test_a_resident_whose_message_is_given_up_is_told(
     resident, who waited for an answer that never came."""
     monkeypatch.setattr(polling, "RETRY_AFTER", 0.05)
     monkeypatch.setattr(polling, "HOLD_AT_MOST", 0.3)
-    reads = telegram_channel.message_to_incoming
-
-    def buggy(message: Message, username: str | None) -> Any:
-        if message.text == "/help":
-            raise RuntimeError("a bug this message sets off")
-        return reads(message, username)
-
-    monkeypatch.setattr(telegram_channel, "message_to_incoming", buggy)
+    fails_to_read(monkeypatch, "/help")
     await world.say(world.resident, "/help")
     said = (await world.reply(world.resident, timeout=10))["text"]
     assert said.startswith("Xin lỗi, bot không xử lý được tin nhắn này"), said

@@ -6,17 +6,33 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 
 from bot.app import App, build_app
+from bot.redis_state import RenewedRedisIsolation
 from bot.settings import Settings
 from tests.backends import prepare
 
 STAGING_BOT = "222222222:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 CITY_BOT = "333333333:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 RESIDENT = 6_000_000_001  # a person who writes to both bots
+
+
+def isolation_over(lock: object, ttl: float) -> RenewedRedisIsolation:
+    """A RenewedRedisIsolation whose every lock is ``lock`` (a stand-in for redis-py's)."""
+
+    class Storage:
+        key_builder = DefaultKeyBuilder()
+
+        class redis:
+            @staticmethod
+            def lock(**kwargs: Any) -> object:
+                return lock
+
+    return RenewedRedisIsolation(Storage(), ttl=ttl)  # type: ignore[arg-type]
 
 
 def key(app: App) -> StorageKey:
@@ -161,12 +177,8 @@ async def test_one_redis_hiccup_neither_stops_the_renewal_nor_fails_the_update()
     """A renewal that met Redis away a moment (not a lapsed lock) ended the renewals for good,
     and its error failed the update, handled to its end, as it left its lock."""
     import asyncio
-    from typing import Any
 
-    from aiogram.fsm.storage.base import DefaultKeyBuilder
     from redis.exceptions import ConnectionError as RedisConnectionError
-
-    from bot.redis_state import RenewedRedisIsolation
 
     class Blinking:  # a lock whose first renewal meets a connection error
         name = "lock"
@@ -184,15 +196,7 @@ async def test_one_redis_hiccup_neither_stops_the_renewal_nor_fails_the_update()
         async def release(self) -> None:
             return None
 
-    class Storage:
-        key_builder = DefaultKeyBuilder()
-
-        class redis:
-            @staticmethod
-            def lock(**kwargs: Any) -> Blinking:
-                return Blinking()
-
-    isolation = RenewedRedisIsolation(Storage(), ttl=0.3)  # type: ignore[arg-type]
+    isolation = isolation_over(Blinking(), ttl=0.3)
     async with isolation.lock(StorageKey(bot_id=1, chat_id=2, user_id=2)):
         await asyncio.sleep(0.6)  # renewals due every 0.1 s
     assert Blinking.renewals > 1
@@ -232,9 +236,7 @@ async def test_redis_away_as_a_lock_is_left_does_not_fail_the_update(
     lock's time later (two missed made it lapse), and Redis away as the lock is left does
     not fail the update: the lock lapses by itself."""
     import asyncio
-    from typing import Any
 
-    from aiogram.fsm.storage.base import DefaultKeyBuilder
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     from bot import redis_state
@@ -257,15 +259,7 @@ async def test_redis_away_as_a_lock_is_left_does_not_fail_the_update(
         async def release(self) -> None:
             raise RedisConnectionError("Redis is restarting")
 
-    class Storage:
-        key_builder = DefaultKeyBuilder()
-
-        class redis:
-            @staticmethod
-            def lock(**kwargs: Any) -> Away:
-                return Away()
-
-    isolation = redis_state.RenewedRedisIsolation(Storage(), ttl=3.0)  # type: ignore[arg-type]
+    isolation = isolation_over(Away(), ttl=3.0)
     async with isolation.lock(StorageKey(bot_id=1, chat_id=2, user_id=2)):
         await asyncio.sleep(1.6)  # the first renewal at 1 s; the lock lasts 3 s
     assert len(tries) >= 3, tries

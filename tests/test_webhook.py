@@ -14,14 +14,13 @@ from aiogram.fsm.storage.memory import DisabledEventIsolation
 from aiohttp import web
 
 from bot.app import App, build_app
-from bot.channels import telegram as telegram_channel
 from bot.emulator import BotAPIEmulator
 from bot.given_up import chat_of
 from bot.settings import Settings
 from bot.webhook import make_runner
 from tests.backends import prepare
 from tests.workers import callback_update, message_update
-from tests.world import TOKEN, jpeg
+from tests.world import TOKEN, fails_to_read, jpeg
 
 SECRET = "s3cret-webhook-token-for-tests-0123456789"
 
@@ -178,14 +177,7 @@ async def test_an_update_that_fails_while_others_go_through_is_given_up_and_said
     answered 500; once others are handled it is let go after three failures, and said."""
     emu, _, url, user, _ = served
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-    reads = telegram_channel.message_to_incoming
-
-    def buggy(message: Any, username: str | None) -> Any:
-        if message.text == "/start":
-            raise RuntimeError("a bug this message sets off")
-        return reads(message, username)
-
-    monkeypatch.setattr(telegram_channel, "message_to_incoming", buggy)
+    fails_to_read(monkeypatch, "/start")
     poison = start_update(10, user)
     fine = start_update(11, user)
     fine["message"]["text"] = "/help"

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from bot.app import App, build_app
+from bot.channels import telegram as telegram_channel
 from bot.emulator import BotAPIEmulator
 from bot.emulator import button_data as emulator_button_data
 from bot.settings import Settings
@@ -29,6 +31,19 @@ BA_DINH_SQUARE = (21.0368, 105.8347)
 HAI_PHONG = (20.8449, 106.6881)
 
 Message = dict[str, Any]
+
+
+def fails_to_read(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """A bug that a message of ``text`` sets off before its handler can catch anything (the
+    update fails as a whole, as when the database or Redis is away)."""
+    reads = telegram_channel.message_to_incoming
+
+    def buggy(message: Any, username: str | None) -> Any:
+        if message.text == text:
+            raise RuntimeError("a bug this message sets off")
+        return reads(message, username)
+
+    monkeypatch.setattr(telegram_channel, "message_to_incoming", buggy)
 
 
 def jpeg(
