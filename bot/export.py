@@ -12,19 +12,20 @@ import asyncio
 import csv
 import io
 import sys
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TypeVar
 
 from domain.directory import Directory
 from domain.stats import HANOI, Period, PeriodError, UnitFigures, parse_period
 from storage import stats
-from storage.db import make_engine, session_factory
+from storage.db import make_engine, read_connection
 from storage.migrate import upgrade
-from storage.stats import TicketRow
+from storage.stats import Reader, TicketRow
+
+T = TypeVar("T")
 
 
 class Format(StrEnum):
@@ -125,30 +126,62 @@ def ranking_cells(
         ]
 
 
-async def rows_of(rows: Iterable[list[Cell]]) -> AsyncIterator[list[Cell]]:
-    for row in rows:
-        yield row
+# Rows read from the database a batch at a time; a batch's cells are made and written into the
+# file on a worker thread. On the event loop, a year's export held up every update: 200,000
+# tickets took 15 s as CSV and 54 s as XLSX, during which no resident was answered.
+BATCH = 500
 
 
-async def write(fmt: Format, header: Sequence[str], rows: AsyncIterator[list[Cell]]) -> bytes:
-    """The file's bytes: ``header`` then ``rows``."""
-    if fmt is Format.CSV:
-        text = io.StringIO()
-        writer = csv.writer(text)
-        writer.writerow(header)
-        async for row in rows:
-            writer.writerow(["" if cell is None else cell for cell in row])
-        return text.getvalue().encode("utf-8-sig")  # the BOM tells Excel it is UTF-8
-    from openpyxl import Workbook  # ~30 MB: loaded by the first XLSX export only
+class _File:
+    """The file being written, one batch of rows at a time (on a worker thread)."""
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("data")
-    sheet.append(list(header))
+    def __init__(self, fmt: Format, header: Sequence[str]) -> None:
+        self.fmt = fmt
+        if fmt is Format.CSV:
+            self.text = io.StringIO()
+            self.csv = csv.writer(self.text)
+            self.csv.writerow(header)
+        else:
+            from openpyxl import Workbook  # ~30 MB: loaded by the first XLSX export only
+
+            self.book = Workbook(write_only=True)
+            self.sheet = self.book.create_sheet("data")
+            self.sheet.append(list(header))
+
+    def add(self, rows: Iterable[list[Cell]]) -> None:
+        if self.fmt is Format.CSV:
+            self.csv.writerows(["" if cell is None else cell for cell in row] for row in rows)
+        else:
+            for row in rows:
+                self.sheet.append(row)
+
+    def bytes(self) -> bytes:
+        if self.fmt is Format.CSV:
+            return self.text.getvalue().encode("utf-8-sig")  # the BOM tells Excel it is UTF-8
+        out = io.BytesIO()
+        self.book.save(out)
+        return out.getvalue()
+
+
+async def write(
+    fmt: Format,
+    header: Sequence[str],
+    rows: AsyncIterator[T] | Iterable[T],
+    cells: Callable[[T], list[Cell]],
+) -> bytes:
+    """The file's bytes: ``header``, then a row of ``cells`` for each of ``rows``."""
+    file = await asyncio.to_thread(_File, fmt, header)
+    if not isinstance(rows, AsyncIterator):
+        await asyncio.to_thread(file.add, map(cells, rows))
+        return await asyncio.to_thread(file.bytes)
+    batch: list[T] = []
     async for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        batch.append(row)
+        if len(batch) >= BATCH:
+            await asyncio.to_thread(file.add, map(cells, batch))
+            batch = []
+    await asyncio.to_thread(file.add, map(cells, batch))
+    return await asyncio.to_thread(file.bytes)
 
 
 def filename(what: What, fmt: Format, period: Period) -> str:
@@ -156,22 +189,19 @@ def filename(what: What, fmt: Format, period: Period) -> str:
 
 
 async def export_tickets(
-    session: AsyncSession,
+    db: Reader,
     period: Period,
     fmt: Format,
     directory: Directory,
     lang: str,
     unit_code: str | None = None,
 ) -> bytes:
-    async def cells() -> AsyncIterator[list[Cell]]:
-        async for row in stats.export_rows(session, period, unit_code):
-            yield ticket_cells(row, directory, lang)
-
-    return await write(fmt, TICKET_HEADER, cells())
+    rows = stats.export_rows(db, period, unit_code, batch=BATCH)
+    return await write(fmt, TICKET_HEADER, rows, lambda row: ticket_cells(row, directory, lang))
 
 
 async def export_ranking(
-    session: AsyncSession,
+    db: Reader,
     period: Period,
     now: datetime,
     fmt: Format,
@@ -179,9 +209,10 @@ async def export_ranking(
     lang: str,
     unit_code: str | None = None,
 ) -> bytes:
-    ranking = await stats.ranking(session, period, now)
-    cells = ranking_cells(ranking, directory, lang, unit_code)
-    return await write(fmt, RANKING_HEADER, rows_of(cells))
+    ranking = await stats.ranking(db, period, now)
+    return await write(
+        fmt, RANKING_HEADER, ranking_cells(ranking, directory, lang, unit_code), list
+    )
 
 
 def export_to_file(
@@ -221,9 +252,9 @@ async def _export(
     engine = make_engine(url)
     try:
         await upgrade(engine)
-        async with session_factory(engine)() as session:
+        async with read_connection(engine) as db:
             if what is What.TICKETS:
-                return await export_tickets(session, period, fmt, directory, "vi", unit_code)
-            return await export_ranking(session, period, now, fmt, directory, "vi", unit_code)
+                return await export_tickets(db, period, fmt, directory, "vi", unit_code)
+            return await export_ranking(db, period, now, fmt, directory, "vi", unit_code)
     finally:
         await engine.dispose()

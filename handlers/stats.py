@@ -246,29 +246,31 @@ async def _export(ctx: Ctx, scope: Scope) -> None:
     except PeriodError as error:
         await ctx.reply(_bad_period(t, error) + "\n" + t("export-usage"))
         return
-    await ctx.repo.commit()  # as for /stats: no write lock held while reading
-    session = ctx.repo.session
+    # As for /stats: this update's transaction ends first (on SQLite it holds the write lock),
+    # and the export reads on a connection of its own, the file made on a worker thread.
+    await ctx.repo.commit()
     directory = ctx.services.directory
-    if what is export.What.TICKETS:
-        found = await stats.counts(session, period, now, scope.unit_code)
-        if found.received > CHAT_EXPORT_MAX_TICKETS:
-            await ctx.reply(
-                t(
-                    "export-too-many",
-                    count=_number(t, found.received),
-                    max=_number(t, CHAT_EXPORT_MAX_TICKETS),
+    async with stats.reading(ctx.repo.session) as db:
+        if what is export.What.TICKETS:
+            found = await stats.counts(db, period, now, scope.unit_code)
+            if found.received > CHAT_EXPORT_MAX_TICKETS:
+                await ctx.reply(
+                    t(
+                        "export-too-many",
+                        count=_number(t, found.received),
+                        max=_number(t, CHAT_EXPORT_MAX_TICKETS),
+                    )
                 )
+                return
+            data = await export.export_tickets(db, period, fmt, directory, t.lang, scope.unit_code)
+            caption = t(
+                "export-tickets-caption", count=_number(t, found.received), period=period.label()
             )
-            return
-        data = await export.export_tickets(session, period, fmt, directory, t.lang, scope.unit_code)
-        caption = t(
-            "export-tickets-caption", count=_number(t, found.received), period=period.label()
-        )
-    else:
-        data = await export.export_ranking(
-            session, period, now, fmt, directory, t.lang, scope.unit_code
-        )
-        caption = t("export-ranking-caption", period=period.label())
+        else:
+            data = await export.export_ranking(
+                db, period, now, fmt, directory, t.lang, scope.unit_code
+            )
+            caption = t("export-ranking-caption", period=period.label())
     await ctx.channel.send_document(
         ctx.event.chat_id, data, export.filename(what, fmt, period), caption=caption
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -269,10 +270,8 @@ def _quantiles(histogram: Sequence[tuple[int, int]]) -> tuple[float | None, floa
     return median_s, p90_s
 
 
-async def counts(
-    session: AsyncSession, period: Period, now: datetime, unit_code: str | None = None
-) -> Counts:
-    units = await _unit_counts(session, period, now, unit_code)
+async def counts(db: Reader, period: Period, now: datetime, unit_code: str | None = None) -> Counts:
+    units = await _unit_counts(db, period, now, unit_code)
     return total(UnitFigures(code, found) for code, found in units.items())
 
 
@@ -294,9 +293,9 @@ async def summary(
     return Summary(found, median_s, p90_s)
 
 
-async def ranking(session: AsyncSession, period: Period, now: datetime) -> list[UnitFigures]:
+async def ranking(db: Reader, period: Period, now: datetime) -> list[UnitFigures]:
     """Every unit with tickets received in the period, the worst on-time rate first."""
-    units = await _unit_counts(session, period, now, None)
+    units = await _unit_counts(db, period, now, None)
     return rank(UnitFigures(code, found) for code, found in units.items())
 
 
@@ -317,6 +316,19 @@ def _engine_for_readers(session: AsyncSession) -> AsyncEngine | None:
     if bind.dialect.name == "sqlite" and bind.url.database in (None, "", ":memory:"):
         return None
     return bind
+
+
+@asynccontextmanager
+async def reading(session: AsyncSession) -> AsyncIterator[Reader]:
+    """Somewhere to read a long query (an export, statistics) without holding up the updates:
+    a connection of its own (storage.db.read_connection: on SQLite no write lock, and not the
+    one writing connection), or the session itself where there is none (in-memory SQLite)."""
+    engine = _engine_for_readers(session)
+    if engine is None:
+        yield session
+        return
+    async with read_connection(engine) as connection:
+        yield connection
 
 
 async def overview(
@@ -387,10 +399,10 @@ EXPORT_COLUMNS = (
 
 
 async def export_rows(
-    session: AsyncSession, period: Period, unit_code: str | None = None, batch: int = 5000
+    db: Reader, period: Period, unit_code: str | None = None, batch: int = 5000
 ) -> AsyncIterator[TicketRow]:
     """The tickets received in the period, oldest first, streamed in batches."""
-    result = await session.stream(
+    result = await db.stream(
         select(*EXPORT_COLUMNS)
         .where(_in_period(period, unit_code))
         .order_by(Ticket.created_at, Ticket.id)
