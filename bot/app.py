@@ -141,6 +141,9 @@ async def build_app(
             UnitRow(u.code, u.kind, u.name_vi, u.name_en) for u in directory.units
         )
         await repo.commit()
+        # Units the directory no longer lists keep their tickets: named as they were last.
+        for row in await repo.units_beyond(directory):
+            directory.remember_retired(row.code, row.name_vi, row.name_en)
         moved = supervisor_chat and await repo.moved_to(CHANNEL, supervisor_chat)
     if moved:
         log.warning(

@@ -130,6 +130,7 @@ class Directory:
                 raise ValueError(f"duplicate code {unit.code!r} in the directory")
             self._by_code[unit.code] = unit
         self._by_vau_code = {u.code_vau: u for u in self._units if u.code_vau}
+        self._retired: dict[str, tuple[str, str]] = {}  # code -> (name_vi, name_en)
         self._owners: dict[str, Unit] = {}
         for unit in self._units:
             if unit.is_department:
@@ -229,11 +230,23 @@ class Directory:
         return self._legacy.get(old_ward_code, ())
 
     def name(self, code: str, lang: str) -> str:
-        """Display name of ``code`` in ``lang`` ("vi" or "en"); KeyError for an unknown code."""
+        """Display name of ``code`` in ``lang`` ("vi" or "en"). A unit the directory no longer
+        lists (merged away, renamed: its tickets keep its code) has the name it was last known
+        by (:meth:`remember_retired`), or else its code: statistics, the digest and old cards
+        name it without failing."""
         unit = self._by_code.get(code)
-        if unit is None:
-            raise KeyError(code)
-        return unit.name(lang)
+        if unit is not None:
+            return unit.name(lang)
+        names = self._retired.get(code)
+        if names is None:
+            return code
+        return names[1] if lang == "en" and names[1] else names[0]
+
+    def remember_retired(self, code: str, name_vi: str, name_en: str) -> None:
+        """The names of a unit no longer in the directory, for :meth:`name` only (it is not
+        found, routed to, or offered)."""
+        if code not in self._by_code:
+            self._retired[code] = (name_vi, name_en)
 
     def owner_for_category(self, category: str) -> Unit | None:
         """The department that owns ``category``, or None when the local unit handles it."""

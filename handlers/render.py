@@ -30,9 +30,12 @@ def number(ticket: Ticket) -> str:
 
 
 def category_label(t: Translator, code: str) -> str:
+    """The category's icon and name; a category no longer offered (its tickets keep it) is
+    shown by its code."""
     category = categories.get(code)
     icon = category.icon + " " if category else ""
-    return icon + t(f"category-{code}")
+    key = f"category-{code}"
+    return icon + (t(key) if t.has(key) else escape(code))
 
 
 def unit_name(directory: Directory, code: str | None, lang: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.directory import Directory
 from domain.lifecycle import OPEN, Status
 from storage.db import dialect_of, insert_for, insert_in
 from storage.models import (
@@ -129,6 +130,11 @@ class Repository:
             },
         )
         await self.session.execute(stmt)
+
+    async def units_beyond(self, directory: Directory) -> list[UnitRow]:
+        """The units the database knows that ``directory`` does not list (any more)."""
+        rows = await self.session.execute(select(Unit.code, Unit.kind, Unit.name_vi, Unit.name_en))
+        return [UnitRow(*row) for row in rows if directory.get(row.code) is None]
 
     # -- updates --------------------------------------------------------------------------------
 

@@ -15,8 +15,12 @@ import pytest
 from openpyxl import load_workbook
 
 from bot import export
-from storage.models import Ticket
-from tests.world import BA_DINH, HOAN_KIEM, Message, World, plain
+from bot.app import build_app
+from bot.scheduler import digest_text
+from handlers import render
+from locales import translator
+from storage.models import Ticket, Unit
+from tests.world import BA_DINH, HOAN_KIEM, TOKEN, Message, World, plain
 
 
 async def some_tickets(world: World) -> None:
@@ -204,3 +208,59 @@ async def test_a_files_rows_are_made_off_the_event_loop() -> None:
         data = await export.write(fmt, ("n", "text"), rows(), cells)
         assert len(data) > 5000
     assert made_on and threading.get_ident() not in made_on
+
+
+GONE = "99999"  # a unit not in data/directory.json
+
+
+async def a_ticket_of_a_unit_gone_from_the_directory(world: World) -> None:
+    """Its row stays in ``units`` (directory updates only add and rename) and its tickets
+    keep its code, as after a merger of wards."""
+    assert world.app.services.directory.get(GONE) is None
+    created = datetime.now(UTC) - timedelta(days=5)
+    async with world.app.sessions() as session:
+        session.add(Unit(code=GONE, kind="ward", name_vi="Phường Cũ", name_en="Old Ward"))
+        await session.flush()
+        session.add(
+            Ticket(
+                number="26110999",
+                draft_key="gone-1",
+                category="retired-category",
+                description="-",
+                unit_code=GONE,
+                status="in_progress",
+                resolve_by=created + timedelta(days=2),  # overdue
+                created_at=created,
+                updated_at=created,
+            )
+        )
+        await session.commit()
+
+
+async def test_statistics_and_the_digest_name_a_unit_gone_from_the_directory(
+    world: World,
+) -> None:
+    """A ticket of a unit the directory no longer lists made /stats answer "something went
+    wrong", and the daily digest fail every round (it names overdue tickets' units)."""
+    await some_tickets(world)
+    await a_ticket_of_a_unit_gone_from_the_directory(world)
+    await world.say(world.admin, "/stats", chat=world.supervisor)
+    body = plain(await world.reply(world.supervisor))
+    assert "Tiếp nhận: 6" in body and GONE in body, body
+    async with world.app.sessions() as session:
+        text = await digest_text(session, translator("vi"), world.app.services, datetime.now(UTC))
+    assert "• 99999: 1" in text, text
+    # A category no longer offered is shown by its code wherever its tickets are shown.
+    assert render.category_label(translator("vi"), "retired-category") == "retired-category"
+
+
+async def test_a_unit_gone_from_the_directory_keeps_its_last_known_name(world: World) -> None:
+    await a_ticket_of_a_unit_gone_from_the_directory(world)
+    restarted = await build_app(world.app.settings, token=TOKEN, schedule=False)
+    try:
+        directory = restarted.services.directory
+        assert directory.name(GONE, "vi") == "Phường Cũ"
+        assert directory.name(GONE, "en") == "Old Ward"
+        assert directory.get(GONE) is None  # named, never offered or routed to
+    finally:
+        await restarted.close()
