@@ -91,8 +91,15 @@ def test_names_are_shown_in_the_user_s_language(directory: Directory) -> None:
     assert directory.name("00004", "en") == "Ba Đình Ward"
     assert directory.name("evn-hanoi", "en") == "Hanoi Power Corporation (EVNHANOI)"
     assert directory.name("evn-hanoi", "vi") == "Tổng công ty Điện lực TP Hà Nội"
-    with pytest.raises(KeyError):
-        directory.name("99999", "vi")
+    # A unit no longer listed: its code, or the names it was last known by; never offered.
+    assert directory.name("99999", "vi") == "99999"
+    directory.remember_retired("99999", "Phường Cũ", "Old Ward")
+    assert (directory.name("99999", "vi"), directory.name("99999", "en")) == (
+        "Phường Cũ",
+        "Old Ward",
+    )
+    directory.remember_retired("00004", "Tên khác", "Other name")  # listed: its own names stay
+    assert directory.name("00004", "vi") == "Phường Ba Đình"
     assert directory.get("99999") is None
 
 
