@@ -28,7 +28,7 @@ from domain.lifecycle import AWAITING_RECEIPT, OPEN, Status
 from handlers import notify, render, verdict
 from handlers.context import Ctx, Services
 from locales import Translator, translator
-from storage.leases import LeaseKeeper, mark_once
+from storage.leases import LeaseKeeper, mark_once, marked
 from storage.media_sweep import SharedDrafts, sweep_media
 from storage.models import Ticket
 from storage.repo import Repository
@@ -182,16 +182,17 @@ class Scheduler:
             deadlines.append(("receipt", ticket.receive_by, self.config.receipt_remind_hours))
         if status in OPEN:
             deadlines.append(("resolve", ticket.resolve_by, self.config.resolve_remind_hours))
+        session = ctx.repo.session
         for what, deadline, before in deadlines:
             stamp = deadline.strftime("%Y%m%dT%H%M")
             if deadline <= now:
-                if await mark_once(ctx.repo.session, f"late-{what}:{ticket.id}:{stamp}", now):
+                if await _once_for_unit(session, f"late-{what}:{ticket.id}:{stamp}", ticket, now):
                     await self._escalate(ctx, ticket, what, deadline)
                     done.append(f"late-{what}")
                 continue
             left = calendar.working_hours_between(now, deadline)
-            if left <= before and await mark_once(
-                ctx.repo.session, f"remind-{what}:{ticket.id}:{stamp}", now
+            if left <= before and await _once_for_unit(
+                session, f"remind-{what}:{ticket.id}:{stamp}", ticket, now
             ):
                 await self._remind(ctx, ticket, what, deadline, left)
                 done.append(f"remind-{what}")
@@ -319,3 +320,13 @@ async def digest_text(
     else:
         lines.append(t("digest-none-late"))
     return "\n".join(lines)
+
+
+async def _once_for_unit(session: AsyncSession, key: str, ticket: Ticket, now: datetime) -> bool:
+    """Mark ``key`` done for the ticket's current unit: False if it was. A transfer keeps the
+    deadlines, and a mark for the ticket alone meant the unit it went to was never reminded
+    (nor told it was late) when the unit before it had been. A mark written before marks named
+    their unit (the key alone) counts as done for any unit: upgrading sends nothing twice."""
+    if await marked(session, key):
+        return False
+    return await mark_once(session, f"{key}:{ticket.unit_code}", now)

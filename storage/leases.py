@@ -108,6 +108,12 @@ async def release(session: AsyncSession, name: str, holder: str) -> None:
     await session.commit()
 
 
+async def marked(session: AsyncSession, key: str) -> bool:
+    """Whether ``key`` was recorded as done."""
+    found = await session.scalar(select(ScheduledMark.key).where(ScheduledMark.key == key))
+    return found is not None
+
+
 async def mark_once(session: AsyncSession, key: str, now: datetime) -> bool:
     """Record ``key`` as done in the session's transaction; False if it already was. The
     caller commits it together with what the work queued."""

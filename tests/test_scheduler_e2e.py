@@ -12,8 +12,9 @@ import pytest
 
 from bot.scheduler import ScheduleConfig, Scheduler
 from domain.deadlines import HANOI
+from storage.models import ScheduledMark
 from tests.test_verdict_e2e import resolved, ticket_of
-from tests.world import World, buttons, card_of, plain
+from tests.world import BA_DINH, World, buttons, card_of, plain
 
 
 def scheduler(world: World, holder: str | None = None, *, digest: bool = False) -> Scheduler:
@@ -140,3 +141,44 @@ async def test_an_unanswered_resolution_closes_and_asks_for_a_rating(world: Worl
     assert "tự đóng" in plain(await world.reply(world.hoan_kiem))
     assert (await ticket_of(world, number)).status == "closed"
     assert await s.tick(ticket.resolved_at + timedelta(days=9)) == {}
+
+
+async def test_the_unit_a_ticket_is_transferred_to_is_reminded_of_its_deadline(
+    world: World,
+) -> None:
+    """A transfer keeps the deadline, and the reminder was marked done for the ticket: the
+    unit it went to was never reminded, and the ticket went overdue in its name."""
+    number, card = await accepted(world)
+    ticket = await ticket_of(world, number)
+    s = scheduler(world)
+    assert await s.tick(ticket.resolve_by - timedelta(hours=3)) == {"remind-resolve": 1}
+    world.app.services.wake_sender()
+    assert "đến hạn xử lý" in plain(await world.reply(world.hoan_kiem))
+    card = world.emu.message(card["chat"]["id"], card["message_id"])  # as accepted
+    await world.press(world.official, card, "↪️ Chuyển đơn vị")
+    ask = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
+    await world.press(world.official, await world.reply(world.hoan_kiem), "Phường Ba Đình")
+    reason = await world.reply(world.hoan_kiem)
+    await world.say(world.official, "Thuộc phường Ba Đình.", chat=world.hoan_kiem, reply_to=reason)
+    await world.reply(world.ba_dinh)  # its card
+    await world.settle()
+    world.emu.skip_bot_messages(world.ba_dinh)  # the card's pin
+    moved = await ticket_of(world, number)
+    assert moved.unit_code == BA_DINH and moved.resolve_by == ticket.resolve_by
+    assert (await s.tick(ticket.resolve_by - timedelta(hours=2)))["remind-resolve"] == 1
+    world.app.services.wake_sender()
+    assert number in plain(await world.reply(world.ba_dinh))
+    assert await s.tick(ticket.resolve_by - timedelta(hours=1)) == {}
+
+
+async def test_work_marked_before_marks_named_the_unit_is_not_done_again(world: World) -> None:
+    """Marks written by the version before (the ticket and deadline alone) still count: an
+    upgrade must not escalate every overdue ticket to the supervisors a second time."""
+    number, _card = await accepted(world)
+    ticket = await ticket_of(world, number)
+    stamp = ticket.resolve_by.strftime("%Y%m%dT%H%M")
+    async with world.app.sessions() as session:
+        session.add(ScheduledMark(key=f"late-resolve:{ticket.id}:{stamp}"))
+        await session.commit()
+    assert await scheduler(world).tick(ticket.resolve_by + timedelta(minutes=5)) == {}
