@@ -85,9 +85,12 @@ def _date(text: str, original: str) -> date:
     if not found:
         raise PeriodError(PeriodProblem.FORMAT, original)
     try:
-        return date(int(found[1]), int(found[2]), int(found[3]))
+        day = date(int(found[1]), int(found[2]), int(found[3]))
     except ValueError:
         raise PeriodError(PeriodProblem.DATE, original) from None
+    if not 2000 <= day.year <= 2100:  # as a year or a month: 9999-12-31 overflowed in UTC
+        raise PeriodError(PeriodProblem.DATE, original)
+    return day
 
 
 def parse_period(text: str, now: datetime) -> Period:

@@ -76,6 +76,10 @@ def test_a_year_and_a_range_of_days_include_their_last_day() -> None:
         ("2026-13", PeriodProblem.DATE),
         ("2026-02-30 2026-03-01", PeriodProblem.DATE),
         ("1900", PeriodProblem.DATE),
+        # Days far off overflowed in the conversion to UTC: "something went wrong".
+        ("9999-12-31", PeriodProblem.DATE),
+        ("0001-01-01", PeriodProblem.DATE),
+        ("2026-01-01 9999-12-31", PeriodProblem.DATE),
         ("2026-10-31 2026-10-01", PeriodProblem.ORDER),
         ("2027", PeriodProblem.FUTURE),
     ],
