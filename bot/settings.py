@@ -188,6 +188,15 @@ class Settings(BaseSettings):
             return token
         return value
 
+    @field_validator("digest_time")
+    @classmethod
+    def _hanoi_time(cls, value: time) -> time:
+        # An offset (08:00+07:00) made an aware time, which the scheduler compares with Hanoi's
+        # clock time: every round failed, and no digest ever went out.
+        if value.tzinfo is not None:
+            raise ValueError("DIGEST_TIME is Hanoi time: write it without an offset, e.g. 08:00")
+        return value
+
     @field_validator("default_language")
     @classmethod
     def _known_language(cls, value: str) -> str:

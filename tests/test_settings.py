@@ -1,4 +1,5 @@
 import logging
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,11 @@ def test_a_bot_api_server_of_ones_own_may_be_plain_http() -> None:
     """A local Bot API server (telegram-bot-api) on a private network, or the emulator."""
     for url in ("http://127.0.0.1:8081", "http://telegram-bot-api:8081"):
         assert Settings(_env_file=None, telegram_api_url=url).telegram_api_url == url
+
+
+def test_a_digest_time_with_an_offset_is_refused() -> None:
+    """08:00+07:00 made an aware time that the scheduler could not compare with Hanoi's clock
+    time: every round failed, and no digest went out."""
+    with pytest.raises(ValidationError, match="DIGEST_TIME is Hanoi time"):
+        Settings(_env_file=None, digest_time="08:00+07:00")
+    assert Settings(_env_file=None, digest_time="07:30").digest_time == time(7, 30)
