@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from domain.directory import Directory
+from domain.lifecycle import OPEN, Status
 from domain.stats import HANOI, Period, PeriodError, UnitFigures, parse_period
 from storage import stats
 from storage.db import make_engine, read_connection
 from storage.migrate import upgrade
-from storage.stats import Reader, TicketRow
+from storage.stats import RESOLVED_STATUSES, Reader, TicketRow
 
 T = TypeVar("T")
 
@@ -76,10 +77,17 @@ def _hanoi(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(HANOI).strftime("%Y-%m-%d %H:%M")
 
 
-def ticket_cells(row: TicketRow, directory: Directory, lang: str) -> list[Cell]:
-    on_time = (
-        "" if row.resolved_at is None else ("yes" if row.resolved_at <= row.resolve_by else "no")
-    )
+def on_time(row: TicketRow, now: datetime) -> str:
+    """As the ranking counts it (domain.stats): "yes" resolved in time; "no" resolved late,
+    or still open past its deadline at ``now``; "" neither (rejected, open within its time)."""
+    if row.resolved_at is not None and row.status in RESOLVED_STATUSES:
+        return "yes" if row.resolved_at <= row.resolve_by else "no"
+    if Status(row.status) in OPEN and row.resolve_by < now:
+        return "no"
+    return ""
+
+
+def ticket_cells(row: TicketRow, directory: Directory, lang: str, now: datetime) -> list[Cell]:
     unit = directory.get(row.unit_code)
     return [
         row.number[:4] + "-" + row.number[4:],
@@ -93,7 +101,7 @@ def ticket_cells(row: TicketRow, directory: Directory, lang: str) -> list[Cell]:
         _hanoi(row.received_at),
         _hanoi(row.resolved_at),
         _hanoi(row.closed_at),
-        on_time,
+        on_time(row, now),
         row.rating or "",
     ]
 
@@ -191,13 +199,16 @@ def filename(what: What, fmt: Format, period: Period) -> str:
 async def export_tickets(
     db: Reader,
     period: Period,
+    now: datetime,
     fmt: Format,
     directory: Directory,
     lang: str,
     unit_code: str | None = None,
 ) -> bytes:
     rows = stats.export_rows(db, period, unit_code, batch=BATCH)
-    return await write(fmt, TICKET_HEADER, rows, lambda row: ticket_cells(row, directory, lang))
+    return await write(
+        fmt, TICKET_HEADER, rows, lambda row: ticket_cells(row, directory, lang, now)
+    )
 
 
 async def export_ranking(
@@ -254,7 +265,7 @@ async def _export(
         await upgrade(engine)
         async with read_connection(engine) as db:
             if what is What.TICKETS:
-                return await export_tickets(db, period, fmt, directory, "vi", unit_code)
+                return await export_tickets(db, period, now, fmt, directory, "vi", unit_code)
             return await export_ranking(db, period, now, fmt, directory, "vi", unit_code)
     finally:
         await engine.dispose()

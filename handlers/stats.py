@@ -262,7 +262,9 @@ async def _export(ctx: Ctx, scope: Scope) -> None:
                     )
                 )
                 return
-            data = await export.export_tickets(db, period, fmt, directory, t.lang, scope.unit_code)
+            data = await export.export_tickets(
+                db, period, now, fmt, directory, t.lang, scope.unit_code
+            )
             caption = t(
                 "export-tickets-caption", count=_number(t, found.received), period=period.label()
             )

@@ -128,6 +128,36 @@ async def test_export_sends_the_units_tickets_as_csv_without_personal_data(world
     assert "0912345678" not in data.decode("utf-8-sig") and "Nguyễn" not in data.decode("utf-8-sig")
 
 
+async def test_exported_tickets_say_on_time_as_the_ranking_counts_it(world: World) -> None:
+    """A ticket still open past its deadline counts late in the ranking, but its row in the
+    export said nothing: the file could not be reconciled with the ranking."""
+    await some_tickets(world)
+    now = datetime.now(UTC)
+    async with world.app.sessions() as session:
+        for n, (status, due) in enumerate((("in_progress", -1), ("in_progress", 24))):
+            created = now - timedelta(days=2)
+            session.add(
+                Ticket(
+                    number=f"OPEN{n:04d}",
+                    draft_key=f"open-{n}",
+                    category="roads",
+                    description="-",
+                    unit_code=HOAN_KIEM,
+                    status=status,
+                    resolve_by=now + timedelta(hours=due),
+                    created_at=created,
+                    updated_at=created,
+                )
+            )
+        await session.commit()
+    await world.say(world.official, "/export", chat=world.hoan_kiem)
+    data = document_bytes(world, await world.reply(world.hoan_kiem))
+    rows = {r["number"]: r for r in csv.DictReader(io.StringIO(data.decode("utf-8-sig")))}
+    assert rows["OPEN-0000"]["on_time"] == "no" and rows["OPEN-0001"]["on_time"] == ""
+    await world.say(world.official, "/stats", chat=world.hoan_kiem)
+    assert "2 trễ hạn" in plain(await world.reply(world.hoan_kiem))  # the old late one, this
+
+
 async def test_export_of_the_ranking_as_xlsx(world: World) -> None:
     await some_tickets(world)
     await world.say(world.admin, "/export ranking xlsx 30", chat=world.supervisor)
