@@ -20,6 +20,9 @@ _PLACEHOLDERS = {"changeme", "change-me", "your-token", "your_token_here", "toke
 _PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "changethis", "placeholder", "example")
 
 
+REMIND_AT_MOST_HOURS = 24.0  # working hours
+
+
 class Settings(BaseSettings):
     # hide_input_in_errors: a mistyped token must not be echoed into logs by a validation error.
     model_config = SettingsConfigDict(
@@ -96,11 +99,20 @@ class Settings(BaseSettings):
     close_after_days: int = Field(
         default=7, ge=1, le=90, description="Days after a resolution without an answer: closed"
     )
+    # At most three working days ahead: the scheduler looks 16 calendar days ahead for
+    # deadlines (bot.scheduler.LOOK_AHEAD), and three working days with Tết's nine days off and
+    # the weekends around them fit in it; a reminder further ahead would have come late.
     receipt_remind_hours: float = Field(
-        default=2, ge=0, description="Working hours before the receipt deadline: remind the unit"
+        default=2,
+        ge=0,
+        le=REMIND_AT_MOST_HOURS,
+        description="Working hours before the receipt deadline: remind the unit",
     )
     resolve_remind_hours: float = Field(
-        default=8, ge=0, description="Working hours before the resolution deadline: remind"
+        default=8,
+        ge=0,
+        le=REMIND_AT_MOST_HOURS,
+        description="Working hours before the resolution deadline: remind",
     )
     digest_time: time = Field(
         default=time(8, 0), description="When the daily digest goes to the supervisors, Hanoi time"

@@ -1,12 +1,14 @@
 import logging
-from datetime import time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from bot.__main__ import main
-from bot.settings import Settings
+from bot.scheduler import LOOK_AHEAD
+from bot.settings import REMIND_AT_MOST_HOURS, Settings
+from domain.deadlines import HANOI
 
 REAL_LOOKING = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 
@@ -93,3 +95,17 @@ def test_a_digest_time_with_an_offset_is_refused() -> None:
     with pytest.raises(ValidationError, match="DIGEST_TIME is Hanoi time"):
         Settings(_env_file=None, digest_time="08:00+07:00")
     assert Settings(_env_file=None, digest_time="07:30").digest_time == time(7, 30)
+
+
+def test_a_reminder_further_ahead_than_the_scheduler_looks_is_refused() -> None:
+    """The scheduler looks 16 calendar days ahead for deadlines: a reminder set further ahead
+    in working hours (around Tết) would come late. What may be set fits, every day of the
+    years the holidays are known for."""
+    with pytest.raises(ValidationError, match="less than or equal to 24"):
+        Settings(_env_file=None, resolve_remind_hours=100)
+    calendar = Settings(_env_file=None).work_calendar()
+    deadline = datetime(2025, 1, 1, 10, tzinfo=HANOI)
+    while deadline.year < 2028:
+        ahead = calendar.working_hours_between(deadline - LOOK_AHEAD, deadline)
+        assert ahead >= REMIND_AT_MOST_HOURS, deadline
+        deadline += timedelta(days=1)
