@@ -481,16 +481,16 @@ class Sender:
 
     # -- rate limits ----------------------------------------------------------------------------
 
-    async def _slot(self, session: AsyncSession, row: OutboxMessage) -> None:
-        """Wait for a send slot for ``row``, with the session's transaction committed first: a
-        wait must not hold a transaction open (on SQLite, the one write lock). An answer
-        (deliver_chat_now) takes its slot without waiting."""
+    async def _slot(self, session: AsyncSession, row: OutboxMessage, count: int = 1) -> None:
+        """Wait for send slots for ``count`` messages of ``row`` (an album's pictures), with the
+        session's transaction committed first: a wait must not hold a transaction open (on
+        SQLite, the one write lock). An answer (deliver_chat_now) takes them without waiting."""
         await session.commit()
         if row.id in self._answering:
-            await self.limiter.spend(row.chat_id, row.is_group)
+            await self.limiter.spend(row.chat_id, row.is_group, count)
         else:
             while True:
-                wait = await self.limiter.reserve(row.chat_id, row.is_group)
+                wait = await self.limiter.reserve(row.chat_id, row.is_group, count)
                 if wait <= 0:
                     break
                 if wait > WAIT_INLINE:
@@ -604,7 +604,8 @@ class Sender:
         card_id = row.progress["card"][0]
         photos = [p for p in ticket.photos if p.source == "resident"]
         if photos and "photos" not in row.progress:
-            await self._slot(session, row)  # first: it commits the card's progress
+            # First: it commits the card's progress. Each picture of an album is a message.
+            await self._slot(session, row, len(photos))
             data = [await self.services.media.get(p.media_key) for p in photos]
             if len(data) == 1:
                 sent = [

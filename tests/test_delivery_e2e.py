@@ -17,7 +17,7 @@ from bot.emulator import ApiCall
 from bot.ratelimit import RateLimiter
 from domain.ticket_numbers import display
 from storage.models import OutboxMessage, Resident, Ticket
-from tests.world import World, plain, ticket_number
+from tests.world import World, card_of, plain, ticket_number
 
 
 def sends_to(world: World, chat_id: int) -> list[ApiCall]:
@@ -305,14 +305,14 @@ class FirstGroupMessageWaits:
         self.limiter = limiter
         self.waiting = asyncio.Event()
 
-    async def reserve(self, chat_id: str, is_group: bool) -> float:
+    async def reserve(self, chat_id: str, is_group: bool, count: int = 1) -> float:
         if is_group and not self.waiting.is_set():
             self.waiting.set()
             return 1.0
-        return await self.limiter.reserve(chat_id, is_group)
+        return await self.limiter.reserve(chat_id, is_group, count)
 
-    async def spend(self, chat_id: str, is_group: bool) -> None:
-        await self.limiter.spend(chat_id, is_group)
+    async def spend(self, chat_id: str, is_group: bool, count: int = 1) -> None:
+        await self.limiter.spend(chat_id, is_group, count)
 
 
 async def test_the_sender_waits_for_a_send_slot_without_holding_the_write_lock(
@@ -602,14 +602,14 @@ async def test_a_message_whose_lease_lapsed_while_it_waited_is_sent_once(world: 
     class Busy:
         """The first reservation waits: by its end, two minutes and more have gone."""
 
-        async def reserve(self, chat_id: str, is_group: bool) -> float:
+        async def reserve(self, chat_id: str, is_group: bool, count: int = 1) -> float:
             if waited.is_set():
                 return 0.0
             world.clock.advance(seconds=130)
             waited.set()
             return 0.5
 
-        async def spend(self, chat_id: str, is_group: bool) -> None:
+        async def spend(self, chat_id: str, is_group: bool, count: int = 1) -> None:
             pass
 
     ours.limiter = Busy()
@@ -631,10 +631,10 @@ class FullWindows:
     def __init__(self) -> None:
         self.spent: list[str] = []
 
-    async def reserve(self, chat_id: str, is_group: bool) -> float:
+    async def reserve(self, chat_id: str, is_group: bool, count: int = 1) -> float:
         return 60.0
 
-    async def spend(self, chat_id: str, is_group: bool) -> None:
+    async def spend(self, chat_id: str, is_group: bool, count: int = 1) -> None:
         self.spent.append(chat_id)
 
 
@@ -776,3 +776,28 @@ async def test_a_round_stopped_halfway_leaves_no_chat_running(world: World) -> N
     chats = [t for t in asyncio.all_tasks() if "_deliver_chat" in repr(t.get_coro())]
     assert chats == []
     world.emu.faults.clear()
+
+
+class Counting:
+    """The app's limiter, recording the slots asked for a group's messages."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+        self.asked: list[int] = []
+
+    async def reserve(self, chat_id: str, is_group: bool, count: int = 1) -> float:
+        if is_group:
+            self.asked.append(count)
+        return await self.limiter.reserve(chat_id, is_group, count)
+
+    async def spend(self, chat_id: str, is_group: bool, count: int = 1) -> None:
+        await self.limiter.spend(chat_id, is_group, count)
+
+
+async def test_a_cards_album_takes_a_send_slot_for_each_picture(world: World) -> None:
+    counting = Counting(world.app.sender.limiter)
+    world.app.sender.limiter = counting
+    number = await world.report(photos=3)
+    await card_of(world, number)
+    await world.settle()
+    assert counting.asked == [1, 3, 1]  # the card, its album, its pin

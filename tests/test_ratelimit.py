@@ -115,3 +115,41 @@ async def test_redis_keeps_the_bot_a_second_and_a_group_a_minute(tmp_path: Path)
 
 async def test_redis_counts_answers_without_making_them_wait(tmp_path: Path) -> None:
     assert await on_redis(tmp_path, "test:spent", spent) == [False]
+
+
+async def album(limiter: RateLimiter, now: list[float]) -> list[float]:
+    """A group of 20 a minute: a card (1), its album of 10 pictures, a pin (1), then another
+    card's album of 10, which must wait for the first card's messages to leave the minute."""
+    waits = [await limiter.reserve("-1", True, count) for count in (1, 10, 1)]
+    now[0] += 30.0
+    waits.append(await limiter.reserve("-1", True, 10))
+    waits.append(await limiter.reserve("-1", True, 8))  # room for eight: at once
+    return waits
+
+
+async def test_an_albums_pictures_take_a_slot_each() -> None:
+    """Telegram counts each picture of an album against a group's 20 a minute: counted as one
+    message, a flood day's cards with photos ran a unit's group into 429s."""
+    now = [1000.0]
+    limiter = MemoryRateLimiter(Limits(per_second=1000, per_group_minute=20), clock=lambda: now[0])
+    assert await album(limiter, now) == [0.0, 0.0, 0.0, pytest.approx(30.0), 0.0]
+
+
+async def test_redis_takes_a_slot_for_each_picture_of_an_album(tmp_path: Path) -> None:
+    backend = await prepare(tmp_path)
+    if backend.redis_url is None:
+        pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
+    from redis.asyncio import Redis
+
+    now = [1_800_000_000.0]
+    redis = Redis.from_url(backend.redis_url)
+    try:
+        limiter = RedisRateLimiter(
+            redis,
+            Limits(per_second=1000, per_group_minute=20),
+            f"test:album:{now[0]}",
+            lambda: now[0],
+        )
+        assert await album(limiter, now) == [0.0, 0.0, 0.0, pytest.approx(30.0), 0.0]
+    finally:
+        await redis.aclose()
