@@ -89,7 +89,9 @@ async def _to_unit(ctx: Ctx, ticket: Ticket, text: str, *, supervisors: bool = F
             text,
             ticket_id=ticket.id,
             is_group=True,
-            purpose="resident-message",
+            # Under the card, a reply to it answers the resident (handlers.official); the
+            # supervisors' copy is a notice: their remarks there stay among them.
+            purpose="resident-message" if chat == card_chat else "notice",
             reply_to_card=True,
         )
 

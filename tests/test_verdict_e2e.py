@@ -99,3 +99,24 @@ async def test_someone_else_cannot_answer_for_the_reporter(world: World) -> None
     await world.emu.press(world.resident_en, own, f"vd:{ticket.id}:not_fixed", check=False)
     assert "no longer active" in plain(await world.reply(world.resident_en))
     assert (await ticket_of(world, number)).status == "resolved"
+
+
+async def test_a_supervisors_reply_to_a_reopen_notice_stays_in_their_group(world: World) -> None:
+    """The supervisors' copy of "the resident says it is not fixed" was linked as a resident's
+    message: a city admin's remark replying to it went to the resident as the unit's answer."""
+    number, _card, question = await resolved(world)
+    await world.press(world.resident, question, "❌ Chưa khắc phục")
+    await world.replies(world.resident, 2)
+    notice = await world.reply(world.supervisor)
+    assert number in plain(notice) and "chưa được khắc phục" in plain(notice)
+    await world.settle()
+    had = len(world.emu.bot_messages(world.resident.id))
+    await world.say(
+        world.admin,
+        "Phường này lần thứ ba làm ẩu, chiều nay phê bình.",
+        chat=world.supervisor,
+        reply_to=notice,
+    )
+    await world.settle()
+    await world.emu.settle(quiet=1.0, timeout=10)
+    assert [plain(m) for m in world.emu.bot_messages(world.resident.id)[had:]] == []
