@@ -305,8 +305,13 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
         if ev.kind is Kind.PHOTO and ev.album_id and ev.album_id == (link.extra or {}).get("album"):
             await _album_rest(ctx, ticket, link)
             return
-        await ctx.reply(t("prompt-already-used"), reply_to=ev.message_id)
-        return
+        asked = await _still_asking(ctx, link)
+        if asked is None:
+            await ctx.reply(t("prompt-already-used"), reply_to=ev.message_id)
+            return
+        # The other half of a resolution, sent under the prompt already answered (in the
+        # same thread as before) rather than under the one that asked for it: the same.
+        link = asked
     if link.purpose not in ANSWERABLE and not link.purpose.startswith("prompt-"):
         return
     if not await may_act(ctx, ticket):
@@ -365,6 +370,24 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     if await change(ctx, ticket, action, note=note, to_unit=to_unit, photo_key=photo_key):
         await ctx.repo.forget_prompt(link, album=ev.album_id)
         await ctx.repo.commit()
+
+
+async def _still_asking(ctx: Ctx, done: MessageLink) -> MessageLink | None:
+    """The prompt that asked, after ``done`` was answered, for what it still lacked (a
+    resolution's photo or words), if it is still waiting: followed a few steps down."""
+    for _ in range(3):
+        follow_up = (done.extra or {}).get("next")
+        if not follow_up:
+            return None
+        asked = await ctx.repo.linked(ctx.event.channel, ctx.event.chat_id, str(follow_up))
+        if asked is None:
+            return None
+        if asked.purpose in PROMPTS:
+            return asked
+        if asked.purpose != "prompt-done":
+            return None
+        done = asked
+    return None
 
 
 async def _album_rest(ctx: Ctx, ticket: Ticket, done: MessageLink) -> None:

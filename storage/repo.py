@@ -615,9 +615,13 @@ class Repository:
         whose others, replying to the prompt too, belong with it; ``follow_up``: the prompt
         asked next for what the answer lacked (by its message id)."""
         values: dict[str, object] = {"purpose": "prompt-done"}
-        if album is not None:
-            extra = {**(link.extra or {}), "album": album}
-            values["extra"] = extra | ({"next": follow_up} if follow_up is not None else {})
+        if album is not None or follow_up is not None:
+            extra = {**(link.extra or {})}
+            if album is not None:
+                extra["album"] = album
+            if follow_up is not None:
+                extra["next"] = follow_up
+            values["extra"] = extra
         await self.session.execute(
             update(MessageLink).where(MessageLink.id == link.id).values(**values)
         )

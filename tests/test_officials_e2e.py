@@ -639,3 +639,27 @@ async def test_an_anonymous_admin_answers_and_resolves_as_the_group(world: World
     assert photo.get("photo")
     done = await world.reply(world.hoan_kiem)
     assert number in plain(done) and "UBND phường Hoàn Kiếm" in plain(done)
+
+
+async def test_the_after_photo_under_the_first_resolve_prompt_resolves_the_ticket(
+    world: World,
+) -> None:
+    """The words came under the first prompt, which then asked for the photo in a message of
+    its own; the official sent the photo under the first one, as before, and was told "this
+    was already done" while the ticket stayed open (and went overdue)."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "🏁 Đã xử lý")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(world.official, "Đã vá ổ gà sáng nay.", chat=world.hoan_kiem, reply_to=prompt)
+    assert "bằng ảnh hiện trường" in plain(await world.reply(world.hoan_kiem))
+    await world.emu.send_photo(world.official, jpeg(), chat=world.hoan_kiem, reply_to=prompt)
+    said = plain(await world.reply(world.hoan_kiem))
+    await world.settle()
+    from tests.test_verdict_e2e import ticket_of
+
+    assert (await ticket_of(world, number)).status == "resolved", said
+    assert "đã được thực hiện" not in said
+    # Once resolved, another reply under it is told so.
+    await world.emu.send_photo(world.official, jpeg(), chat=world.hoan_kiem, reply_to=prompt)
+    assert "đã được thực hiện" in plain(await world.reply(world.hoan_kiem))
