@@ -138,6 +138,13 @@ async def _bind(ctx: Ctx) -> None:
 
 async def _do_bind(ctx: Ctx, code: str) -> None:
     t = ctx.group_t()
+    current = await ctx.repo.binding(ctx.event.channel, ctx.event.chat_id)
+    if current is not None and current.unit_code == code:
+        # Bound already (a double tap on the unit's button, /bind typed again): its cards
+        # are here; posting them again gave every open ticket two cards with live buttons.
+        name = render.unit_name(ctx.services.directory, code, t.lang)
+        await ctx.reply(t("group-bound-to", unit=name))
+        return
     await ctx.repo.bind_chat(ctx.event.channel, ctx.event.chat_id, code, ctx.actor)
     # The unit's open tickets come along: their cards are posted here (a summary if many).
     waiting = await ctx.repo.open_tickets(code)

@@ -663,3 +663,22 @@ async def test_the_after_photo_under_the_first_resolve_prompt_resolves_the_ticke
     # Once resolved, another reply under it is told so.
     await world.emu.send_photo(world.official, jpeg(), chat=world.hoan_kiem, reply_to=prompt)
     assert "đã được thực hiện" in plain(await world.reply(world.hoan_kiem))
+
+
+async def test_binding_a_group_to_its_own_unit_again_posts_no_card_twice(world: World) -> None:
+    """A double tap on the unit's button (or /bind typed again) bound again and posted every
+    open ticket's card a second time, with live buttons."""
+    van_mieu = (21.0293, 105.8356)  # Phường Văn Miếu - Quốc Tử Giám: no group in the world
+    number = await world.report(photos=0, place=van_mieu)
+    await world.reply(world.supervisor)  # its card, with the supervisors for now
+    group = world.emu.add_group("UBND phường Văn Miếu - Quốc Tử Giám")
+    world.emu.add_member(group, world.admin, status="administrator")
+    await world.say(world.admin, "/bind Văn", chat=group)  # three units match: buttons
+    pick = await world.reply(group)
+    await world.press(world.admin, pick, "bind:00226")
+    await world.press(world.admin, pick, "bind:00226")
+    await world.settle()
+    await world.emu.settle(quiet=1.0, timeout=10)
+    cards = [m for m in world.emu.bot_messages(group.id) if number in plain(m) and buttons(m)]
+    assert len(cards) == 1, [plain(m)[:60] for m in cards]
+    assert any("đang gắn với" in plain(m) for m in world.emu.bot_messages(group.id))
