@@ -96,10 +96,18 @@ async def _list(ctx: Ctx, unit: str) -> None:
     if not officials:
         await ctx.reply(t("roster-empty", unit=_unit(ctx, t, unit)))
         return
-    lines = [t("roster-title", unit=_unit(ctx, t, unit), count=len(officials))]
-    lines += [f"{i}. {escape(o.name)}" for i, o in enumerate(officials, 1)]
-    lines.append(t("roster-hint"))
-    await ctx.reply("\n".join(lines))
+    head = t("roster-title", unit=_unit(ctx, t, unit), count=len(officials))
+    hint = t("roster-hint")
+    names = [f"{i}. {escape(o.name)}" for i, o in enumerate(officials, 1)]
+    # One message holds 4,096 characters: a long roster (names may have 64) is cut, and says
+    # how many more it has; past the limit Telegram refused it and the group heard an error.
+    shown = len(names)
+    while render.shown_length("\n".join([head, *names[:shown], hint])) > render.MESSAGE_MAX - 40:
+        shown -= 1
+    lines = [head, *names[:shown]]
+    if shown < len(names):
+        lines.append(t("roster-more", count=len(names) - shown))
+    await ctx.reply("\n".join([*lines, hint]))
 
 
 async def _add(ctx: Ctx, unit: str) -> None:

@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from storage import roster
 from storage.models import Ticket
-from tests.world import World, buttons, card_of, copy_ticket, plain
+from tests.world import HOAN_KIEM, World, buttons, card_of, copy_ticket, plain
 
 Message = dict[str, Any]
 
@@ -346,3 +347,19 @@ async def test_a_departure_told_twice_is_announced_once(world: World) -> None:
     assert "Cán bộ Hùng đã rời nhóm" in told and number in told
     await world.settle()
     assert len(world.emu.bot_messages(world.hoan_kiem.id)) == before + 1
+
+
+async def test_a_long_roster_is_cut_to_one_message_and_says_how_many_more(world: World) -> None:
+    """70 officials with names of 60 characters made /officials longer than a message may be:
+    Telegram refused it, and the group was told something went wrong."""
+    async with world.app.sessions() as session:
+        for i in range(70):
+            name = f"Cán bộ {i:02d} " + "Nguyễn Thị Phương Thảo Bộ phận một cửa phường HK"
+            await roster.add_official(
+                session, HOAN_KIEM, "telegram", str(900000 + i), name[:60], "test"
+            )
+        await session.commit()
+    await world.say(world.official, "/officials", chat=world.hoan_kiem)
+    answer = plain(await world.reply(world.hoan_kiem))
+    assert "Cán bộ xử lý phản ánh" in answer and "(70 người)" in answer, answer
+    assert "cán bộ khác." in answer and "/remove_official" in answer
