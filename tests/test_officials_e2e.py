@@ -682,3 +682,24 @@ async def test_binding_a_group_to_its_own_unit_again_posts_no_card_twice(world: 
     cards = [m for m in world.emu.bot_messages(group.id) if number in plain(m) and buttons(m)]
     assert len(cards) == 1, [plain(m)[:60] for m in cards]
     assert any("đang gắn với" in plain(m) for m in world.emu.bot_messages(group.id))
+
+
+async def test_a_reason_longer_than_kept_is_refused_and_the_prompt_still_waits(
+    world: World,
+) -> None:
+    """A rejection reason of 2,400 characters was cut at 2,000: the resident's copy ended
+    mid-word while the group was told the reason had been sent."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "⛔ Từ chối")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    reason = "Theo quy định tại Nghị định, việc này thuộc thẩm quyền của đơn vị khác. " * 34
+    assert 2000 < len(reason) < 3500
+    await world.say(world.official, reason, chat=world.hoan_kiem, reply_to=prompt)
+    assert "vượt quá 2000" in plain(await world.reply(world.hoan_kiem))
+    await world.say(
+        world.official, "Thuộc thẩm quyền Sở Xây dựng.", chat=world.hoan_kiem, reply_to=prompt
+    )
+    await world.reply(world.hoan_kiem)
+    told = plain(await world.reply(world.resident))
+    assert number in told and "Thuộc thẩm quyền Sở Xây dựng." in told
