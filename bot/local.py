@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import errno
 import signal
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -182,8 +183,17 @@ async def local_world(
 
     The ports default to the settings'; 0 picks a free one (tests)."""
     async with contextlib.AsyncExitStack() as stack:
+        # The database outlives the emulator's world (DATA_DIR): ids counted from the moment
+        # of the start, in milliseconds, are never ones an earlier start handed out. From
+        # 10000 each time, a start's first updates were skipped as handled before (no answer),
+        # and an official's reply to a new message could land on an old card's ticket.
+        first = int(time.time() * 1000)
         emu = BotAPIEmulator(
-            token=LOCAL_TOKEN, bot_username="phananh_bot", bot_first_name="Phản ánh"
+            token=LOCAL_TOKEN,
+            bot_username="phananh_bot",
+            bot_first_name="Phản ánh",
+            first_update_id=first,
+            first_message_id=first,
         )
         stack.push_async_callback(emu.stop)
         emulator_url = await emu.start(

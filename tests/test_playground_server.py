@@ -363,3 +363,19 @@ async def test_in_a_container_the_page_listens_on_every_interface(tmp_path: Path
         assert world.url == f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as http, http.get(world.url) as page:
             assert page.status == 200 and "<title>" in await page.text()
+
+
+def test_the_playground_started_again_on_its_data_answers_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DATA_DIR keeps the database between starts, and the emulator's ids started from 10000
+    each time: a second start's first updates were skipped as handled before (the residents
+    got no answer, and the demo failed), and a reply to a new message could name an old card."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    for _ in range(2):
+        monkeypatch.setenv("PLAYGROUND_PORT", str(free_port()))
+        monkeypatch.setenv("EMULATOR_PORT", str(free_port()))
+        assert main(["demo", "--exit"]) == 0
+        assert "Bot → group: 🆕" in capsys.readouterr().out

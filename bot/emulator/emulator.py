@@ -65,6 +65,8 @@ class BotAPIEmulator(World):
         seed: int = 0,
         clock: Callable[[], float] | None = None,
         host: str = "127.0.0.1",
+        first_update_id: int = 10_000,
+        first_message_id: int = 1,
     ) -> None:
         super().__init__(
             bot_username=bot_username,
@@ -73,6 +75,8 @@ class BotAPIEmulator(World):
             privacy_mode=privacy_mode,
             seed=seed,
             clock=clock,
+            first_update_id=first_update_id,
+            first_message_id=first_message_id,
         )
         self.host = host
         self.closing = False

@@ -291,7 +291,12 @@ class World:
         seed: int = 0,
         clock: Callable[[], float] | None = None,
         first_update_id: int = 10_000,
+        first_message_id: int = 1,
     ) -> None:
+        """``first_update_id``, ``first_message_id``: where the ids start (every chat's
+        message ids from the same number). A world started again on a bot's database must not
+        hand out ids it handed out before (bot.local): a handled update id is skipped as
+        delivered again, and a message id names an old card."""
         if token is None:
             letters = random.Random(seed)
             alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
@@ -318,6 +323,7 @@ class World:
         self._records: dict[int, list[MessageRecord]] = {}
         self._index: dict[tuple[int, int], MessageRecord] = {}
         self._next_message_id: dict[int, int] = {}
+        self._message_id_base = first_message_id - 1
 
         self.updates: list[JSON] = []  # pending: not yet confirmed by an offset
         self.dropped_updates: list[JSON] = []  # not wanted by allowed_updates
@@ -547,7 +553,7 @@ class World:
     ) -> MessageRecord:
         """``as_chat``: ``sender`` is an anonymous administrator of ``chat``, and the message
         shows the chat as its sender (``from`` is Telegram's stand-in bot)."""
-        mid = self._next_message_id.get(chat.id, 0) + 1
+        mid = self._next_message_id.get(chat.id, self._message_id_base) + 1
         self._next_message_id[chat.id] = mid
         data: JSON = {"message_id": mid}
         if as_chat:
