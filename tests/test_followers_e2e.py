@@ -100,7 +100,7 @@ async def test_neighbour_20_m_away_follows_the_report_and_hears_every_update(
     offer = await to_place(world, world.stranger, photos=1)
     text = plain(offer)
     assert number in text and "20 m" in text
-    assert "Đã tiếp nhận" in text and "Đường, vỉa hè" in text
+    assert "Chờ tiếp nhận" in text and "Đường, vỉa hè" in text
     # What the other resident wrote, and who they are, stay with them.
     assert "Ổ gà lớn" not in text and "Lan" not in text and "lan_hn" not in text
     assert buttons(offer)[:2] == [FOLLOW, SEND_NEW]
@@ -108,7 +108,7 @@ async def test_neighbour_20_m_away_follows_the_report_and_hears_every_update(
     await world.press(world.stranger, offer, FOLLOW)
     done = await world.reply(world.stranger)
     assert "Bạn đã theo dõi phản ánh" in plain(done) and number in plain(done)
-    assert "Đã tiếp nhận" in plain(done) and "Hạn giải quyết" in plain(done)
+    assert "Chờ tiếp nhận" in plain(done) and "Hạn giải quyết" in plain(done)
     assert "1 ảnh bạn vừa gửi không được đính kèm" in plain(done)
     await world.settle()
     assert "👥 1 người theo dõi" in plain(card_now(world, card))
@@ -273,7 +273,7 @@ async def test_a_follower_looks_up_the_followed_report_by_its_number(world: Worl
     await follow(world, world.stranger, number)
     await world.say(world.stranger, f"/status {number}")
     status = plain(await world.reply(world.stranger))
-    assert number in status and "Đã tiếp nhận" in status and "Ổ gà lớn" not in status
+    assert number in status and "Chờ tiếp nhận" in status and "Ổ gà lớn" not in status
 
 
 async def test_following_twice_is_said_once_and_counted_once(world: World) -> None:

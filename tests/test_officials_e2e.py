@@ -311,7 +311,7 @@ async def test_another_units_group_cannot_act_on_a_ticket(world: World) -> None:
         assert (world.emu.callback_answer(cb) or {}).get("text"), data
     await world.settle()
     fresh = world.emu.message(world.hoan_kiem.id, card["message_id"])
-    assert "Đã tiếp nhận" in plain(fresh)
+    assert "Chờ tiếp nhận" in plain(fresh)
 
 
 async def test_admin_binds_a_group_and_others_cannot(world: World) -> None:
@@ -389,7 +389,7 @@ async def test_someone_not_in_the_group_cannot_press_its_buttons(world: World) -
     )
     await world.settle()
     assert "không thuộc đơn vị" in (world.emu.callback_answer(cb) or {}).get("text", "")
-    assert "Đã tiếp nhận" in plain(world.emu.message(world.hoan_kiem.id, card["message_id"]))
+    assert "Chờ tiếp nhận" in plain(world.emu.message(world.hoan_kiem.id, card["message_id"]))
 
 
 async def test_resolving_with_an_after_photo_sends_the_photo_to_the_resident(

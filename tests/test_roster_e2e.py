@@ -167,7 +167,7 @@ async def test_someone_not_on_the_roster_cannot_take_a_ticket(world: World) -> N
     assert "chưa có trong danh sách" in refusal and "/add_official" in refusal
     await world.settle()
     shown = current(world, card)
-    assert "Đã tiếp nhận" in plain(shown) and "Người xử lý" not in plain(shown)
+    assert "Chờ tiếp nhận" in plain(shown) and "Người xử lý" not in plain(shown)
     # Nor can they hand it to anyone.
     cb = await world.press(world.official, card, "👥 Giao cho…")
     assert "Chỉ cán bộ trong danh sách" in await toast(world, cb)
