@@ -33,7 +33,8 @@ async def handle(ctx: Ctx) -> None:
     whose = t("worklist-city") if city else render.unit_name(directory, unit_code, t.lang)
     kind = "overdue" if overdue else "open"
     if not total:
-        await ctx.reply(t(f"worklist-none-{kind}", unit=whose))
+        said = t(f"worklist-none-{kind}", unit=whose)  # "toàn thành phố ..." opens a sentence
+        await ctx.reply(said[:1].upper() + said[1:])
         return
     lines = [t(f"worklist-title-{kind}", unit=whose, count=total)]
     for ticket in tickets:

@@ -40,6 +40,8 @@ async def test_the_supervisors_see_the_citys_and_a_group_with_no_unit_is_told(
     world.emu.add_member(world.supervisor, world.official)
     city = await listing(world, world.supervisor, "/open")
     assert "toàn thành phố" in city and number in city and "Phường Hoàn Kiếm" in city
+    # Nothing overdue in the city: said as a sentence ("toàn thành phố" began it lowercase).
+    assert (await listing(world, world.supervisor, "/overdue")).startswith("Toàn thành phố không")
     stray = world.emu.add_group("Nhóm chưa gắn")
     world.emu.add_member(stray, world.official)
     assert "chưa gắn với đơn vị nào" in await listing(world, stray, "/open")
