@@ -3,6 +3,10 @@
 Each language is one TOML file of ``key = "text"`` with ``{placeholders}`` filled by
 ``str.format``. Keys are named after meaning (``report-ask-photo``). Placeholders carry values
 that are already safe for HTML: callers escape user text before passing it in.
+
+A language whose nouns change with their number (English: "1 photo", "2 photos") gives a
+key's singular as ``key-singular``, used when its count (``count``, or ``hours``) is one;
+Vietnamese has no need of them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 
 LANGUAGES: tuple[str, ...] = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
+SINGULAR = "-singular"  # a key's form for a count of one (see the module)
+COUNTS = ("count", "hours")  # the placeholders that count
 
 
 @cache
@@ -45,8 +51,11 @@ class Translator:
     lang: str
 
     def __call__(self, key: str, **values: Any) -> str:
-        text = catalogue(self.lang)[key]
-        return text.format(**values)
+        texts = catalogue(self.lang)
+        one = f"{key}{SINGULAR}"
+        if one in texts and any(str(values.get(n)) == "1" for n in COUNTS):
+            key = one
+        return texts[key].format(**values)
 
     def has(self, key: str) -> bool:
         return key in catalogue(self.lang)

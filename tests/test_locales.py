@@ -8,21 +8,45 @@ import pytest
 
 from domain import categories
 from domain.lifecycle import Action, Status
-from locales import LANGUAGES, catalogue, pick_language, placeholders
+from locales import COUNTS, LANGUAGES, SINGULAR, catalogue, pick_language, placeholders, translator
 
 ROOT = Path(__file__).resolve().parent.parent
 ALLOWED_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}
 
 
+def _keys(lang: str) -> set[str]:
+    """The language's keys but its singular forms (key-singular), which only some have."""
+    return {k for k in catalogue(lang) if not k.endswith(SINGULAR)}
+
+
 def test_both_languages_have_the_same_keys() -> None:
-    vi, en = catalogue("vi"), catalogue("en")
-    assert sorted(set(vi) - set(en)) == []
-    assert sorted(set(en) - set(vi)) == []
+    vi, en = _keys("vi"), _keys("en")
+    assert sorted(vi - en) == []
+    assert sorted(en - vi) == []
 
 
-@pytest.mark.parametrize("key", sorted(catalogue("vi")))
+@pytest.mark.parametrize("key", sorted(_keys("vi")))
 def test_placeholders_match_between_languages(key: str) -> None:
     assert placeholders(catalogue("vi")[key]) == placeholders(catalogue("en")[key])
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_singular_form_belongs_to_a_key_and_drops_only_its_count(lang: str) -> None:
+    texts = catalogue(lang)
+    for key in (k for k in texts if k.endswith(SINGULAR)):
+        base = key.removesuffix(SINGULAR)
+        assert base in texts, key
+        assert placeholders(texts[key]) == placeholders(texts[base]) - set(COUNTS), key
+
+
+def test_english_says_one_photo_not_one_photos() -> None:
+    """ "Done (1 photos)" under every English resident's first photo."""
+    t = translator("en")
+    assert t("button-photos-done", count=1) == "Done (1 photo) ➡️"
+    assert t("button-photos-done", count=2) == "Done (2 photos) ➡️"
+    assert "1 working hour left" in t("remind-resolve", number="X", hours="1", deadline="D")
+    assert "1,5 working hours" in t("remind-resolve", number="X", hours="1,5", deadline="D")
+    assert translator("vi")("button-photos-done", count=1).startswith("Xong (1")
 
 
 class _TagChecker(HTMLParser):
