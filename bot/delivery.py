@@ -444,32 +444,44 @@ class Sender:
 
     async def _group_lost(self, session: AsyncSession, row: OutboxMessage) -> None:
         """The bot was removed from a unit's group, the group is gone, or it does not let the
-        bot post: unbind it so that the unit's tickets go to the supervisors, and send the
-        cards of this message there instead of nowhere (a card's, or each a summary listed)."""
-        binding = await Repository(session).unbind_chat(row.channel, row.chat_id)
+        bot post: unbind it so that the unit's tickets go to the supervisors, who get the cards
+        of its open tickets (and this message's: a card's, or each a summary listed), and this
+        message itself when it was words for the unit (a resident's follow-up, a reminder):
+        dropped, a follow-up the resident was told had been passed on was lost."""
+        unit = await Repository(session).unbind_chat(row.channel, row.chat_id)
         log.error(
             "lost group %s (unit %s): unbound; its cards go to the supervisors",
             row.chat_id,
-            binding,
+            unit,
         )
         supervisor = self.services.supervisor_chat
         if not supervisor or supervisor == row.chat_id:
             return
-        if row.kind == "card":
-            tickets = [row.ticket_id]
-        elif row.kind == "summary":
+        tickets = [row.ticket_id] if row.kind in ("card", "text") and row.ticket_id else []
+        if row.kind == "summary":
             tickets = list(row.payload.get("tickets", []))
+        if unit is not None:
+            await notify.hand_over(Repository(session), self.services, row.channel, unit, tickets)
         else:
-            return
-        for ticket_id in tickets:
+            for ticket_id in tickets:
+                outbox.enqueue(
+                    session,
+                    channel=row.channel,
+                    chat_id=supervisor,
+                    is_group=True,
+                    kind="card",
+                    ticket_id=ticket_id,
+                    payload={},
+                )
+        if row.kind == "text":
             outbox.enqueue(
                 session,
                 channel=row.channel,
                 chat_id=supervisor,
                 is_group=True,
-                kind="card",
-                ticket_id=ticket_id,
-                payload={},
+                kind="text",
+                ticket_id=row.ticket_id,
+                payload=dict(row.payload),
             )
 
     async def _move_chat(self, session: AsyncSession, row: OutboxMessage, new: str) -> None:

@@ -74,6 +74,40 @@ async def card_chat(ctx: Ctx, ticket: Ticket) -> str | None:
     return bound or ctx.services.supervisor_chat
 
 
+async def hand_over(
+    repo: Repository,
+    services: Services,
+    channel: str,
+    unit_code: str,
+    also: Sequence[int] = (),
+) -> int:
+    """A unit's group is gone (the bot removed from it, or /unbind): until it has another,
+    the supervisors act for it, and get the cards they lack of its open tickets (and of the
+    tickets ``also``), or they would have no buttons to act with. Queued in the repository's
+    transaction; how many."""
+    supervisor = services.supervisor_chat
+    if supervisor is None or await repo.unit_chat(channel, unit_code) is not None:
+        return 0
+    wanted = [t.id for t in await repo.open_tickets(unit_code)]
+    wanted += [ticket_id for ticket_id in also if ticket_id not in wanted]
+    have = await repo.carded_in(channel, supervisor, wanted)
+    queued = 0
+    for ticket_id in wanted:
+        if ticket_id in have:
+            continue
+        outbox.enqueue(
+            repo.session,
+            channel=channel,
+            chat_id=supervisor,
+            is_group=True,
+            kind="card",
+            ticket_id=ticket_id,
+            payload={},
+        )
+        queued += 1
+    return queued
+
+
 async def chat_moved(
     repo: Repository, services: Services, channel: str, old: str, new: str
 ) -> bool:

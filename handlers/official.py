@@ -96,11 +96,19 @@ async def _command(ctx: Ctx) -> None:
             await ctx.reply(t(_admin_only(ctx)))
             return
         code = await ctx.repo.unbind_chat(ctx.event.channel, ctx.event.chat_id)
+        handed = 0
+        if code is not None:
+            handed = await notify.hand_over(ctx.repo, ctx.services, ctx.event.channel, code)
+            if handed:
+                ctx.queued_for.add(ctx.services.supervisor_chat or "")
         await ctx.repo.commit()
         if code is None:
             await ctx.reply(t("unbind-nothing"))
-        else:
-            await ctx.reply(t("unbound", unit=render.unit_name(ctx.services.directory, code, "vi")))
+            return
+        text = t("unbound", unit=render.unit_name(ctx.services.directory, code, t.lang))
+        if handed:
+            text += "\n" + t("unbound-handed-over", count=handed)
+        await ctx.reply(text)
     elif command == "whoami" or command == "unit":
         binding = await ctx.repo.binding(ctx.event.channel, ctx.event.chat_id)
         if binding is None:

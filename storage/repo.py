@@ -599,6 +599,20 @@ class Repository:
             )
         )
 
+    async def carded_in(self, channel: str, chat_id: str, ticket_ids: Sequence[int]) -> set[int]:
+        """Which of the tickets have a card in the chat."""
+        if not ticket_ids:
+            return set()
+        result = await self.session.scalars(
+            select(MessageLink.ticket_id).where(
+                MessageLink.channel == channel,
+                MessageLink.chat_id == chat_id,
+                MessageLink.purpose == "card",
+                MessageLink.ticket_id.in_(ticket_ids),
+            )
+        )
+        return {ticket_id for ticket_id in result.all() if ticket_id is not None}
+
     async def cards(self, ticket_id: int) -> Sequence[MessageLink]:
         """The ticket's cards, newest first (a transferred ticket has one per unit chat)."""
         result = await self.session.scalars(

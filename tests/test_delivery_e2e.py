@@ -17,7 +17,7 @@ from bot.emulator import ApiCall
 from bot.ratelimit import RateLimiter
 from domain.ticket_numbers import display
 from storage.models import OutboxMessage, Resident, Ticket
-from tests.world import World, card_of, plain, ticket_number
+from tests.world import World, buttons, card_of, plain, ticket_number
 
 
 def sends_to(world: World, chat_id: int) -> list[ApiCall]:
@@ -801,3 +801,51 @@ async def test_a_cards_album_takes_a_send_slot_for_each_picture(world: World) ->
     await card_of(world, number)
     await world.settle()
     assert counting.asked == [1, 3, 1]  # the card, its album, its pin
+
+
+async def test_a_residents_followup_for_a_lost_group_reaches_the_supervisors(
+    world: World,
+) -> None:
+    """The resident was told their words had been passed on, and the message to the group
+    the bot had been removed from was dropped: only a card went on to the supervisors."""
+    number = await world.report(photos=0)
+    await card_of(world, number)
+    confirmation = world.emu.bot_messages(world.resident.id)[-1]
+    world.emu.set_bot_status(world.hoan_kiem, "kicked")  # the bot removed from the group
+    await world.settle()
+    await world.say(world.resident, "Bổ sung: ổ gà nằm sát vạch kẻ đường.", reply_to=confirmation)
+    assert "Đã chuyển thông tin bổ sung" in plain(await world.reply(world.resident))
+    await world.settle()
+    await world.emu.settle(quiet=1.5, timeout=10)
+    seen = " ".join(plain(m) for m in world.emu.bot_messages(world.supervisor.id))
+    assert "sát vạch kẻ đường" in seen and number in seen, seen
+
+
+async def test_a_lost_groups_open_tickets_get_cards_the_supervisors_can_act_on(
+    world: World,
+) -> None:
+    """Only the card that met the removal went on to the supervisors: the unit's other open
+    tickets, whose cards were in the lost group, could be acted on nowhere."""
+    older = await world.report(photos=0)
+    await card_of(world, older)
+    world.emu.set_bot_status(world.hoan_kiem, "kicked")
+    await world.settle()
+    newer = await world.report(
+        world.stranger, photos=0, description="Rác tồn đọng ở ngõ 12 nhiều ngày nay rồi."
+    )
+    await world.settle()
+    await world.emu.settle(quiet=1.5, timeout=10)
+    cards = [plain(m) for m in world.emu.bot_messages(world.supervisor.id) if buttons(m)]
+    assert any(newer in c for c in cards) and any(older in c for c in cards), cards
+
+
+async def test_unbinding_a_group_hands_its_open_tickets_to_the_supervisors(world: World) -> None:
+    number = await world.report(photos=0)
+    await card_of(world, number)
+    await world.say(world.admin, "/unbind", chat=world.hoan_kiem)
+    said = plain(await world.reply(world.hoan_kiem))
+    assert "Đã bỏ gắn" in said and "Thẻ của 1 phản ánh đang mở" in said, said
+    await world.settle()
+    await world.emu.settle(quiet=1.5, timeout=10)
+    cards = [plain(m) for m in world.emu.bot_messages(world.supervisor.id) if buttons(m)]
+    assert any(number in c for c in cards), cards
