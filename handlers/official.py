@@ -38,6 +38,7 @@ REDRAWN_AT_BIND = 20  # cards left elsewhere redrawn when a unit's group is boun
 ANSWER_MAX = 3500
 _ID = re.compile(r"[0-9]{1,15}")  # ASCII digits only ("²".isdigit() is True), and a sane size
 ANSWERABLE = frozenset({"card", "card-photo", "card-pin", "resident-message"})
+ANSWER_SENT = "answer-sent"  # an official's message whose words went to the resident
 PROMPTS = {
     "prompt-resolve": Action.RESOLVE,
     "prompt-reject": Action.REJECT,
@@ -58,14 +59,20 @@ async def handle(ctx: Ctx) -> None:
 
 
 async def edited(ctx: Ctx) -> None:
-    """An official edited their answer to a resident (a reply to a card) after it was sent:
-    the resident has the first version, and the official is told so."""
+    """An official edited a reply to a card: an answer the resident has (its first version
+    went), and the official is told so; or one that never went (refused as too long, an
+    internal remark made an answer by the edit), and they are told the edit is not taken up
+    either. Both were told the resident had the version before the edit."""
     ev = ctx.event
     if ev.reply_to is None or ev.text.lstrip().startswith(INTERNAL_PREFIX):
         return
     link = await ctx.repo.linked(ev.channel, ev.chat_id, ev.reply_to)
-    if link is not None and link.purpose in ANSWERABLE:
-        await ctx.reply(ctx.group_t()("answer-edit-not-sent"), reply_to=ev.message_id)
+    if link is None or link.purpose not in ANSWERABLE:
+        return
+    sent = await ctx.repo.linked(ev.channel, ev.chat_id, ev.message_id) if ev.message_id else None
+    went = sent is not None and sent.purpose == ANSWER_SENT
+    key = "answer-edit-not-sent" if went else "edit-not-picked-up"
+    await ctx.reply(ctx.group_t()(key), reply_to=ev.message_id)
 
 
 async def chat_moved(ctx: Ctx) -> None:
@@ -507,6 +514,8 @@ async def _answer_resident(
         return
     await ctx.repo.record(ticket, "answer", ctx.actor, note=text or None)
     told = await notify.answer_to_resident(ctx, ticket, text, key)
+    if ev.message_id:  # the official's own message, known as an answer that went (edited)
+        await ctx.repo.link(ev.channel, ev.chat_id, ev.message_id, ticket.id, ANSWER_SENT)
     if album is not None:
         await ctx.repo.note_album(*album, ANSWERED)
     await ctx.repo.commit()

@@ -703,3 +703,30 @@ async def test_a_reason_longer_than_kept_is_refused_and_the_prompt_still_waits(
     await world.reply(world.hoan_kiem)
     told = plain(await world.reply(world.resident))
     assert number in told and "Thuộc thẩm quyền Sở Xây dựng." in told
+
+
+async def test_an_edit_of_a_reply_that_never_went_is_not_said_to_have_reached_the_resident(
+    world: World,
+) -> None:
+    """An answer refused as too long, shortened by editing, and an internal remark whose "!"
+    was edited away, were both answered "the resident has the version before the edit",
+    while the resident had nothing: the official believed the answer had gone."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.settle()
+    before = len(world.emu.bot_messages(world.resident.id))
+    long = await world.say(
+        world.official, "Kết quả " + "a" * 4000, chat=world.hoan_kiem, reply_to=card
+    )
+    assert "vượt quá 3500" in plain(await world.reply(world.hoan_kiem))
+    await world.emu.edit_text(world.official, long, "Phường đã vá ổ gà.")
+    said = plain(await world.reply(world.hoan_kiem))
+    assert "không được ghi nhận" in said and "đã nhận bản trước khi sửa" not in said, said
+    remark = await world.say(
+        world.official, "!Phường đã vá ổ gà.", chat=world.hoan_kiem, reply_to=card
+    )
+    await world.emu.edit_text(world.official, remark, "Phường đã vá ổ gà.")
+    said = plain(await world.reply(world.hoan_kiem))
+    assert "không được ghi nhận" in said and "đã nhận bản trước khi sửa" not in said, said
+    await world.settle()
+    assert len(world.emu.bot_messages(world.resident.id)) == before  # the resident has nothing
