@@ -111,12 +111,28 @@ async def hand_over(
 async def chat_moved(
     repo: Repository, services: Services, channel: str, old: str, new: str
 ) -> bool:
-    """A group chat became a supergroup: its binding and waiting messages follow it; the
-    supervisors' group, known by its id from a setting, follows it too (for this process now,
-    for the others when they look, and after a restart). In the repository's transaction;
-    whether a unit's binding moved."""
+    """A group chat became a supergroup: its binding and waiting messages follow it, and a
+    unit's open tickets whose cards stayed behind in the old group's history get them anew
+    (the cards there no longer answer: nothing could be acted on); the supervisors' group,
+    known by its id from a setting, follows it too (for this process now, for the others when
+    they look, and after a restart). In the repository's transaction; whether a unit's binding
+    moved."""
     moved = await repo.move_chat(channel, old, new)
     await outbox.move_chat(repo.session, channel, old, new)
+    binding = await repo.binding(channel, new) if moved else None
+    if binding is not None:
+        ids = [t.id for t in await repo.open_tickets(binding.unit_code)]
+        behind = await repo.carded_in(channel, old, ids) - await repo.carded_in(channel, new, ids)
+        for ticket_id in sorted(behind):
+            outbox.enqueue(
+                repo.session,
+                channel=channel,
+                chat_id=new,
+                is_group=True,
+                kind="card",
+                ticket_id=ticket_id,
+                payload={},
+            )
     if old == services.supervisor_chat:
         await repo.record_move(channel, old, new)
         services.supervisors_moved(new)

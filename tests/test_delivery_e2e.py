@@ -17,7 +17,8 @@ from bot.emulator import ApiCall
 from bot.ratelimit import RateLimiter
 from domain.ticket_numbers import display
 from storage.models import OutboxMessage, Resident, Ticket
-from tests.world import World, buttons, card_of, plain, ticket_number
+from storage.repo import Repository
+from tests.world import BA_DINH, BA_DINH_SQUARE, World, buttons, card_of, plain, ticket_number
 
 
 def sends_to(world: World, chat_id: int) -> list[ApiCall]:
@@ -849,3 +850,29 @@ async def test_unbinding_a_group_hands_its_open_tickets_to_the_supervisors(world
     await world.emu.settle(quiet=1.5, timeout=10)
     cards = [plain(m) for m in world.emu.bot_messages(world.supervisor.id) if buttons(m)]
     assert any(number in c for c in cards), cards
+
+
+async def test_a_units_open_tickets_get_cards_in_its_group_become_a_supergroup(
+    world: World,
+) -> None:
+    """The binding followed the new supergroup, but every card stayed in the old group's
+    history, where its buttons no longer answer: nothing could be acted on."""
+    basic = world.emu.add_group("Tổ xử lý phường Ba Đình", supergroup=False)
+    world.emu.add_member(basic, world.other_official)
+    await world.bind(basic, BA_DINH)
+    async with world.app.sessions() as session:  # the older Ba Đình group no longer counts
+        await Repository(session).unbind_chat("telegram", str(world.ba_dinh.id))
+        await session.commit()
+    number = await world.report(photos=0, place=BA_DINH_SQUARE)
+    assert number in plain(await world.reply(basic))
+    await world.settle()
+    new = await world.emu.migrate_group(basic)
+    await world.settle()
+    await world.emu.settle(quiet=1.0, timeout=10)
+    cards = [m for m in world.emu.bot_messages(new.id) if number in plain(m) and buttons(m)]
+    assert len(cards) == 1, [plain(m)[:80] for m in world.emu.bot_messages(new.id)]
+    await world.press(world.other_official, cards[0], "✅ Tiếp nhận")
+    await world.settle()
+    from tests.test_verdict_e2e import ticket_of
+
+    assert (await ticket_of(world, number)).status == "in_progress"
