@@ -142,8 +142,8 @@ async def build_app(
         )
         await repo.commit()
         # Units the directory no longer lists keep their tickets: named as they were last.
-        for row in await repo.units_beyond(directory):
-            directory.remember_retired(row.code, row.name_vi, row.name_en)
+        retired = await repo.units_beyond(directory)
+        directory = directory.with_retired((r.code, r.name_vi, r.name_en) for r in retired)
         moved = supervisor_chat and await repo.moved_to(CHANNEL, supervisor_chat)
     if moved:
         log.warning(

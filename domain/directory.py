@@ -8,6 +8,7 @@ department owns.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -232,7 +233,7 @@ class Directory:
     def name(self, code: str, lang: str) -> str:
         """Display name of ``code`` in ``lang`` ("vi" or "en"). A unit the directory no longer
         lists (merged away, renamed: its tickets keep its code) has the name it was last known
-        by (:meth:`remember_retired`), or else its code: statistics, the digest and old cards
+        by (:meth:`with_retired`), or else its code: statistics, the digest and old cards
         name it without failing."""
         unit = self._by_code.get(code)
         if unit is not None:
@@ -242,11 +243,16 @@ class Directory:
             return code
         return names[1] if lang == "en" and names[1] else names[0]
 
-    def remember_retired(self, code: str, name_vi: str, name_en: str) -> None:
-        """The names of a unit no longer in the directory, for :meth:`name` only (it is not
-        found, routed to, or offered)."""
-        if code not in self._by_code:
-            self._retired[code] = (name_vi, name_en)
+    def with_retired(self, names: Iterable[tuple[str, str, str]]) -> Directory:
+        """This directory, knowing also the names (code, Vietnamese, English) of units it no
+        longer lists, for :meth:`name` only (they are not found, routed to, or offered). A
+        copy: the default, shared by the process, stays as shipped."""
+        other = copy.copy(self)
+        other._retired = dict(self._retired)
+        for code, name_vi, name_en in names:
+            if code not in self._by_code:
+                other._retired[code] = (name_vi, name_en)
+        return other
 
     def owner_for_category(self, category: str) -> Unit | None:
         """The department that owns ``category``, or None when the local unit handles it."""

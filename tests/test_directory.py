@@ -93,14 +93,13 @@ def test_names_are_shown_in_the_user_s_language(directory: Directory) -> None:
     assert directory.name("evn-hanoi", "vi") == "Tổng công ty Điện lực TP Hà Nội"
     # A unit no longer listed: its code, or the names it was last known by; never offered.
     assert directory.name("99999", "vi") == "99999"
-    directory.remember_retired("99999", "Phường Cũ", "Old Ward")
-    assert (directory.name("99999", "vi"), directory.name("99999", "en")) == (
-        "Phường Cũ",
-        "Old Ward",
+    own = directory.with_retired(
+        [("99999", "Phường Cũ", "Old Ward"), ("00004", "Tên khác", "Other name")]
     )
-    directory.remember_retired("00004", "Tên khác", "Other name")  # listed: its own names stay
-    assert directory.name("00004", "vi") == "Phường Ba Đình"
-    assert directory.get("99999") is None
+    assert (own.name("99999", "vi"), own.name("99999", "en")) == ("Phường Cũ", "Old Ward")
+    assert own.name("00004", "vi") == "Phường Ba Đình"  # listed: its own names stay
+    assert own.get("99999") is None
+    assert directory.name("99999", "vi") == "99999"  # the shared one is as shipped
 
 
 def test_every_old_ward_leads_to_existing_new_units(directory: Directory) -> None:
