@@ -464,15 +464,7 @@ class Sender:
             await notify.hand_over(Repository(session), self.services, row.channel, unit, tickets)
         else:
             for ticket_id in tickets:
-                outbox.enqueue(
-                    session,
-                    channel=row.channel,
-                    chat_id=supervisor,
-                    is_group=True,
-                    kind="card",
-                    ticket_id=ticket_id,
-                    payload={},
-                )
+                outbox.enqueue_card(session, row.channel, supervisor, ticket_id)
         if row.kind == "text":
             outbox.enqueue(
                 session,

@@ -95,15 +95,7 @@ async def hand_over(
     for ticket_id in wanted:
         if ticket_id in have:
             continue
-        outbox.enqueue(
-            repo.session,
-            channel=channel,
-            chat_id=supervisor,
-            is_group=True,
-            kind="card",
-            ticket_id=ticket_id,
-            payload={},
-        )
+        outbox.enqueue_card(repo.session, channel, supervisor, ticket_id)
         queued += 1
     return queued
 
@@ -124,15 +116,7 @@ async def chat_moved(
         ids = [t.id for t in await repo.open_tickets(binding.unit_code)]
         behind = await repo.carded_in(channel, old, ids) - await repo.carded_in(channel, new, ids)
         for ticket_id in sorted(behind):
-            outbox.enqueue(
-                repo.session,
-                channel=channel,
-                chat_id=new,
-                is_group=True,
-                kind="card",
-                ticket_id=ticket_id,
-                payload={},
-            )
+            outbox.enqueue_card(repo.session, channel, new, ticket_id)
     if old == services.supervisor_chat:
         await repo.record_move(channel, old, new)
         services.supervisors_moved(new)
@@ -148,15 +132,7 @@ async def chat_moved(
 def queue_card(ctx: Ctx, ticket: Ticket, chat: str) -> None:
     """The ticket's card for ``chat``, drawn with the ticket as it is when it is sent."""
     ctx.queued_for.add(chat)
-    outbox.enqueue(
-        ctx.repo.session,
-        channel=ctx.channel.name,
-        chat_id=chat,
-        is_group=True,
-        kind="card",
-        ticket_id=ticket.id,
-        payload={},
-    )
+    outbox.enqueue_card(ctx.repo.session, ctx.channel.name, chat, ticket.id)
 
 
 async def post_card(ctx: Ctx, ticket: Ticket) -> None:

@@ -47,6 +47,19 @@ def enqueue(
     return message
 
 
+def enqueue_card(session: AsyncSession, channel: str, chat_id: str, ticket_id: int) -> None:
+    """A ticket's card for a group, drawn with the ticket as it is when it is sent."""
+    enqueue(
+        session,
+        channel=channel,
+        chat_id=chat_id,
+        is_group=True,
+        kind="card",
+        ticket_id=ticket_id,
+        payload={},
+    )
+
+
 async def claim(
     session: AsyncSession,
     now: datetime,

@@ -113,17 +113,19 @@ async def test_resident_who_blocked_the_bot_is_marked_and_not_retried(world: Wor
     assert number in plain(world.emu.message(world.hoan_kiem.id, card["message_id"]))
 
 
-async def test_group_upgraded_to_supergroup_keeps_its_unit(world: World) -> None:
-    from tests.world import BA_DINH, BA_DINH_SQUARE
-
+async def ba_dinhs_basic_group(world: World) -> Any:
+    """A basic group (not yet a supergroup) bound to Ba Đình, its only group."""
     basic = world.emu.add_group("Tổ xử lý phường Ba Đình", supergroup=False)
     world.emu.add_member(basic, world.other_official)
     await world.bind(basic, BA_DINH)
     async with world.app.sessions() as session:  # the older Ba Đình group no longer counts
-        from storage.repo import Repository
-
         await Repository(session).unbind_chat("telegram", str(world.ba_dinh.id))
         await session.commit()
+    return basic
+
+
+async def test_group_upgraded_to_supergroup_keeps_its_unit(world: World) -> None:
+    basic = await ba_dinhs_basic_group(world)
     new = await world.emu.migrate_group(basic)
     await world.settle()
     number = await world.report(photos=0, place=BA_DINH_SQUARE)
@@ -857,12 +859,7 @@ async def test_a_units_open_tickets_get_cards_in_its_group_become_a_supergroup(
 ) -> None:
     """The binding followed the new supergroup, but every card stayed in the old group's
     history, where its buttons no longer answer: nothing could be acted on."""
-    basic = world.emu.add_group("Tổ xử lý phường Ba Đình", supergroup=False)
-    world.emu.add_member(basic, world.other_official)
-    await world.bind(basic, BA_DINH)
-    async with world.app.sessions() as session:  # the older Ba Đình group no longer counts
-        await Repository(session).unbind_chat("telegram", str(world.ba_dinh.id))
-        await session.commit()
+    basic = await ba_dinhs_basic_group(world)
     number = await world.report(photos=0, place=BA_DINH_SQUARE)
     assert number in plain(await world.reply(basic))
     await world.settle()

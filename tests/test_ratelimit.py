@@ -4,8 +4,10 @@ Redis run's Redis)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -86,25 +88,28 @@ async def on_redis(
 async def test_redis_windows_slide_as_the_memory_ones_do(tmp_path: Path) -> None:
     """Fixed windows let a group have its messages of a minute at :59.9 and as many again at
     :00.1, twice Telegram's limit; the memory limiter's windows slide, and so do these."""
-    backend = await prepare(tmp_path)
-    if backend.redis_url is None:
-        pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
-    from redis.asyncio import Redis
-
     now = [1_800_000_059.9]  # a tenth of a second before a minute begins
-    redis = Redis.from_url(backend.redis_url)
-    try:
-        limiter = RedisRateLimiter(
-            redis,
-            Limits(per_second=1000, per_group_minute=2),
-            f"test:slide:{now[0]}",
-            lambda: now[0],
-        )
+    async with redis_limiter(tmp_path, Limits(per_second=1000, per_group_minute=2), now) as limiter:
         assert [await limiter.reserve("-1", True) for _ in range(2)] == [0.0, 0.0]
         now[0] += 0.2  # the next minute
         assert await limiter.reserve("-1", True) == pytest.approx(59.8)
         now[0] += 59.8
         assert await limiter.reserve("-1", True) == 0.0
+
+
+@contextlib.asynccontextmanager
+async def redis_limiter(
+    tmp_path: Path, limits: Limits, now: list[float]
+) -> AsyncIterator[RedisRateLimiter]:
+    """A Redis limiter (the PostgreSQL + Redis run's Redis) on the clock ``now[0]``."""
+    backend = await prepare(tmp_path)
+    if backend.redis_url is None:
+        pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(backend.redis_url)
+    try:
+        yield RedisRateLimiter(redis, limits, f"test:{uuid.uuid4().hex}", lambda: now[0])
     finally:
         await redis.aclose()
 
@@ -136,20 +141,7 @@ async def test_an_albums_pictures_take_a_slot_each() -> None:
 
 
 async def test_redis_takes_a_slot_for_each_picture_of_an_album(tmp_path: Path) -> None:
-    backend = await prepare(tmp_path)
-    if backend.redis_url is None:
-        pytest.skip("the SQLite run has no Redis: the PostgreSQL + Redis run checks this one")
-    from redis.asyncio import Redis
-
     now = [1_800_000_000.0]
-    redis = Redis.from_url(backend.redis_url)
-    try:
-        limiter = RedisRateLimiter(
-            redis,
-            Limits(per_second=1000, per_group_minute=20),
-            f"test:album:{now[0]}",
-            lambda: now[0],
-        )
+    limits = Limits(per_second=1000, per_group_minute=20)
+    async with redis_limiter(tmp_path, limits, now) as limiter:
         assert await album(limiter, now) == [0.0, 0.0, 0.0, pytest.approx(30.0), 0.0]
-    finally:
-        await redis.aclose()
