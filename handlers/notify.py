@@ -107,8 +107,8 @@ async def chat_moved(
     unit's open tickets whose cards stayed behind in the old group's history get them anew
     (the cards there no longer answer: nothing could be acted on); the supervisors' group,
     known by its id from a setting, follows it too (for this process now, for the others when
-    they look, and after a restart). In the repository's transaction; whether a unit's binding
-    moved."""
+    they look, and after a restart), and gets anew the cards it acts on. In the repository's
+    transaction; whether a unit's binding moved."""
     moved = await repo.move_chat(channel, old, new)
     await outbox.move_chat(repo.session, channel, old, new)
     binding = await repo.binding(channel, new) if moved else None
@@ -120,6 +120,12 @@ async def chat_moved(
     if old == services.supervisor_chat:
         await repo.record_move(channel, old, new)
         services.supervisors_moved(new)
+        # The cards they act on for units without a group of their own, likewise left behind.
+        for ticket in await repo.open_carded_in(channel, old):
+            if await repo.unit_chat(channel, ticket.unit_code) is None and not (
+                await repo.carded_in(channel, new, [ticket.id])
+            ):
+                outbox.enqueue_card(repo.session, channel, new, ticket.id)
         log.warning(
             "the supervisors' group %s became the supergroup %s: set SUPERVISOR_CHAT_ID=%s",
             old,

@@ -613,6 +613,20 @@ class Repository:
         )
         return {ticket_id for ticket_id in result.all() if ticket_id is not None}
 
+    async def open_carded_in(self, channel: str, chat_id: str) -> list[Ticket]:
+        """The open tickets that have a card in the chat."""
+        carded = select(MessageLink.ticket_id).where(
+            MessageLink.channel == channel,
+            MessageLink.chat_id == chat_id,
+            MessageLink.purpose == "card",
+        )
+        result = await self.session.scalars(
+            select(Ticket)
+            .where(Ticket.id.in_(carded), Ticket.status.in_([str(s) for s in OPEN]))
+            .order_by(Ticket.id)
+        )
+        return list(result.all())
+
     async def cards(self, ticket_id: int) -> Sequence[MessageLink]:
         """The ticket's cards, newest first (a transferred ticket has one per unit chat)."""
         result = await self.session.scalars(

@@ -873,3 +873,27 @@ async def test_a_units_open_tickets_get_cards_in_its_group_become_a_supergroup(
     from tests.test_verdict_e2e import ticket_of
 
     assert (await ticket_of(world, number)).status == "in_progress"
+
+
+async def test_the_supervisors_group_become_a_supergroup_gets_its_cards_anew(
+    world: World,
+) -> None:
+    """The cards the supervisors act on for a unit without a group stayed in the old group's
+    history, where their buttons no longer answer."""
+    basic = world.emu.add_group("Văn phòng UBND (nhóm thường)", supergroup=False)
+    world.emu.add_member(basic, world.admin, status="administrator")
+    world.emu.add_member(basic, world.official)
+    knows(world, basic)
+    async with world.app.sessions() as session:
+        await Repository(session).unbind_chat("telegram", str(world.hoan_kiem.id))
+        await session.commit()
+    number = await world.report(photos=0)
+    assert number in plain(await world.reply(basic))
+    await world.settle()
+    new = await world.emu.migrate_group(basic)
+    await world.settle()
+    await world.emu.settle(quiet=1.0, timeout=10)
+    cards = [m for m in world.emu.bot_messages(new.id) if number in plain(m) and buttons(m)]
+    assert len(cards) == 1, [plain(m)[:80] for m in world.emu.bot_messages(new.id)]
+    await world.press(world.official, cards[0], "✅ Tiếp nhận")
+    assert "tiếp nhận" in plain(await world.reply(world.resident))
