@@ -18,7 +18,16 @@ from bot.ratelimit import RateLimiter
 from domain.ticket_numbers import display
 from storage.models import OutboxMessage, Resident, Ticket
 from storage.repo import Repository
-from tests.world import BA_DINH, BA_DINH_SQUARE, World, buttons, card_of, plain, ticket_number
+from tests.world import (
+    BA_DINH,
+    BA_DINH_SQUARE,
+    Message,
+    World,
+    buttons,
+    card_of,
+    plain,
+    ticket_number,
+)
 
 
 def sends_to(world: World, chat_id: int) -> list[ApiCall]:
@@ -211,11 +220,9 @@ def knows(world: World, supervisors: Any) -> None:
     object.__setattr__(world.app.services, "supervisor_chat", str(supervisors.id))
 
 
-async def supervisors_in_a_basic_group(world: World) -> tuple[Any, Any]:
+async def supervisors_basic_group(world: World) -> Any:
     """The supervisors' group a basic group (SUPERVISOR_CHAT_ID its id), Hoàn Kiếm without a
-    group of its own (its cards go to the supervisors), then the group upgraded: old, new."""
-    from storage.repo import Repository
-
+    group of its own (its cards go to the supervisors)."""
     basic = world.emu.add_group("Văn phòng UBND (nhóm thường)", supergroup=False)
     world.emu.add_member(basic, world.admin, status="administrator")
     world.emu.add_member(basic, world.official)
@@ -223,9 +230,28 @@ async def supervisors_in_a_basic_group(world: World) -> tuple[Any, Any]:
     async with world.app.sessions() as session:
         await Repository(session).unbind_chat("telegram", str(world.hoan_kiem.id))
         await session.commit()
+    return basic
+
+
+async def upgraded(world: World, basic: Any) -> Any:
+    """``basic`` become a supergroup (Telegram does it when admins change some settings)."""
     new = await world.emu.migrate_group(basic)
     await world.settle()
-    return basic, new
+    return new
+
+
+async def supervisors_in_a_basic_group(world: World) -> tuple[Any, Any]:
+    """supervisors_basic_group, then upgraded: old, new."""
+    basic = await supervisors_basic_group(world)
+    return basic, await upgraded(world, basic)
+
+
+async def the_card_in(world: World, chat: Any, number: str) -> Message:
+    """The one card of ``number`` in ``chat``, with its buttons, once the sender is done."""
+    await world.emu.settle(quiet=1.0, timeout=10)
+    cards = [m for m in world.emu.bot_messages(chat.id) if number in plain(m) and buttons(m)]
+    assert len(cards) == 1, [plain(m)[:80] for m in world.emu.bot_messages(chat.id)]
+    return cards[0]
 
 
 async def test_the_supervisors_group_upgraded_to_a_supergroup_keeps_its_part(
@@ -863,12 +889,8 @@ async def test_a_units_open_tickets_get_cards_in_its_group_become_a_supergroup(
     number = await world.report(photos=0, place=BA_DINH_SQUARE)
     assert number in plain(await world.reply(basic))
     await world.settle()
-    new = await world.emu.migrate_group(basic)
-    await world.settle()
-    await world.emu.settle(quiet=1.0, timeout=10)
-    cards = [m for m in world.emu.bot_messages(new.id) if number in plain(m) and buttons(m)]
-    assert len(cards) == 1, [plain(m)[:80] for m in world.emu.bot_messages(new.id)]
-    await world.press(world.other_official, cards[0], "✅ Tiếp nhận")
+    card = await the_card_in(world, await upgraded(world, basic), number)
+    await world.press(world.other_official, card, "✅ Tiếp nhận")
     await world.settle()
     from tests.test_verdict_e2e import ticket_of
 
@@ -880,20 +902,10 @@ async def test_the_supervisors_group_become_a_supergroup_gets_its_cards_anew(
 ) -> None:
     """The cards the supervisors act on for a unit without a group stayed in the old group's
     history, where their buttons no longer answer."""
-    basic = world.emu.add_group("Văn phòng UBND (nhóm thường)", supergroup=False)
-    world.emu.add_member(basic, world.admin, status="administrator")
-    world.emu.add_member(basic, world.official)
-    knows(world, basic)
-    async with world.app.sessions() as session:
-        await Repository(session).unbind_chat("telegram", str(world.hoan_kiem.id))
-        await session.commit()
+    basic = await supervisors_basic_group(world)
     number = await world.report(photos=0)
     assert number in plain(await world.reply(basic))
     await world.settle()
-    new = await world.emu.migrate_group(basic)
-    await world.settle()
-    await world.emu.settle(quiet=1.0, timeout=10)
-    cards = [m for m in world.emu.bot_messages(new.id) if number in plain(m) and buttons(m)]
-    assert len(cards) == 1, [plain(m)[:80] for m in world.emu.bot_messages(new.id)]
-    await world.press(world.official, cards[0], "✅ Tiếp nhận")
+    card = await the_card_in(world, await upgraded(world, basic), number)
+    await world.press(world.official, card, "✅ Tiếp nhận")
     assert "tiếp nhận" in plain(await world.reply(world.resident))
