@@ -113,19 +113,18 @@ async def chat_moved(
     await outbox.move_chat(repo.session, channel, old, new)
     binding = await repo.binding(channel, new) if moved else None
     if binding is not None:
-        ids = [t.id for t in await repo.open_tickets(binding.unit_code)]
-        behind = await repo.carded_in(channel, old, ids) - await repo.carded_in(channel, new, ids)
-        for ticket_id in sorted(behind):
-            outbox.enqueue_card(repo.session, channel, new, ticket_id)
+        await _cards_anew(repo, channel, old, new, await repo.open_tickets(binding.unit_code))
     if old == services.supervisor_chat:
         await repo.record_move(channel, old, new)
         services.supervisors_moved(new)
         # The cards they act on for units without a group of their own, likewise left behind.
-        for ticket in await repo.open_carded_in(channel, old):
-            if await repo.unit_chat(channel, ticket.unit_code) is None and not (
-                await repo.carded_in(channel, new, [ticket.id])
-            ):
-                outbox.enqueue_card(repo.session, channel, new, ticket.id)
+        carded = await repo.open_carded_in(channel, old)
+        groupless = {
+            code
+            for code in {t.unit_code for t in carded}
+            if await repo.unit_chat(channel, code) is None
+        }
+        await _cards_anew(repo, channel, old, new, [t for t in carded if t.unit_code in groupless])
         log.warning(
             "the supervisors' group %s became the supergroup %s: set SUPERVISOR_CHAT_ID=%s",
             old,
@@ -133,6 +132,16 @@ async def chat_moved(
             new,
         )
     return moved
+
+
+async def _cards_anew(
+    repo: Repository, channel: str, old: str, new: str, tickets: Sequence[Ticket]
+) -> None:
+    """Cards in ``new`` for those of ``tickets`` whose card is in ``old`` and not in ``new``."""
+    ids = [t.id for t in tickets]
+    behind = await repo.carded_in(channel, old, ids) - await repo.carded_in(channel, new, ids)
+    for ticket_id in sorted(behind):
+        outbox.enqueue_card(repo.session, channel, new, ticket_id)
 
 
 def queue_card(ctx: Ctx, ticket: Ticket, chat: str) -> None:

@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Executable, bindparam, delete, exists, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -603,26 +613,17 @@ class Repository:
         """Which of the tickets have a card in the chat."""
         if not ticket_ids:
             return set()
-        result = await self.session.scalars(
-            select(MessageLink.ticket_id).where(
-                MessageLink.channel == channel,
-                MessageLink.chat_id == chat_id,
-                MessageLink.purpose == "card",
-                MessageLink.ticket_id.in_(ticket_ids),
-            )
-        )
-        return {ticket_id for ticket_id in result.all() if ticket_id is not None}
+        found = _carded(channel, chat_id).where(MessageLink.ticket_id.in_(ticket_ids))
+        return {i for i in (await self.session.scalars(found)).all() if i is not None}
 
     async def open_carded_in(self, channel: str, chat_id: str) -> list[Ticket]:
         """The open tickets that have a card in the chat."""
-        carded = select(MessageLink.ticket_id).where(
-            MessageLink.channel == channel,
-            MessageLink.chat_id == chat_id,
-            MessageLink.purpose == "card",
-        )
         result = await self.session.scalars(
             select(Ticket)
-            .where(Ticket.id.in_(carded), Ticket.status.in_([str(s) for s in OPEN]))
+            .where(
+                Ticket.id.in_(_carded(channel, chat_id)),
+                Ticket.status.in_([str(s) for s in OPEN]),
+            )
             .order_by(Ticket.id)
         )
         return list(result.all())
@@ -653,3 +654,12 @@ class Repository:
         await self.session.execute(
             update(MessageLink).where(MessageLink.id == link.id).values(**values)
         )
+
+
+def _carded(channel: str, chat_id: str) -> Select[int]:
+    """The tickets with a card in the chat (their ids)."""
+    return select(MessageLink.ticket_id).where(
+        MessageLink.channel == channel,
+        MessageLink.chat_id == chat_id,
+        MessageLink.purpose == "card",
+    )
