@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape, unescape
 
@@ -80,6 +80,18 @@ def shown_length(text: str) -> int:
     return len(shown.encode("utf-16-le")) // 2
 
 
+def fitting(lines: Iterable[str], room: int) -> int:
+    """How many of ``lines``, from the first, fit in ``room`` characters of a message, each
+    with the newline before it."""
+    count = 0
+    for line in lines:
+        room -= shown_length(line) + 1
+        if room < 0:
+            break
+        count += 1
+    return count
+
+
 def history(t: Translator, events: Sequence[TicketEvent], directory: Directory) -> list[str]:
     lines = []
     for ev in events:
@@ -117,12 +129,8 @@ def reporter_details(
     lines = history(t, events, directory)
     earlier_line = 1 + shown_length(t("history-earlier", count=len(lines)))  # with its newline
     room = MESSAGE_MAX - shown_length("\n".join(head)) - earlier_line
-    shown: list[str] = []
-    for line in reversed(lines[-HISTORY_SHOWN:]):
-        room -= shown_length(line) + 1
-        if room < 0:
-            break
-        shown.insert(0, line)
+    latest = lines[-HISTORY_SHOWN:]
+    shown = latest[len(latest) - fitting(reversed(latest), room) :]
     earlier = (
         [t("history-earlier", count=len(lines) - len(shown))] if len(shown) < len(lines) else []
     )

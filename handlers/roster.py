@@ -101,9 +101,9 @@ async def _list(ctx: Ctx, unit: str) -> None:
     names = [f"{i}. {escape(o.name)}" for i, o in enumerate(officials, 1)]
     # One message holds 4,096 characters: a long roster (names may have 64) is cut, and says
     # how many more it has; past the limit Telegram refused it and the group heard an error.
-    shown = len(names)
-    while render.shown_length("\n".join([head, *names[:shown], hint])) > render.MESSAGE_MAX - 40:
-        shown -= 1
+    more_line = 1 + render.shown_length(t("roster-more", count=len(names)))
+    room = render.MESSAGE_MAX - render.shown_length(f"{head}\n{hint}") - more_line
+    shown = render.fitting(names, room)
     lines = [head, *names[:shown]]
     if shown < len(names):
         lines.append(t("roster-more", count=len(names) - shown))
