@@ -448,7 +448,8 @@ class Sender:
         of its open tickets (and this message's: a card's, or each a summary listed), and this
         message itself when it was words for the unit (a resident's follow-up, a reminder):
         dropped, a follow-up the resident was told had been passed on was lost."""
-        unit = await Repository(session).unbind_chat(row.channel, row.chat_id)
+        repo = Repository(session)
+        unit = await repo.unbind_chat(row.channel, row.chat_id)
         log.error(
             "lost group %s (unit %s): unbound; its cards go to the supervisors",
             row.chat_id,
@@ -461,7 +462,7 @@ class Sender:
         if row.kind == "summary":
             tickets = list(row.payload.get("tickets", []))
         if unit is not None:
-            await notify.hand_over(Repository(session), self.services, row.channel, unit, tickets)
+            await notify.hand_over(repo, self.services, row.channel, unit, tickets)
         else:
             for ticket_id in tickets:
                 outbox.enqueue_card(session, row.channel, supervisor, ticket_id)

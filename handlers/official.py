@@ -103,11 +103,12 @@ async def _command(ctx: Ctx) -> None:
             await ctx.reply(t(_admin_only(ctx)))
             return
         code = await ctx.repo.unbind_chat(ctx.event.channel, ctx.event.chat_id)
+        supervisors = ctx.services.supervisor_chat
         handed = 0
-        if code is not None:
+        if code is not None and supervisors is not None:
             handed = await notify.hand_over(ctx.repo, ctx.services, ctx.event.channel, code)
             if handed:
-                ctx.queued_for.add(ctx.services.supervisor_chat or "")
+                ctx.queued_for.add(supervisors)  # the sender is woken for their cards
         await ctx.repo.commit()
         if code is None:
             await ctx.reply(t("unbind-nothing"))
