@@ -97,7 +97,8 @@ class Dispatcher(AiogramDispatcher):
         self._let_go = 0  # updates let go for the ones behind them, since last said
         self._let_go_said = -LET_GO_SAID_EVERY
         # Told of an update given up after failing again and again (bot.given_up).
-        self.given_up: Callable[[Bot, Update], Awaitable[None]] | None = None
+        # Webhook mode tells through it too, with the update's JSON (bot.webhook).
+        self.given_up: Callable[[Bot, Update | dict[str, Any]], Awaitable[None]] | None = None
 
     def committed(self, update_id: int) -> None:
         """The update's first transaction has committed (or it has ended): Telegram may

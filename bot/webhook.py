@@ -33,7 +33,6 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.app import SHUTDOWN_GRACE, App, patiently, set_commands
-from bot.given_up import tell_given_up
 from bot.metrics import add_routes
 
 log = logging.getLogger(__name__)
@@ -74,7 +73,10 @@ def webhook_path(url: str) -> str:
 
 class _UpdateHandler(SimpleRequestHandler):
     def __init__(
-        self, *, given_up: Callable[[Bot, dict[str, Any]], Awaitable[None]], **kwargs: Any
+        self,
+        *,
+        given_up: Callable[[Bot, dict[str, Any]], Awaitable[None]] | None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.failures = RepeatedFailures()
@@ -96,7 +98,8 @@ class _UpdateHandler(SimpleRequestHandler):
                 update_id,
                 self.failures.tries,
             )
-            await self.given_up(bot, update)
+            if self.given_up is not None:
+                await self.given_up(bot, update)
             result = None
         else:
             if isinstance(update_id, int):
@@ -113,13 +116,12 @@ class _UpdateHandler(SimpleRequestHandler):
 
 def make_web_app(app: App, *, path: str, secret: str) -> web.Application:
     web_app = web.Application()
-    given_up = functools.partial(tell_given_up, language=app.settings.default_language)
     _UpdateHandler(
         dispatcher=app.dispatcher,
         bot=app.bot,
         handle_in_background=False,
         secret_token=secret,
-        given_up=given_up,
+        given_up=app.dispatcher.given_up,  # as polling tells (bot.app)
     ).register(web_app, path=path)
     setup_application(web_app, app.dispatcher, bot=app.bot)
     add_routes(web_app, app)  # /healthz and /metrics, on the same server as the webhook
