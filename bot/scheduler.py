@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from html import escape
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import Channel, Incoming, Kind, Person
@@ -31,7 +31,7 @@ from locales import Translator, translator
 from storage.leases import LeaseKeeper, mark_once, marked
 from storage.media_sweep import SharedDrafts, sweep_media
 from storage.models import Ticket
-from storage.repo import Repository
+from storage.repo import Repository, ticket_next_deadline
 
 log = logging.getLogger(__name__)
 
@@ -281,16 +281,21 @@ def _hours(hours: float) -> str:
 async def digest_text(
     session: AsyncSession, t: Translator, services: Services, now: datetime
 ) -> str:
-    """The supervisors' morning page: the last day's flow, what is open and what is late."""
+    """The supervisors' morning page: the last day's flow, what is open and what is late:
+    past its next deadline (storage.repo.ticket_next_deadline), and of those, how many are
+    still not accepted after their receipt deadline (Hanoi's 8 working hours)."""
     since = now - timedelta(days=1)
     open_statuses = [str(s) for s in OPEN]
     received = await session.scalar(select(func.count()).where(Ticket.created_at >= since))
     resolved = await session.scalar(select(func.count()).where(Ticket.resolved_at >= since))
     still_open = await session.scalar(select(func.count()).where(Ticket.status.in_(open_statuses)))
+    not_accepted = and_(
+        Ticket.status.in_([str(s) for s in AWAITING_RECEIPT]), Ticket.receive_by < now
+    )
     late = (
         await session.execute(
-            select(Ticket.unit_code, func.count())
-            .where(Ticket.status.in_(open_statuses), Ticket.resolve_by < now)
+            select(Ticket.unit_code, func.count(), func.count().filter(not_accepted))
+            .where(Ticket.status.in_(open_statuses), ticket_next_deadline < now)
             .group_by(Ticket.unit_code)
             .order_by(func.count().desc(), Ticket.unit_code)
         )
@@ -302,19 +307,20 @@ async def digest_text(
             received=received or 0,
             resolved=resolved or 0,
             open=still_open or 0,
-            late=sum(n for _, n in late),
+            late=sum(n for _, n, _ in late),
         )
     ]
+    late_receipt = sum(n for _, _, n in late)
+    if late_receipt:
+        lines.append(t("digest-late-receipt", count=late_receipt))
     if late:
         lines.append(t("digest-late-units"))
-        for code, count in late[:DIGEST_OVERDUE_LINES]:
-            lines.append(
-                t(
-                    "digest-late-unit",
-                    unit=render.unit_name(services.directory, code, t.lang),
-                    count=count,
-                )
-            )
+        for code, count, receipt in late[:DIGEST_OVERDUE_LINES]:
+            values = {"unit": render.unit_name(services.directory, code, t.lang), "count": count}
+            if receipt:
+                lines.append(t("digest-late-unit-receipt", receipt=receipt, **values))
+            else:
+                lines.append(t("digest-late-unit", **values))
         if len(late) > DIGEST_OVERDUE_LINES:
             lines.append(t("digest-more-units", count=len(late) - DIGEST_OVERDUE_LINES))
     else:

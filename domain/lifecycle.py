@@ -7,6 +7,7 @@ and Reopened. Every change is recorded as an event with who, when and why (see s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -38,6 +39,20 @@ OPEN: frozenset[Status] = frozenset(
 AWAITING_RECEIPT: frozenset[Status] = frozenset(
     {Status.RECEIVED, Status.TRANSFERRED, Status.REOPENED}
 )
+
+
+def next_deadline(
+    status: Status | str, receive_by: datetime | None, resolve_by: datetime
+) -> tuple[str, datetime]:
+    """The deadline an open ticket meets next: ("receipt", its receipt deadline) while it waits
+    to be accepted and that deadline comes first; ("resolve", its resolution deadline)
+    otherwise (a ticket transferred or reopened after its resolution deadline gets a fresh
+    receipt deadline, and is late already). storage.repo.ticket_next_deadline: the same in
+    SQL."""
+    if Status(status) in AWAITING_RECEIPT and receive_by is not None and receive_by < resolve_by:
+        return "receipt", receive_by
+    return "resolve", resolve_by
+
 
 _ALLOWED: dict[Action, frozenset[Status]] = {
     Action.ACCEPT: frozenset({Status.RECEIVED, Status.TRANSFERRED, Status.REOPENED}),

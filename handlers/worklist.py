@@ -1,10 +1,13 @@
 """An official's list of what is waiting: the unit's open tickets (/open) or those past their
-deadline (/overdue), nearest deadline first. In the supervisors' chat: the whole city's."""
+deadline (/overdue), nearest deadline first. A ticket waiting to be accepted shows its receipt
+deadline (Hanoi's 8 working hours), and is overdue once that has passed; an accepted one shows
+its resolution deadline. In the supervisors' chat: the whole city's."""
 
 from __future__ import annotations
 
 from html import escape
 
+from domain.lifecycle import next_deadline
 from handlers import render
 from handlers.context import Ctx
 
@@ -38,14 +41,15 @@ async def handle(ctx: Ctx) -> None:
         return
     lines = [t(f"worklist-title-{kind}", unit=whose, count=total)]
     for ticket in tickets:
+        what, deadline = next_deadline(ticket.status, ticket.receive_by, ticket.resolve_by)
         line = t(
-            "worklist-line",
+            "worklist-line" if what == "resolve" else "worklist-line-receipt",
             number=render.number(ticket),
             category=render.category_label(t, ticket.category),
             status=render.status_label(t, ticket.status),
-            deadline=render.when(ticket.resolve_by),
+            deadline=render.when(deadline),
         )
-        if ticket.resolve_by <= now:
+        if deadline <= now:
             line += " " + t("worklist-late")
         if city:
             line += " · " + render.unit_name(directory, ticket.unit_code, t.lang)

@@ -15,7 +15,9 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Select,
+    and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -27,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.directory import Directory
-from domain.lifecycle import OPEN, Status
+from domain.lifecycle import AWAITING_RECEIPT, OPEN, Status
 from storage.db import dialect_of, insert_for, insert_in
 from storage.models import (
     BlockedIdentity,
@@ -70,6 +72,21 @@ def _record_handled(dialect: str) -> Executable:
         .values(channel=bindparam("channel"), update_id=bindparam("update_id"))
         .on_conflict_do_nothing()
     )
+
+
+# The deadline an open ticket meets next (domain.lifecycle.next_deadline): its receipt
+# deadline while it waits to be accepted and that comes first, else its resolution deadline.
+# Past it, the ticket is overdue (/overdue, the digest). A NULL receive_by compares to nothing.
+ticket_next_deadline = case(
+    (
+        and_(
+            Ticket.status.in_([str(s) for s in AWAITING_RECEIPT]),
+            Ticket.receive_by < Ticket.resolve_by,
+        ),
+        Ticket.receive_by,
+    ),
+    else_=Ticket.resolve_by,
+)
 
 
 def _moved_key(channel: str, chat_id: str) -> str:
@@ -491,19 +508,19 @@ class Repository:
     async def worklist(
         self, unit_code: str | None, *, due_before: datetime | None, limit: int
     ) -> tuple[Sequence[Ticket], int]:
-        """Open tickets of a unit (None: of the city), nearest deadline first, at most
-        ``limit`` of them, and how many there are; ``due_before``: only those whose deadline
-        falls before it."""
+        """Open tickets of a unit (None: of the city), nearest next deadline (receipt or
+        resolution: ticket_next_deadline) first, at most ``limit`` of them, and how many
+        there are; ``due_before``: only those whose next deadline falls before it."""
         where: list[ColumnElement[bool]] = [Ticket.status.in_([str(s) for s in OPEN])]
         if unit_code is not None:
             where.append(Ticket.unit_code == unit_code)
         if due_before is not None:
-            where.append(Ticket.resolve_by < due_before)
+            where.append(ticket_next_deadline < due_before)
         total = await self.session.scalar(select(func.count()).select_from(Ticket).where(*where))
         if not total:
             return [], 0
         shown = await self.session.scalars(
-            select(Ticket).where(*where).order_by(Ticket.resolve_by, Ticket.id).limit(limit)
+            select(Ticket).where(*where).order_by(ticket_next_deadline, Ticket.id).limit(limit)
         )
         return shown.all(), int(total)
 

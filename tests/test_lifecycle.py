@@ -1,3 +1,5 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from domain.lifecycle import (
@@ -11,6 +13,7 @@ from domain.lifecycle import (
     allowed_actions,
     apply,
     check_extension,
+    next_deadline,
 )
 
 
@@ -95,3 +98,16 @@ def test_a_deadline_is_extended_once_while_open_with_a_reason() -> None:
     with pytest.raises(ExtensionRefused) as refused:  # moved now, late would count as in time
         check_extension(Status.IN_PROGRESS, False, 5, "chờ vật tư", overdue=True)
     assert refused.value.reason == "overdue"
+
+
+def test_the_next_deadline_is_the_receipt_one_until_the_ticket_is_accepted() -> None:
+    made = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    receive_by, resolve_by = made + timedelta(hours=8), made + timedelta(days=3)
+    for waiting in (Status.RECEIVED, Status.TRANSFERRED, Status.REOPENED):
+        assert next_deadline(waiting, receive_by, resolve_by) == ("receipt", receive_by)
+    assert next_deadline(Status.IN_PROGRESS, receive_by, resolve_by) == ("resolve", resolve_by)
+    assert next_deadline("received", None, resolve_by) == ("resolve", resolve_by)  # older rows
+    # Transferred after its resolution deadline: the fresh receipt deadline comes later, and
+    # the ticket is late already.
+    fresh = resolve_by + timedelta(hours=8)
+    assert next_deadline(Status.TRANSFERRED, fresh, resolve_by) == ("resolve", resolve_by)

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot.scheduler import ScheduleConfig, Scheduler
+from bot.scheduler import ScheduleConfig, Scheduler, digest_text
 from domain.deadlines import HANOI
+from locales import translator
 from storage.models import ScheduledMark
 from tests.test_verdict_e2e import resolved, ticket_of
 from tests.world import BA_DINH, World, buttons, card_of, plain
@@ -104,6 +105,31 @@ async def test_the_daily_digest_goes_to_the_supervisors_once_a_day(world: World)
     digest = next(m for m in messages if "Tổng hợp" in plain(m))
     assert "quá hạn: 1" in plain(digest) and "Phường Hoàn Kiếm: 1" in plain(digest)
     assert (await s.tick(at_eight + timedelta(days=1)))["digest"] == 1
+
+
+async def test_the_digest_counts_a_ticket_not_accepted_by_its_receipt_deadline(
+    world: World,
+) -> None:
+    """Hanoi's rule: accepted within 8 working hours. A ticket nobody accepted by then is late,
+    days before its resolution deadline, and the digest says which of the late were never
+    accepted."""
+    waiting = await world.report(photos=0, category="waste")  # three working days
+    number, _card = await accepted(world)
+    ticket = await ticket_of(world, waiting)
+    assert ticket.receive_by is not None
+    moment = ticket.receive_by + timedelta(hours=1)
+    assert moment < ticket.resolve_by
+    async with world.app.sessions() as session:
+        text = await digest_text(session, translator("vi"), world.app.services, moment)
+    assert "quá hạn: 1</b>" in text
+    assert "Trong số quá hạn, <b>1</b> chưa được tiếp nhận" in text
+    assert "Phường Hoàn Kiếm: 1 (trong đó 1 chưa được tiếp nhận)" in text
+    accepted_ticket = await ticket_of(world, number)
+    later = accepted_ticket.resolve_by + timedelta(hours=1)  # both late now, one accepted
+    async with world.app.sessions() as session:
+        english = await digest_text(session, translator("en"), world.app.services, later)
+    assert "overdue: 2</b>" in english and "<b>1</b> is not accepted" in english
+    assert "Hoàn Kiếm Ward: 2 (1 of them not accepted)" in english
 
 
 async def test_one_tickets_failure_holds_up_neither_the_others_nor_the_digest(
