@@ -108,7 +108,7 @@ async def test_neighbour_20_m_away_follows_the_report_and_hears_every_update(
     await world.press(world.stranger, offer, FOLLOW)
     done = await world.reply(world.stranger)
     assert "Bạn đã theo dõi phản ánh" in plain(done) and number in plain(done)
-    assert "Chờ tiếp nhận" in plain(done) and "Hạn giải quyết" in plain(done)
+    assert "Chờ tiếp nhận" in plain(done) and "Hạn xử lý" in plain(done)
     assert "1 ảnh bạn vừa gửi không được đính kèm" in plain(done)
     await world.settle()
     assert "👥 1 người theo dõi" in plain(card_now(world, card))

@@ -60,7 +60,7 @@ async def test_whole_report_in_vietnamese_reaches_the_unit_group(world: World) -
     card, *attachments = await world.replies(world.hoan_kiem, 4)
     assert number in plain(card)
     assert "Ổ gà lớn" in plain(card)
-    assert "Hạn giải quyết" in plain(card)
+    assert "Hạn xử lý" in plain(card)
     assert buttons(card) == [
         "✅ Tiếp nhận",
         "🏁 Đã xử lý",

@@ -12,7 +12,7 @@ async def test_reporter_sees_description_photos_and_history(world: World) -> Non
     details = await world.reply(world.resident)
     text = plain(details)
     assert number in text and "Ổ gà lớn" in text and "Diễn biến" in text
-    assert "Chờ tiếp nhận" in text and "Hạn giải quyết" in text
+    assert "Chờ tiếp nhận" in text and "Hạn xử lý" in text
     photos = await world.replies(world.resident, 2)
     assert all(m.get("photo") for m in photos)
 
