@@ -589,6 +589,33 @@ async def test_group_privacy_mode_and_membership(
         await bot.send_message(group.id, "hello")
 
 
+async def test_forum_topics(bot: Bot, emu: BotAPIEmulator) -> None:
+    """A group with topics: a message in a topic carries its thread and, when it replies to
+    nothing, comes as a reply to the message that opened the topic; the bot posts into a
+    topic by its message_thread_id or by replying to a message in it."""
+    group = emu.add_group("Phường có chủ đề", forum=True)
+    official = emu.add_user("Hùng")
+    emu.add_member(group, official, "administrator")
+    topic = await emu.open_topic(official, group, "Phản ánh")
+    await emu.send_text(official, "/open", chat=group, topic=topic)
+    await emu.send_text(official, "/open", chat=group)
+    opened, in_topic, in_general = [u.message for u in await bot.get_updates(timeout=0)]
+    assert opened and opened.forum_topic_created and opened.forum_topic_created.name == "Phản ánh"
+    assert opened.message_thread_id == topic == opened.message_id and opened.chat.is_forum
+    assert in_topic and in_topic.is_topic_message and in_topic.message_thread_id == topic
+    assert in_topic.reply_to_message and in_topic.reply_to_message.message_id == topic
+    assert in_general and not in_general.is_topic_message and in_general.reply_to_message is None
+    replied = await bot.send_message(
+        group.id, "a reply", reply_parameters=ReplyParameters(message_id=in_topic.message_id)
+    )
+    posted = await bot.send_message(group.id, "posted", message_thread_id=topic)
+    general = await bot.send_message(group.id, "general")
+    assert replied.message_thread_id == posted.message_thread_id == topic
+    assert general.message_thread_id is None and not general.is_topic_message
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.send_message(group.id, "nowhere", message_thread_id=topic + 100)
+
+
 async def test_group_migration(bot: Bot, emu: BotAPIEmulator) -> None:
     group = emu.add_group("Nhóm cũ", supergroup=False)
     owner = emu.add_user("Chủ nhóm")

@@ -46,6 +46,7 @@ _SERVICE_KEYS = frozenset(
         "group_chat_created",
         "supergroup_chat_created",
         "pinned_message",
+        "forum_topic_created",
     }
 )
 
@@ -174,13 +175,28 @@ class BotAPIEmulator(World):
         supergroup: bool = True,
         username: str | None = None,
         bot_status: str = "member",
+        forum: bool = False,
     ) -> EmuChat:
         """A group with the bot in it (negative id; -100… for supergroups). With privacy mode
         on (the default) a bot that is only a member sees commands, replies to its own messages
-        and mentions; ``bot_status="administrator"`` sees everything."""
+        and mentions; ``bot_status="administrator"`` sees everything. ``forum=True``: a
+        supergroup with topics (open them with :meth:`open_topic`)."""
         return self.create_group(
-            title, supergroup=supergroup, username=username, bot_status=bot_status
+            title, supergroup=supergroup, username=username, bot_status=bot_status, forum=forum
         )
+
+    async def open_topic(self, user: EmuUser, group: ChatRef, name: str) -> int:
+        """``user`` opens a topic in a forum: its id (message_thread_id) is the id of the
+        service message that opens it. Messages written in it with ``topic=`` reply to that
+        message, as Telegram shows them to bots, unless they reply to another."""
+        chat = self.chat(group)
+        if not chat.is_forum:
+            raise ValueError(f"chat {chat.id} has no topics")
+        content = {"forum_topic_created": {"name": name, "icon_color": 7322096}}
+        record = self.add_message(chat, content, sender=user, opens_topic=True)
+        self._deliver(chat, record)
+        await asyncio.sleep(0)
+        return record.message_id
 
     def add_channel(self, title: str, *, username: str | None = None) -> EmuChat:
         """A channel where the bot is an administrator."""
@@ -346,18 +362,26 @@ class BotAPIEmulator(World):
         *,
         chat: ChatRef | None = None,
         reply_to: JSON | int | None = None,
+        topic: int | None = None,
     ) -> JSON:
         target = self._chat_for(user, chat)
         if target.type == "private":
             if user.id in self.blocked:
                 await self.unblock_bot(user)
             self.started.add(user.id)
+        replied = self._reply_record(target, reply_to)
+        if topic is not None:
+            root = self.topic_root(target, topic)
+            if root is None:
+                raise ValueError(f"no topic {topic} in chat {target.id}")
+            replied = replied or root  # as Telegram shows a topic's messages to bots
         record = self.add_message(
             target,
             content,
             sender=user,
-            reply_to=self._reply_record(target, reply_to),
+            reply_to=replied,
             as_chat=user.id in target.anonymous,
+            thread=topic,
         )
         if target.type == "private" or "text" in content:
             self.keyboards_after_user_message(target)
@@ -387,13 +411,15 @@ class BotAPIEmulator(World):
         chat: ChatRef | None = None,
         reply_to: JSON | int | None = None,
         entities: list[JSON] | None = None,
+        topic: int | None = None,
     ) -> JSON:
-        """The user writes ``text`` (to the bot, or in ``chat``); commands, mentions, hashtags
-        and links get their entities as Telegram detects them. Returns the message."""
+        """The user writes ``text`` (to the bot, or in ``chat``, in its ``topic`` if it is a
+        forum); commands, mentions, hashtags and links get their entities as Telegram detects
+        them. Returns the message."""
         if not text:
             raise ValueError("Telegram clients do not send empty messages")
         return await self._user_message(
-            user, self._text_fields(text, entities), chat=chat, reply_to=reply_to
+            user, self._text_fields(text, entities), chat=chat, reply_to=reply_to, topic=topic
         )
 
     async def send_photo(

@@ -398,8 +398,10 @@ def bot_send(
     reply_to: MessageRecord | None = None,
     markup: Markup | None = None,
     html: str | None = None,
+    thread: int | None = None,
 ) -> MessageRecord:
-    """Store a message the bot sends (channel posts are signed by the channel)."""
+    """Store a message the bot sends (channel posts are signed by the channel); in a forum,
+    in topic ``thread``, or in the topic of the message it replies to."""
     body = dict(content)
     if markup is not None and markup.inline is not None:
         body["reply_markup"] = markup.inline
@@ -408,7 +410,9 @@ def bot_send(
             chat, body, sender=None, sender_chat=chat, reply_to=reply_to, html=html, by_bot=True
         )
     else:
-        record = world.add_message(chat, body, sender=world.bot, reply_to=reply_to, html=html)
+        record = world.add_message(
+            chat, body, sender=world.bot, reply_to=reply_to, html=html, thread=thread
+        )
     if markup is not None:
         _apply_keyboard(world, chat, markup)
     return record
@@ -416,12 +420,26 @@ def bot_send(
 
 def _send_common(world: World, p: Params, chat: EmuChat, content: JSON, html: str | None) -> JSON:
     markup = parse_markup(p.obj("reply_markup"))
+    thread = _thread(world, p, chat)
     reply_to, extra = _reply_target(world, p, chat)
     content = {**content, **extra}
     if p.flag("protect_content"):
         content["has_protected_content"] = True
-    record = bot_send(world, chat, content, reply_to=reply_to, markup=markup, html=html)
+    record = bot_send(
+        world, chat, content, reply_to=reply_to, markup=markup, html=html, thread=thread
+    )
     return copy.deepcopy(record.data)
+
+
+def _thread(world: World, p: Params, chat: EmuChat) -> int | None:
+    """The forum topic named by message_thread_id (ignored outside forums, as reply threads
+    of ordinary groups are not emulated)."""
+    thread = p.integer("message_thread_id")
+    if not thread or not chat.is_forum:
+        return None
+    if world.topic_root(chat, thread) is None:
+        raise bad_request("message thread not found")
+    return thread
 
 
 @method("getMe")

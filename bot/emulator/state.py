@@ -105,6 +105,9 @@ class EmuChat:
     anonymous: set[int] = field(default_factory=set)
     migrated_to: int | None = None
     migrated_from: int | None = None
+    # A supergroup with topics (a "forum"): messages may belong to a topic, named by the id
+    # of the message that opened it (message_thread_id); the rest are in its General topic.
+    is_forum: bool = False
 
     @property
     def chat_id(self) -> int:
@@ -127,6 +130,8 @@ class EmuChat:
         chat["type"] = self.type
         if self.type == "group":
             chat["all_members_are_administrators"] = False
+        if self.is_forum:
+            chat["is_forum"] = True
         return chat
 
     def to_full(self) -> JSON:
@@ -442,7 +447,10 @@ class World:
         supergroup: bool = True,
         username: str | None = None,
         bot_status: str = "member",
+        forum: bool = False,
     ) -> EmuChat:
+        if forum and not supergroup:
+            raise ValueError("only a supergroup can have topics")
         if supergroup:
             gid = -(1_002_000_000_000 + self._count("supergroup"))
         else:
@@ -453,6 +461,7 @@ class World:
             title=title,
             username=username,
             members={self.bot.id: bot_status},
+            is_forum=forum,
         )
         self.chats[gid] = chat
         return chat
@@ -550,9 +559,13 @@ class World:
         html: str | None = None,
         by_bot: bool = False,
         as_chat: bool = False,
+        thread: int | None = None,
+        opens_topic: bool = False,
     ) -> MessageRecord:
         """``as_chat``: ``sender`` is an anonymous administrator of ``chat``, and the message
-        shows the chat as its sender (``from`` is Telegram's stand-in bot)."""
+        shows the chat as its sender (``from`` is Telegram's stand-in bot). In a forum, the
+        message belongs to topic ``thread``, or to the topic of the message it replies to, or
+        (``opens_topic``) opens a topic of its own; otherwise it is in the General topic."""
         mid = self._next_message_id.get(chat.id, self._message_id_base) + 1
         self._next_message_id[chat.id] = mid
         data: JSON = {"message_id": mid}
@@ -567,6 +580,14 @@ class World:
         data["date"] = int(self.now())
         if reply_to is not None:
             data["reply_to_message"] = strip_for_reply(reply_to.data)
+        if chat.is_forum:
+            if opens_topic:
+                thread = mid
+            elif thread is None and reply_to is not None and reply_to.data.get("is_topic_message"):
+                thread = reply_to.data.get("message_thread_id")
+            if thread is not None:
+                data["message_thread_id"] = thread
+                data["is_topic_message"] = True
         data.update(copy.deepcopy(content))
         from_bot = by_bot or (sender is not None and sender.id == self.bot.id)
         record = MessageRecord(
@@ -583,6 +604,13 @@ class World:
             listener(record)
         self.emit({"type": "message", "chat_id": chat.id, "message": data, "html": html})
         self.notify()
+        return record
+
+    def topic_root(self, chat: EmuChat, thread: int) -> MessageRecord | None:
+        """The message that opened topic ``thread`` of a forum, if there is one."""
+        record = self.record(chat.id, thread) if chat.is_forum else None
+        if record is None or "forum_topic_created" not in record.data:
+            return None
         return record
 
     def edit_record(
