@@ -97,9 +97,18 @@ class Ctx:
     async def reply(
         self, text: str, *, markup: Markup | None = None, reply_to: str | None = None
     ) -> Sent:
+        """Say ``text`` in the event's chat (in its topic: :meth:`answer_reply_to`)."""
         return await self.channel.send_text(
-            self.event.chat_id, text, markup=markup, reply_to=reply_to
+            self.event.chat_id, text, markup=markup, reply_to=self.answer_reply_to(reply_to)
         )
+
+    def answer_reply_to(self, reply_to: str | None = None) -> str | None:
+        """What an answer to the event replies to: ``reply_to``; or, for an event in a group's
+        topic, the event itself, so that the answer lands in that topic (a messenger shows a
+        reply in the topic of what it replies to) and not in the group's main one."""
+        if reply_to is None and self.event.topic is not None:
+            return self.event.message_id
+        return reply_to
 
 
 class BufferedState:

@@ -220,7 +220,9 @@ async def _stats(ctx: Ctx, scope: Scope) -> None:
             [c.received, c.resolved, c.on_time, c.late],
             [charts.GREY, charts.GREEN, charts.GREEN, charts.RED],
         )
-    await ctx.channel.send_photo(ctx.event.chat_id, png, caption=title)  # HTML, names escaped
+    await ctx.channel.send_photo(  # the caption: HTML, names escaped
+        ctx.event.chat_id, png, caption=title, reply_to=ctx.answer_reply_to()
+    )
 
 
 def _export_args(text: str) -> tuple[export.What, export.Format, str]:
@@ -274,5 +276,9 @@ async def _export(ctx: Ctx, scope: Scope) -> None:
             )
             caption = t("export-ranking-caption", period=period.label())
     await ctx.channel.send_document(
-        ctx.event.chat_id, data, export.filename(what, fmt, period), caption=caption
+        ctx.event.chat_id,
+        data,
+        export.filename(what, fmt, period),
+        caption=caption,
+        reply_to=ctx.answer_reply_to(),
     )

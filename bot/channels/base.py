@@ -110,6 +110,9 @@ class Incoming:
     reply_person: Person | None = None
     other: str | None = None  # what kind of unsupported content (sticker, voice, ...)
     forwarded: bool = False
+    # The thread of a group the message was written in (a topic of a Telegram group with
+    # topics); answers to it go there (Ctx.reply). None: the group's main thread.
+    topic: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 

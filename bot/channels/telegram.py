@@ -415,9 +415,21 @@ def _sender(message: Message) -> Person | None:
     return _person(message.from_user) if message.from_user is not None else None
 
 
-def _replied_person(message: Message) -> Person | None:
+def _topic(message: Message) -> str | None:
+    """The forum topic (of a group with topics) the message was written in; None for a
+    group's General topic, and outside forums."""
+    if message.is_topic_message and message.message_thread_id is not None:
+        return str(message.message_thread_id)
+    return None
+
+
+def _replied(message: Message) -> Message | None:
+    """The message this one replies to. In a topic, a message that replies to nothing comes
+    as a reply to the message that opened the topic: not a reply, nor to its opener."""
     replied = message.reply_to_message
-    return None if replied is None else _sender(replied)  # None: not a reply, or to a post
+    if replied is not None and _topic(message) == str(replied.message_id):
+        return None
+    return replied
 
 
 def message_to_incoming(message: Message, bot_username: str | None = None) -> Incoming | None:
@@ -429,17 +441,18 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
     if person is None:
         return None  # a channel's post or its forward: no person to answer
     private = message.chat.type == ChatType.PRIVATE
+    replied = _replied(message)
     base: dict[str, Any] = {
         "channel": CHANNEL,
         "chat_id": str(message.chat.id),
         "private": private,
         "person": person,
         "message_id": str(message.message_id),
-        "reply_to": (
-            str(message.reply_to_message.message_id) if message.reply_to_message else None
-        ),
+        "reply_to": str(replied.message_id) if replied else None,
         "forwarded": message.forward_origin is not None,
-        "reply_person": _replied_person(message),
+        # Who wrote the message replied to; None: not a reply, or to a channel's post.
+        "reply_person": None if replied is None else _sender(replied),
+        "topic": _topic(message),
     }
     if message.migrate_to_chat_id is not None:
         return Incoming(kind=Kind.CHAT_MOVED, extra={"to": str(message.migrate_to_chat_id)}, **base)
@@ -530,6 +543,7 @@ def callback_to_incoming(query: CallbackQuery) -> Incoming | None:
         message_id=str(message.message_id),
         button_data=query.data or "",
         button_event=query.id,
+        topic=_topic(message) if isinstance(message, Message) else None,
     )
 
 
