@@ -1,9 +1,9 @@
 """``python -m bench [names...] [--quick] [--repeat N]``: run the benchmarks, print one table.
 
-The modules run in this order: e2e, workers, storage, lookups, photos, memory, kills (or the
-``names`` given). Each exposes ``run(quick: bool) -> list[Result]``; each is run ``--repeat``
-times and the table shows the median of every figure (and of its baseline) over the runs, since
-the machines this runs on are shared and noisy.
+The modules run in this order: e2e, floor, workers, storage, lookups, photos, memory, kills
+(or the ``names`` given). Each exposes ``run(quick: bool) -> list[Result]``; each is run
+``--repeat`` times and the table shows the median of every figure (and of its baseline) over
+the runs, since the machines this runs on are shared and noisy.
 
 A module is skipped, with the reason printed, when it is not there, or when a service it needs
 is not reachable. A module says what it needs with ``SERVICES = ("postgresql", "redis")``
@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from bench.table import Result, format_number, markdown_table, print_table
 
-ORDER = ("e2e", "workers", "storage", "lookups", "photos", "memory", "kills")
+ORDER = ("e2e", "floor", "workers", "storage", "lookups", "photos", "memory", "kills")
 SERVICE_URLS = {
     "postgresql": os.environ.get(
         "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
