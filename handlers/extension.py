@@ -87,6 +87,10 @@ async def on_reason(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     ev = ctx.event
     t = ctx.group_t()
     days = int((link.extra or {}).get("days", "0"))
+    too_long = render.note_refusal(t, ev.text.strip())
+    if too_long is not None:  # refused, and the prompt still waits
+        await ctx.reply(too_long, reply_to=ev.message_id)
+        return
     fresh = await ctx.repo.ticket_fresh(ticket.id)
     assert fresh is not None
     ticket = fresh

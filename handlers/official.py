@@ -14,7 +14,6 @@ from html import escape
 from bot.channels.base import AskReply, Button, Choices, Kind
 from domain.categories import Priority
 from domain.lifecycle import (
-    NOTE_MAX_LENGTH,
     Action,
     ActionNotAllowed,
     LifecycleError,
@@ -372,12 +371,9 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
         await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
         return
     words = _words(ctx)
-    if words is not None and len(words) > NOTE_MAX_LENGTH:
-        # Cut at the limit, the resident's copy ended mid-word while the group was told the
-        # reason had gone to them: refused as a too long answer is, and the prompt still waits.
-        await ctx.reply(
-            t("note-too-long", max=NOTE_MAX_LENGTH, length=len(words)), reply_to=ev.message_id
-        )
+    too_long = render.note_refusal(t, words)
+    if too_long is not None:  # refused, and the prompt still waits
+        await ctx.reply(too_long, reply_to=ev.message_id)
         return
     note = words or kept.get("note")
     if action is Action.RESOLVE and (note is None) != (photo_key is None):

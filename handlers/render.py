@@ -10,7 +10,7 @@ from html import escape, unescape
 from domain import categories
 from domain.deadlines import HANOI
 from domain.directory import Directory
-from domain.lifecycle import AWAITING_RECEIPT
+from domain.lifecycle import AWAITING_RECEIPT, NOTE_MAX_LENGTH
 from domain.ticket_numbers import display
 from locales import Translator
 from storage.models import Ticket, TicketEvent
@@ -71,6 +71,15 @@ def public_summary(t: Translator, ticket: Ticket, directory: Directory) -> str:
         updated=when(ticket.updated_at),
         deadline=when(ticket.resolve_by),
     )
+
+
+def note_refusal(t: Translator, words: str | None) -> str | None:
+    """Why an official's reason or result is refused for its length (None: it is not): cut
+    at the limit, the resident's copy would end mid-word while the group was told the
+    whole of it had gone to them."""
+    if words is None or len(words) <= NOTE_MAX_LENGTH:
+        return None
+    return t("note-too-long", max=NOTE_MAX_LENGTH, length=len(words))
 
 
 def shown_length(text: str) -> int:

@@ -91,3 +91,22 @@ async def test_a_reopened_tickets_fresh_deadline_may_be_extended_once(world: Wor
     await world.emu.press(world.official, card, f"ex:{ticket.id}", check=False)
     pick = await world.reply(world.hoan_kiem)
     assert "+5 ngày" in buttons(pick), plain(pick)
+
+
+async def test_a_reason_longer_than_kept_is_refused_and_the_prompt_still_waits(
+    world: World,
+) -> None:
+    """Cut at 2,000 characters, the resident's copy ended mid-sentence while the group was
+    told the reason had gone to them: refused, as the card's other prompts refuse one."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "⏳ Gia hạn")
+    await world.press(world.official, await world.reply(world.hoan_kiem), "+5 ngày")
+    prompt = await world.reply(world.hoan_kiem)
+    reason = "Chờ phê duyệt dự toán sửa chữa. " * 70 + "KẾT THÚC"  # 2,248 characters
+    await world.say(world.official, reason, chat=world.hoan_kiem, reply_to=prompt)
+    refused = plain(await world.reply(world.hoan_kiem))
+    assert "dài 2248 ký tự, vượt quá 2000" in refused
+    assert not (await ticket_of(world, number)).extended
+    await world.say(world.official, reason[:300], chat=world.hoan_kiem, reply_to=prompt)
+    assert "đã gia hạn" in plain(await world.reply(world.hoan_kiem))
