@@ -144,7 +144,7 @@ async def _bind(ctx: Ctx) -> None:
     direct = directory.get(query)
     found = [direct] if direct is not None else directory.search(query, limit=8)
     if not found:
-        await ctx.reply(t("bind-not-found", query=escape(query)))
+        await ctx.reply(t("bind-not-found", query=render.echoed(query)))
     elif len(found) == 1:
         await _do_bind(ctx, found[0].code)
     else:
@@ -462,7 +462,8 @@ async def _offer_transfer_units(ctx: Ctx, ticket: Ticket) -> None:
     found = [u for u in found if u.code != ticket.unit_code]
     if not found:
         await ctx.reply(
-            t("transfer-unit-not-found", query=escape(query or "")), reply_to=ctx.event.message_id
+            t("transfer-unit-not-found", query=render.echoed(query or "")),
+            reply_to=ctx.event.message_id,
         )
         return
     rows = tuple(

@@ -73,6 +73,17 @@ def public_summary(t: Translator, ticket: Ticket, directory: Directory) -> str:
     )
 
 
+ECHOED = 64  # characters of what someone typed, quoted back to them
+
+
+def echoed(text: str) -> str:
+    """What someone typed, quoted back in an answer: escaped, and cut (with "…") when long. A
+    pasted page quoted whole took the answer past a message's 4,096 characters: refused by
+    the messenger, and the sender heard only that something had failed."""
+    text = text.strip()
+    return escape(text if len(text) <= ECHOED else text[: ECHOED - 1] + "…")
+
+
 def note_refusal(t: Translator, words: str | None) -> str | None:
     """Why an official's reason or result is refused for its length (None: it is not): cut
     at the limit, the resident's copy would end mid-word while the group was told the

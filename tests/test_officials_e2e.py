@@ -730,3 +730,21 @@ async def test_an_edit_of_a_reply_that_never_went_is_not_said_to_have_reached_th
     assert "không được ghi nhận" in said and "đã nhận bản trước khi sửa" not in said, said
     await world.settle()
     assert len(world.emu.bot_messages(world.resident.id)) == before  # the resident has nothing
+
+
+async def test_a_long_text_naming_no_unit_is_quoted_cut_in_the_answer(world: World) -> None:
+    """A pasted dispatch as the answer to "which unit?" (or to /bind) was quoted whole: past
+    4,096 characters Telegram refused the answer, and the official heard only of an error."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "↪️ Chuyển đơn vị")
+    ask = (await world.replies(world.hoan_kiem, 1))[-1]
+    pasted = "Theo công văn số 123 ngày 1/11, " + "x" * 4000
+    await world.say(world.official, pasted, chat=world.hoan_kiem, reply_to=ask)
+    answer = plain(await world.reply(world.hoan_kiem))
+    assert "Không tìm thấy đơn vị “Theo công văn số 123" in answer and "…”" in answer
+    stray = world.emu.add_group("Nhóm mới")
+    world.emu.add_member(stray, world.admin, status="administrator")
+    await world.say(world.admin, "/bind " + pasted, chat=stray)
+    answer = plain(await world.reply(stray))
+    assert "Không tìm thấy đơn vị" in answer and len(answer) < 200
