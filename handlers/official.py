@@ -229,11 +229,9 @@ async def _button(ctx: Ctx) -> None:
         await change(ctx, ticket, action, note=None)
         return
     # Actions that need words: ask for them as a reply, so the answer cannot go astray;
-    # not for one the ticket's status no longer allows (a card not yet redrawn): its words,
-    # and the after-photo kept with the ticket, would come for nothing.
+    # not for one the ticket's status no longer allows.
     await ctx.answer_button()
-    if action not in allowed_actions(Status(ticket.status)):
-        await ctx.reply(_refusal(ctx, ActionNotAllowed(action, Status(ticket.status)), ticket))
+    if not await _still_allowed(ctx, ticket, action):
         return
     purpose = "prompt-transfer-unit" if action is Action.TRANSFER else f"prompt-{action}"
     prompt = await ctx.reply(
@@ -281,6 +279,18 @@ async def may_act(ctx: Ctx, ticket: Ticket) -> bool:
     return True
 
 
+async def _still_allowed(ctx: Ctx, ticket: Ticket, action: Action) -> bool:
+    """Whether the ticket's status still allows the action; if not, the official is told. Asked
+    before a prompt for the action's words (a card not yet redrawn, a list of units picked
+    from after a colleague closed the ticket): its words, and an after-photo kept with the
+    ticket, would come for nothing."""
+    status = Status(ticket.status)
+    if action in allowed_actions(status):
+        return True
+    await ctx.reply(_refusal(ctx, ActionNotAllowed(action, status), ticket))
+    return False
+
+
 async def _transfer_target(ctx: Ctx, ticket: Ticket, code: str) -> None:
     t = ctx.group_t()
     if ctx.services.directory.get(code) is None:
@@ -290,6 +300,8 @@ async def _transfer_target(ctx: Ctx, ticket: Ticket, code: str) -> None:
         await ctx.answer_button(t("transfer-same-unit"))
         return
     await ctx.answer_button()
+    if not await _still_allowed(ctx, ticket, Action.TRANSFER):
+        return
     name = render.unit_name(ctx.services.directory, code, t.lang)
     prompt = await ctx.reply(
         t("ask-prompt-transfer", number=render.number(ticket), unit=name),
@@ -457,6 +469,8 @@ def _words(ctx: Ctx) -> str | None:
 
 async def _offer_transfer_units(ctx: Ctx, ticket: Ticket) -> None:
     t = ctx.group_t()
+    if not await _still_allowed(ctx, ticket, Action.TRANSFER):
+        return
     query = _words(ctx)
     found = ctx.services.directory.search(query, limit=8) if query else []
     found = [u for u in found if u.code != ticket.unit_code]

@@ -748,3 +748,27 @@ async def test_a_long_text_naming_no_unit_is_quoted_cut_in_the_answer(world: Wor
     await world.say(world.admin, "/bind " + pasted, chat=stray)
     answer = plain(await world.reply(stray))
     assert "Không tìm thấy đơn vị" in answer and len(answer) < 200
+
+
+async def test_a_transfer_asks_no_reason_once_a_colleague_closed_the_ticket(world: World) -> None:
+    """The units offered for a transfer, picked after a colleague rejected the ticket: no
+    prompt for a reason that would come for nothing; nor an offer of units, named then."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "↪️ Chuyển đơn vị")
+    ask = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
+    pick = await world.reply(world.hoan_kiem)
+    await world.press(world.official, card, "⛔ Từ chối")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    reason = "Không thuộc thẩm quyền."
+    await world.say(world.official, reason, chat=world.hoan_kiem, reply_to=prompt)
+    await world.reply(world.resident)
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    await world.press(world.official, pick, "Phường Ba Đình")
+    answer = plain(await world.reply(world.hoan_kiem))
+    assert "lý do chuyển" not in answer and "Không tiếp nhận" in answer, answer
+    await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
+    offer = await world.reply(world.hoan_kiem)
+    assert "Không tiếp nhận" in plain(offer) and buttons(offer) == [], plain(offer)
