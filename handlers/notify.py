@@ -81,23 +81,28 @@ async def hand_over(
     unit_code: str,
     also: Sequence[int] = (),
 ) -> int:
-    """A unit's group is gone (the bot removed from it, or /unbind): until it has another,
-    the supervisors act for it, and get the cards they lack of its open tickets (and of the
-    tickets ``also``), or they would have no buttons to act with. Queued in the repository's
-    transaction; how many."""
+    """A unit's group is gone (the bot removed from it, /unbind, or the group bound to another
+    unit): until it has another, the supervisors act for it, and get the cards of its open
+    tickets (and of the tickets ``also``), or they would have no buttons to act with (cards_in:
+    those they had, drawn as moved while the unit had its group, get their buttons back).
+    Queued in the repository's transaction; how many tickets."""
     supervisor = services.supervisor_chat
     if supervisor is None or await repo.unit_chat(channel, unit_code) is not None:
         return 0
     wanted = [t.id for t in await repo.open_tickets(unit_code)]
     wanted += [ticket_id for ticket_id in also if ticket_id not in wanted]
-    have = await repo.carded_in(channel, supervisor, wanted)
-    queued = 0
-    for ticket_id in wanted:
-        if ticket_id in have:
-            continue
-        outbox.enqueue_card(repo.session, channel, supervisor, ticket_id)
-        queued += 1
-    return queued
+    await cards_in(repo, channel, supervisor, wanted)
+    return len(wanted)
+
+
+async def cards_in(repo: Repository, channel: str, chat: str, ticket_ids: Sequence[int]) -> None:
+    """The tickets' cards in ``chat``, where they now belong: a card the chat has already is
+    drawn again (with its buttons, now that it belongs there), the others are posted; posting
+    them all gave a ticket two cards with live buttons there. In the repository's
+    transaction."""
+    have = await repo.carded_in(channel, chat, ticket_ids)
+    for ticket_id in ticket_ids:
+        outbox.enqueue_card(repo.session, channel, chat, ticket_id, redraw=ticket_id in have)
 
 
 async def chat_moved(
@@ -151,6 +156,9 @@ def queue_card(ctx: Ctx, ticket: Ticket, chat: str) -> None:
 
 
 async def post_card(ctx: Ctx, ticket: Ticket) -> None:
+    """The ticket's card for the chat where it belongs; none when that chat has one already
+    (a transfer between two units without groups: refresh_cards draws that one again, with
+    its buttons)."""
     chat = await card_chat(ctx, ticket)
     if chat is None:
         log.warning(
@@ -159,13 +167,14 @@ async def post_card(ctx: Ctx, ticket: Ticket) -> None:
             ticket.unit_code,
         )
         return
-    queue_card(ctx, ticket, chat)
+    if not await ctx.repo.carded_in(ctx.channel.name, chat, [ticket.id]):
+        queue_card(ctx, ticket, chat)
 
 
-async def refresh_cards(ctx: Ctx, ticket: Ticket) -> None:
+async def refresh_cards(ctx: Ctx, ticket: Ticket, *, besides: str | None = None) -> None:
     """Show the new status on every card of the ticket already posted (cards still waiting
-    in the outbox are drawn with the current status when they are sent)."""
-    chats = {link.chat_id for link in await ctx.repo.cards(ticket.id)}
+    in the outbox are drawn with the current status when they are sent), but in ``besides``."""
+    chats = {link.chat_id for link in await ctx.repo.cards(ticket.id)} - {besides}
     for chat in sorted(chats):
         ctx.queued_for.add(chat)
         outbox.enqueue(

@@ -161,21 +161,35 @@ async def _do_bind(ctx: Ctx, code: str) -> None:
         name = render.unit_name(ctx.services.directory, code, t.lang)
         await ctx.reply(t("group-bound-to", unit=name))
         return
-    await ctx.repo.bind_chat(ctx.event.channel, ctx.event.chat_id, code, ctx.actor)
-    # The unit's open tickets come along: their cards are posted here (a summary if many).
+    channel, chat, directory = ctx.event.channel, ctx.event.chat_id, ctx.services.directory
+    before = None if current is None else current.unit_code  # bind_chat changes the row
+    await ctx.repo.bind_chat(channel, chat, code, ctx.actor)
+    # The unit's open tickets come along: their cards are posted here (a summary if many), or
+    # drawn again where the group has them (bound before, then unbound).
     waiting = await ctx.repo.open_tickets(code)
     for i, ticket in enumerate(waiting):
         # The latest copies elsewhere (the supervisors', while the unit had no group) are
         # redrawn as moved here, without their buttons; not hundreds of them, which would
         # take the supervisors' chat's sends (20 a minute) from its new cards for long.
         if i >= len(waiting) - REDRAWN_AT_BIND:
-            await notify.refresh_cards(ctx, ticket)
-        notify.queue_card(ctx, ticket, ctx.event.chat_id)
-    await ctx.repo.commit()
-    text = t("bound", unit=render.unit_name(ctx.services.directory, code, t.lang))
+            await notify.refresh_cards(ctx, ticket, besides=chat)
+    await notify.cards_in(ctx.repo, channel, chat, [ticket.id for ticket in waiting])
     if waiting:
-        text += "\n" + t("bound-open-tickets", count=len(waiting))
-    await ctx.reply(text)
+        ctx.queued_for.add(chat)
+    lines = []
+    if before is not None:
+        # Bound to another unit before (a /bind typed wrong, put right): that unit has no
+        # group now, and the supervisors act for it, as after /unbind.
+        handed = await notify.hand_over(ctx.repo, ctx.services, channel, before)
+        lines.append(t("unbound", unit=render.unit_name(directory, before, t.lang)))
+        if handed and ctx.services.supervisor_chat is not None:
+            ctx.queued_for.add(ctx.services.supervisor_chat)
+            lines.append(t("unbound-handed-over", count=handed))
+    await ctx.repo.commit()
+    lines.append(t("bound", unit=render.unit_name(directory, code, t.lang)))
+    if waiting:
+        lines.append(t("bound-open-tickets", count=len(waiting)))
+    await ctx.reply("\n".join(lines))
     log.info("chat %s bound to unit %s by %s", ctx.event.chat_id, code, ctx.actor)
 
 

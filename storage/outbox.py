@@ -47,14 +47,17 @@ def enqueue(
     return message
 
 
-def enqueue_card(session: AsyncSession, channel: str, chat_id: str, ticket_id: int) -> None:
-    """A ticket's card for a group, drawn with the ticket as it is when it is sent."""
+def enqueue_card(
+    session: AsyncSession, channel: str, chat_id: str, ticket_id: int, *, redraw: bool = False
+) -> None:
+    """A ticket's card for a group, drawn with the ticket as it is when it is sent;
+    ``redraw``: the card the group has of it is drawn again instead (a card-refresh)."""
     enqueue(
         session,
         channel=channel,
         chat_id=chat_id,
         is_group=True,
-        kind="card",
+        kind="card-refresh" if redraw else "card",
         ticket_id=ticket_id,
         payload={},
     )

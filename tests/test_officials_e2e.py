@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -772,3 +773,78 @@ async def test_a_transfer_asks_no_reason_once_a_colleague_closed_the_ticket(worl
     await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
     offer = await world.reply(world.hoan_kiem)
     assert "Không tiếp nhận" in plain(offer) and buttons(offer) == [], plain(offer)
+
+
+VAN_MIEU_PLACE = (21.0293, 105.8356)  # Văn Miếu - Quốc Tử Giám: no group in the test world
+
+
+async def live_cards(world: World, chat: Any, number: str) -> list[dict[str, Any]]:
+    """The ticket's cards in ``chat`` that have their buttons, once every send is done."""
+    await world.settle()
+    await world.emu.settle(quiet=1.0, timeout=10)
+    return [
+        m
+        for m in world.emu.bot_messages(chat.id)
+        if number in plain(m) and "✅ Tiếp nhận" in buttons(m)
+    ]
+
+
+async def test_unbinding_gives_back_the_buttons_of_cards_the_supervisors_once_had(
+    world: World,
+) -> None:
+    """A unit without a group, its card with the supervisors; then a group, the card drawn as
+    moved there; then /unbind: the supervisors act for the unit again, with their card."""
+    number = await world.report(photos=0, place=VAN_MIEU_PLACE)
+    await card_of(world, number, world.supervisor)
+    group = world.emu.add_group("UBND phường Văn Miếu")
+    world.emu.add_member(group, world.admin, status="administrator")
+    await world.say(world.admin, "/bind Văn Miếu", chat=group)
+    await world.reply(group)
+    await card_of(world, number, group)
+    assert await live_cards(world, world.supervisor, number) == []  # drawn as moved
+    await world.say(world.admin, "/unbind", chat=group)
+    assert "nhóm điều hành" in plain(await world.reply(group))  # handed over: said
+    assert len(await live_cards(world, world.supervisor, number)) == 1
+
+
+async def test_unbind_then_bind_again_leaves_one_live_card(world: World) -> None:
+    number = await world.report(photos=0)
+    await card_of(world, number)
+    await world.say(world.admin, "/unbind", chat=world.hoan_kiem)
+    await world.reply(world.hoan_kiem)
+    assert len(await live_cards(world, world.supervisor, number)) == 1  # handed over
+    await world.say(world.admin, "/bind Hoàn Kiếm", chat=world.hoan_kiem)
+    await world.reply(world.hoan_kiem)
+    assert len(await live_cards(world, world.hoan_kiem, number)) == 1
+    assert len(await live_cards(world, world.supervisor, number)) == 0  # moved back here
+
+
+async def test_binding_a_group_to_another_unit_hands_the_first_ones_tickets_over(
+    world: World,
+) -> None:
+    """A /bind typed wrong, put right by another: the unit the group was bound to has no group
+    now, and the supervisors act for it, as after /unbind."""
+    number = await world.report(photos=0)  # Hoàn Kiếm's, carded in its group
+    await card_of(world, number)
+    await world.say(world.admin, "/bind Sóc Sơn", chat=world.hoan_kiem)
+    said = plain(await world.reply(world.hoan_kiem))
+    assert "bỏ gắn nhóm với Phường Hoàn Kiếm" in said and "1 phản ánh đang mở" in said
+    assert "Đã gắn nhóm này với Xã Sóc Sơn" in said
+    assert len(await live_cards(world, world.supervisor, number)) == 1
+
+
+async def test_a_transfer_between_two_units_without_groups_leaves_one_live_card(
+    world: World,
+) -> None:
+    number = await world.report(photos=0, place=VAN_MIEU_PLACE)
+    card = await card_of(world, number, world.supervisor)
+    await world.press(world.admin, card, "↪️ Chuyển đơn vị")
+    ask = (await world.replies(world.supervisor, 1))[-1]
+    await world.say(world.admin, "Sóc Sơn", chat=world.supervisor, reply_to=ask)
+    await world.press(world.admin, await world.reply(world.supervisor), "Xã Sóc Sơn")
+    reason = await world.reply(world.supervisor)
+    why = "Thuộc địa bàn xã Sóc Sơn."
+    await world.say(world.admin, why, chat=world.supervisor, reply_to=reason)
+    await world.reply(world.resident)  # told of the transfer
+    live = await live_cards(world, world.supervisor, number)
+    assert len(live) == 1 and "Sóc Sơn" in plain(live[0])
