@@ -465,6 +465,9 @@ async def _on_unit_confirm(ctx: Ctx, draft: Draft, data: str) -> None:
     if data in ("r:ok", f"r:ok:{draft['place_unit']}") or typed is True:
         await ctx.answer_button()
         await _go(ctx, REVIEW, draft)
+    elif data.startswith("r:unit:"):
+        # A unit offered for a name typed here instead of an answer (_on_place).
+        await _on_unit_pick(ctx, draft, data)
     elif data == "r:other" or typed is False:
         await ctx.answer_button()
         await _go(ctx, UNIT_SEARCH, draft)
@@ -479,6 +482,15 @@ async def _on_unit_confirm(ctx: Ctx, draft: Draft, data: str) -> None:
 async def _on_unit_search(ctx: Ctx, draft: Draft, data: str) -> None:
     if data.startswith("r:unit:"):
         await _on_unit_pick(ctx, draft, data)
+        return
+    if draft.get("place_unit") and data in ("r:ok", f"r:ok:{draft['place_unit']}"):
+        # "Correct" pressed after "choose another unit" under the same question: the unit
+        # found for the place stands.
+        await ctx.answer_button()
+        await _go(ctx, REVIEW, draft)
+        return
+    if ctx.event.kind is Kind.LOCATION:  # a place after all: its unit is asked about
+        await _on_place(ctx, draft, data)
         return
     if ctx.event.kind is Kind.TEXT and clean_text(ctx.event.text):
         await _offer_units(ctx, draft, clean_text(ctx.event.text)[:ADDRESS_MAX])

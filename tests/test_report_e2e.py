@@ -10,6 +10,7 @@ from storage.models import ForgottenReport, Resident, Ticket
 from tests.world import (
     BA_DINH_SQUARE,
     HAI_PHONG,
+    HOAN_KIEM_LAKE,
     Message,
     World,
     buttons,
@@ -672,3 +673,51 @@ async def test_the_reports_number_does_not_wait_for_the_submit_buttons_answer(
     review = await world.to_review(world.resident)
     assert not await answered_before_the_reply(world, review, "r:submit")
     assert ticket_number(world.emu.bot_messages(world.resident.id)[-1])
+
+
+async def _procedure_at_unit_question(world: World) -> None:
+    """A procedure complaint at "The place is in Phường Hoàn Kiếm. Is that right?" (the
+    resident shared where they live to find their ward)."""
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:procedure")
+    await world.reply(r)  # the description asked
+    await world.say(r, "Hồ sơ cấp sổ đỏ nộp từ tháng 8, quá hẹn mà chưa có kết quả.")
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)  # "which unit?"
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    assert "Phường Hoàn Kiếm" in plain(confirm)
+
+
+async def test_a_unit_offered_at_the_unit_question_can_be_picked(world: World) -> None:
+    """The unit typed instead of an answer is offered as a button: pressing it was refused as
+    stale, and the question asked again, as often as the resident pressed it."""
+    r = world.resident
+    await _procedure_at_unit_question(world)
+    await world.say(r, "Ba Đình")
+    pick = await world.reply(r)
+    assert buttons(pick) == ["Phường Ba Đình"]
+    await world.press(r, pick, "Phường Ba Đình")
+    assert "Phường Ba Đình" in plain(await world.reply(r))
+    assert "kiểm tra lại phản ánh" in plain(await world.reply(r))  # the review
+
+
+async def test_correct_or_a_place_after_choose_another_unit_is_taken(world: World) -> None:
+    """ "Choose another unit" by mistake, then "Correct" under the same question: the unit
+    found stands (it was refused as a stale button); and a place shared after it is asked
+    about as any place is (it was refused: only a typed name was taken)."""
+    r = world.resident
+    await _procedure_at_unit_question(world)
+    confirm = world.emu.bot_messages(r.id)[-1]
+    await world.press(r, confirm, "✏️ Chọn đơn vị khác")
+    await world.reply(r)  # "type the unit's name"
+    await world.press(r, confirm, "✅ Đúng")
+    assert "kiểm tra lại phản ánh" in plain(await world.reply(r))
+    await world.say(r, "/cancel")
+    await world.replies(r, 2)
+    await _procedure_at_unit_question(world)
+    await world.press(r, world.emu.bot_messages(r.id)[-1], "✏️ Chọn đơn vị khác")
+    await world.reply(r)
+    await world.emu.send_location(r, *BA_DINH_SQUARE)
+    _, again = await world.replies(r, 2)
+    assert "Phường Ba Đình" in plain(again) and "✅ Đúng" in buttons(again)
