@@ -5,9 +5,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["compact", "fold", "yes_or_no"]
+__all__ = ["compact", "fold", "readable", "yes_or_no"]
 
 _NON_WORD = re.compile(r"[\W_]+")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # all but tab (09) and line feed (0a)
+
+
+def readable(text: str) -> str:
+    """``text`` without NUL and the other control characters, line breaks and tabs kept: no
+    one types them, they mean nothing to a reader, and PostgreSQL refuses a NUL in text."""
+    return _CONTROLS.sub("", text)
 
 
 def fold(text: str) -> str:

@@ -21,7 +21,7 @@ from domain.categories import Category, Group, Priority
 from domain.lifecycle import OPEN, Status
 from domain.photos import PhotoRejected
 from domain.places import resolve_typed_address
-from domain.text import yes_or_no
+from domain.text import readable, yes_or_no
 from handlers import notify, privacy, render
 from handlers.context import Ctx
 from handlers.photos import take_photo
@@ -226,8 +226,7 @@ async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
 
 def clean_text(text: str) -> str:
     """Drop NUL and other control characters but keep line breaks; trim the ends."""
-    kept = (ch for ch in text if ch in "\n\t" or (ch >= " " and ch != "\x7f"))
-    return "".join(kept).strip()
+    return readable(text).strip()
 
 
 # -- photos -------------------------------------------------------------------------------------

@@ -14,9 +14,11 @@ Channels call ``handle(ctx)`` once per event. The order matters and is the same 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
-from bot.channels.base import Kind, RemoveKeys
+from bot.channels.base import Incoming, Kind, RemoveKeys
+from domain.text import readable
 from handlers import (
     followup,
     menu,
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 async def handle(ctx: Ctx) -> None:
-    ev = ctx.event
+    ev = ctx.event = _readable(ctx.event)
     if ev.kind is Kind.CHAT_MOVED:
         await official.chat_moved(ctx)
         return
@@ -90,6 +92,16 @@ async def handle(ctx: Ctx) -> None:
         await ctx.answer_button(ctx.t("button-stale"))
         return
     await menu.show_menu(ctx, "fallback")
+
+
+def _readable(event: Incoming) -> Incoming:
+    """The event with its words freed of control characters (domain.text.readable), once for
+    every feature: a NUL in a follow-up, a rating's comment or an official's reason made
+    PostgreSQL refuse the update, and the sender heard only that something failed."""
+    text, args = readable(event.text), readable(event.args)
+    if text == event.text and args == event.args:
+        return event
+    return dataclasses.replace(event, text=text, args=args)
 
 
 async def _edited(ctx: Ctx) -> None:

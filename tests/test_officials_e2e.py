@@ -848,3 +848,21 @@ async def test_a_transfer_between_two_units_without_groups_leaves_one_live_card(
     await world.reply(world.resident)  # told of the transfer
     live = await live_cards(world, world.supervisor, number)
     assert len(live) == 1 and "Sóc Sơn" in plain(live[0])
+
+
+async def test_control_characters_are_dropped_from_what_anyone_writes(world: World) -> None:
+    """A NUL in a resident's follow-up or an official's reason: PostgreSQL refused the row and
+    the writer heard only that something failed (the wizard alone dropped them); on SQLite
+    it went on into the group. Dropped once, wherever an event comes in."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    confirmation = world.emu.bot_messages(world.resident.id)[-1]
+    await world.say(world.resident, "Bổ sung:\x00 ổ gà\x1b rộng hơn", reply_to=confirmation)
+    assert "Đã chuyển thông tin bổ sung" in plain(await world.reply(world.resident))
+    assert "Bổ sung: ổ gà rộng hơn" in plain(await world.reply(world.hoan_kiem))
+    await world.press(world.official, card, "⛔ Từ chối")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    reason = "Không thuộc\x00 thẩm quyền của phường."
+    await world.say(world.official, reason, chat=world.hoan_kiem, reply_to=prompt)
+    told = plain(await world.reply(world.resident))
+    assert "Không thuộc thẩm quyền của phường." in told, told

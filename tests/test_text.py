@@ -28,3 +28,10 @@ def test_a_no(typed: str) -> None:
 )
 def test_anything_else_is_neither(typed: str) -> None:
     assert yes_or_no(typed) is None
+
+
+def test_readable_drops_control_characters_but_line_breaks_and_tabs() -> None:
+    from domain.text import readable
+
+    assert readable("a\x00b\r\nc\td\x7f\x1be") == "ab\nc\tde"
+    assert readable("Phường Hoàn Kiếm 🙂") == "Phường Hoàn Kiếm 🙂"
