@@ -76,7 +76,7 @@ async def start(ctx: Ctx) -> None:
         return
     draft: Draft = {"key": uuid.uuid4().hex, "photos": [], "albums": []}
     await ctx.state.set(CATEGORY, draft)
-    await ask_category(ctx)
+    await ask_category(ctx, draft)
 
 
 async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
@@ -87,6 +87,9 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
         data = ""
     if data == "r:cancel" or (ev.kind is Kind.TEXT and ev.text.strip() in _cancel_keys()):
         await cancel(ctx)
+        return
+    if data == "r:review" or (ev.kind is Kind.TEXT and ev.text.strip() in _back_keys()):
+        await _back_to_review(ctx, draft)
         return
     if ev.kind is Kind.PHOTO and ev.album_id is not None and step not in (DESCRIPTION, PHOTOS):
         # An album where no photo is asked for: said once, at its first picture, not once a
@@ -107,6 +110,36 @@ def _cancel_keys() -> frozenset[str]:
     return frozenset(translator(lang)("button-cancel") for lang in LANGUAGES)
 
 
+@functools.cache
+def _back_keys() -> frozenset[str]:
+    """The place step's back-to-the-review key in every language (as _cancel_keys)."""
+    return frozenset(translator(lang)("button-back-to-review") for lang in LANGUAGES)
+
+
+def _reviewable(draft: Draft) -> bool:
+    """Whether the draft has what the review shows: a change started from the review can go
+    back to it, with nothing changed."""
+    return all(draft.get(key) for key in ("category", "description", "unit"))
+
+
+def _leave(ctx: Ctx, draft: Draft) -> Button:
+    """The way out of a question: back to the review for a change started there (Cancel, the
+    only button under it, threw the whole report away), else Cancel."""
+    if _reviewable(draft):
+        return Button(ctx.t("button-back-to-review"), "r:review")
+    return Button(ctx.t("button-cancel"), "r:cancel")
+
+
+async def _back_to_review(ctx: Ctx, draft: Draft) -> None:
+    if not _reviewable(draft):  # a button of a question before the report had its unit
+        await _stale_button(ctx)
+        return
+    await ctx.answer_button()
+    draft.pop("back", None)
+    await ctx.reply(ctx.t("report-kept-as-it-was"), markup=RemoveKeys())
+    await _go(ctx, REVIEW, draft)
+
+
 async def cancel(ctx: Ctx) -> None:
     await ctx.state.clear()
     await ctx.reply(ctx.t("report-cancelled"), markup=RemoveKeys())
@@ -119,7 +152,7 @@ async def _stale_button(ctx: Ctx) -> None:
 # -- category -----------------------------------------------------------------------------------
 
 
-def _category_choices(ctx: Ctx) -> Choices:
+def _category_choices(ctx: Ctx, draft: Draft) -> Choices:
     def button(c: Category) -> Button:
         return Button(render.category_label(ctx.t, c.code), f"r:cat:{c.code}")
 
@@ -127,19 +160,19 @@ def _category_choices(ctx: Ctx) -> Choices:
     admin = [button(c) for c in categories.CATEGORIES if c.group is Group.ADMINISTRATIVE]
     rows = [tuple(on_site[i : i + 2]) for i in range(0, len(on_site), 2)]
     rows.append(tuple(admin))
-    rows.append((Button(ctx.t("button-cancel"), "r:cancel"),))
+    rows.append((_leave(ctx, draft),))
     return Choices(tuple(rows))
 
 
-async def ask_category(ctx: Ctx) -> None:
-    await ctx.reply(ctx.t("report-ask-category"), markup=_category_choices(ctx))
+async def ask_category(ctx: Ctx, draft: Draft) -> None:
+    await ctx.reply(ctx.t("report-ask-category"), markup=_category_choices(ctx, draft))
 
 
 async def _on_category(ctx: Ctx, draft: Draft, data: str) -> None:
     category = categories.get(data.removeprefix("r:cat:")) if data.startswith("r:cat:") else None
     if category is None:
         await _stale_button(ctx)
-        await ctx.reply(ctx.t("reprompt-category"), markup=_category_choices(ctx))
+        await ctx.reply(ctx.t("reprompt-category"), markup=_category_choices(ctx, draft))
         return
     await ctx.answer_button()
     changed = draft.get("category") is not None and draft.get("category") != category.code
@@ -167,7 +200,7 @@ async def ask_description(ctx: Ctx, draft: Draft) -> None:
             min=DESCRIPTION_MIN,
             max=DESCRIPTION_MAX,
         ),
-        markup=Choices(((Button(ctx.t("button-cancel"), "r:cancel"),),)),
+        markup=Choices(((_leave(ctx, draft),),)),
     )
 
 
@@ -247,7 +280,7 @@ def _photo_choices(
     rows: list[tuple[Button, ...]] = [(first,)]
     if count and clearable:
         rows.append((Button(ctx.t("button-photos-clear"), "r:clear"),))
-    rows.append((Button(ctx.t("button-cancel"), "r:cancel"),))
+    rows.append((_leave(ctx, draft),))
     return Choices(tuple(rows))
 
 
@@ -333,13 +366,13 @@ def _needs_place(draft: Draft) -> bool:
     return category is not None and category.needs_place
 
 
-def _place_keys(ctx: Ctx) -> Keys:
-    return Keys(rows=((ctx.t("button-cancel"),),), location=ctx.t("button-share-location"))
+def _place_keys(ctx: Ctx, draft: Draft) -> Keys:
+    return Keys(rows=((_leave(ctx, draft).text,),), location=ctx.t("button-share-location"))
 
 
 async def ask_place(ctx: Ctx, draft: Draft) -> None:
     ask = "report-ask-place" if _needs_place(draft) else "report-ask-office"
-    await ctx.reply(ctx.t(ask), markup=_place_keys(ctx))
+    await ctx.reply(ctx.t(ask), markup=_place_keys(ctx, draft))
 
 
 async def _on_place(ctx: Ctx, draft: Draft, data: str) -> None:
@@ -355,7 +388,7 @@ async def _on_place(ctx: Ctx, draft: Draft, data: str) -> None:
         return
     await _stale_button(ctx)
     reprompt = "reprompt-place" if _needs_place(draft) else "reprompt-office"
-    await ctx.reply(ctx.t(reprompt), markup=_place_keys(ctx))
+    await ctx.reply(ctx.t(reprompt), markup=_place_keys(ctx, draft))
 
 
 async def _on_point(ctx: Ctx, draft: Draft, lat: float, lon: float) -> None:
@@ -717,7 +750,7 @@ async def submit(ctx: Ctx, draft: Draft) -> None:
 async def _go(ctx: Ctx, step: str, draft: Draft) -> None:
     await ctx.state.set(step, draft)
     if step == CATEGORY:
-        await ask_category(ctx)
+        await ask_category(ctx, draft)
     elif step == DESCRIPTION:
         await ask_description(ctx, draft)
     elif step == PHOTOS:

@@ -721,3 +721,31 @@ async def test_correct_or_a_place_after_choose_another_unit_is_taken(world: Worl
     await world.emu.send_location(r, *BA_DINH_SQUARE)
     _, again = await world.replies(r, 2)
     assert "Phường Ba Đình" in plain(again) and "✅ Đúng" in buttons(again)
+
+
+async def test_a_change_started_from_the_review_can_go_back_to_it(world: World) -> None:
+    """Under a question opened from the review (change the description, the photos, the
+    place, the category), the one button was Cancel, and it threw the whole report away: it is
+    now "Back to the review", which keeps the report as it was."""
+    r = world.resident
+    review = await world.to_review(photos=2)
+    for edit in ("r:edit:description", "r:edit:photos", "r:edit:category"):
+        await world.press(r, review, edit)
+        ask = await world.reply(r)
+        assert "↩️ Quay lại phần kiểm tra" in buttons(ask) and "❌ Hủy" not in buttons(ask)
+        await world.press(r, ask, "↩️ Quay lại phần kiểm tra")
+        assert "giữ nguyên" in plain(await world.reply(r))
+        review = await world.reply(r)
+        assert "Ảnh: 2" in plain(review) and "Ổ gà lớn giữa đường" in plain(review)
+    await world.press(r, review, "r:edit:place")
+    await world.reply(r)
+    assert "↩️ Quay lại phần kiểm tra" in str(world.emu.keyboard(r))
+    await world.emu.tap(r, "↩️ Quay lại phần kiểm tra")
+    await world.reply(r)
+    assert "Phường Hoàn Kiếm" in plain(await world.reply(r))
+    assert world.emu.keyboard(r) is None  # the place's keys go with the question
+    # A report not yet reviewed keeps its Cancel.
+    await world.say(r, "/cancel")
+    await world.replies(r, 2)
+    ask = await world.open_report(r)
+    assert "❌ Hủy" in buttons(ask)
