@@ -322,6 +322,13 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
         await ctx.state.set(PHOTOS, draft)
         await ask_photos(ctx, draft)
         return
+    if ev.kind is Kind.LOCATION and _needs_place(draft):
+        # The place shared from the attachment menu without pressing Done first (it was
+        # dropped with "this step takes only photos"): the photos are done, and this is it.
+        draft.pop("back", None)
+        await ctx.state.set(PLACE, draft)
+        await _on_place(ctx, draft, data)
+        return
     if ev.kind is not Kind.PHOTO or ev.photo_ref is None:
         await _stale_button(ctx)
         await ctx.reply(ctx.t("reprompt-photo", max=MAX_PHOTOS), markup=_photo_choices(ctx, draft))

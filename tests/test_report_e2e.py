@@ -749,3 +749,22 @@ async def test_a_change_started_from_the_review_can_go_back_to_it(world: World) 
     await world.replies(r, 2)
     ask = await world.open_report(r)
     assert "❌ Hủy" in buttons(ask)
+
+
+async def test_a_place_shared_at_the_photos_step_ends_the_photos_and_is_taken(
+    world: World,
+) -> None:
+    """After a photo, residents share the place from the attachment menu without pressing
+    Done: it was dropped ("this step takes only photos")."""
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:roads")
+    await world.reply(r)
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi, rất nguy hiểm.")
+    await world.reply(r)
+    await world.emu.send_photo(r, jpeg())
+    await world.reply(r)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    assert "Phường Hoàn Kiếm" in plain(confirm) and "✅ Đúng" in buttons(confirm)
+    await world.press(r, confirm, "✅ Đúng")
+    assert "Ảnh: 1" in plain(await world.reply(r))
