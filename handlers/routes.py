@@ -134,9 +134,21 @@ async def _know_resident(ctx: Ctx) -> None:
     ctx.t = translator(resident.language)
 
 
+async def _leave_report(ctx: Ctx) -> None:
+    """Whatever step the resident is at ends; a report being written is dropped, and they
+    are told so (its keys go with it)."""
+    step, _ = await ctx.state.get()
+    if step is None:
+        return
+    await ctx.state.clear()
+    if step in report.STEPS:
+        await ctx.reply(ctx.t("report-left"), markup=RemoveKeys())
+
+
 async def _resident_command(ctx: Ctx) -> bool:
     command = ctx.event.command
     if command == "start":
+        await _leave_report(ctx)  # /start is what a lost resident types: said, not silent
         await menu.start(ctx)
     elif command in ("cancel", "stop"):
         step, _ = await ctx.state.get()
@@ -150,9 +162,7 @@ async def _resident_command(ctx: Ctx) -> bool:
         arg = ctx.event.args.strip().lower()
         await (menu.set_language(ctx, arg) if arg else menu.ask_language(ctx))
     elif command in ("report", "new"):
-        step, _ = await ctx.state.get()
-        if step in report.STEPS:  # a new report in place of the one being written: say so
-            await ctx.reply(ctx.t("report-left"), markup=RemoveKeys())
+        await _leave_report(ctx)  # a new report in place of the one being written
         await report.start(ctx)
     elif command == "status":
         writing = await _aside(ctx)
@@ -228,11 +238,7 @@ async def _global_button(ctx: Ctx) -> bool:
     if data in ("m:help", "m:lang"):
         await (menu.help_(ctx) if data == "m:help" else menu.ask_language(ctx))
         return True
-    step, _ = await ctx.state.get()
-    if step is not None:
-        await ctx.state.clear()
-        if step in report.STEPS:
-            await ctx.reply(ctx.t("report-left"), markup=RemoveKeys())
+    await _leave_report(ctx)
     if data == "m:report":
         await report.start(ctx)
     elif data == "m:check":

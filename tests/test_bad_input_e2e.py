@@ -349,3 +349,13 @@ async def test_a_step_failing_after_its_button_was_answered_is_apologised_for(
     assert (await world.emu.wait_callback_answer(query)).get("text") is None
     apology = await world.reply(r)
     assert "đã có lỗi" in plain(apology)
+
+
+async def test_start_in_the_middle_of_a_report_says_the_report_was_dropped(world: World) -> None:
+    """/start is what a lost resident types: it dropped the report being written without a
+    word, where /report and the menu's buttons say so."""
+    r = world.resident
+    await world.to_review(photos=1)
+    await world.say(r, "/start")
+    said = [plain(m) for m in await world.replies(r, 3)]
+    assert said[0] == "Đã dừng phản ánh đang soạn." and "Xin chào" in said[1], said
