@@ -47,6 +47,12 @@ def test_english_says_one_photo_not_one_photos() -> None:
     assert "1 working hour left" in t("remind-resolve", number="X", hours="1", deadline="D")
     assert "1,5 working hours" in t("remind-resolve", number="X", hours="1,5", deadline="D")
     assert translator("vi")("button-photos-done", count=1).startswith("Xong (1")
+    assert "1 other open report in" in t("report-nearby-more", count=1)
+    assert t("history-earlier", count=1).endswith("1 earlier event")
+    assert t("card-followers", count=1).endswith("1 resident")
+    assert t("card-followers", count=3).endswith("3 residents")
+    assert "the photo you sent was" in t("report-following-photos", count=1)
+    assert t("digest-more-units", count=1) == "… and 1 more unit."
 
 
 class _TagChecker(HTMLParser):
