@@ -10,9 +10,10 @@ from handlers import notify, render
 from handlers.context import Ctx
 from handlers.photos import take_photo
 from storage import followers
-from storage.models import MessageLink
+from storage.models import MessageLink, Ticket
 
 FOLLOWUP_MAX = 3500
+ALBUM_FOLLOWED = "followed-up"  # an album replying to the bot's message, taken as a follow-up
 
 
 async def handle(ctx: Ctx, link: MessageLink) -> None:
@@ -31,6 +32,10 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
             await ctx.reply(ctx.t("followup-not-yours"))
         return
     key: str | None = None
+    # An album comes as one message a picture, each replying to the same message: the first
+    # is the follow-up, told to the resident once; the others follow it to the unit.
+    album = ev.album_id if ev.kind is Kind.PHOTO else None
+    later = album is not None and ctx.repo.album_on(link, album) is not None
     if ev.kind is Kind.PHOTO and ev.photo_ref is not None:
         try:
             photo = await take_photo(ctx)
@@ -39,6 +44,9 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
             return
         key = photo.key
         await ctx.repo.add_photo(ticket, key, photo.width, photo.height, "resident")
+        if later:
+            await _album_rest(ctx, ticket, key)
+            return
     elif ev.kind is not Kind.TEXT:
         await ctx.reply(ctx.t("followup-text-or-photo"))
         return
@@ -51,6 +59,19 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
     if chat is not None:
         body = ctx.group_t()("card-followup", number=render.number(ticket), text=escape(text))
         await notify.followup_to_group(ctx, ticket, chat, body, key)
+    if album is not None:
+        await ctx.repo.note_album(link, album, ALBUM_FOLLOWED)
     await ctx.repo.commit()
     done = "followup-sent" if chat is not None else "followup-saved"
     await ctx.reply(ctx.t(done, number=render.number(ticket)))
+
+
+async def _album_rest(ctx: Ctx, ticket: Ticket, key: str) -> None:
+    """Another picture of an album whose first was the follow-up: it goes to the unit as a
+    picture of it, without a heading of its own nor another word to the resident."""
+    await ctx.repo.record(ticket, "resident-message", "resident", note=None)
+    chat = await notify.card_chat(ctx, ticket)
+    if chat is not None:
+        text = ctx.group_t()("card-followup-photo", number=render.number(ticket))
+        await notify.followup_to_group(ctx, ticket, chat, text, key, caption=True)
+    await ctx.repo.commit()

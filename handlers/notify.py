@@ -356,9 +356,10 @@ async def tell_this_resident(ctx: Ctx, ticket: Ticket, text: str) -> None:
 
 
 async def followup_to_group(
-    ctx: Ctx, ticket: Ticket, chat: str, text: str, photo_key: str | None
+    ctx: Ctx, ticket: Ticket, chat: str, text: str, photo_key: str | None, *, caption: bool = False
 ) -> None:
-    """A resident's words for the unit, posted as a reply to the ticket's card in ``chat``."""
+    """A resident's words for the unit, posted as a reply to the ticket's card in ``chat``
+    (``caption``: as the photo's caption)."""
     queue_text(
         ctx,
         chat,
@@ -368,4 +369,5 @@ async def followup_to_group(
         purpose="resident-message",
         photo_key=photo_key,
         reply_to_card=True,
+        caption=caption,
     )

@@ -866,3 +866,24 @@ async def test_control_characters_are_dropped_from_what_anyone_writes(world: Wor
     await world.say(world.official, reason, chat=world.hoan_kiem, reply_to=prompt)
     told = plain(await world.reply(world.resident))
     assert "Không thuộc thẩm quyền của phường." in told, told
+
+
+async def test_an_album_sent_as_a_follow_up_is_acknowledged_once(world: World) -> None:
+    """Each picture of an album replying to the bot's message about a ticket was a follow-up
+    of its own: the resident was thanked three times, the group got three headings."""
+    number = await world.report(photos=0)
+    await card_of(world, number)
+    r = world.resident
+    await world.settle()
+    confirmation = [m for m in world.emu.bot_messages(r.id) if number in plain(m)][-1]
+    before = len(world.emu.bot_messages(r.id))
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    pictures = [jpeg(), jpeg(colour=(1, 200, 3)), jpeg(colour=(200, 1, 3))]
+    await world.emu.send_album(r, pictures, caption="Ảnh chụp sáng nay", reply_to=confirmation)
+    assert "Đã chuyển thông tin bổ sung" in plain(await world.reply(r))
+    posted = await world.replies(world.hoan_kiem, 4)  # the heading and its photo, two photos
+    await world.settle()
+    assert len(world.emu.bot_messages(r.id)) == before + 1
+    texts = [plain(m) for m in posted]
+    assert "Ảnh chụp sáng nay" in texts[0] and sum("📷 Ảnh người phản ánh" in x for x in texts) == 2
+    assert sum("photo" in m for m in posted) == 3
