@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 2000
+# Telegram's apps send a text longer than a message (4,096 characters) as several messages,
+# one after the other: a text refused this long may have more parts coming, this soon.
+SPLIT_LENGTH = 4000
+SPLIT_PARTS_WITHIN = 10.0  # seconds
 MAX_PHOTOS = 5
 ADDRESS_MAX = 300
 
@@ -214,12 +218,25 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
         await ctx.reply(ctx.t("reprompt-description", min=DESCRIPTION_MIN, max=DESCRIPTION_MAX))
         return
     text = clean_text(ev.text)
+    now = ctx.services.clock().timestamp()
+    if now < float(draft.get("split_until") or 0):
+        # The rest of a long text the app sent in parts, the first just refused: taken as the
+        # description, the report had its tail, mid-sentence, and the shortened one sent
+        # after it was refused at the photos step.
+        draft["split_until"] = now + SPLIT_PARTS_WITHIN
+        await ctx.state.set(DESCRIPTION, draft)
+        await ctx.reply(ctx.t("report-description-rest", max=DESCRIPTION_MAX))
+        return
     if len(text) < DESCRIPTION_MIN:
         await ctx.reply(ctx.t("report-description-too-short", min=DESCRIPTION_MIN))
         return
     if len(text) > DESCRIPTION_MAX:
+        if len(ev.text) >= SPLIT_LENGTH:
+            draft["split_until"] = now + SPLIT_PARTS_WITHIN
+            await ctx.state.set(DESCRIPTION, draft)
         await ctx.reply(ctx.t("report-description-too-long", max=DESCRIPTION_MAX, length=len(text)))
         return
+    draft.pop("split_until", None)
     draft["description"] = text
     await _go(ctx, REVIEW if draft.pop("back", False) else PHOTOS, draft)
 

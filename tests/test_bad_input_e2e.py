@@ -359,3 +359,20 @@ async def test_start_in_the_middle_of_a_report_says_the_report_was_dropped(world
     await world.say(r, "/start")
     said = [plain(m) for m in await world.replies(r, 3)]
     assert said[0] == "Đã dừng phản ánh đang soạn." and "Xin chào" in said[1], said
+
+
+async def test_the_rest_of_a_long_text_sent_in_parts_is_not_taken_as_the_description(
+    world: World,
+) -> None:
+    """Telegram's apps send a text over 4,096 characters as several messages: the first was
+    refused as too long, and the next, a fragment, became the description."""
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:procedure")
+    await world.reply(r)
+    await world.say(r, ("Hồ sơ xin cấp phép xây dựng nộp từ lâu. " * 120)[:4096])
+    assert "vượt quá 2000" in plain(await world.reply(r))
+    await world.say(r, "và đến nay vẫn chưa có ai trả lời cho gia đình tôi.")
+    assert "phần tiếp theo của đoạn văn dài" in plain(await world.reply(r))
+    world.clock.advance(seconds=30)
+    await world.say(r, "Hồ sơ xin cấp phép xây dựng nộp từ tháng 8, đến nay chưa có kết quả.")
+    assert "ảnh" in plain(await world.reply(r))  # the next step: a photo of a document
