@@ -21,6 +21,9 @@ async def ask_number(ctx: Ctx) -> None:
 
 async def on_number_step(ctx: Ctx) -> None:
     if ctx.event.kind is not Kind.TEXT:
+        # An old button pressed meanwhile gets its answer: unanswered, its spinner turned
+        # on the resident's screen.
+        await ctx.answer_button(ctx.t("button-stale"))
         await ctx.reply(ctx.t("status-ask-number"))
         return
     await ctx.state.clear()

@@ -115,3 +115,19 @@ def test_the_reporters_view_fits_one_message_with_many_earlier_events() -> None:
         )
         text = render.reporter_details(t, ticket, events, directory)
         assert render.shown_length(text) <= render.MESSAGE_MAX, size
+
+
+async def test_an_old_button_pressed_while_a_number_is_asked_for_is_answered(
+    world: World,
+) -> None:
+    """Its press was never answered: the spinner turned on the resident's screen."""
+    r = world.resident
+    ask = await world.open_report(r)  # the category question, with its buttons
+    await world.say(r, "/cancel")
+    await world.replies(r, 2)
+    await world.say(r, "/status")
+    assert "mã số" in plain(await world.reply(r))
+    pressed = await world.emu.press(r, ask, "r:cat:roads")
+    answer = await world.emu.wait_callback_answer(pressed)
+    assert "không còn dùng được" in answer.get("text", "")
+    assert "mã số" in plain(await world.reply(r))
