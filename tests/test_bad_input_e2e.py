@@ -376,3 +376,20 @@ async def test_the_rest_of_a_long_text_sent_in_parts_is_not_taken_as_the_descrip
     world.clock.advance(seconds=30)
     await world.say(r, "Hồ sơ xin cấp phép xây dựng nộp từ tháng 8, đến nay chưa có kết quả.")
     assert "ảnh" in plain(await world.reply(r))  # the next step: a photo of a document
+
+
+async def test_every_press_is_answered_whatever_the_step_did(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step that forgot to answer a press (the ticket number's did) left its spinner
+    turning on the presser's screen: the channel answers any press a step left unanswered."""
+    from handlers import routes
+
+    async def says_nothing(ctx: Any) -> None:
+        return None
+
+    r = world.resident
+    ask = await world.open_report(r)
+    monkeypatch.setattr(routes, "handle", says_nothing)
+    pressed = await world.emu.press(r, ask, "r:cat:roads")
+    assert await world.emu.wait_callback_answer(pressed) is not None

@@ -653,6 +653,10 @@ def make_router(
             try:
                 try:
                     await routes.handle(ctx)
+                    if event.button_event and not channel.answered and not channel.unanswered:
+                        # Every press is answered, whatever the step did: unanswered, its
+                        # spinner turns on the presser's screen until the app gives up.
+                        await channel.answer_button(event.button_event)
                     await channel.checkpoint()  # commits; a button's answer still waiting starts
                 except HandledMeanwhile:
                     # Another delivery of it (a webhook's retry) was handled while this one
