@@ -133,6 +133,11 @@ async def _add(ctx: Ctx, unit: str) -> None:
     before = await roster.add_official(
         ctx.repo.session, unit, ev.channel, person.id, name, ctx.actor
     )
+    if before is not None and before != name:  # the cards of what they hold name them anew
+        holder = f"{ev.channel}:{person.id}"
+        now = ctx.services.clock()
+        for ticket in await roster.rename_holder(ctx.repo.session, unit, holder, name, now=now):
+            await notify.refresh_cards(ctx, ticket)
     await ctx.repo.commit()
     shown = {"name": escape(name), "unit": _unit(ctx, t, unit)}
     if before is None:

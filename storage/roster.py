@@ -111,12 +111,36 @@ async def release_held(
         .returning(Ticket.id)
         .execution_options(synchronize_session=False)
     )
-    ids = sorted(freed.all())
+    return await _tickets(session, freed.all())
+
+
+async def rename_holder(
+    session: AsyncSession, unit_code: str, holder: str, name: str, *, now: datetime
+) -> Sequence[Ticket]:
+    """The unit's open tickets held by ``holder`` ("<channel>:<user id>"), now shown with the
+    holder's new name: a card or an overdue notice named them as they were before."""
+    renamed = await session.scalars(
+        update(Ticket)
+        .where(
+            Ticket.unit_code == unit_code,
+            Ticket.holder == holder,
+            Ticket.status.in_(sorted(str(s) for s in OPEN)),
+        )
+        .values(holder_name=name, updated_at=now)
+        .returning(Ticket.id)
+        .execution_options(synchronize_session=False)
+    )
+    return await _tickets(session, renamed.all())
+
+
+async def _tickets(session: AsyncSession, ids: Sequence[int]) -> Sequence[Ticket]:
+    """The tickets, as they are in the database now (after an UPDATE that bypassed the
+    session), by id."""
     if not ids:
         return []
     tickets = await session.scalars(
         select(Ticket)
-        .where(Ticket.id.in_(ids))
+        .where(Ticket.id.in_(sorted(ids)))
         .order_by(Ticket.id)
         .execution_options(populate_existing=True)
     )

@@ -363,3 +363,17 @@ async def test_a_long_roster_is_cut_to_one_message_and_says_how_many_more(world:
     answer = plain(await world.reply(world.hoan_kiem))
     assert "Cán bộ xử lý phản ánh" in answer and "(70 người)" in answer, answer
     assert "cán bộ khác." in answer and "/remove_official" in answer
+
+
+async def test_an_official_renamed_is_named_anew_on_the_cards_they_hold(world: World) -> None:
+    """/add_official with a new name for someone on the roster: the tickets they held, their
+    cards and overdue notices, kept the old name."""
+    chief, _, card = await held_by_hung(world)
+    hung = next(m for m in world.emu.messages(world.hoan_kiem) if m.get("text") == "Chào cả nhà")
+    renamed = await command(world, chief, "/add_official Nguyễn Văn Hùng", reply_to=hung)
+    assert "Nguyễn Văn Hùng" in renamed
+    await world.settle()
+    assert "👤 Người xử lý: Nguyễn Văn Hùng" in plain(current(world, card))
+    async with world.app.sessions() as session:
+        held = await session.scalar(select(Ticket.holder_name))  # the one ticket
+    assert held == "Nguyễn Văn Hùng"
