@@ -98,20 +98,7 @@ async def release_held(
     """The unit's open tickets held by ``holder`` ("<channel>:<user id>"), now held by nobody:
     they left the roster, and a name on a card or in an overdue notice must be someone's who
     still handles the unit's reports."""
-    # One statement, not a read then writes: a take or an assignment committed in between
-    # must not be wiped out (PostgreSQL runs them side by side).
-    freed = await session.scalars(
-        update(Ticket)
-        .where(
-            Ticket.unit_code == unit_code,
-            Ticket.holder == holder,
-            Ticket.status.in_(sorted(str(s) for s in OPEN)),
-        )
-        .values(holder=None, holder_name=None, updated_at=now)
-        .returning(Ticket.id)
-        .execution_options(synchronize_session=False)
-    )
-    return await _tickets(session, freed.all())
+    return await _change_held(session, unit_code, holder, holder=None, holder_name=None, at=now)
 
 
 async def rename_holder(
@@ -119,18 +106,27 @@ async def rename_holder(
 ) -> Sequence[Ticket]:
     """The unit's open tickets held by ``holder`` ("<channel>:<user id>"), now shown with the
     holder's new name: a card or an overdue notice named them as they were before."""
-    renamed = await session.scalars(
+    return await _change_held(session, unit_code, holder, holder_name=name, at=now)
+
+
+async def _change_held(
+    session: AsyncSession, unit_code: str, held_by: str, *, at: datetime, **values: str | None
+) -> Sequence[Ticket]:
+    """The unit's open tickets held by ``held_by``, given ``values``; the tickets, as they are
+    now. One statement, not a read then writes: a take or an assignment committed in between
+    must not be wiped out (PostgreSQL runs them side by side)."""
+    changed = await session.scalars(
         update(Ticket)
         .where(
             Ticket.unit_code == unit_code,
-            Ticket.holder == holder,
+            Ticket.holder == held_by,
             Ticket.status.in_(sorted(str(s) for s in OPEN)),
         )
-        .values(holder_name=name, updated_at=now)
+        .values(**values, updated_at=at)
         .returning(Ticket.id)
         .execution_options(synchronize_session=False)
     )
-    return await _tickets(session, renamed.all())
+    return await _tickets(session, changed.all())
 
 
 async def _tickets(session: AsyncSession, ids: Sequence[int]) -> Sequence[Ticket]:
