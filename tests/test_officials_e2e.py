@@ -229,13 +229,19 @@ async def test_reject_requires_a_reason_and_tells_the_resident(world: World) -> 
     assert "was rejected" in plain(told) and "đất tư nhân" in plain(told)
 
 
+async def units_offered(world: World, card: Any, typed: str) -> tuple[Any, Any]:
+    """Transfer pressed on the Hoàn Kiếm card, ``typed`` as the unit: the question and the
+    units offered."""
+    await world.press(world.official, card, "↪️ Chuyển đơn vị")
+    ask = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(world.official, typed, chat=world.hoan_kiem, reply_to=ask)
+    return ask, await world.reply(world.hoan_kiem)
+
+
 async def test_transfer_moves_the_ticket_to_another_unit(world: World) -> None:
     number = await world.report(photos=1)
     card = await card_of(world, number)
-    await world.press(world.official, card, "↪️ Chuyển đơn vị")
-    ask = (await world.replies(world.hoan_kiem, 1))[-1]
-    await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
-    pick = await world.reply(world.hoan_kiem)
+    _, pick = await units_offered(world, card, "Ba Đình")
     await world.press(world.official, pick, "Phường Ba Đình")
     reason_ask = await world.reply(world.hoan_kiem)
     await world.say(
@@ -273,10 +279,8 @@ async def test_a_transferred_ticket_gives_the_new_unit_its_own_hours_to_receive_
     card = await card_of(world, number)
     world.clock.advance(days=2)
     before = world.clock()
-    await world.press(world.official, card, "↪️ Chuyển đơn vị")
-    ask = (await world.replies(world.hoan_kiem, 1))[-1]
-    await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
-    await world.press(world.official, await world.reply(world.hoan_kiem), "Phường Ba Đình")
+    _, pick = await units_offered(world, card, "Ba Đình")
+    await world.press(world.official, pick, "Phường Ba Đình")
     reason_ask = await world.reply(world.hoan_kiem)
     await world.say(
         world.official, "Địa điểm thuộc phường Ba Đình.", chat=world.hoan_kiem, reply_to=reason_ask
@@ -756,10 +760,7 @@ async def test_a_transfer_asks_no_reason_once_a_colleague_closed_the_ticket(worl
     prompt for a reason that would come for nothing; nor an offer of units, named then."""
     number = await world.report(photos=0)
     card = await card_of(world, number)
-    await world.press(world.official, card, "↪️ Chuyển đơn vị")
-    ask = (await world.replies(world.hoan_kiem, 1))[-1]
-    await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
-    pick = await world.reply(world.hoan_kiem)
+    ask, pick = await units_offered(world, card, "Ba Đình")
     await world.press(world.official, card, "⛔ Từ chối")
     prompt = (await world.replies(world.hoan_kiem, 1))[-1]
     reason = "Không thuộc thẩm quyền."
