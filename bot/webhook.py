@@ -1,9 +1,12 @@
 """Webhook mode: Telegram posts updates to an aiohttp server instead of being polled.
 
 The secret-token header is checked (401 otherwise), and an update is answered only after it
-has been handled (aiogram's ``handle_in_background=False``): if the worker dies while
-handling, Telegram did not get its 200 and delivers the update again, and the handled-update
-table makes sure the work is not done twice.
+has been handled (aiogram's ``handle_in_background=False``), however long that takes (aiogram
+would answer after 55 s and go on in the background: :data:`HANDLING_WAITED`): if the worker
+dies while handling, Telegram did not get its 200 and delivers the update again, and the
+handled-update table makes sure the work is not done twice. Telegram itself gives up waiting
+after a minute and sends the update again later (to this worker or another): that copy waits
+for the resident's lock (Redis) or is skipped as handled once the first has committed.
 
 An update whose handling failed before anything of it was stored (the database or Redis away a
 moment: the handler's own error handling rolls back and apologises, and answers 200) is answered
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -38,6 +42,10 @@ from bot.metrics import add_routes
 log = logging.getLogger(__name__)
 
 GIVE_UP_AFTER = 3  # failures of one update, with others handled since its first
+# How long an update is waited for before it is answered (feed_webhook_update's _timeout):
+# to its end. A slow Bot API, a photo's download or a resident's lock can take an update past
+# aiogram's 55 s, and answered then, it was lost to a worker that died after.
+HANDLING_WAITED = math.inf
 FAILURES_KEPT = 1000  # updates whose failures are counted at once (the oldest forgotten first)
 
 
@@ -89,7 +97,9 @@ class _UpdateHandler(SimpleRequestHandler):
         update_id = update.get("update_id") if isinstance(update, dict) else None
         result: TelegramMethod[Any] | None
         try:
-            result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+            result = await self.dispatcher.feed_webhook_update(
+                bot, update, _timeout=HANDLING_WAITED, **self.data
+            )
         except Exception:  # logged by aiogram, with the update's id
             if not isinstance(update_id, int) or not self.failures.give_up(update_id):
                 return web.Response(status=500, text="update not handled; send it again")

@@ -112,6 +112,28 @@ async def test_update_is_answered_only_after_it_was_handled(served: Any) -> None
     assert len(emu.bot_messages(user.id)) == 2
 
 
+async def test_a_slow_update_is_answered_only_after_it_was_handled(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiogram answers 200 once an update has run 55 s (feed_webhook_update's _timeout) and
+    goes on handling it in the background: Telegram never sends it again, and a worker that
+    dies then loses it (a slow Bot API, a photo's download, a resident's lock waited for).
+    Here aiogram's limit is made 0.2 s, the update's answer 1 s."""
+    from aiogram import Dispatcher as AiogramDispatcher
+
+    monkeypatch.setattr(AiogramDispatcher.feed_webhook_update, "__defaults__", (0.2,))
+    emu, _, url, user, _ = served
+    emu.faults.set("sendMessage", answer_delay=1.0)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, json=start_update(4, user), headers=headers) as resp,
+    ):
+        assert resp.status == 200
+        # By the time Telegram gets its 200, the greeting and the menu were both sent.
+        assert len(emu.bot_messages(user.id)) == 2
+
+
 async def test_an_update_being_handled_when_the_worker_stops_is_answered_once(
     served: Served,
 ) -> None:
