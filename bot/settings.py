@@ -9,6 +9,8 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from domain.deadlines import SHIFTS, WorkCalendar, parse_shifts
 from locales import LANGUAGES
@@ -21,6 +23,10 @@ _PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "changethis", "place
 
 
 REMIND_AT_MOST_HOURS = 24.0  # working hours
+
+
+# The database drivers the service runs on (storage.db): aiosqlite, asyncpg.
+_DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
 
 
 class Settings(BaseSettings):
@@ -184,6 +190,38 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        """Only the two async drivers the service runs on: another URL was accepted here and
+        the start then failed with a traceback (no module psycopg, no such plugin)."""
+        if value is None:
+            return None
+        example = "postgresql+asyncpg://user:password@host:5432/phananh"
+        try:
+            driver = make_url(value).drivername
+        except ArgumentError:
+            raise ValueError(f"DATABASE_URL is not a database URL; e.g. {example}") from None
+        if driver in _DATABASE_DRIVERS:
+            return value
+        if driver.startswith(("postgres", "sqlite")):
+            wanted = "postgresql+asyncpg" if driver.startswith("postgres") else "sqlite+aiosqlite"
+            raise ValueError(
+                f"DATABASE_URL: the service reaches the database through its async driver: "
+                f"write {wanted}://... (not {driver}://...)"
+            )
+        raise ValueError(f"DATABASE_URL must be PostgreSQL ({example}) or SQLite, not {driver}")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(rediss?|unix)://\S", value):
+            raise ValueError(
+                "REDIS_URL must be a URL such as redis://host:6379/0 (rediss:// with TLS, "
+                "unix:// for a socket)"
+            )
+        return value
 
     @field_validator("bot_token", mode="before")
     @classmethod

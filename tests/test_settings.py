@@ -1,6 +1,7 @@
 import logging
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -109,3 +110,33 @@ def test_a_reminder_further_ahead_than_the_scheduler_looks_is_refused() -> None:
         ahead = calendar.working_hours_between(deadline - LOOK_AHEAD, deadline)
         assert ahead >= REMIND_AT_MOST_HOURS, deadline
         deadline += timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("database_url", "postgresql://phananh:pw@db:5432/phananh", "postgresql+asyncpg://"),
+        ("database_url", "postgres://phananh:pw@db:5432/phananh", "postgresql+asyncpg://"),
+        ("database_url", "sqlite:///var/phananh.sqlite3", "sqlite+aiosqlite://"),
+        ("database_url", "mysql+aiomysql://u:p@db/phananh", "PostgreSQL"),
+        ("database_url", "not a url", "not a database URL"),
+        ("redis_url", "localhost:6379", "redis://host:6379/0"),
+    ],
+)
+def test_a_url_the_service_cannot_use_is_refused_at_start(name: str, value: str, said: str) -> None:
+    """Accepted here, each failed the start with a traceback (no module psycopg, no such
+    plugin, a Redis URL without its scheme)."""
+    values: dict[str, Any] = {name: value}
+    with pytest.raises(ValidationError, match=name.upper()) as refused:
+        Settings(_env_file=None, **values)
+    assert said in str(refused.value)
+
+
+def test_the_urls_the_service_runs_on_are_accepted() -> None:
+    settings = Settings(
+        _env_file=None,
+        database_url="postgresql+asyncpg://root@127.0.0.1:5432/test",
+        redis_url="redis://127.0.0.1:6379/0",
+    )
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert Settings(_env_file=None, database_url="sqlite+aiosqlite:///x.db").database_url
