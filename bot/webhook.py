@@ -27,17 +27,22 @@ import functools
 import logging
 import math
 import signal
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from aiogram import Bot
 from aiogram.methods import TelegramMethod
+from aiogram.utils.token import extract_bot_id
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
 from bot.app import SHUTDOWN_GRACE, App, patiently, set_commands
-from bot.metrics import add_routes
+from bot.metrics import add_routes, is_redis_storage
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis  # imported only where REDIS_URL is set (bot.app)
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +52,14 @@ GIVE_UP_AFTER = 3  # failures of one update, with others handled since its first
 # aiogram's 55 s, and answered then, it was lost to a worker that died after.
 HANDLING_WAITED = math.inf
 FAILURES_KEPT = 1000  # updates whose failures are counted at once (the oldest forgotten first)
+FAILURES_KEPT_FOR = 24 * 3600  # seconds: Telegram tries an update for a day at most
 
 
 class RepeatedFailures:
     """Counts each update's failed deliveries, and says when to stop failing one: after
     ``tries`` of them, when another update was handled since its first failure (so the
-    service works and this update is what fails)."""
+    service works and this update is what fails). One process's count: see
+    :class:`SharedFailures` for several workers."""
 
     def __init__(self, tries: int = GIVE_UP_AFTER, kept: int = FAILURES_KEPT) -> None:
         self.tries, self.kept = tries, kept
@@ -63,7 +70,7 @@ class RepeatedFailures:
         self._handled += 1
         self._failed.pop(update_id, None)
 
-    def give_up(self, update_id: int) -> bool:
+    async def give_up(self, update_id: int) -> bool:
         """The update failed again: True when it is to be let go."""
         handled_then, failures = self._failed.pop(update_id, (self._handled, 0))
         failures += 1
@@ -75,6 +82,33 @@ class RepeatedFailures:
         return False
 
 
+class SharedFailures(RepeatedFailures):
+    """:class:`RepeatedFailures` for workers behind one balancer, counted in Redis: Telegram's
+    deliveries of one update go to any of them, and counted in each one's memory, a poison
+    update was let go after up to twice as many failures as workers, plus one, while its
+    chat's later messages waited. Redis is asked only when an update fails: the count of its
+    failures and when the first was; "handled since" is whether this worker handled another
+    update after that moment (its clock and the others' agree to within seconds)."""
+
+    def __init__(self, redis: Redis, prefix: str, tries: int = GIVE_UP_AFTER) -> None:
+        super().__init__(tries)
+        self.redis, self.prefix = redis, prefix
+        self._last_handled = 0.0  # when this worker last handled an update (time.time)
+
+    def handled(self, update_id: int) -> None:
+        self._last_handled = time.time()
+
+    async def give_up(self, update_id: int) -> bool:
+        count, first = f"{self.prefix}:{update_id}:n", f"{self.prefix}:{update_id}:first"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(count)
+            pipe.expire(count, FAILURES_KEPT_FOR)
+            pipe.set(first, repr(time.time()), nx=True, ex=FAILURES_KEPT_FOR)
+            pipe.get(first)
+            failures, _, _, since = await pipe.execute()
+        return int(failures) >= self.tries and self._last_handled > float(since)
+
+
 def webhook_path(url: str) -> str:
     return urlparse(url).path or "/"
 
@@ -84,10 +118,11 @@ class _UpdateHandler(SimpleRequestHandler):
         self,
         *,
         given_up: Callable[[Bot, dict[str, Any]], Awaitable[None]] | None,
+        failures: RepeatedFailures,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.failures = RepeatedFailures()
+        self.failures = failures
         self.given_up = given_up
 
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
@@ -101,7 +136,7 @@ class _UpdateHandler(SimpleRequestHandler):
                 bot, update, _timeout=HANDLING_WAITED, **self.data
             )
         except Exception:  # logged by aiogram, with the update's id
-            if not isinstance(update_id, int) or not self.failures.give_up(update_id):
+            if not isinstance(update_id, int) or not await self._give_up(update_id):
                 return web.Response(status=500, text="update not handled; send it again")
             log.error(
                 "update %s failed %d times while others were handled: given up",
@@ -115,6 +150,13 @@ class _UpdateHandler(SimpleRequestHandler):
             if isinstance(update_id, int):
                 self.failures.handled(update_id)
         return web.Response(body=self._build_response_writer(bot=bot, result=result))
+
+    async def _give_up(self, update_id: int) -> bool:
+        try:
+            return await self.failures.give_up(update_id)
+        except Exception:  # Redis away: answered 500 as any failure, and counted next time
+            log.warning("could not count the failures of update %s", update_id, exc_info=True)
+            return False
 
     async def close(self) -> None:
         """Leave the bot's session open. aiogram closes it on the web app's shutdown, which
@@ -132,10 +174,20 @@ def make_web_app(app: App, *, path: str, secret: str) -> web.Application:
         handle_in_background=False,
         secret_token=secret,
         given_up=app.dispatcher.given_up,  # as polling tells (bot.app)
+        failures=_failures(app),
     ).register(web_app, path=path)
     setup_application(web_app, app.dispatcher, bot=app.bot)
     add_routes(web_app, app)  # /healthz and /metrics, on the same server as the webhook
     return web_app
+
+
+def _failures(app: App) -> RepeatedFailures:
+    """Failures counted across the workers where they share Redis, else in this process."""
+    storage = app.dispatcher.storage
+    if not is_redis_storage(storage):
+        return RepeatedFailures()
+    bot_id = extract_bot_id(app.bot.token)  # a staging bot on the same Redis counts apart
+    return SharedFailures(storage.redis, f"phananh:webhook-failures:{bot_id}")
 
 
 def make_runner(app: App, *, path: str, secret: str) -> web.AppRunner:

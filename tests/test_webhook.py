@@ -18,7 +18,7 @@ from bot.emulator import BotAPIEmulator
 from bot.given_up import chat_of
 from bot.settings import Settings
 from bot.webhook import make_runner
-from tests.backends import prepare
+from tests.backends import prepare, selected
 from tests.workers import callback_update, message_update
 from tests.world import TOKEN, fails_to_read, jpeg
 
@@ -247,3 +247,55 @@ def test_webhook_needs_an_https_url_and_a_real_secret() -> None:
         Settings(_env_file=None, webhook_url="https://x.org/hook")
     with pytest.raises(ValidationError, match="24 to 256"):
         Settings(_env_file=None, webhook_url="https://x.org/hook", webhook_secret="short")
+
+
+@pytest.mark.skipif(
+    selected() != "postgres", reason="webhook workers share PostgreSQL and Redis to scale out"
+)
+async def test_a_poison_update_is_given_up_after_three_failures_across_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three workers behind a balancer, Telegram's deliveries of one update spread over them:
+    counted in each worker's memory, it was answered 500 six times, and its chat's later
+    messages waited all along."""
+    async with contextlib.AsyncExitStack() as stack:
+        served = await stack.enter_async_context(serve(tmp_path))
+        emu, user, urls = served.emu, served.user, [served.url]
+        for _ in range(2):  # two more workers of the same bot, on the same database and Redis
+            urls.append(await stack.enter_async_context(another_worker(served.app)))
+        fails_to_read(monkeypatch, "/start")
+        poison = start_update(10, user)
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        turn = 0
+
+        async def post(update: dict[str, Any]) -> int:  # round robin, as a balancer does
+            nonlocal turn
+            url, turn = urls[turn % len(urls)], turn + 1
+            async with http.post(url, json=update, headers=headers) as resp:
+                return resp.status
+
+        assert [await post(poison) for _ in range(3)] == [500] * 3  # each worker once
+        for n in range(3):  # the service works: other updates go through on every worker
+            fine = start_update(20 + n, user)
+            fine["message"]["text"] = "/help"
+            fine["message"]["entities"][0]["length"] = 5
+            assert await post(fine) == 200
+        assert await post(poison) == 200  # its fourth failure: let go, and said
+        assert any("không xử lý được" in m.get("text", "") for m in emu.bot_messages(user.id))
+
+
+@contextlib.asynccontextmanager
+async def another_worker(first: App) -> AsyncIterator[str]:
+    """Another webhook worker built with ``first``'s settings: its URL."""
+    app = await build_app(first.settings, token=TOKEN)
+    runner = make_runner(app, path="/telegram/hook", secret=SECRET)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/telegram/hook"
+    finally:
+        await runner.cleanup()
+        await app.close()
