@@ -56,18 +56,24 @@ async def serve(tmp_path: Path, **build: Any) -> AsyncIterator[Served]:
         webhook_secret=SECRET,
     )
     app = await build_app(settings, token=TOKEN, **build)
-    runner = make_runner(app, path="/telegram/hook", secret=SECRET)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, url = await listening(app)
     try:
-        yield Served(emu, app, f"http://127.0.0.1:{port}/telegram/hook", user, runner)
+        yield Served(emu, app, url, user, runner)
     finally:
         if runner.server is not None:  # not stopped by the test
             await runner.cleanup()
         await app.close()
         await emu.stop()
+
+
+async def listening(app: App) -> tuple[web.AppRunner, str]:
+    """The app's webhook server on a free local port: its runner, and the webhook's URL."""
+    runner = make_runner(app, path="/telegram/hook", secret=SECRET)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}/telegram/hook"
 
 
 def start_update(update_id: int, user: Any) -> dict[str, Any]:
@@ -289,13 +295,9 @@ async def test_a_poison_update_is_given_up_after_three_failures_across_workers(
 async def another_worker(first: App) -> AsyncIterator[str]:
     """Another webhook worker built with ``first``'s settings: its URL."""
     app = await build_app(first.settings, token=TOKEN)
-    runner = make_runner(app, path="/telegram/hook", secret=SECRET)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, url = await listening(app)
     try:
-        yield f"http://127.0.0.1:{port}/telegram/hook"
+        yield url
     finally:
         await runner.cleanup()
         await app.close()
