@@ -158,9 +158,12 @@ async def _resident_command(ctx: Ctx) -> bool:
         await menu.show_menu(ctx)
     elif command in ("help", "menu"):
         await menu.help_(ctx)
+        await _say_kept(ctx)
     elif command in ("lang", "language"):
         arg = ctx.event.args.strip().lower()
         await (menu.set_language(ctx, arg) if arg else menu.ask_language(ctx))
+        if arg:
+            await _say_kept(ctx)
     elif command in ("report", "new"):
         await _leave_report(ctx)  # a new report in place of the one being written
         await report.start(ctx)
@@ -188,6 +191,14 @@ async def _resident_command(ctx: Ctx) -> bool:
         await ctx.reply(ctx.t("unknown-command-in-step" if step else "unknown-command"))
         return step is None
     return True
+
+
+async def _say_kept(ctx: Ctx) -> None:
+    """After help or a language changed, both shown with the menu: a report being written is
+    kept, and that is said (the menu alone read as starting over)."""
+    step, _ = await ctx.state.get()
+    if step in report.STEPS:
+        await ctx.reply(ctx.t("report-kept"))
 
 
 async def _aside(ctx: Ctx) -> bool:
@@ -221,6 +232,7 @@ async def _global_button(ctx: Ctx) -> bool:
     if data.startswith("l:"):
         await ctx.answer_button()
         await menu.set_language(ctx, data[2:])
+        await _say_kept(ctx)
         return True
     if data.startswith(("vd:", "rt:")):  # the resident's verdict on a resolution, their rating
         await verdict.on_button(ctx)
@@ -237,6 +249,8 @@ async def _global_button(ctx: Ctx) -> bool:
         return True
     if data in ("m:help", "m:lang"):
         await (menu.help_(ctx) if data == "m:help" else menu.ask_language(ctx))
+        if data == "m:help":
+            await _say_kept(ctx)
         return True
     await _leave_report(ctx)
     if data == "m:report":

@@ -393,3 +393,19 @@ async def test_every_press_is_answered_whatever_the_step_did(
     monkeypatch.setattr(routes, "handle", says_nothing)
     pressed = await world.emu.press(r, ask, "r:cat:roads")
     assert await world.emu.wait_callback_answer(pressed) is not None
+
+
+async def test_help_and_a_language_changed_in_the_middle_of_a_report_say_it_is_kept(
+    world: World,
+) -> None:
+    """Both answer with the menu ("What would you like to do?"), which read as starting over:
+    the report being written is kept, and now that is said."""
+    r = await at_photos(world)
+    await world.say(r, "/lang en")
+    _, kept = await world.replies(r, 2)
+    assert "is kept" in plain(kept)
+    await world.say(r, "/help")
+    _, kept = await world.replies(r, 2)
+    assert "is kept" in plain(kept)
+    await world.emu.send_photo(r, jpeg())
+    assert "1/5" in plain(await world.reply(r))
