@@ -260,7 +260,7 @@ async def test_the_cancel_key_works_after_a_change_of_language(world: World) -> 
     await world.press(r, world.emu.bot_messages(r.id)[-1], "r:skip")
     await world.reply(r)
     await world.say(r, "/lang en")
-    await world.reply(r)
+    await world.replies(r, 2)  # the language set, and the report kept
     await world.say(r, "❌ Hủy")
     assert "report was cancelled" in plain(await world.reply(r))
 
