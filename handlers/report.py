@@ -401,6 +401,10 @@ async def ask_place(ctx: Ctx, draft: Draft) -> None:
 
 async def _on_place(ctx: Ctx, draft: Draft, data: str) -> None:
     ev = ctx.event
+    if data in ("r:done", "r:skip"):
+        # The photos' Done (or Skip) tapped twice: the place question has just been asked.
+        await ctx.answer_button()
+        return
     if data.startswith("r:unit:"):
         await _on_unit_pick(ctx, draft, data)
         return

@@ -768,3 +768,21 @@ async def test_a_place_shared_at_the_photos_step_ends_the_photos_and_is_taken(
     assert "Phường Hoàn Kiếm" in plain(confirm) and "✅ Đúng" in buttons(confirm)
     await world.press(r, confirm, "✅ Đúng")
     assert "Ảnh: 1" in plain(await world.reply(r))
+
+
+async def test_done_tapped_twice_asks_for_the_place_once(world: World) -> None:
+    """The second tap got "this button is no longer in use" and the place question again."""
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:roads")
+    await world.reply(r)
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi, rất nguy hiểm.")
+    await world.reply(r)
+    await world.emu.send_photo(r, jpeg())
+    done = await world.reply(r)
+    await world.press(r, done, "r:done")
+    assert "Vấn đề ở đâu?" in plain(await world.reply(r))
+    before = len(world.emu.bot_messages(r.id))
+    pressed = await world.press(r, done, "r:done")
+    assert (await world.emu.wait_callback_answer(pressed)).get("text") is None
+    await world.settle()
+    assert len(world.emu.bot_messages(r.id)) == before
