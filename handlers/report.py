@@ -367,19 +367,30 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
     first_of_album = ev.album_id is not None and ev.album_id not in draft["albums"]
     if not await _keep_photo(ctx, draft):
         return
+    said = _caption_to_description(ctx, draft)
     await ctx.state.set(PHOTOS, draft)
     if ev.album_id is None:
-        await ctx.reply(
-            ctx.t("report-photo-received", count=len(draft["photos"]), max=MAX_PHOTOS),
-            markup=_photo_choices(ctx, draft),
-        )
-    elif first_of_album:
+        text = ctx.t("report-photo-received", count=len(draft["photos"]), max=MAX_PHOTOS)
+        await ctx.reply("\n".join([text, *said]), markup=_photo_choices(ctx, draft))
+    elif first_of_album or said:
         # An album arrives as several messages: acknowledged once, at its first picture,
         # when how many it holds is not known yet (the review counts them).
-        await ctx.reply(
-            ctx.t("report-album-received", max=MAX_PHOTOS),
-            markup=_photo_choices(ctx, draft, counted=False),
-        )
+        text = ctx.t("report-album-received", max=MAX_PHOTOS)
+        await ctx.reply("\n".join([text, *said]), markup=_photo_choices(ctx, draft, counted=False))
+
+
+def _caption_to_description(ctx: Ctx, draft: Draft) -> list[str]:
+    """A photo's caption at the photos step goes on the description (it was dropped without
+    a word), where it fits; what was done with it, to say (nothing without a caption)."""
+    caption = clean_text(ctx.event.text)
+    description = str(draft.get("description") or "")
+    if not caption or caption in description:
+        return []
+    longer = f"{description}\n{caption}" if description else caption
+    if len(longer) > DESCRIPTION_MAX:
+        return [ctx.t("report-caption-not-added", max=DESCRIPTION_MAX)]
+    draft["description"] = longer
+    return [ctx.t("report-caption-added")]
 
 
 # -- place --------------------------------------------------------------------------------------

@@ -786,3 +786,24 @@ async def test_done_tapped_twice_asks_for_the_place_once(world: World) -> None:
     assert (await world.emu.wait_callback_answer(pressed)).get("text") is None
     await world.settle()
     assert len(world.emu.bot_messages(r.id)) == before
+
+
+async def test_a_photos_caption_at_the_photos_step_goes_on_the_description(world: World) -> None:
+    """It was dropped without a word; now it is added where it fits, and said."""
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:roads")
+    await world.reply(r)
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")
+    await world.reply(r)
+    await world.emu.send_photo(r, jpeg(), caption="Đã có người ngã xe tối qua.")
+    said = plain(await world.reply(r))
+    assert "1/5" in said and "thêm vào phần mô tả" in said
+    await world.emu.send_photo(r, jpeg(colour=(9, 9, 9)), caption="x" * 1990)
+    assert "chưa được thêm vào mô tả" in plain(await world.reply(r))
+    await world.press(r, world.emu.bot_messages(r.id)[-1], "r:done")
+    await world.reply(r)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "✅ Đúng")
+    review = plain(await world.reply(r))
+    assert "Tràng Thi.\nĐã có người ngã xe tối qua." in review and "xxxx" not in review
