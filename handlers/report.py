@@ -213,7 +213,11 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
     if ev.kind is Kind.PHOTO and ev.photo_ref is not None:
         await _photo_for_description(ctx, draft)
         return
-    if ev.kind is not Kind.TEXT:
+    if ev.kind is Kind.OTHER and clean_text(ev.text):
+        # A video or a file with the description as its caption: the caption is taken, the
+        # file is not (it was all refused, the words with it).
+        await ctx.reply(ctx.t("report-caption-taken-file-not"))
+    elif ev.kind is not Kind.TEXT:
         await _stale_button(ctx)
         await ctx.reply(ctx.t("reprompt-description", min=DESCRIPTION_MIN, max=DESCRIPTION_MAX))
         return

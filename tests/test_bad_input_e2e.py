@@ -409,3 +409,14 @@ async def test_help_and_a_language_changed_in_the_middle_of_a_report_say_it_is_k
     assert "is kept" in plain(kept)
     await world.emu.send_photo(r, jpeg())
     assert "1/5" in plain(await world.reply(r))
+
+
+async def test_a_videos_caption_at_the_description_step_is_the_description(world: World) -> None:
+    """A video sent with the description as its caption was refused, the words with it."""
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:roads")
+    await world.reply(r)
+    await world.emu.send_video(r, caption="Ổ gà lớn trước số 12 Tràng Thi, rất nguy hiểm.")
+    said, photos = await world.replies(r, 2)
+    assert "chỉ nhận ảnh" in plain(said) and "chú thích" in plain(said)
+    assert "ảnh hiện trường" in plain(photos)  # the next step: the description was taken
