@@ -623,7 +623,7 @@ def _nearby_choices(ctx: Ctx, draft: Draft) -> Choices:
         (
             (Button(ctx.t("button-nearby-follow"), f"r:near:follow:{offered}"),),
             (Button(ctx.t("button-nearby-new"), f"r:near:new:{offered}"),),
-            (Button(ctx.t("button-cancel"), "r:cancel"),),
+            (_leave(ctx, draft),),
         )
     )
 

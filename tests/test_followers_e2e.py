@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from storage.models import Follower, Resident, Ticket
 from tests.backends import prepare
 from tests.world import (
+    BA_DINH_SQUARE,
     HOAN_KIEM_LAKE,
     Message,
     World,
@@ -347,3 +348,21 @@ async def test_my_lists_the_reports_followed_after_ones_own(world: World) -> Non
     listed = plain(await world.reply(world.resident))
     assert "Phản ánh của bạn" in listed and number in listed
     assert "đang theo dõi" not in listed
+
+
+async def test_a_place_changed_from_the_review_near_anothers_report_can_go_back(
+    world: World,
+) -> None:
+    """The nearby offer met while changing the place from the review: its Cancel threw the
+    whole report away, as the change's other questions did."""
+    await world.report(photos=0)  # the resident's report at Hoàn Kiếm Lake
+    s = world.stranger
+    review = await world.to_review(s, photos=0, place=BA_DINH_SQUARE)
+    await world.press(s, review, "r:edit:place")
+    await world.reply(s)
+    await world.emu.send_location(s, *HOAN_KIEM_LAKE)
+    _, offer = await world.replies(s, 2)
+    assert offered(offer) and "↩️ Quay lại phần kiểm tra" in buttons(offer)
+    await world.press(s, offer, "↩️ Quay lại phần kiểm tra")
+    await world.reply(s)  # kept as it was
+    assert "Phường Ba Đình" in plain(await world.reply(s))
