@@ -560,7 +560,26 @@ async def change(
     to_unit: str | None = None,
     photo_key: str | None = None,
 ) -> bool:
-    """Apply one official action: check it, record it, tell the resident, refresh the cards."""
+    """Apply one official action: check it, record it, tell the resident, refresh the cards.
+    Refused (a colleague was quicker, the ticket moved on), the photo that came with it is not
+    kept with the ticket: what it was to prove did not happen, and the reporter's view of the
+    ticket showed it."""
+    if await _change(ctx, ticket, action, note=note, to_unit=to_unit, photo_key=photo_key):
+        return True
+    if photo_key is not None:
+        await ctx.repo.drop_photo(ticket.id, photo_key)
+    return False
+
+
+async def _change(
+    ctx: Ctx,
+    ticket: Ticket,
+    action: Action,
+    *,
+    note: str | None,
+    to_unit: str | None,
+    photo_key: str | None,
+) -> bool:
     t = ctx.group_t()
     checked = ticket.unit_code  # the unit may_act let this chat act for
     fresh = await ctx.repo.ticket_fresh(ticket.id)

@@ -578,6 +578,18 @@ class Repository:
             TicketPhoto(position=position, media_key=key, width=width, height=height, source=source)
         )
 
+    async def drop_photo(self, ticket_id: int, key: str) -> None:
+        """An official's photo kept with the ticket for an action that did not happen."""
+        await self.session.execute(
+            delete(TicketPhoto)
+            .where(
+                TicketPhoto.ticket_id == ticket_id,
+                TicketPhoto.media_key == key,
+                TicketPhoto.source == "official",
+            )
+            .execution_options(synchronize_session="fetch")
+        )
+
     # -- message links --------------------------------------------------------------------------
 
     async def link(

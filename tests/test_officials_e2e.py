@@ -888,3 +888,37 @@ async def test_an_album_sent_as_a_follow_up_is_acknowledged_once(world: World) -
     texts = [plain(m) for m in posted]
     assert "Ảnh chụp sáng nay" in texts[0] and sum("📷 Ảnh người phản ánh" in x for x in texts) == 2
     assert sum("photo" in m for m in posted) == 3
+
+
+async def test_the_after_photo_of_a_resolution_refused_is_not_kept_with_the_ticket(
+    world: World,
+) -> None:
+    """Two officials resolve at once: the second one's photo, refused with its resolution,
+    stayed with the ticket and showed in the reporter's view of it."""
+    from tests.test_verdict_e2e import ticket_of
+
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "🏁 Đã xử lý")
+    first = (await world.replies(world.hoan_kiem, 1))[-1]
+    world.emu.add_member(world.hoan_kiem, world.other_official)
+    await world.press(world.other_official, card, "🏁 Đã xử lý")
+    second = (await world.replies(world.hoan_kiem, 1))[-1]
+    fixed = "Đã vá ổ gà."
+    await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=first, caption=fixed
+    )
+    await world.replies(world.resident, 2)
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    await world.emu.send_photo(
+        world.other_official,
+        jpeg(colour=(5, 5, 5)),
+        chat=world.hoan_kiem,
+        reply_to=second,
+        caption=fixed,
+    )
+    assert "Đã xử lý xong" in plain(await world.reply(world.hoan_kiem))  # refused: its status
+    await world.settle()
+    ticket = await ticket_of(world, number)
+    assert [p.source for p in ticket.photos] == ["official"]
