@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from storage.models import ForgottenReport, Resident, Ticket
+from tests.test_bad_input_e2e import at_photos
 from tests.world import (
     BA_DINH_SQUARE,
     HAI_PHONG,
@@ -756,11 +757,7 @@ async def test_a_place_shared_at_the_photos_step_ends_the_photos_and_is_taken(
 ) -> None:
     """After a photo, residents share the place from the attachment menu without pressing
     Done: it was dropped ("this step takes only photos")."""
-    r = world.resident
-    await world.press(r, await world.open_report(r), "r:cat:roads")
-    await world.reply(r)
-    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi, rất nguy hiểm.")
-    await world.reply(r)
+    r = await at_photos(world)
     await world.emu.send_photo(r, jpeg())
     await world.reply(r)
     await world.emu.send_location(r, *HOAN_KIEM_LAKE)
@@ -772,11 +769,7 @@ async def test_a_place_shared_at_the_photos_step_ends_the_photos_and_is_taken(
 
 async def test_done_tapped_twice_asks_for_the_place_once(world: World) -> None:
     """The second tap got "this button is no longer in use" and the place question again."""
-    r = world.resident
-    await world.press(r, await world.open_report(r), "r:cat:roads")
-    await world.reply(r)
-    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi, rất nguy hiểm.")
-    await world.reply(r)
+    r = await at_photos(world)
     await world.emu.send_photo(r, jpeg())
     done = await world.reply(r)
     await world.press(r, done, "r:done")
@@ -790,11 +783,7 @@ async def test_done_tapped_twice_asks_for_the_place_once(world: World) -> None:
 
 async def test_a_photos_caption_at_the_photos_step_goes_on_the_description(world: World) -> None:
     """It was dropped without a word; now it is added where it fits, and said."""
-    r = world.resident
-    await world.press(r, await world.open_report(r), "r:cat:roads")
-    await world.reply(r)
-    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")
-    await world.reply(r)
+    r = await at_photos(world)
     await world.emu.send_photo(r, jpeg(), caption="Đã có người ngã xe tối qua.")
     said = plain(await world.reply(r))
     assert "1/5" in said and "thêm vào phần mô tả" in said
