@@ -21,7 +21,7 @@ from domain.categories import Category, Group, Priority
 from domain.lifecycle import OPEN, Status
 from domain.photos import PhotoRejected
 from domain.places import resolve_typed_address
-from domain.text import readable, yes_or_no
+from domain.text import yes_or_no
 from handlers import notify, privacy, render
 from handlers.context import Ctx
 from handlers.photos import take_photo
@@ -84,7 +84,8 @@ async def start(ctx: Ctx) -> None:
 
 
 async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
-    """One message or button press while the wizard is at ``step``."""
+    """One message or button press while the wizard is at ``step``. Its words come free of
+    control characters (routes.handle): the steps only trim them."""
     ev = ctx.event
     data = ev.button_data or ""
     if ev.kind is Kind.BUTTON and not data.startswith("r:"):
@@ -213,7 +214,7 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
     if ev.kind is Kind.PHOTO and ev.photo_ref is not None:
         await _photo_for_description(ctx, draft)
         return
-    if ev.kind is Kind.OTHER and clean_text(ev.text):
+    if ev.kind is Kind.OTHER and ev.text.strip():
         # A video or a file with the description as its caption: the caption is taken, the
         # file is not (it was all refused, the words with it).
         await ctx.reply(ctx.t("report-caption-taken-file-not"))
@@ -221,7 +222,7 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
         await _stale_button(ctx)
         await ctx.reply(ctx.t("reprompt-description", min=DESCRIPTION_MIN, max=DESCRIPTION_MAX))
         return
-    text = clean_text(ev.text)
+    text = ev.text.strip()
     now = ctx.services.clock().timestamp()
     if now < float(draft.get("split_until") or 0):
         # The rest of a long text the app sent in parts, the first just refused: taken as the
@@ -253,7 +254,7 @@ async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
     full = len(draft["photos"]) >= MAX_PHOTOS  # this one is not kept: said so below
     if not full and not await _keep_photo(ctx, draft):
         return
-    text = clean_text(ev.text)  # the caption
+    text = ev.text.strip()  # the caption
     if DESCRIPTION_MIN <= len(text) <= DESCRIPTION_MAX:
         draft["description"] = text
         # Back to the review at once, unless an album's other pictures are still to come:
@@ -276,11 +277,6 @@ async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
         await ctx.reply(ctx.t("report-photo-not-kept", max=MAX_PHOTOS, min=DESCRIPTION_MIN))
     else:
         await ctx.reply(ctx.t("report-photo-before-description", min=DESCRIPTION_MIN))
-
-
-def clean_text(text: str) -> str:
-    """Drop NUL and other control characters but keep line breaks; trim the ends."""
-    return readable(text).strip()
 
 
 # -- photos -------------------------------------------------------------------------------------
@@ -386,7 +382,7 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
 def _caption_to_description(ctx: Ctx, draft: Draft) -> list[str]:
     """A photo's caption at the photos step goes on the description (it was dropped without
     a word), where it fits; what was done with it, to say (nothing without a caption)."""
-    caption = clean_text(ctx.event.text)
+    caption = ctx.event.text.strip()
     description = str(draft.get("description") or "")
     if not caption or caption in description:
         return []
@@ -426,8 +422,8 @@ async def _on_place(ctx: Ctx, draft: Draft, data: str) -> None:
     if ev.kind is Kind.LOCATION and ev.latitude is not None and ev.longitude is not None:
         await _on_point(ctx, draft, ev.latitude, ev.longitude)
         return
-    if ev.kind is Kind.TEXT and clean_text(ev.text):
-        await _on_typed_place(ctx, draft, clean_text(ev.text)[:ADDRESS_MAX])
+    if ev.kind is Kind.TEXT and ev.text.strip():
+        await _on_typed_place(ctx, draft, ev.text.strip()[:ADDRESS_MAX])
         return
     await _stale_button(ctx)
     reprompt = "reprompt-place" if _needs_place(draft) else "reprompt-office"
@@ -448,7 +444,7 @@ async def _on_point(ctx: Ctx, draft: Draft, lat: float, lon: float) -> None:
         draft.update(lat=None, lon=None, place_unit=code, address=None)
         await _confirm_unit(ctx, draft)
         return
-    named = clean_text(ctx.event.text)[:ADDRESS_MAX] if ctx.event.kind is Kind.LOCATION else ""
+    named = ctx.event.text.strip()[:ADDRESS_MAX] if ctx.event.kind is Kind.LOCATION else ""
     draft.update(lat=lat, lon=lon, place_unit=code, address=named or None)
     if await _offer_nearby(ctx, draft):
         return
@@ -567,8 +563,8 @@ async def _on_unit_search(ctx: Ctx, draft: Draft, data: str) -> None:
     if ctx.event.kind is Kind.LOCATION:  # a place after all: its unit is asked about
         await _on_place(ctx, draft, data)
         return
-    if ctx.event.kind is Kind.TEXT and clean_text(ctx.event.text):
-        await _offer_units(ctx, draft, clean_text(ctx.event.text)[:ADDRESS_MAX])
+    if ctx.event.kind is Kind.TEXT and ctx.event.text.strip():
+        await _offer_units(ctx, draft, ctx.event.text.strip()[:ADDRESS_MAX])
         return
     await _stale_button(ctx)
     await ctx.reply(ctx.t("report-ask-unit-name"))
