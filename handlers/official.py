@@ -102,20 +102,9 @@ async def _command(ctx: Ctx) -> None:
             await ctx.reply(t(_admin_only(ctx)))
             return
         code = await ctx.repo.unbind_chat(ctx.event.channel, ctx.event.chat_id)
-        supervisors = ctx.services.supervisor_chat
-        handed = 0
-        if code is not None and supervisors is not None:
-            handed = await notify.hand_over(ctx.repo, ctx.services, ctx.event.channel, code)
-            if handed:
-                ctx.queued_for.add(supervisors)  # the sender is woken for their cards
+        said = await _unbound(ctx, code) if code is not None else [t("unbind-nothing")]
         await ctx.repo.commit()
-        if code is None:
-            await ctx.reply(t("unbind-nothing"))
-            return
-        text = t("unbound", unit=render.unit_name(ctx.services.directory, code, t.lang))
-        if handed:
-            text += "\n" + t("unbound-handed-over", count=handed)
-        await ctx.reply(text)
+        await ctx.reply("\n".join(said))
     elif command == "whoami" or command == "unit":
         binding = await ctx.repo.binding(ctx.event.channel, ctx.event.chat_id)
         if binding is None:
@@ -152,6 +141,19 @@ async def _bind(ctx: Ctx) -> None:
         await ctx.reply(t("bind-pick"), markup=Choices(rows))
 
 
+async def _unbound(ctx: Ctx, unit: str) -> list[str]:
+    """The group is no longer the unit's (/unbind, or bound to another): the supervisors get
+    the cards of its open tickets (notify.hand_over, the sender woken for them); what to say,
+    in this update's transaction."""
+    t = ctx.group_t()
+    said = [t("unbound", unit=render.unit_name(ctx.services.directory, unit, t.lang))]
+    handed = await notify.hand_over(ctx.repo, ctx.services, ctx.event.channel, unit)
+    if handed and ctx.services.supervisor_chat is not None:
+        ctx.queued_for.add(ctx.services.supervisor_chat)
+        said.append(t("unbound-handed-over", count=handed))
+    return said
+
+
 async def _do_bind(ctx: Ctx, code: str) -> None:
     t = ctx.group_t()
     current = await ctx.repo.binding(ctx.event.channel, ctx.event.chat_id)
@@ -176,15 +178,9 @@ async def _do_bind(ctx: Ctx, code: str) -> None:
     await notify.cards_in(ctx.repo, channel, chat, [ticket.id for ticket in waiting])
     if waiting:
         ctx.queued_for.add(chat)
-    lines = []
-    if before is not None:
-        # Bound to another unit before (a /bind typed wrong, put right): that unit has no
-        # group now, and the supervisors act for it, as after /unbind.
-        handed = await notify.hand_over(ctx.repo, ctx.services, channel, before)
-        lines.append(t("unbound", unit=render.unit_name(directory, before, t.lang)))
-        if handed and ctx.services.supervisor_chat is not None:
-            ctx.queued_for.add(ctx.services.supervisor_chat)
-            lines.append(t("unbound-handed-over", count=handed))
+    # Bound to another unit before (a /bind typed wrong, put right): that unit has no group
+    # now, and the supervisors act for it, as after /unbind.
+    lines = await _unbound(ctx, before) if before is not None else []
     await ctx.repo.commit()
     lines.append(t("bound", unit=render.unit_name(directory, code, t.lang)))
     if waiting:
