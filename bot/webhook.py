@@ -16,7 +16,7 @@ every later message of its chat (the Bot API server sends a chat's messages one 
 next once the one before is answered: a unit's whole group would hear nothing) and slows every
 update while its webhook answers errors: after :data:`GIVE_UP_AFTER` failures, with
 other updates handled since the first, it is answered 200 and logged, and its chat is told that
-its message could not be handled (:class:`RepeatedFailures`). While nothing goes through (an
+its message could not be handled (:class:`FailureCount`). While nothing goes through (an
 outage) no update is given up.
 """
 
@@ -29,7 +29,7 @@ import math
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
 from aiogram import Bot
@@ -55,11 +55,23 @@ FAILURES_KEPT = 1000  # updates whose failures are counted at once (the oldest f
 FAILURES_KEPT_FOR = 24 * 3600  # seconds: Telegram tries an update for a day at most
 
 
-class RepeatedFailures:
+class FailureCount(Protocol):
     """Counts each update's failed deliveries, and says when to stop failing one: after
     ``tries`` of them, when another update was handled since its first failure (so the
-    service works and this update is what fails). One process's count: see
-    :class:`SharedFailures` for several workers."""
+    service works and this update is what fails)."""
+
+    tries: int
+
+    def handled(self, update_id: int) -> None: ...
+
+    async def give_up(self, update_id: int) -> bool:
+        """The update failed again: True when it is to be let go."""
+        ...
+
+
+class RepeatedFailures:
+    """:class:`FailureCount` in one process's memory (:class:`SharedFailures` for several
+    workers)."""
 
     def __init__(self, tries: int = GIVE_UP_AFTER, kept: int = FAILURES_KEPT) -> None:
         self.tries, self.kept = tries, kept
@@ -71,7 +83,6 @@ class RepeatedFailures:
         self._failed.pop(update_id, None)
 
     async def give_up(self, update_id: int) -> bool:
-        """The update failed again: True when it is to be let go."""
         handled_then, failures = self._failed.pop(update_id, (self._handled, 0))
         failures += 1
         if failures >= self.tries and self._handled > handled_then:
@@ -82,8 +93,8 @@ class RepeatedFailures:
         return False
 
 
-class SharedFailures(RepeatedFailures):
-    """:class:`RepeatedFailures` for workers behind one balancer, counted in Redis: Telegram's
+class SharedFailures:
+    """:class:`FailureCount` for workers behind one balancer, counted in Redis: Telegram's
     deliveries of one update go to any of them, and counted in each one's memory, a poison
     update was let go after up to twice as many failures as workers, plus one, while its
     chat's later messages waited. Redis is asked only when an update fails: the count of its
@@ -91,8 +102,7 @@ class SharedFailures(RepeatedFailures):
     update after that moment (its clock and the others' agree to within seconds)."""
 
     def __init__(self, redis: Redis, prefix: str, tries: int = GIVE_UP_AFTER) -> None:
-        super().__init__(tries)
-        self.redis, self.prefix = redis, prefix
+        self.redis, self.prefix, self.tries = redis, prefix, tries
         self._last_handled = 0.0  # when this worker last handled an update (time.time)
 
     def handled(self, update_id: int) -> None:
@@ -118,7 +128,7 @@ class _UpdateHandler(SimpleRequestHandler):
         self,
         *,
         given_up: Callable[[Bot, dict[str, Any]], Awaitable[None]] | None,
-        failures: RepeatedFailures,
+        failures: FailureCount,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -181,7 +191,7 @@ def make_web_app(app: App, *, path: str, secret: str) -> web.Application:
     return web_app
 
 
-def _failures(app: App) -> RepeatedFailures:
+def _failures(app: App) -> FailureCount:
     """Failures counted across the workers where they share Redis, else in this process."""
     storage = app.dispatcher.storage
     if not is_redis_storage(storage):
