@@ -28,6 +28,13 @@ async def at_photos(world: World) -> Any:
     return r
 
 
+async def said_after(world: World, r: Any, command: str) -> str:
+    """``command`` said in the middle of a report: the second of the two answers."""
+    await world.say(r, command)
+    _, second = await world.replies(r, 2)
+    return plain(second)
+
+
 def gps_jpeg() -> bytes:
     image = Image.new("RGB", (1200, 900), (10, 120, 30))
     exif = Image.Exif()
@@ -190,12 +197,8 @@ async def test_status_and_my_in_the_middle_of_a_report_keep_the_draft(world: Wor
     """Asking after a ticket while writing a report answers and keeps the report: the next
     photo is the report's, not a message out of nowhere."""
     r = await at_photos(world)
-    await world.say(r, "/status ZZZZ-999")
-    _, kept = await world.replies(r, 2)
-    assert "vẫn được giữ" in plain(kept)
-    await world.say(r, "/my")
-    _, kept = await world.replies(r, 2)
-    assert "vẫn được giữ" in plain(kept)
+    assert "vẫn được giữ" in await said_after(world, r, "/status ZZZZ-999")
+    assert "vẫn được giữ" in await said_after(world, r, "/my")
     await world.say(r, "/status")  # no number: how to ask, not a step in place of the report's
     usage, kept = await world.replies(r, 2)
     assert "/status ABCD-EFG" in plain(usage) and "vẫn được giữ" in plain(kept)
@@ -401,12 +404,8 @@ async def test_help_and_a_language_changed_in_the_middle_of_a_report_say_it_is_k
     """Both answer with the menu ("What would you like to do?"), which read as starting over:
     the report being written is kept, and now that is said."""
     r = await at_photos(world)
-    await world.say(r, "/lang en")
-    _, kept = await world.replies(r, 2)
-    assert "is kept" in plain(kept)
-    await world.say(r, "/help")
-    _, kept = await world.replies(r, 2)
-    assert "is kept" in plain(kept)
+    assert "is kept" in await said_after(world, r, "/lang en")
+    assert "is kept" in await said_after(world, r, "/help")
     await world.emu.send_photo(r, jpeg())
     assert "1/5" in plain(await world.reply(r))
 
