@@ -107,7 +107,7 @@ async def play_demo(emu: BotAPIEmulator, resident: Any, official: Any, group: An
     if agree is not None:  # the privacy notice before a resident's first report
         t.person("Lan", f"[taps] {agree}")
         await emu.press(resident, ask, "p:ok")
-        while _label(ask, "r:cat:roads") is None:
+        while button_data(ask, "r:cat:roads") is None:
             (ask,) = await t.bot(resident.id)
     t.person("Lan", "[taps] Đường, vỉa hè")
     await emu.press(resident, ask, _data(ask, "r:cat:roads"))

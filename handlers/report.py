@@ -88,8 +88,12 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
     control characters (routes.handle): the steps only trim them."""
     ev = ctx.event
     data = ev.button_data or ""
-    if ev.kind is Kind.BUTTON and not data.startswith("r:"):
-        data = ""
+    if ev.kind is Kind.BUTTON:
+        unmarked = _unmarked(data, draft) if data.startswith("r:") else ""
+        if unmarked is None:  # under an earlier report's message: this one stays as it is
+            await _stale_button(ctx)
+            return
+        data = unmarked
     if data == "r:cancel" or (ev.kind is Kind.TEXT and ev.text.strip() in _cancel_keys()):
         await cancel(ctx)
         return
@@ -106,6 +110,27 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
         await ctx.state.set(step, draft)
     handler = _STEP_HANDLERS[step]
     await handler(ctx, draft, data)
+
+
+# Each report's buttons carry a mark of their own, its draft's key cut short: a Cancel under an
+# earlier report's question, or an earlier review's buttons, threw away or changed the report
+# being written. Buttons sent before they carried the mark are taken, as before.
+MARK = ":~"
+MARK_LENGTH = 6
+
+
+def _button(draft: Draft, label: str, data: str) -> Button:
+    key = draft.get("key")
+    return Button(label, f"{data}{MARK}{key[:MARK_LENGTH]}" if key else data)
+
+
+def _unmarked(data: str, draft: Draft) -> str | None:
+    """A button's data without its report's mark; None when the mark is another report's."""
+    head, sep, mark = data.rpartition(MARK)
+    if not sep:
+        return data
+    key = draft.get("key")
+    return head if not key or mark == key[:MARK_LENGTH] else None
 
 
 @functools.cache
@@ -131,8 +156,8 @@ def _leave(ctx: Ctx, draft: Draft) -> Button:
     """The way out of a question: back to the review for a change started there (Cancel, the
     only button under it, threw the whole report away), else Cancel."""
     if _reviewable(draft):
-        return Button(ctx.t("button-back-to-review"), "r:review")
-    return Button(ctx.t("button-cancel"), "r:cancel")
+        return _button(draft, ctx.t("button-back-to-review"), "r:review")
+    return _button(draft, ctx.t("button-cancel"), "r:cancel")
 
 
 async def _back_to_review(ctx: Ctx, draft: Draft) -> None:
@@ -159,7 +184,7 @@ async def _stale_button(ctx: Ctx) -> None:
 
 def _category_choices(ctx: Ctx, draft: Draft) -> Choices:
     def button(c: Category) -> Button:
-        return Button(render.category_label(ctx.t, c.code), f"r:cat:{c.code}")
+        return _button(draft, render.category_label(ctx.t, c.code), f"r:cat:{c.code}")
 
     on_site = [button(c) for c in categories.CATEGORIES if c.group is Group.ON_SITE]
     admin = [button(c) for c in categories.CATEGORIES if c.group is Group.ADMINISTRATIVE]
@@ -289,14 +314,14 @@ def _photo_choices(
     ``clearable``: a way to remove the photos and start again; Cancel."""
     count = len(draft["photos"])
     if not count:
-        first = Button(ctx.t("button-skip"), "r:skip")
+        first = _button(draft, ctx.t("button-skip"), "r:skip")
     elif counted:
-        first = Button(ctx.t("button-photos-done", count=count), "r:done")
+        first = _button(draft, ctx.t("button-photos-done", count=count), "r:done")
     else:
-        first = Button(ctx.t("button-photos-done-album"), "r:done")
+        first = _button(draft, ctx.t("button-photos-done-album"), "r:done")
     rows: list[tuple[Button, ...]] = [(first,)]
     if count and clearable:
-        rows.append((Button(ctx.t("button-photos-clear"), "r:clear"),))
+        rows.append((_button(draft, ctx.t("button-photos-clear"), "r:clear"),))
     rows.append((_leave(ctx, draft),))
     return Choices(tuple(rows))
 
@@ -470,7 +495,7 @@ async def _offer_units(ctx: Ctx, draft: Draft, query: str) -> None:
         await ctx.reply(ctx.t("report-unit-not-found", query=escape(query)))
         return
     rows = tuple(
-        (Button(ctx.services.directory.name(u.code, ctx.t.lang), f"r:unit:{u.code}"),)
+        (_button(draft, ctx.services.directory.name(u.code, ctx.t.lang), f"r:unit:{u.code}"),)
         for u in found
     )
     await ctx.reply(ctx.t("report-pick-unit"), markup=Choices(rows))
@@ -524,8 +549,8 @@ async def _confirm_unit(ctx: Ctx, draft: Draft, *, acknowledged: bool = False) -
 def _unit_choices(ctx: Ctx, draft: Draft) -> Choices:
     return Choices(
         (
-            (Button(ctx.t("button-unit-yes"), f"r:ok:{draft['place_unit']}"),),
-            (Button(ctx.t("button-unit-other"), "r:other"),),
+            (_button(draft, ctx.t("button-unit-yes"), f"r:ok:{draft['place_unit']}"),),
+            (_button(draft, ctx.t("button-unit-other"), "r:other"),),
         )
     )
 
@@ -617,8 +642,8 @@ def _nearby_choices(ctx: Ctx, draft: Draft) -> Choices:
     offered = draft.get("offered")
     return Choices(
         (
-            (Button(ctx.t("button-nearby-follow"), f"r:near:follow:{offered}"),),
-            (Button(ctx.t("button-nearby-new"), f"r:near:new:{offered}"),),
+            (_button(draft, ctx.t("button-nearby-follow"), f"r:near:follow:{offered}"),),
+            (_button(draft, ctx.t("button-nearby-new"), f"r:near:new:{offered}"),),
             (_leave(ctx, draft),),
         )
     )
@@ -700,23 +725,23 @@ def _review_text(ctx: Ctx, draft: Draft) -> str:
 
 
 async def ask_review(ctx: Ctx, draft: Draft) -> None:
-    await ctx.reply(_review_text(ctx, draft), markup=_review_choices(ctx))
+    await ctx.reply(_review_text(ctx, draft), markup=_review_choices(ctx, draft))
 
 
-def _review_choices(ctx: Ctx) -> Choices:
+def _review_choices(ctx: Ctx, draft: Draft) -> Choices:
     t = ctx.t
     return Choices(
         (
-            (Button(t("button-submit"), "r:submit"),),
+            (_button(draft, t("button-submit"), "r:submit"),),
             (
-                Button(t("button-edit-description"), "r:edit:description"),
-                Button(t("button-edit-photos"), "r:edit:photos"),
+                _button(draft, t("button-edit-description"), "r:edit:description"),
+                _button(draft, t("button-edit-photos"), "r:edit:photos"),
             ),
             (
-                Button(t("button-edit-place"), "r:edit:place"),
-                Button(t("button-edit-category"), "r:edit:category"),
+                _button(draft, t("button-edit-place"), "r:edit:place"),
+                _button(draft, t("button-edit-category"), "r:edit:category"),
             ),
-            (Button(t("button-cancel"), "r:cancel"),),
+            (_button(draft, t("button-cancel"), "r:cancel"),),
         )
     )
 
@@ -741,7 +766,7 @@ async def _on_review(ctx: Ctx, draft: Draft, data: str) -> None:
             await _go(ctx, CATEGORY, draft)
         return
     await _stale_button(ctx)
-    await ctx.reply(ctx.t("reprompt-review"), markup=_review_choices(ctx))
+    await ctx.reply(ctx.t("reprompt-review"), markup=_review_choices(ctx, draft))
 
 
 async def submit(ctx: Ctx, draft: Draft) -> None:

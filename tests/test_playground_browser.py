@@ -105,9 +105,13 @@ async def bot_replies(pane: Locator, before: int) -> None:
 async def press(pane: Locator, data: str) -> None:
     """Press the newest inline button with this callback data (or it and what it names:
     r:ok:00070 for r:ok)."""
-    exact = f'button.kb-btn[data-callback="{data}"]'
-    named = f'button.kb-btn[data-callback^="{data}:"]'
-    await pane.locator(f"{exact}, {named}").last.click()
+    await pane.locator(kb_button(data)).last.click()
+
+
+def kb_button(data: str) -> str:
+    """The selector of an inline button with this callback data, or it and what it names (a
+    report's own mark included: r:cat:roads:~0f1e2d for r:cat:roads)."""
+    return f'button.kb-btn[data-callback="{data}"], button.kb-btn[data-callback^="{data}:"]'
 
 
 async def test_a_report_filed_and_answered_through_the_page(
@@ -135,18 +139,16 @@ async def test_a_report_filed_and_answered_through_the_page(
 
     # The resident: /report, a category, a description, a sample photo, a landmark, submit.
     await send(resident, "/report")
-    offered = resident.locator(
-        'button.kb-btn[data-callback="r:cat:roads"], button.kb-btn[data-callback="p:ok"]'
-    ).last
+    offered = resident.locator(f"{kb_button('r:cat:roads')}, {kb_button('p:ok')}").last
     await offered.wait_for()
     if await offered.get_attribute("data-callback") == "p:ok":  # the privacy notice, first
         await offered.click()
-    await resident.locator('button.kb-btn[data-callback="r:cat:roads"]').last.wait_for()
+    await resident.locator(kb_button("r:cat:roads")).last.wait_for()
     before = await resident.locator(".msg.from-bot").count()
     await press(resident, "r:cat:roads")
     await bot_replies(resident, before)
     await send(resident, DESCRIPTION)
-    await resident.locator('button.kb-btn[data-callback="r:skip"]').wait_for()
+    await resident.locator(kb_button("r:skip")).wait_for()
     await resident.locator(".attach-btn").click()
     await page.locator("#samples [data-sample=pothole]").click()
     await page.locator("#photo-send").click()

@@ -14,6 +14,7 @@ from tests.world import (
     HOAN_KIEM_LAKE,
     Message,
     World,
+    button_data,
     buttons,
     jpeg,
     plain,
@@ -796,3 +797,23 @@ async def test_a_photos_caption_at_the_photos_step_goes_on_the_description(world
     await world.press(r, confirm, "✅ Đúng")
     review = plain(await world.reply(r))
     assert "Tràng Thi.\nĐã có người ngã xe tối qua." in review and "xxxx" not in review
+
+
+async def test_an_earlier_reports_buttons_leave_the_report_being_written(world: World) -> None:
+    """Cancel under an earlier report's question threw away the report being written, and the
+    earlier review's buttons acted on the current one: each report's buttons are its own."""
+    r = world.resident
+    earlier_ask = await world.open_report(r)
+    await world.say(r, "/cancel")
+    await world.replies(r, 2)
+    earlier_review = await world.to_review(r)
+    await world.press(r, earlier_review, "r:submit")
+    await world.reply(r)  # its number
+    current_review = await world.to_review(r, description="Đèn đường hỏng cả dãy phố.")
+    for old, data in ((earlier_ask, "r:cancel"), (earlier_review, "r:edit:description")):
+        pressed = await world.emu.press(r, old, button_data(old, data))
+        answer = await world.emu.wait_callback_answer(pressed)
+        assert "không còn dùng được" in answer.get("text", "")
+    await world.press(r, current_review, "r:submit")
+    assert ticket_number(await world.reply(r))
+    assert await ticket_count(world) == 2
