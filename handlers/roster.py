@@ -364,22 +364,30 @@ async def _hold(ctx: Ctx, ticket: Ticket, person: Official) -> bool:
     """Make ``person`` the ticket's holder; a ticket nobody had accepted is accepted with it
     (through official.change, so the resident is told as with the Accept button). False when
     the ticket moved on (resolved, rejected, transferred) in the meantime."""
-    session = ctx.repo.session
-    status = Status(ticket.status)
-    accept = Action.ACCEPT in allowed_actions(status)
-    # Compare-and-set on the status seen: with an acceptance, the holder and the new status
-    # are written in the one transaction official.change commits.
-    statuses = frozenset({str(status)}) if accept else None
-    if not await roster.set_holder(
-        session,
-        ticket,
-        _holder(person),
-        person.name,
-        official_id=person.id,
-        unit_code=ticket.unit_code,
-        statuses=statuses,
-        now=ctx.services.clock(),
-    ):
+    session, unit = ctx.repo.session, ticket.unit_code
+    for _ in range(2):
+        status = Status(ticket.status)
+        accept = Action.ACCEPT in allowed_actions(status)
+        # Compare-and-set on the status seen: with an acceptance, the holder and the new
+        # status are written in the one transaction official.change commits.
+        statuses = frozenset({str(status)}) if accept else None
+        if await roster.set_holder(
+            session,
+            ticket,
+            _holder(person),
+            person.name,
+            official_id=person.id,
+            unit_code=unit,
+            statuses=statuses,
+            now=ctx.services.clock(),
+        ):
+            break
+        if not accept:
+            return False
+        # A colleague's Accept may have landed since the ticket was read ("no longer open",
+        # the official was told, of an open ticket): taken as it is now, if still open here.
+        await session.refresh(ticket)
+    else:
         return False
     await ctx.repo.record(ticket, "holder", ctx.actor, note=person.name, at=ctx.services.clock())
     if accept:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
 from storage import roster
 from storage.models import Ticket
@@ -377,3 +378,30 @@ async def test_an_official_renamed_is_named_anew_on_the_cards_they_hold(world: W
     async with world.app.sessions() as session:
         held = await session.scalar(select(Ticket.holder_name))  # the one ticket
     assert held == "Nguyễn Văn Hùng"
+
+
+async def test_a_take_racing_a_colleagues_accept_takes_the_ticket(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Take pressed as a colleague's Accept lands: the take found the ticket accepted and told
+    the official it was "no longer open", though it was open and nobody held it."""
+    await roster_of_two(world)
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    take = roster.set_holder
+    raced: list[bool] = []
+
+    async def accepted_first(session: Any, ticket: Ticket, *args: Any, **kwargs: Any) -> bool:
+        if not raced:  # the colleague's Accept lands between the take's read and its write
+            raced.append(True)
+            changed = update(Ticket).where(Ticket.id == ticket.id).values(status="in_progress")
+            await session.execute(changed.execution_options(synchronize_session=False))
+        return await take(session, ticket, *args, **kwargs)
+
+    monkeypatch.setattr(roster, "set_holder", accepted_first)
+    cb = await world.press(world.official, card, "🙋 Nhận xử lý")
+    assert "Bạn đã nhận xử lý" in await toast(world, cb)
+    async with world.app.sessions() as session:
+        ticket = await session.scalar(select(Ticket))  # the one there is
+        assert ticket is not None
+        assert ticket.status == "in_progress" and ticket.holder_name == "Cán bộ Hùng"
