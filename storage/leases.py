@@ -2,10 +2,11 @@
 
 A lease names who does a piece of work until when; the holder renews it, and when it lapses
 (the process died) another process takes it over: at once when the dead holder ran on the same
-machine (a restart after a crash: its ``host:pid`` is no longer running). A mark records one
-piece of scheduled work as done (a reminder for one deadline, a day's digest); it is written in
-the same transaction as the messages that work queues, so even two processes that both believed
-they held the lease (a pause longer than the lease) cannot send the same reminder twice.
+machine, in the same PID namespace (a restart after a crash: its pid is no longer running). A
+mark records one piece of scheduled work as done (a reminder for one deadline, a day's digest);
+it is written in the same transaction as the messages that work queues, so even two processes
+that both believed they held the lease (a pause longer than the lease) cannot send the same
+reminder twice.
 """
 
 from __future__ import annotations
@@ -64,19 +65,25 @@ async def acquire(
 
 
 def this_process() -> str:
-    """A holder name that says where the process runs: ``host:pid``, within the column's
-    HOLDER_MAX characters (see :func:`_host`)."""
+    """A holder name that says where the process runs: ``host/namespace:pid``, within the
+    column's HOLDER_MAX characters (see :func:`_host`)."""
     pid = str(os.getpid())
     return f"{_host(len(pid))}:{pid}"
 
 
 def _host(pid_length: int) -> str:
-    """This machine's name as a holder gives it, with a pid of ``pid_length`` digits. A host
-    name may have 64 characters (a Kubernetes pod's is its name, cut to 63), and host:pid was
-    then too long for the column: on PostgreSQL no lease could be taken, and the outbox and the
-    schedule stood still. Too long, it keeps its start and a hash of the whole (pods of one
-    Deployment differ only at the end, and their processes often have the same pid)."""
-    host = socket.gethostname()
+    """Where this process's pid means something, as a holder names it, with a pid of
+    ``pid_length`` digits: the machine's name and its PID namespace. Containers sharing the
+    host's name (host networking) run the bot under the same small pid in their namespaces:
+    host:pid named two processes the same holder, both held one lease, and each took the
+    other's live one for dead (its pid gone in this namespace).
+    A host name may have 64 characters (a Kubernetes pod's is its name, cut to 63), and
+    host:pid was then too long for the column: on PostgreSQL no lease could be taken, and the
+    outbox and the schedule stood still. Too long, it keeps its start and a hash of the whole
+    (pods of one Deployment differ only at the end, and their processes often have the same
+    pid)."""
+    namespace = _pid_namespace()
+    host = socket.gethostname() + (f"/{namespace}" if namespace else "")
     room = HOLDER_MAX - 1 - pid_length
     if len(host) <= room:
         return host
@@ -84,8 +91,18 @@ def _host(pid_length: int) -> str:
     return f"{host[: room - len(digest) - 1]}~{digest}"
 
 
+def _pid_namespace() -> str:
+    """This process's PID namespace (Linux: the inode of /proc/self/ns/pid); "" elsewhere."""
+    try:
+        link = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:
+        return ""
+    return "".join(c for c in link if c.isdigit())
+
+
 def died_here(holder: str) -> bool:
-    """Whether ``holder`` (``host:pid``) was a process on this machine that is gone."""
+    """Whether ``holder`` (``host/namespace:pid``) was a process of this machine and PID
+    namespace that is gone."""
     host, _, pid = holder.rpartition(":")
     if not pid.isdigit() or host != _host(len(pid)):
         return False

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,13 +84,16 @@ async def test_a_mark_is_made_once(sessions: async_sessionmaker[AsyncSession]) -
 
 
 async def test_a_restart_after_a_crash_takes_the_lease_at_once(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = Clock()
     ttl = timedelta(seconds=30)
     dead = await asyncio.create_subprocess_exec("true")
     await dead.wait()  # a process of this machine that is gone, as a SIGKILLed bot is
-    here, elsewhere = f"{socket.gethostname()}:{dead.pid}", f"other-host:{dead.pid}"
+    with monkeypatch.context() as m:
+        m.setattr(os, "getpid", lambda: dead.pid)
+        here = this_process()
+    elsewhere = f"other-host:{dead.pid}"
     gone = LeaseKeeper(sessions, "sender", ttl, clock, holder=here)
     assert await gone.held()
     alive_elsewhere = LeaseKeeper(sessions, "scheduler", ttl, clock, holder=elsewhere)
@@ -121,3 +127,44 @@ async def test_a_long_host_name_still_takes_the_lease_and_its_dead_are_known(
     # Another pod's process with the same pid is someone else.
     monkeypatch.setattr(socket, "gethostname", lambda: OTHER_POD)
     assert this_process() != gone and not died_here(gone)
+
+
+def _holder_in_a_pid_namespace_of_its_own() -> str:
+    """this_process() as a process in a PID namespace of its own names itself (as in a
+    container, where the bot runs under the same small pid in every one)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to start a process in a PID namespace of its own")
+    code = "from storage.leases import this_process; print(this_process())"
+    done = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode != 0 and "Operation not permitted" in done.stderr:
+        pytest.skip(f"this machine refuses new PID namespaces: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_processes_in_two_pid_namespaces_of_one_host_are_two_holders() -> None:
+    """Two containers sharing the host's name (host networking) run the bot under the same
+    pid: host:pid named both the same holder, and both held the sender's lease at once."""
+    first, second = _holder_in_a_pid_namespace_of_its_own(), _holder_in_a_pid_namespace_of_its_own()
+    assert first != second
+    assert first != this_process() and second != this_process()
+
+
+async def test_a_holder_in_another_pid_namespace_is_not_taken_for_dead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its pid means nothing in this namespace: os.kill here cannot tell it alive."""
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()
+    monkeypatch.setattr(os, "getpid", lambda: dead.pid)
+    here = this_process()
+    assert died_here(here)
+    elsewhere = _holder_in_a_pid_namespace_of_its_own()
+    host, _, _ = elsewhere.rpartition(":")
+    assert not died_here(f"{host}:{dead.pid}")
