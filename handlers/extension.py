@@ -91,9 +91,13 @@ async def on_reason(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     if too_long is not None:  # refused, and the prompt still waits
         await ctx.reply(too_long, reply_to=ev.message_id)
         return
+    checked = ticket.unit_code  # the unit may_act let this chat act for
     fresh = await ctx.repo.ticket_fresh(ticket.id)
     assert fresh is not None
     ticket = fresh
+    if ticket.unit_code != checked:  # transferred meanwhile: the new unit's deadline, not ours
+        await ctx.reply(t("not-your-unit"), reply_to=ev.message_id)
+        return
     try:
         reason = check_extension(
             Status(ticket.status), ticket.extended, days, ev.text, overdue=_overdue(ctx, ticket)
@@ -104,11 +108,14 @@ async def on_reason(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     calendar = ctx.services.calendar
     hours = days * calendar.day_length / timedelta(hours=1)
     new_deadline = calendar.add_working_hours(ticket.resolve_by, hours)
-    # Once only, even if two officials answer two prompts at the same moment.
+    # Once only, even if two officials answer two prompts at the same moment; and only while
+    # the ticket is still the unit's: a transfer committed by another worker since the read
+    # above (transferred is open) would give the new unit an extension it never asked for.
     changed = await ctx.repo.session.execute(
         update(Ticket)
         .where(
             Ticket.id == ticket.id,
+            Ticket.unit_code == checked,
             Ticket.extended.is_(False),
             Ticket.status.in_([str(s) for s in OPEN]),
         )
@@ -116,7 +123,7 @@ async def on_reason(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
         .execution_options(synchronize_session=False)
     )
     if not getattr(changed, "rowcount", 0):
-        await ctx.reply(refusal(t, ExtensionRefused("again"), ticket), reply_to=ev.message_id)
+        await ctx.reply(await _lost_to(ctx, ticket.id, checked), reply_to=ev.message_id)
         return
     await ctx.repo.session.refresh(ticket)
     await ctx.repo.record(ticket, "extended", ctx.actor, note=reason)
@@ -144,6 +151,18 @@ async def on_reason(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
         ),
         reply_to=ev.message_id,
     )
+
+
+async def _lost_to(ctx: Ctx, ticket_id: int, unit: str) -> str:
+    """Why an extension the ticket allowed a moment before did not apply: it was transferred
+    to another unit, closed, or extended by a colleague meanwhile."""
+    t = ctx.group_t()
+    current = await ctx.repo.ticket_fresh(ticket_id)
+    assert current is not None
+    if current.unit_code != unit:
+        return t("not-your-unit")
+    closed = Status(current.status) not in OPEN
+    return refusal(t, ExtensionRefused("closed" if closed else "again"), current)
 
 
 def refusal(t: Translator, refused: ExtensionRefused, ticket: Ticket) -> str:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import update
+
+from storage.models import Ticket
+from storage.repo import Repository
 from tests.test_verdict_e2e import ticket_of
-from tests.world import World, buttons, card_of, plain
+from tests.world import BA_DINH, World, buttons, card_of, plain
 
 
 async def test_a_deadline_is_extended_once_with_a_reason_the_resident_sees(world: World) -> None:
@@ -110,3 +115,55 @@ async def test_a_reason_longer_than_kept_is_refused_and_the_prompt_still_waits(
     assert not (await ticket_of(world, number)).extended
     await world.say(world.official, reason[:300], chat=world.hoan_kiem, reply_to=prompt)
     assert "đã gia hạn" in plain(await world.reply(world.hoan_kiem))
+
+
+@pytest.mark.parametrize("moment", ["before", "after"])
+async def test_a_ticket_transferred_away_while_its_extension_is_given_is_not_extended(
+    world: World, monkeypatch: pytest.MonkeyPatch, moment: str
+) -> None:
+    """The unit's right to act was checked when the reason came, and the extension's update
+    looked only at the flag and the status: a transfer committed by another worker meanwhile
+    (on PostgreSQL, just before the ticket was read again, or between that read and the
+    update; transferred is open) gave Ba Đình's ticket the extension Hoàn Kiếm asked for, used
+    up Ba Đình's one extension, and told the resident Ba Đình had extended it. The transfer is
+    made through the update's own session, as the other worker's commit shows in it (on
+    SQLite that session holds the one writing connection)."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    before = await ticket_of(world, number)
+    await world.press(world.official, card, "⏳ Gia hạn")
+    await world.press(world.official, await world.reply(world.hoan_kiem), "+5 ngày")
+    prompt = await world.reply(world.hoan_kiem)
+    reads = Repository.ticket_fresh
+    moved: list[int] = []
+
+    async def transfer(repo: Repository, ticket_id: int) -> None:
+        """Once: the colleague's transfer, which the ticket in memory does not show."""
+        if not moved:
+            moved.append(ticket_id)
+            await repo.session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id)
+                .values(unit_code=BA_DINH, status="transferred")
+                .execution_options(synchronize_session=False)
+            )
+
+    async def transferred_meanwhile(repo: Repository, ticket_id: int) -> Ticket | None:
+        if moment == "before":
+            await transfer(repo, ticket_id)
+        found = await reads(repo, ticket_id)
+        if moment == "after":
+            await transfer(repo, ticket_id)
+        return found
+
+    monkeypatch.setattr(Repository, "ticket_fresh", transferred_meanwhile)
+    await world.say(world.official, "Chờ vật tư thay thế.", chat=world.hoan_kiem, reply_to=prompt)
+    said = plain(await world.reply(world.hoan_kiem))
+    assert "không thuộc đơn vị" in said, said
+    await world.settle()
+    assert moved
+    after = await ticket_of(world, number)
+    assert (after.unit_code, after.status) == (BA_DINH, "transferred")
+    assert not after.extended and after.resolve_by == before.resolve_by
+    told = [plain(m) for m in world.emu.bot_messages(world.resident.id)]
+    assert not any("gia hạn" in text for text in told), told
