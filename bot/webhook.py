@@ -17,7 +17,7 @@ next once the one before is answered: a unit's whole group would hear nothing) a
 update while its webhook answers errors: after :data:`GIVE_UP_AFTER` failures, with
 other updates handled since the first, it is answered 200 and logged, and its chat is told that
 its message could not be handled (:class:`FailureCount`). While nothing goes through (an
-outage) no update is given up.
+outage) no update is given up, nor one that failed for the database or Redis (:func:`outage`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ import functools
 import logging
 import math
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
+import sqlalchemy.exc
 from aiogram import Bot
 from aiogram.methods import TelegramMethod
 from aiogram.utils.token import extract_bot_id
@@ -145,8 +147,12 @@ class _UpdateHandler(SimpleRequestHandler):
             result = await self.dispatcher.feed_webhook_update(
                 bot, update, _timeout=HANDLING_WAITED, **self.data
             )
-        except Exception:  # logged by aiogram, with the update's id
-            if not isinstance(update_id, int) or not await self._give_up(update_id):
+        except Exception as error:  # logged by aiogram, with the update's id
+            if (
+                not isinstance(update_id, int)
+                or outage(error)
+                or not await self._give_up(update_id)
+            ):
                 return web.Response(status=500, text="update not handled; send it again")
             log.error(
                 "update %s failed %d times while others were handled: given up",
@@ -174,6 +180,33 @@ class _UpdateHandler(SimpleRequestHandler):
         calls were cut mid-way, and one whose message had gone out was sent again (a resident
         got the same message twice when a worker stopped, bench workers). App.close() closes
         it once they are done."""
+
+
+def outage(error: BaseException) -> bool:
+    """Whether ``error`` says the database or Redis was away or overloaded (a connection
+    refused, lost or timed out; a pool with no connection free for its 30 s) rather than
+    anything of the update: such a failure never counts towards giving the update up. A burst
+    of pool timeouts while other updates still went through let a good one go after three,
+    and its resident was told it could not be handled."""
+    redis_errors = sys.modules.get("redis.exceptions")  # imported only where REDIS_URL is set
+    found: BaseException | None = error
+    for _ in range(8):  # along what it was raised from
+        if found is None:
+            return False
+        if isinstance(found, (sqlalchemy.exc.TimeoutError, ConnectionError, TimeoutError)):
+            return True
+        if redis_errors is not None and isinstance(
+            found, (redis_errors.ConnectionError, redis_errors.TimeoutError)
+        ):
+            return True
+        if isinstance(found, sqlalchemy.exc.DBAPIError):
+            if found.connection_invalidated:
+                return True
+            orig = found.orig
+            found = orig if isinstance(orig, BaseException) else found.__cause__
+            continue
+        found = found.__cause__
+    return False
 
 
 def make_web_app(app: App, *, path: str, secret: str) -> web.Application:

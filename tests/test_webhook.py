@@ -10,6 +10,8 @@ from typing import Any, NamedTuple
 
 import aiohttp
 import pytest
+import redis.exceptions
+import sqlalchemy.exc
 from aiogram.fsm.storage.memory import DisabledEventIsolation
 from aiohttp import web
 
@@ -222,6 +224,43 @@ async def test_an_update_that_fails_while_others_go_through_is_given_up_and_said
         assert await post(poison) == 200
     said = [m["text"] for m in emu.bot_messages(user.id)]
     assert len(said) == 2 and said[-1].startswith("Xin lỗi, bot không xử lý được tin nhắn này")
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [
+        sqlalchemy.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached"),
+        redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379"),
+        ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)"),
+    ],
+    ids=["database pool", "redis", "database refused"],
+)
+async def test_an_update_failing_for_an_outage_is_not_given_up(
+    served: Served, monkeypatch: pytest.MonkeyPatch, outage: Exception
+) -> None:
+    """A burst of the database's pool timeouts (or Redis away a moment) while other updates
+    still went through counted a good update as a poison one: after three, it was let go, and
+    the resident told it could not be handled. It is answered 500 until it is handled."""
+    emu, _, url, user, _ = served
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    fails_to_read(monkeypatch, "/start", outage)
+    unlucky = start_update(10, user)
+    fine = start_update(11, user)
+    fine["message"]["text"] = "/help"
+    fine["message"]["entities"][0]["length"] = 5
+    async with aiohttp.ClientSession() as http:
+
+        async def post(update: dict[str, Any]) -> int:
+            async with http.post(url, json=update, headers=headers) as resp:
+                return resp.status
+
+        assert await post(unlucky) == 500
+        assert await post(fine) == 200
+        assert [await post(unlucky) for _ in range(4)] == [500] * 4
+        monkeypatch.undo()  # the database and Redis are back
+        assert await post(unlucky) == 200
+    said = [m["text"] for m in emu.bot_messages(user.id)]
+    assert not [text for text in said if text.startswith("Xin lỗi")], said
 
 
 def test_the_chat_of_an_update_is_read_from_its_json() -> None:

@@ -33,14 +33,16 @@ HAI_PHONG = (20.8449, 106.6881)
 Message = dict[str, Any]
 
 
-def fails_to_read(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+def fails_to_read(
+    monkeypatch: pytest.MonkeyPatch, text: str, error: Exception | None = None
+) -> None:
     """A bug that a message of ``text`` sets off before its handler can catch anything (the
-    update fails as a whole, as when the database or Redis is away)."""
+    update fails as a whole, as when the database or Redis is away: ``error``)."""
     reads = telegram_channel.message_to_incoming
 
     def buggy(message: Any, username: str | None) -> Any:
         if message.text == text:
-            raise RuntimeError("a bug this message sets off")
+            raise error or RuntimeError("a bug this message sets off")
         return reads(message, username)
 
     monkeypatch.setattr(telegram_channel, "message_to_incoming", buggy)
