@@ -149,6 +149,23 @@ async def _cards_anew(
         outbox.enqueue_card(repo.session, channel, new, ticket_id)
 
 
+class ChatCard(NamedTuple):
+    """A ticket's card in a chat: the message posted, or None while it waits in the outbox."""
+
+    message_id: str | None
+
+
+async def card_in(repo: Repository, channel: str, chat: str, ticket_id: int) -> ChatCard | None:
+    """The ticket's card in ``chat``, posted (the newest) or waiting in the outbox; None when
+    the chat has none, and a card queued would be its only one."""
+    for link in await repo.cards(ticket_id):
+        if link.channel == channel and link.chat_id == chat:
+            return ChatCard(link.message_id)
+    if await outbox.card_waiting(repo.session, channel, chat, ticket_id):
+        return ChatCard(None)
+    return None
+
+
 def queue_card(ctx: Ctx, ticket: Ticket, chat: str) -> None:
     """The ticket's card for ``chat``, drawn with the ticket as it is when it is sent."""
     ctx.queued_for.add(chat)

@@ -254,7 +254,9 @@ async def _button(ctx: Ctx) -> None:
 
 
 async def _show_card(ctx: Ctx, ticket_id: int) -> None:
-    """A card asked for from a summary: posted in this chat, as any card is."""
+    """A card asked for from a summary: posted in this chat, as any card is, unless the chat
+    has one already (a double tap, the ticket in two summaries): one card with live buttons
+    a chat, and the official is pointed to it."""
     t = ctx.group_t()
     ticket = await ctx.repo.ticket(ticket_id)
     if ticket is None:
@@ -263,9 +265,17 @@ async def _show_card(ctx: Ctx, ticket_id: int) -> None:
     if not await may_act(ctx, ticket):
         await ctx.answer_button(t("not-your-unit"))
         return
-    await ctx.answer_button()
-    notify.queue_card(ctx, ticket, ctx.event.chat_id)
-    await ctx.repo.commit()
+    chat = ctx.event.chat_id
+    have = await notify.card_in(ctx.repo, ctx.channel.name, chat, ticket.id)
+    if have is None:
+        await ctx.answer_button()
+        notify.queue_card(ctx, ticket, chat)
+        await ctx.repo.commit()
+    elif have.message_id is None:
+        await ctx.answer_button(t("card-on-its-way"))
+    else:  # a reply to the card: a tap on its quote goes there
+        await ctx.answer_button(t("card-already-here"))
+        await ctx.reply(t("card-here", number=render.number(ticket)), reply_to=have.message_id)
 
 
 async def may_act(ctx: Ctx, ticket: Ticket) -> bool:

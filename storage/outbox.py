@@ -63,6 +63,23 @@ def enqueue_card(
     )
 
 
+async def card_waiting(session: AsyncSession, channel: str, chat_id: str, ticket_id: int) -> bool:
+    """Whether the ticket's card (or a redraw of it) waits in the outbox to be sent to the
+    chat."""
+    found = await session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.ticket_id == ticket_id,
+            OutboxMessage.kind.in_(("card", "card-refresh")),
+            OutboxMessage.status == PENDING,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def claim(
     session: AsyncSession,
     now: datetime,

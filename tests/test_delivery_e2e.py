@@ -308,6 +308,46 @@ async def test_a_backed_up_group_gets_one_summary_card(world: World) -> None:
     assert numbers[3] in plain(card) and "✅ Tiếp nhận" in str(card.get("reply_markup"))
 
 
+async def test_show_card_pressed_again_brings_no_second_card(world: World) -> None:
+    """A double tap on a summary's number (or the same number in two summaries) posted the
+    ticket's card twice, each with live buttons: now the chat keeps one card, and a press
+    while it is there points to it."""
+    await world.app.stop_sender()
+    number = (await backed_up(world, 6))[2]
+    await world.app.start_sender()
+    summary = await world.reply(world.hoan_kiem, timeout=20)
+    await world.settle()
+    await world.app.stop_sender()  # the card asked for waits in the outbox
+
+    def cards() -> list[Message]:
+        return [
+            m
+            for m in world.emu.bot_messages(world.hoan_kiem.id)
+            if m["message_id"] != summary["message_id"] and number in plain(m) and buttons(m)
+        ]
+
+    first = await world.press(world.official, summary, f"📄 {number}")
+    again = await world.press(world.official, summary, f"📄 {number}")  # a double tap
+    await world.settle()
+    await world.app.start_sender()
+    card = await world.reply(world.hoan_kiem)
+    await world.settle()
+    assert len(cards()) == 1, [plain(m)[:60] for m in cards()]
+    assert not (world.emu.callback_answer(first) or {}).get("text")
+    waiting = await world.emu.wait_callback_answer(again)
+    assert waiting.get("text") == world.text(world.official, "card-on-its-way")
+    world.emu.skip_bot_messages(world.hoan_kiem)  # the card's pin
+    # Pressed once the card is there: pointed to it, by a reply quoting it.
+    later = await world.press(world.official, summary, f"📄 {number}")
+    pointer = await world.reply(world.hoan_kiem)
+    await world.settle()
+    assert len(cards()) == 1, [plain(m)[:60] for m in cards()]
+    assert (pointer.get("reply_to_message") or {}).get("message_id") == card["message_id"]
+    assert number in plain(pointer) and not buttons(pointer)
+    here = await world.emu.wait_callback_answer(later)
+    assert here.get("text") == world.text(world.official, "card-already-here")
+
+
 async def test_the_resident_gets_the_number_at_once_not_at_the_senders_next_round(
     world: World,
 ) -> None:
