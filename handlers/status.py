@@ -52,10 +52,17 @@ async def show(ctx: Ctx, typed: str) -> None:
     )
     await ctx.repo.commit()
     photos = [await ctx.services.media.get(p.media_key) for p in ticket.photos]
+    chat = ctx.event.chat_id
     if len(photos) == 1:
-        await ctx.channel.send_photo(ctx.event.chat_id, photos[0], reply_to=sent.message_id)
+        shown = [await ctx.channel.send_photo(chat, photos[0], reply_to=sent.message_id)]
     elif photos:
-        await ctx.channel.send_album(ctx.event.chat_id, photos[:10], reply_to=sent.message_id)
+        shown = await ctx.channel.send_album(chat, photos[:10], reply_to=sent.message_id)
+    else:
+        return
+    # Messages about the ticket as much as the text above: a reply to one is for the unit.
+    for message in shown:
+        await ctx.repo.link(ctx.event.channel, chat, message.message_id, ticket.id, "resident")
+    await ctx.repo.commit()
 
 
 MY_LIMIT = 10  # of each list: a chat message, not an archive (/status NUMBER for any)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.world import World, plain
+from tests.world import World, card_of, plain
 
 
 async def test_reporter_sees_description_photos_and_history(world: World) -> None:
@@ -131,3 +131,20 @@ async def test_an_old_button_pressed_while_a_number_is_asked_for_is_answered(
     answer = await world.emu.wait_callback_answer(pressed)
     assert "không còn dùng được" in answer.get("text", "")
     assert "mã số" in plain(await world.reply(r))
+
+
+async def test_a_reply_to_a_photo_under_the_status_reaches_the_unit(world: World) -> None:
+    """The photos under the reporter's /status answer are the bot's messages about the ticket
+    too; a reply to one got the menu, and its words reached no one."""
+    r = world.resident
+    for photos in (1, 2):
+        number = await world.report(photos=photos)
+        await card_of(world, number)
+        await world.settle()
+        world.emu.skip_bot_messages(r)
+        await world.say(r, f"/status {number}")
+        *_, photo = await world.replies(r, 1 + photos)
+        assert photo.get("photo")
+        await world.say(r, "Ổ gà đã to hơn sau trận mưa tối qua.", reply_to=photo)
+        answer = plain(await world.reply(r))
+        assert number in answer and "chuyển" in answer, answer
