@@ -102,24 +102,27 @@ VNI = Keyboard(
 _SHOWN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{4}-[0-9A-Za-z]{3}(?![0-9A-Za-z])")
 
 
-def find_in(text: str) -> str | None:
-    """The number in a text that holds one: the whole, or the part that makes a number (a
-    line pasted from the confirmation, "Mã số: ABCD-EFG"); None when no part does, or two
-    different ones do. Within a longer text only unaccented parts are read, the number as
-    shown (ABCD-EFG) first: Vietnamese words ("trống", "có tên") read back through a
-    keyboard's marks make numbers of their own."""
+def numbers_in(text: str) -> list[str]:
+    """The numbers a text may mean, sorted: the whole, or else its parts that make one (a line
+    pasted from the confirmation, "Mã số: ABCD-EFG"), those most like a number first: the
+    number as shown (ABCD-EFG), then a word, then two words (ABCD EFG). Only a text's
+    unaccented parts are read: Vietnamese words ("trống", "có tên") read back through a
+    keyboard's marks make numbers of their own; so, by chance, do two plain words ("phan
+    anh" is PHAN-ANH), which hid a number typed whole beside them. Several numbers at one
+    level: each may be the one meant (the caller may look which exist)."""
     whole = normalise(text)
     if whole is not None:
-        return whole
+        return [whole]
+    words = [word for word in text.replace(":", " ").split() if word.isascii()]
     for parts in (
         _SHOWN.findall(text),
-        [word for word in text.replace(":", " ").split() if word.isascii()],
+        words,
+        [" ".join(pair) for pair in itertools.pairwise(words)],
     ):
-        pairs = [" ".join(pair) for pair in itertools.pairwise(parts)]
-        found = {number for part in (*parts, *pairs) if (number := normalise(part))}
+        found = {number for part in parts if (number := normalise(part))}
         if found:
-            return found.pop() if len(found) == 1 else None
-    return None
+            return sorted(found)
+    return []
 
 
 _TYPINGS_AT_MOST = 64

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from bot.channels.base import Kind
-from domain.ticket_numbers import find_in
+from domain.ticket_numbers import numbers_in
 from handlers import render
 from handlers.context import Ctx
 from storage import followers
@@ -35,8 +35,7 @@ async def show(ctx: Ctx, typed: str) -> None:
     if not typed:
         await ask_number(ctx)
         return
-    number = find_in(typed)
-    ticket = await ctx.repo.ticket_by_number(number) if number else None
+    ticket = await _ticket_meant(ctx, typed)
     if ticket is None:
         await ctx.reply(ctx.t("status-not-found", typed=escape(typed[:40])))
         return
@@ -63,6 +62,20 @@ async def show(ctx: Ctx, typed: str) -> None:
     for message in shown:
         await ctx.repo.link(ctx.event.channel, chat, message.message_id, ticket.id, "resident")
     await ctx.repo.commit()
+
+
+LOOKED_UP_AT_MOST = 4  # numbers a text may mean, looked up (a pasted paragraph has many)
+
+
+async def _ticket_meant(ctx: Ctx, typed: str) -> Ticket | None:
+    """The ticket the text names: of the numbers it may mean, the one that exists ("phan anh
+    ABCD EFG" may mean PHAN-ANH too); None when none or several do."""
+    found = [
+        ticket
+        for number in numbers_in(typed)[:LOOKED_UP_AT_MOST]
+        if (ticket := await ctx.repo.ticket_by_number(number)) is not None
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 MY_LIMIT = 10  # of each list: a chat message, not an archive (/status NUMBER for any)

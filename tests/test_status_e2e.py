@@ -148,3 +148,14 @@ async def test_a_reply_to_a_photo_under_the_status_reaches_the_unit(world: World
         await world.say(r, "Ổ gà đã to hơn sau trận mưa tối qua.", reply_to=photo)
         answer = plain(await world.reply(r))
         assert number in answer and "chuyển" in answer, answer
+
+
+async def test_a_number_typed_beside_phan_anh_without_accents_is_found(world: World) -> None:
+    """ "phan anh" typed without accents is by chance a number of the right form (PHAN-ANH):
+    beside the resident's number it made two, and the ticket was said not found."""
+    number = await world.report(photos=0)
+    await world.settle()
+    for typed in (number.lower().replace("-", ""), f"{number[:4]} {number[5:]}"):
+        await world.say(world.stranger, f"/status phan anh {typed}")
+        answer = plain(await world.reply(world.stranger))
+        assert number in answer, answer

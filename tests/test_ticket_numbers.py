@@ -92,10 +92,10 @@ def test_a_number_is_found_in_a_line_pasted_from_the_confirmation() -> None:
         f"mã số {shown.lower()} ạ",
         f"Mã số: {shown[:4]} {shown[5:]}",
     ):
-        assert tn.find_in(pasted) == number, pasted
-    assert tn.find_in("Mã số của tôi là gì?") is None
-    other = tn.display(tn.new_number())
-    assert tn.find_in(f"{shown} hay {other}") is None  # two: neither
+        assert tn.numbers_in(pasted) == [number], pasted
+    assert tn.numbers_in("Mã số của tôi là gì?") == []
+    other = tn.new_number()
+    assert tn.numbers_in(f"{shown} hay {tn.display(other)}") == sorted({number, other})  # two
 
 
 def test_a_long_text_is_not_read_through_a_keyboards_marks() -> None:
@@ -113,8 +113,8 @@ def test_a_long_text_is_not_read_through_a_keyboards_marks() -> None:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tn, "_typings", counted)
-        assert tn.find_in("á" * 4000) is None
-        assert tn.find_in(" ".join(["á" * 40] * 100)) is None
+        assert tn.numbers_in("á" * 4000) == []
+        assert tn.numbers_in(" ".join(["á" * 40] * 100)) == []
     assert all(length <= tn.LENGTH + 2 for length in seen), max(seen)
 
 
@@ -122,4 +122,17 @@ def test_a_vietnamese_word_beside_the_number_does_not_hide_it() -> None:
     """'trống' read back through VNI's marks (T R O 6 1 N G) is itself a valid number, as are
     'điền', 'có tên': found beside the resident's number, neither was named."""
     number = tn.new_number()
-    assert tn.find_in(f"Mã số {tn.display(number)}, chỗ ấy vẫn còn trống") == number
+    assert tn.numbers_in(f"Mã số {tn.display(number)}, chỗ ấy vẫn còn trống") == [number]
+
+
+def test_two_plain_words_read_as_a_number_do_not_hide_one_typed_whole() -> None:
+    """ "phan anh" (the service's name typed without accents) is by chance a valid number,
+    PHAN-ANH: beside a number typed whole without its dash, neither was named."""
+    assert tn.normalise("phan anh") == "PHANANH"
+    number = tn.new_number()
+    typed = tn.display(number).lower().replace("-", "")
+    assert tn.numbers_in(f"phan anh {typed}") == [number]
+    assert tn.numbers_in(f"tra cứu phan anh {tn.display(number)}") == [number]
+    # Typed in two words, the number and the name are alike: both may be meant.
+    shown = tn.display(number)
+    assert {"PHANANH", number} <= set(tn.numbers_in(f"phan anh {shown[:4]} {shown[5:]}"))
