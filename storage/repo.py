@@ -266,11 +266,12 @@ class Repository:
                 MessageLink.channel == resident.channel, MessageLink.chat_id == resident.chat_id
             )
         )
+        # Whatever their state: one sent keeps the chat, its ticket and its words ("received,
+        # number ...") and led from the anonymised ticket back to the person.
         await self.session.execute(
             delete(OutboxMessage).where(
                 OutboxMessage.channel == resident.channel,
                 OutboxMessage.chat_id == resident.chat_id,
-                OutboxMessage.status == "pending",
             )
         )
         await self.session.execute(

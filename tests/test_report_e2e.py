@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from storage.models import ForgottenReport, Resident, Ticket
+from storage.models import ForgottenReport, OutboxMessage, Resident, Ticket
 from tests.test_bad_input_e2e import at_photos
 from tests.world import (
     BA_DINH_SQUARE,
@@ -607,6 +607,25 @@ async def test_forget_me_deletes_personal_data_and_keeps_the_ticket(world: World
     # The resident is no longer its reporter: no private details for them any more.
     await world.say(world.resident, f"/status {number}")
     assert "Diễn biến" not in plain(await world.reply(world.resident))
+
+
+async def test_forget_me_leaves_no_message_tying_the_chat_to_its_tickets(world: World) -> None:
+    """Only the messages still to send to the resident went: those sent stayed in the outbox,
+    with the resident's chat (their Telegram id), the ticket and the words ("received,
+    number ..."), so the anonymised ticket still led back to the person."""
+    await world.report(photos=0)
+    await world.settle()
+    chat = str(world.resident.id)
+    async with world.app.sessions() as session:
+        sent = select(OutboxMessage).where(OutboxMessage.chat_id == chat)
+        assert (await session.scalars(sent)).all()  # the confirmation, delivered
+    await world.say(world.resident, "/forget_me")
+    await world.press(world.resident, await world.reply(world.resident), "f:yes")
+    await world.reply(world.resident)
+    await world.settle()
+    async with world.app.sessions() as session:
+        left = (await session.scalars(sent)).all()
+        assert [(r.status, r.ticket_id, r.kind, str(r.payload)[:80]) for r in left] == []
 
 
 async def test_admin_blocks_and_unblocks_a_resident_by_ticket_number(world: World) -> None:
