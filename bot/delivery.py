@@ -52,6 +52,7 @@ MAX_BACKOFF = 600.0  # seconds: keep trying, but at least every ten minutes
 WAIT_INLINE = 1.5  # a rate-limit wait shorter than this is slept; a longer one defers the row
 SUMMARY_MAX = 30
 HANDLED_KEPT = timedelta(days=7)
+DELIVERED_KEPT = timedelta(days=7)  # delivered outbox messages, for a look at what was sent
 HOUSEKEEPING_EVERY = 600.0  # seconds between clean-ups of old handled-update ids
 
 
@@ -191,12 +192,14 @@ class Sender:
             return False
 
     async def housekeeping(self) -> None:
-        """Forget handled update ids after a week (Telegram redelivers for a day at most), and
-        forgotten residents' reports once the hourly limit no longer counts them."""
+        """Forget handled update ids after a week (Telegram redelivers for a day at most),
+        delivered messages after a week, and forgotten residents' reports once the hourly
+        limit no longer counts them."""
         now = self.clock()
         async with self.sessions() as session:
             repo = Repository(session)
             await repo.forget_handled_before(now - HANDLED_KEPT)
+            await outbox.forget_delivered_before(session, now - DELIVERED_KEPT)
             await repo.forget_reports_before(now - LIMIT_WINDOW)
             await session.commit()
 

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage, utcnow
@@ -78,6 +78,18 @@ async def card_waiting(session: AsyncSession, channel: str, chat_id: str, ticket
         .limit(1)
     )
     return found is not None
+
+
+async def forget_delivered_before(session: AsyncSession, moment: datetime) -> None:
+    """Delivered messages (sent, or replaced by a summary) written or sent before ``moment``
+    out of the outbox: nothing reads them once delivered, and each kept its words and its chat
+    (a resident's Telegram id). Those that could not be delivered stay, for the record."""
+    await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.status.in_((SENT, SUMMARISED)),
+            func.coalesce(OutboxMessage.sent_at, OutboxMessage.created_at) < moment,
+        )
+    )
 
 
 async def claim(

@@ -119,6 +119,61 @@ async def test_replies_are_routed_by_the_link_table(
         assert await repo.linked("zalo", "-100", "55") is None
 
 
+async def test_delivered_outbox_messages_are_forgotten_after_a_week(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Messages sent stayed in the outbox for ever: a row or more an update, each with the
+    words sent and the chat (a resident's Telegram id), read by nothing once delivered."""
+    import asyncio
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from bot.delivery import Sender
+    from bot.ratelimit import Limits, MemoryRateLimiter
+    from storage import outbox
+    from storage.models import OutboxMessage
+
+    now = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
+    old, recent = now - timedelta(days=8), now - timedelta(days=1)
+    kept = {
+        "sent-old": (outbox.SENT, old, False),
+        "sent-recent": (outbox.SENT, recent, True),
+        "summarised-old": (outbox.SUMMARISED, old, False),
+        "pending-old": (outbox.PENDING, old, True),
+        "dead-old": (outbox.DEAD, old, True),  # kept for the record
+    }
+    async with sessions() as session:
+        for text, (status, at, _) in kept.items():
+            message = outbox.enqueue(
+                session,
+                channel="telegram",
+                chat_id="42",
+                is_group=False,
+                kind="text",
+                ticket_id=None,
+                payload={"text": text},
+            )
+            message.status, message.created_at = status, at
+            message.sent_at = at if status == outbox.SENT else None
+        await session.commit()
+
+    class _Services:
+        clock = staticmethod(lambda: now)
+
+    sender = Sender(
+        sessions,
+        channel=None,  # type: ignore[arg-type]
+        services=_Services(),  # type: ignore[arg-type]
+        limiter=MemoryRateLimiter(Limits()),
+        wake=asyncio.Event(),
+    )
+    await sender.housekeeping()
+    async with sessions() as session:
+        left = {m.payload["text"] for m in await session.scalars(select(OutboxMessage))}
+    assert left == {text for text, (_, _, stays) in kept.items() if stays}
+
+
 async def test_handled_update_ids_are_forgotten_after_a_week(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
