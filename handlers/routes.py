@@ -162,8 +162,7 @@ async def _resident_command(ctx: Ctx) -> bool:
     elif command in ("lang", "language"):
         arg = ctx.event.args.strip().lower()
         await (menu.set_language(ctx, arg) if arg else menu.ask_language(ctx))
-        if arg:
-            await _say_kept(ctx)
+        await (_say_kept(ctx) if arg else _aside(ctx))
     elif command in ("report", "new"):
         await _leave_report(ctx)  # a new report in place of the one being written
         await report.start(ctx)
@@ -195,14 +194,14 @@ async def _resident_command(ctx: Ctx) -> bool:
 
 async def _say_kept(ctx: Ctx) -> None:
     """After help or a language changed, both shown with the menu: a report being written is
-    kept, and that is said (the menu alone read as starting over)."""
-    step, _ = await ctx.state.get()
-    if step in report.STEPS:
+    kept, and that is said (the menu alone read as starting over); a ticket number asked for
+    is no longer (the next words, about anything, were read as one: "not found")."""
+    if await _aside(ctx):
         await ctx.reply(ctx.t("report-kept"))
 
 
 async def _aside(ctx: Ctx) -> bool:
-    """A question asked by command in the middle of something (/status, /my): a report being
+    """A look aside in the middle of something (/status, /my, /help, /lang): a report being
     written is kept, to go on with after the answer (True); anything else is left."""
     step, _ = await ctx.state.get()
     if step in report.STEPS:
@@ -249,8 +248,7 @@ async def _global_button(ctx: Ctx) -> bool:
         return True
     if data in ("m:help", "m:lang"):
         await (menu.help_(ctx) if data == "m:help" else menu.ask_language(ctx))
-        if data == "m:help":
-            await _say_kept(ctx)
+        await (_say_kept(ctx) if data == "m:help" else _aside(ctx))
         return True
     await _leave_report(ctx)
     if data == "m:report":

@@ -159,3 +159,21 @@ async def test_a_number_typed_beside_phan_anh_without_accents_is_found(world: Wo
         await world.say(world.stranger, f"/status phan anh {typed}")
         answer = plain(await world.reply(world.stranger))
         assert number in answer, answer
+
+
+async def test_help_or_a_language_in_place_of_the_number_asked_for_leaves_the_question(
+    world: World,
+) -> None:
+    """/help (or /lang) typed when a ticket number was asked for showed the menu, yet the
+    next words were still read as a number: "not found" for a question about something else."""
+    r = world.resident
+    for command in ("/help", "/lang en", "/lang"):
+        await world.say(r, "/status")
+        asked = plain(await world.reply(r))
+        assert "mã số" in asked or "number" in asked
+        await world.say(r, command)
+        await world.settle()
+        world.emu.skip_bot_messages(r)
+        await world.say(r, "Ổ gà ở đường Tràng Tiền to lắm")
+        answer = plain(await world.reply(r))
+        assert "Không tìm thấy" not in answer and "No ticket" not in answer, (command, answer)
