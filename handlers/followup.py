@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from bot.channels.base import Kind
+from domain.lifecycle import Status
 from domain.photos import PhotoRejected
 from handlers import notify, render
 from handlers.context import Ctx
@@ -63,7 +64,17 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
         await ctx.repo.note_album(link, album, ALBUM_FOLLOWED)
     await ctx.repo.commit()
     done = "followup-sent" if chat is not None else "followup-saved"
-    await ctx.reply(ctx.t(done, number=render.number(ticket)))
+    said = ctx.t(done, number=render.number(ticket))
+    if Status(ticket.status) is Status.RESOLVED:
+        # "Not fixed yet" written instead of pressed went to the unit only, and the ticket
+        # closed by itself as if fixed: the way to reopen it is said.
+        hint = ctx.t(
+            "followup-verdict-hint",
+            number=render.number(ticket),
+            button=ctx.t("button-not-fixed"),
+        )
+        said += "\n" + hint
+    await ctx.reply(said)
 
 
 async def _album_rest(ctx: Ctx, ticket: Ticket, key: str) -> None:

@@ -120,3 +120,16 @@ async def test_a_supervisors_reply_to_a_reopen_notice_stays_in_their_group(world
     await world.settle()
     await world.emu.settle(quiet=1.0, timeout=10)
     assert [plain(m) for m in world.emu.bot_messages(world.resident.id)[had:]] == []
+
+
+async def test_not_fixed_written_in_reply_to_the_question_points_to_its_button(
+    world: World,
+) -> None:
+    """ "Chưa sửa xong" written in reply to "is it fixed?" went to the unit as more information,
+    and the ticket closed by itself a week later as if fixed: the resident is shown the way
+    to reopen it."""
+    number, _, question = await resolved(world)
+    await world.say(world.resident, "Chưa sửa xong, ổ gà vẫn còn nguyên.", reply_to=question)
+    answer = plain(await world.reply(world.resident))
+    assert "Đã chuyển" in answer and "“❌ Chưa khắc phục”" in answer, answer
+    assert (await ticket_of(world, number)).status == "resolved"
