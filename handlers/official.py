@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
+from dataclasses import asdict
 from html import escape
+from typing import Any
 
 from bot.channels.base import AskReply, Button, Choices, Kind
 from domain.categories import Priority
@@ -26,7 +29,7 @@ from domain.lifecycle import (
 from domain.photos import PhotoRejected
 from handlers import extension, notify, render, verdict
 from handlers.context import Ctx
-from handlers.photos import take_photo
+from handlers.photos import StoredPhoto, take_photo
 from storage.models import MessageLink, Ticket
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,9 @@ ANSWER_MAX = 3500
 _ID = re.compile(r"[0-9]{1,15}")  # ASCII digits only ("²".isdigit() is True), and a sane size
 ANSWERABLE = frozenset({"card", "card-photo", "card-pin", "resident-message"})
 ANSWER_SENT = "answer-sent"  # an official's message whose words went to the resident
+# Changes after which the resolutions the ticket's prompts still ask for will not be made
+# (the ticket resolved, rejected, or gone to another unit): their photos are let go.
+ENDS_RESOLUTIONS = frozenset({Action.RESOLVE, Action.REJECT, Action.TRANSFER})
 PROMPTS = {
     "prompt-resolve": Action.RESOLVE,
     "prompt-reject": Action.REJECT,
@@ -389,16 +395,22 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
 
 async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     """The words (and for a resolution, the after-photo) a card action asked for. A resolution
-    needs both; whichever comes first is kept and the other is asked for."""
+    needs both; whichever comes first is kept on a new prompt and the other is asked for. The
+    photos stay with the prompt until the change they prove is made (change): a resolution
+    never made (the ticket rejected instead, the prompt abandoned) shows none to the reporter,
+    and the media sweep removes them once no waiting prompt names them."""
     ev = ctx.event
     t = ctx.group_t()
     action = PROMPTS[link.purpose]
     kept = dict(link.extra or {})
     photo_key = kept.get("photo")
-    if ev.kind is Kind.PHOTO:  # the photo is evidence: kept with the ticket
-        photo_key = await _evidence(ctx, ticket)
-        if photo_key is None:
+    evidence = _evidence_of(kept)
+    if ev.kind is Kind.PHOTO:
+        photo = await _stored(ctx)
+        if photo is None:
             return
+        photo_key = photo.key
+        evidence.append(photo)
     elif ev.kind is not Kind.TEXT:
         await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
         return
@@ -409,27 +421,52 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
         return
     note = words or kept.get("note")
     if action is Action.RESOLVE and (note is None) != (photo_key is None):
-        # Half of the proof: keep it on a new prompt and ask for the other half.
-        missing = "photo" if photo_key is None else "note"
-        prompt = await ctx.reply(
-            t(f"ask-resolve-{missing}", number=render.number(ticket)),
-            markup=AskReply(placeholder=t(f"placeholder-resolve-{missing}")),
-            reply_to=ev.message_id,
-        )
-        half = {"note": note} if note is not None else {"photo": str(photo_key)}
-        await ctx.repo.link(
-            ev.channel, ev.chat_id, prompt.message_id, ticket.id, link.purpose, half
-        )
-        await ctx.repo.forget_prompt(link, album=ev.album_id, follow_up=prompt.message_id)
-        await ctx.repo.commit()
+        await _ask_other_half(ctx, ticket, link, note, photo_key, evidence)
         return
     if note is None:
         await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
         return
     to_unit = kept.get("to")
-    if await change(ctx, ticket, action, note=note, to_unit=to_unit, photo_key=photo_key):
+    if await change(
+        ctx, ticket, action, note=note, to_unit=to_unit, photo_key=photo_key, evidence=evidence
+    ):
         await ctx.repo.forget_prompt(link, album=ev.album_id)
         await ctx.repo.commit()
+
+
+async def _ask_other_half(
+    ctx: Ctx,
+    ticket: Ticket,
+    link: MessageLink,
+    note: str | None,
+    photo_key: str | None,
+    evidence: list[StoredPhoto],
+) -> None:
+    """Half of a resolution's proof: kept on a new prompt, which asks for the other half; not
+    when the ticket can no longer be resolved (a colleague resolved or rejected it), whose
+    waiting prompts lost their photos then (Repository.drop_prompt_photos)."""
+    ev = ctx.event
+    t = ctx.group_t()
+    if not await _still_allowed(ctx, ticket, Action.RESOLVE):
+        return
+    missing = "photo" if photo_key is None else "note"
+    prompt = await ctx.reply(
+        t(f"ask-resolve-{missing}", number=render.number(ticket)),
+        markup=AskReply(placeholder=t(f"placeholder-resolve-{missing}")),
+        reply_to=ev.message_id,
+    )
+    half: dict[str, Any] = {"note": note}
+    if photo_key is not None:
+        half = {"photo": photo_key, "evidence": [asdict(p) for p in evidence]}
+    await ctx.repo.link(ev.channel, ev.chat_id, prompt.message_id, ticket.id, link.purpose, half)
+    await ctx.repo.forget_prompt(link, album=ev.album_id, follow_up=prompt.message_id)
+    await ctx.repo.commit()
+
+
+def _evidence_of(kept: dict[str, Any]) -> list[StoredPhoto]:
+    """The photos a prompt keeps for the change it asks for, not yet the ticket's. A prompt
+    from before they were kept so names its photo alone, already with the ticket."""
+    return [StoredPhoto(**p) for p in kept.get("evidence") or ()]
 
 
 async def _still_asking(ctx: Ctx, done: MessageLink) -> MessageLink | None:
@@ -452,34 +489,47 @@ async def _still_asking(ctx: Ctx, done: MessageLink) -> MessageLink | None:
 
 async def _album_rest(ctx: Ctx, ticket: Ticket, done: MessageLink) -> None:
     """Another picture of the album that answered a prompt (an album replying to a message
-    arrives as one reply per picture, in no set order when workers share the work): kept
-    with the ticket as the official's evidence, without a word (the first was answered).
-    The one with the album's caption, come after a picture without words that had them
-    asked for, gives those words."""
+    arrives as one reply per picture, in no set order when workers share the work), without
+    a word (the first was answered): kept with the resolution it proves, on the prompt still
+    asking for its words, or with the ticket once it is made. The one with the album's
+    caption, come after a picture without words that had them asked for, gives those words."""
     ev = ctx.event
     if not await may_act(ctx, ticket):
         await ctx.reply(ctx.group_t()("not-your-unit"), reply_to=ev.message_id)
         return
-    follow_up = (done.extra or {}).get("next")
-    asked = await ctx.repo.linked(ev.channel, ev.chat_id, follow_up) if follow_up else None
-    if _words(ctx) and asked is not None and asked.purpose in PROMPTS:
+    asked = await _still_asking(ctx, done)
+    if asked is not None and _words(ctx):
         await _prompt_answer(ctx, ticket, asked)
         return
-    if await _evidence(ctx, ticket) is not None:
-        await ctx.repo.commit()
+    photo = await _stored(ctx)
+    if photo is None:
+        return
+    if asked is not None:
+        await ctx.repo.add_prompt_evidence(asked, asdict(photo))
+    else:
+        await ctx.repo.add_photo(ticket, photo.key, photo.width, photo.height, "official")
+    await ctx.repo.commit()
 
 
 async def _evidence(ctx: Ctx, ticket: Ticket) -> str | None:
     """The official's photo, cleaned, stored and kept with the ticket: its media key; None,
     with the official told why, when it cannot be used."""
+    photo = await _stored(ctx)
+    if photo is None:
+        return None
+    await ctx.repo.add_photo(ticket, photo.key, photo.width, photo.height, "official")
+    return photo.key
+
+
+async def _stored(ctx: Ctx) -> StoredPhoto | None:
+    """The official's photo, cleaned and stored (not yet kept with anything); None, with the
+    official told why, when it cannot be used."""
     try:
-        photo = await take_photo(ctx)
+        return await take_photo(ctx)
     except PhotoRejected as rejected:
         t = ctx.group_t()
         await ctx.reply(t(f"photo-rejected-{rejected.reason}"), reply_to=ctx.event.message_id)
         return None
-    await ctx.repo.add_photo(ticket, photo.key, photo.width, photo.height, "official")
-    return photo.key
 
 
 def _words(ctx: Ctx) -> str | None:
@@ -565,27 +615,12 @@ async def change(
     note: str | None,
     to_unit: str | None = None,
     photo_key: str | None = None,
+    evidence: Sequence[StoredPhoto] = (),
 ) -> bool:
     """Apply one official action: check it, record it, tell the resident, refresh the cards.
-    Refused (a colleague was quicker, the ticket moved on), the photo that came with it is not
-    kept with the ticket: what it was to prove did not happen, and the reporter's view of the
-    ticket showed it."""
-    if await _change(ctx, ticket, action, note=note, to_unit=to_unit, photo_key=photo_key):
-        return True
-    if photo_key is not None:
-        await ctx.repo.drop_photo(ticket.id, photo_key)
-    return False
-
-
-async def _change(
-    ctx: Ctx,
-    ticket: Ticket,
-    action: Action,
-    *,
-    note: str | None,
-    to_unit: str | None,
-    photo_key: str | None,
-) -> bool:
+    ``evidence``: the photos that came with it, kept with the ticket only when it is made (a
+    colleague was quicker, the ticket moved on: what they were to prove did not happen); the
+    resident is shown ``photo_key``."""
     t = ctx.group_t()
     checked = ticket.unit_code  # the unit may_act let this chat act for
     fresh = await ctx.repo.ticket_fresh(ticket.id)
@@ -633,6 +668,10 @@ async def _change(
         from_unit=from_unit,
         to_unit=done.to_unit,
     )
+    for photo in evidence:
+        await ctx.repo.add_photo(ticket, photo.key, photo.width, photo.height, "official")
+    if action in ENDS_RESOLUTIONS:
+        await ctx.repo.drop_prompt_photos(ticket.id)
     await notify.tell_resident_status(ctx, ticket, done.note, photo_key)
     if done.after is Status.RESOLVED:
         await verdict.ask_verdict(ctx, ticket)

@@ -56,7 +56,8 @@ async def named(
     sessions: async_sessionmaker[AsyncSession], keys: Sequence[str], *, drafts_since: datetime
 ) -> set[str]:
     """Which of ``keys`` the database names: a ticket's photo, a draft still alive (changed
-    since ``drafts_since``), a message still to be sent, a prompt still waiting."""
+    since ``drafts_since``), a message still to be sent, a prompt still waiting (the photos
+    of a resolution not yet made)."""
     wanted = set(keys)
     used: set[str] = set()
     for start in range(0, len(keys), BATCH):
@@ -67,8 +68,12 @@ async def named(
     async with sessions() as session:
         drafts = select(Conversation.data).where(Conversation.updated_at >= drafts_since)
         waiting = select(OutboxMessage.payload).where(OutboxMessage.status == outbox.PENDING)
+        # A prompt answered keeps nothing: its photos went to the prompt asking next, or to
+        # the ticket with the change they proved.
         prompts = select(MessageLink.extra).where(
-            MessageLink.purpose.like("prompt-%"), MessageLink.extra.is_not(None)
+            MessageLink.purpose.like("prompt-%"),
+            MessageLink.purpose != "prompt-done",
+            MessageLink.extra.is_not(None),
         )
         for query in (drafts, waiting, prompts):
             for value in (await session.scalars(query)).all():

@@ -579,18 +579,6 @@ class Repository:
             TicketPhoto(position=position, media_key=key, width=width, height=height, source=source)
         )
 
-    async def drop_photo(self, ticket_id: int, key: str) -> None:
-        """An official's photo kept with the ticket for an action that did not happen."""
-        await self.session.execute(
-            delete(TicketPhoto)
-            .where(
-                TicketPhoto.ticket_id == ticket_id,
-                TicketPhoto.media_key == key,
-                TicketPhoto.source == "official",
-            )
-            .execution_options(synchronize_session="fetch")
-        )
-
     # -- message links --------------------------------------------------------------------------
 
     async def link(
@@ -629,6 +617,32 @@ class Repository:
             update(MessageLink).where(MessageLink.id == link.id).values(extra=extra)
         )
         link.extra = extra  # as stored: the link may be read again in this update
+
+    async def add_prompt_evidence(self, link: MessageLink, photo: dict[str, Any]) -> None:
+        """Another photo for the change the prompt asks for, kept with it until that is made."""
+        kept = dict(link.extra or {})
+        extra = {**kept, "evidence": [*(kept.get("evidence") or ()), photo]}
+        await self.session.execute(
+            update(MessageLink).where(MessageLink.id == link.id).values(extra=extra)
+        )
+        link.extra = extra  # as stored: the link may be read again in this update
+
+    async def drop_prompt_photos(self, ticket_id: int) -> None:
+        """The ticket's resolve prompts still waiting let their photos go: the resolution they
+        were kept for will not be made (storage.media_sweep then removes them)."""
+        waiting = await self.session.scalars(
+            select(MessageLink).where(
+                MessageLink.ticket_id == ticket_id, MessageLink.purpose == "prompt-resolve"
+            )
+        )
+        for link in waiting.all():
+            kept = link.extra or {}
+            if "photo" in kept or "evidence" in kept:
+                extra = {k: v for k, v in kept.items() if k not in ("photo", "evidence")}
+                await self.session.execute(
+                    update(MessageLink).where(MessageLink.id == link.id).values(extra=extra)
+                )
+                link.extra = extra
 
     async def linked(self, channel: str, chat_id: str, message_id: str) -> MessageLink | None:
         return await self.session.scalar(

@@ -83,6 +83,46 @@ async def test_photos_nothing_uses_go_after_a_week_and_the_rest_stay(world: Worl
     assert "Mã" in johns or "number" in johns.lower(), johns
 
 
+async def test_an_after_photo_of_a_resolution_never_made_goes_after_a_week(
+    world: World,
+) -> None:
+    """The after-photos sent for a resolution (a second one in place of the first), the
+    ticket then rejected instead: kept with the ticket, they were never removed; they belong
+    to nothing now, and go like any photo unused."""
+    number = await world.report(photos=1)
+    card = await card_of(world, number)
+    reported = stored(world)
+    await world.press(world.official, card, "🏁 Đã xử lý")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    for colour in ((9, 99, 199), (199, 99, 9)):
+        await world.emu.send_photo(
+            world.official, jpeg(colour=colour), chat=world.hoan_kiem, reply_to=prompt
+        )
+        prompt = await world.reply(world.hoan_kiem)  # "now say what was done"
+    await world.settle()
+    assert len(stored(world) - reported) == 2
+    await world.press(world.official, card, "⛔ Từ chối")
+    reject = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(
+        world.official, "Đất tư nhân, không thuộc phạm vi.", chat=world.hoan_kiem, reply_to=reject
+    )
+    await world.settle()
+
+    local = world.clock().astimezone(HANOI)
+    sweep_at = local.replace(hour=4, minute=0, second=0, microsecond=0)
+    age_everything(world, sweep_at - UNUSED_KEPT - timedelta(days=1))
+    app = world.app
+    scheduler = Scheduler(
+        app.sessions,
+        app.sender.channel,
+        app.services,
+        ScheduleConfig(digest=False),
+        shared_drafts=app.shared_drafts,
+    )
+    assert (await scheduler.tick(sweep_at))["photos-swept"] == 2
+    assert stored(world) == reported
+
+
 async def test_the_privacy_notice_says_how_long_unsent_photos_are_kept(world: World) -> None:
     await world.say(world.resident, "/report")
     notice = (await world.reply(world.resident))["text"]

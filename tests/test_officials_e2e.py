@@ -179,16 +179,18 @@ async def test_an_album_answering_the_resolve_prompt_is_kept_whole(world: World)
 async def test_an_albums_caption_arriving_last_still_resolves(world: World) -> None:
     """With several workers an album's pictures are handled in no set order: a picture
     without words may come first (the words are asked for); the captioned one, coming
-    after, gives them and the ticket is resolved."""
+    after, gives them and the ticket is resolved, with all three pictures."""
+    from tests.test_verdict_e2e import ticket_of
+
     number = await world.report(photos=0)
     card = await card_of(world, number)
     await world.press(world.official, card, "🏁 Đã xử lý")
     prompt = (await world.replies(world.hoan_kiem, 1))[-1]
     album = world.emu.new_media_group_id()
-    for caption in (None, None, "Đã vá xong ổ gà."):
+    for i, caption in enumerate((None, None, "Đã vá xong ổ gà.")):
         await world.emu.send_photo(
             world.official,
-            jpeg(),
+            jpeg(colour=(10, 20, 100 * i)),
             chat=world.hoan_kiem,
             reply_to=prompt,
             caption=caption,
@@ -196,6 +198,9 @@ async def test_an_albums_caption_arriving_last_still_resolves(world: World) -> N
         )
     resolved, _, _ = await world.replies(world.resident, 3)
     assert "Đã vá xong ổ gà." in plain(resolved) and number in plain(resolved)
+    await world.settle()
+    photos = (await ticket_of(world, number)).photos
+    assert len({p.media_key for p in photos if p.source == "official"}) == 3
 
 
 async def test_a_prompt_opens_the_reply_box_for_the_official_who_pressed(world: World) -> None:
@@ -922,3 +927,33 @@ async def test_the_after_photo_of_a_resolution_refused_is_not_kept_with_the_tick
     await world.settle()
     ticket = await ticket_of(world, number)
     assert [p.source for p in ticket.photos] == ["official"]
+
+
+async def test_an_after_photo_of_a_resolution_never_made_is_not_shown_to_the_reporter(
+    world: World,
+) -> None:
+    """Half a resolution (the after-photo, no note yet) kept the photo with the ticket at once;
+    the ticket was then rejected instead, and the reporter's /status showed the "after the
+    work" photo of a resolution that never happened."""
+    resident = world.resident
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "🏁 Đã xử lý")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.emu.send_photo(world.official, jpeg(), chat=world.hoan_kiem, reply_to=prompt)
+    await world.reply(world.hoan_kiem)  # "now say what was done"
+    await world.settle()
+    await world.press(world.official, card, "⛔ Từ chối")
+    reject = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(
+        world.official, "Đất tư nhân, không thuộc phạm vi.", chat=world.hoan_kiem, reply_to=reject
+    )
+    await world.settle()
+    world.emu.skip_bot_messages(resident)
+    had = len(world.emu.bot_messages(resident.id))
+    assert not [m for m in world.emu.bot_messages(resident.id) if m.get("photo")]
+    await world.say(resident, f"/status {number}")
+    await world.reply(resident)
+    await world.settle()
+    shown = world.emu.bot_messages(resident.id)[had:]
+    assert [m["message_id"] for m in shown if m.get("photo")] == []
