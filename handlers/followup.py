@@ -79,8 +79,8 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
 
 async def _album_rest(ctx: Ctx, ticket: Ticket, key: str) -> None:
     """Another picture of an album whose first was the follow-up: it goes to the unit as a
-    picture of it, without a heading of its own nor another word to the resident."""
-    await ctx.repo.record(ticket, "resident-message", "resident", note=None)
+    picture of it, without a heading of its own nor another word to the resident, nor
+    another event in the ticket's history (the first recorded the addition)."""
     chat = await notify.card_chat(ctx, ticket)
     if chat is not None:
         text = ctx.group_t()("card-followup-photo", number=render.number(ticket))

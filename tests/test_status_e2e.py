@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.world import World, card_of, plain
+from tests.world import World, card_of, jpeg, plain
 
 
 async def test_reporter_sees_description_photos_and_history(world: World) -> None:
@@ -177,3 +177,25 @@ async def test_help_or_a_language_in_place_of_the_number_asked_for_leaves_the_qu
         await world.say(r, "Ổ gà ở đường Tràng Tiền to lắm")
         answer = plain(await world.reply(r))
         assert "Không tìm thấy" not in answer and "No ticket" not in answer, (command, answer)
+
+
+async def test_an_album_added_to_a_ticket_is_one_addition_in_its_history(world: World) -> None:
+    """README: "an album is one addition". Each further picture recorded another
+    resident-message event: the reporter's /status showed one "you added" line per picture."""
+    resident = world.resident
+    number = await world.report(photos=0)
+    await card_of(world, number)
+    confirmation = world.emu.bot_messages(resident.id)[-1]
+    await world.emu.send_album(
+        resident,
+        [jpeg(colour=(10, 20, 30)), jpeg(colour=(200, 20, 30)), jpeg()],
+        caption="Thêm ảnh ổ gà",
+        reply_to=confirmation,
+    )
+    await world.reply(resident)
+    await world.settle()
+    world.emu.skip_bot_messages(resident)
+    await world.say(resident, f"/status {number}")
+    details = plain(await world.reply(resident))
+    added = world.text(resident, "history-resident-message")
+    assert details.count(added) == 1, details
