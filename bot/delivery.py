@@ -469,7 +469,9 @@ class Sender:
         else:
             for ticket_id in tickets:
                 outbox.enqueue_card(session, row.channel, supervisor, ticket_id)
-        if row.kind == "text":
+        # Words about no ticket (a group told its unit moved to another group) are about
+        # that group itself: they mean nothing to the supervisors.
+        if row.kind == "text" and row.ticket_id is not None:
             outbox.enqueue(
                 session,
                 channel=row.channel,

@@ -9,7 +9,7 @@ so that a reply to any of them finds the ticket without reading who sent it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from html import escape
 from typing import NamedTuple
 
@@ -188,21 +188,34 @@ async def post_card(ctx: Ctx, ticket: Ticket) -> None:
         queue_card(ctx, ticket, chat)
 
 
-async def refresh_cards(ctx: Ctx, ticket: Ticket, *, besides: str | None = None) -> None:
+async def refresh_cards(ctx: Ctx, ticket: Ticket, *, besides: Collection[str] = ()) -> None:
     """Show the new status on every card of the ticket already posted (cards still waiting
     in the outbox are drawn with the current status when they are sent), but in ``besides``."""
-    chats = {link.chat_id for link in await ctx.repo.cards(ticket.id)} - {besides}
+    chats = {link.chat_id for link in await ctx.repo.cards(ticket.id)} - set(besides)
     for chat in sorted(chats):
-        ctx.queued_for.add(chat)
-        outbox.enqueue(
-            ctx.repo.session,
-            channel=ctx.channel.name,
-            chat_id=chat,
-            is_group=True,
-            kind="card-refresh",
-            ticket_id=ticket.id,
-            payload={},
-        )
+        _queue_refresh(ctx, chat, ticket.id)
+
+
+async def redraw_cards_in(ctx: Ctx, chat: str, tickets: Sequence[Ticket]) -> None:
+    """The cards ``chat`` has of the tickets, drawn again as they now are there (a group its
+    unit moved away from: as moved, without their buttons)."""
+    for ticket_id in sorted(
+        await ctx.repo.carded_in(ctx.channel.name, chat, [t.id for t in tickets])
+    ):
+        _queue_refresh(ctx, chat, ticket_id)
+
+
+def _queue_refresh(ctx: Ctx, chat: str, ticket_id: int) -> None:
+    ctx.queued_for.add(chat)
+    outbox.enqueue(
+        ctx.repo.session,
+        channel=ctx.channel.name,
+        chat_id=chat,
+        is_group=True,
+        kind="card-refresh",
+        ticket_id=ticket_id,
+        payload={},
+    )
 
 
 def queue_text(

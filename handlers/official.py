@@ -171,16 +171,22 @@ async def _do_bind(ctx: Ctx, code: str) -> None:
         return
     channel, chat, directory = ctx.event.channel, ctx.event.chat_id, ctx.services.directory
     before = None if current is None else current.unit_code  # bind_chat changes the row
-    await ctx.repo.bind_chat(channel, chat, code, ctx.actor)
+    # A unit has one group (only the chat bound to a ticket's unit acts on it): bound to
+    # another, it moves here, as an admin re-homing the unit means it to.
+    displaced = await ctx.repo.bind_chat(channel, chat, code, ctx.actor)
     # The unit's open tickets come along: their cards are posted here (a summary if many), or
     # drawn again where the group has them (bound before, then unbound).
     waiting = await ctx.repo.open_tickets(code)
+    drawn: tuple[str, ...] = (chat,)  # chats whose cards of the unit's tickets are drawn already
+    if displaced is not None:
+        await _moved_away(ctx, displaced, code, waiting)
+        drawn = (chat, displaced)
     for i, ticket in enumerate(waiting):
         # The latest copies elsewhere (the supervisors', while the unit had no group) are
         # redrawn as moved here, without their buttons; not hundreds of them, which would
         # take the supervisors' chat's sends (20 a minute) from its new cards for long.
         if i >= len(waiting) - REDRAWN_AT_BIND:
-            await notify.refresh_cards(ctx, ticket, besides=chat)
+            await notify.refresh_cards(ctx, ticket, besides=drawn)
     await notify.cards_in(ctx.repo, channel, chat, [ticket.id for ticket in waiting])
     if waiting:
         ctx.queued_for.add(chat)
@@ -189,10 +195,26 @@ async def _do_bind(ctx: Ctx, code: str) -> None:
     lines = await _unbound(ctx, before) if before is not None else []
     await ctx.repo.commit()
     lines.append(t("bound", unit=render.unit_name(directory, code, t.lang)))
+    if displaced is not None:
+        lines.append(t("bound-moved-from", chat=escape(displaced)))
     if waiting:
         lines.append(t("bound-open-tickets", count=len(waiting)))
     await ctx.reply("\n".join(lines))
-    log.info("chat %s bound to unit %s by %s", ctx.event.chat_id, code, ctx.actor)
+    log.info("chat %s bound to unit %s by %s", chat, code, ctx.actor)
+
+
+async def _moved_away(ctx: Ctx, old: str, code: str, waiting: Sequence[Ticket]) -> None:
+    """The unit moved from its group ``old`` to this one: the old group is told so in its own
+    chat, and then every card it has of the unit's open tickets is drawn again as moved,
+    without its buttons (its members act on them no more: may_act). All of them, not the
+    latest few: no new card goes to that group to wait behind them. In this update's
+    transaction."""
+    t = ctx.group_t()
+    unit = render.unit_name(ctx.services.directory, code, t.lang)
+    notice = t("unit-moved-away", unit=unit, chat=escape(ctx.event.chat_id))
+    notify.queue_text(ctx, old, notice, ticket_id=None, is_group=True, purpose="unit-moved-away")
+    await notify.redraw_cards_in(ctx, old, waiting)
+    log.info("unit %s moved from chat %s to chat %s", code, old, ctx.event.chat_id)
 
 
 # -- buttons ------------------------------------------------------------------------------------

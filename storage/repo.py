@@ -318,7 +318,14 @@ class Repository:
 
     # -- chat bindings --------------------------------------------------------------------------
 
-    async def bind_chat(self, channel: str, chat_id: str, unit_code: str, by: str) -> None:
+    async def bind_chat(self, channel: str, chat_id: str, unit_code: str, by: str) -> str | None:
+        """Bind the chat to the unit. A unit has one chat (handlers.official): the one it
+        had before, if another, is unbound, and returned."""
+        displaced = await self.unit_chat(channel, unit_code)
+        if displaced == chat_id:
+            displaced = None
+        if displaced is not None:
+            await self.unbind_chat(channel, displaced)
         binding = await self.binding(channel, chat_id)
         if binding is None:
             self.session.add(
@@ -328,6 +335,7 @@ class Repository:
             binding.unit_code = unit_code
             binding.bound_by = by
             binding.bound_at = utcnow()
+        return displaced
 
     async def unbind_chat(self, channel: str, chat_id: str) -> str | None:
         binding = await self.binding(channel, chat_id)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from storage.models import ChatBinding, Ticket
 from tests.world import HOAN_KIEM, World, buttons, card_of, jpeg, plain
 
 
@@ -837,6 +838,47 @@ async def test_binding_a_group_to_another_unit_hands_the_first_ones_tickets_over
     assert "bỏ gắn nhóm với Phường Hoàn Kiếm" in said and "1 phản ánh đang mở" in said
     assert "Đã gắn nhóm này với Xã Sóc Sơn" in said
     assert len(await live_cards(world, world.supervisor, number)) == 1
+
+
+async def test_binding_a_new_group_to_a_unit_moves_the_unit_out_of_its_old_group(
+    world: World,
+) -> None:
+    """A unit has one group. A second group bound to Hoàn Kiếm left both bound: the old
+    group's cards were drawn as moved, yet its officials still accepted and answered the
+    unit's tickets. Now the unit moves: the old group is told so in its own chat and its
+    cards lose their buttons, and what its officials do there reaches nobody."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)  # in the old group, with its buttons
+    ticket_id = new_card_ticket_id(card)
+    new = world.emu.add_group("UBND phường Hoàn Kiếm (nhóm mới)")
+    world.emu.add_member(new, world.admin, status="administrator")
+    await world.say(world.admin, "/bind Hoàn Kiếm", chat=new)
+    said = plain(await world.reply(new))
+    # A client that kept the old card's buttons: refused.
+    cb = await world.emu.press(world.official, card, f"tk:{ticket_id}:accept", check=False)
+    await world.settle()
+    refusal = (world.emu.callback_answer(cb) or {}).get("text") or ""
+    assert "không thuộc đơn vị" in refusal, "the old group accepted the ticket"
+    assert "Đã gắn nhóm này với Phường Hoàn Kiếm" in said, said
+    assert str(world.hoan_kiem.id) in said and "đã được bỏ gắn" in said, said
+    told = plain(await world.reply(world.hoan_kiem))
+    assert "không còn gắn với Phường Hoàn Kiếm" in told and str(new.id) in told, told
+    assert len(await live_cards(world, new, number)) == 1
+    assert await live_cards(world, world.hoan_kiem, number) == []
+    # A reply to the card does not reach the resident either.
+    await world.say(world.official, "Phường đã vá xong.", chat=world.hoan_kiem, reply_to=card)
+    assert "không thuộc đơn vị" in plain(await world.reply(world.hoan_kiem))
+    await world.settle()
+    assert "Phường đã vá xong." not in str(world.emu.bot_messages(world.resident.id))
+    await world.say(world.official, "/unit", chat=world.hoan_kiem)
+    assert "chưa gắn với đơn vị nào" in plain(await world.reply(world.hoan_kiem))
+    async with world.app.sessions() as session:
+        bound = await session.scalars(
+            select(ChatBinding.chat_id).where(ChatBinding.unit_code == HOAN_KIEM)
+        )
+        assert bound.all() == [str(new.id)]
+        ticket = await session.scalar(select(Ticket).where(Ticket.id == int(ticket_id)))
+        assert ticket is not None and ticket.status == "received"
 
 
 async def test_a_transfer_between_two_units_without_groups_leaves_one_live_card(
