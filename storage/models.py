@@ -104,10 +104,15 @@ class Unit(Base):
 
 
 class ChatBinding(Base):
-    """A group chat bound to a unit by an admin: the unit's cards go there."""
+    """A group chat bound to a unit by an admin: the unit's cards go there. A chat is bound to
+    one unit, and a unit to one chat: only the members of that chat act on its tickets
+    (migration 0009)."""
 
     __tablename__ = "chat_bindings"
-    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "chat_id"),
+        Index("uq_chat_bindings_unit", "channel", "unit_code", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))

@@ -319,13 +319,15 @@ class Repository:
     # -- chat bindings --------------------------------------------------------------------------
 
     async def bind_chat(self, channel: str, chat_id: str, unit_code: str, by: str) -> str | None:
-        """Bind the chat to the unit. A unit has one chat (handlers.official): the one it
+        """Bind the chat to the unit. A unit has one chat (uq_chat_bindings_unit): the one it
         had before, if another, is unbound, and returned."""
         displaced = await self.unit_chat(channel, unit_code)
         if displaced == chat_id:
             displaced = None
         if displaced is not None:
             await self.unbind_chat(channel, displaced)
+            # Its row goes before the new one comes: a flush inserts before it deletes.
+            await self.session.flush()
         binding = await self.binding(channel, chat_id)
         if binding is None:
             self.session.add(
@@ -376,12 +378,11 @@ class Repository:
         return current
 
     async def unit_chat(self, channel: str, unit_code: str) -> str | None:
-        """The chat bound to a unit (the latest binding, if an admin bound several)."""
+        """The chat bound to a unit: one at most (bind_chat)."""
         return await self.session.scalar(
-            select(ChatBinding.chat_id)
-            .where(ChatBinding.channel == channel, ChatBinding.unit_code == unit_code)
-            .order_by(ChatBinding.bound_at.desc(), ChatBinding.id.desc())
-            .limit(1)
+            select(ChatBinding.chat_id).where(
+                ChatBinding.channel == channel, ChatBinding.unit_code == unit_code
+            )
         )
 
     # -- tickets --------------------------------------------------------------------------------

@@ -5,9 +5,11 @@ once."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,7 +19,7 @@ from sqlalchemy.engine import Connection
 from bot.__main__ import main
 from storage.db import make_engine
 from storage.migrate import BASELINE, _config, current, head, head_in_files, upgrade
-from storage.models import Base
+from storage.models import Base, ChatBinding
 from tests.backends import prepare
 from tests.process import run_python
 
@@ -62,6 +64,53 @@ async def test_a_database_from_before_migrations_is_brought_forward_with_its_row
         async with engine.connect() as connection:
             assert (await connection.execute(text("SELECT count(*) FROM units"))).scalar() == 1
             assert await connection.run_sync(_differences) == []
+    finally:
+        await engine.dispose()
+
+
+def _two_groups_for_one_unit(connection: Connection) -> None:
+    """A database from before 0009: Hoàn Kiếm bound to two groups, Ba Đình to one."""
+    command.upgrade(_config(connection), "0008")
+    units = sa.table("units", *(sa.column(c) for c in ("code", "kind", "name_vi", "name_en")))
+    connection.execute(
+        sa.insert(units),
+        [
+            {"code": "00070", "kind": "ward", "name_vi": "Hoàn Kiếm", "name_en": "Hoan Kiem"},
+            {"code": "00004", "kind": "ward", "name_vi": "Ba Đình", "name_en": "Ba Dinh"},
+        ],
+    )
+    day = datetime(2026, 11, 1, tzinfo=UTC)
+    # The later binding is the earlier row: the moment it was bound decides, not the row id.
+    rows = [
+        ("-1002", "00070", day + timedelta(days=1)),
+        ("-1001", "00070", day),
+        ("-1003", "00004", day),
+    ]
+    connection.execute(
+        sa.insert(ChatBinding),
+        [
+            {"channel": "telegram", "chat_id": c, "unit_code": u, "bound_by": "t", "bound_at": at}
+            for c, u, at in rows
+        ],
+    )
+
+
+async def test_a_unit_bound_to_two_groups_keeps_the_one_its_cards_went_to(
+    tmp_path: Path,
+) -> None:
+    """Before 0009 a unit could be bound to several groups; its cards went to the latest one,
+    and the others could still act on its tickets. Brought forward, it keeps that one alone."""
+    backend = await prepare(tmp_path)
+    engine = make_engine(backend.database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_two_groups_for_one_unit)
+        assert (await upgrade(engine)).after == head()
+        async with engine.connect() as connection:
+            bound = await connection.execute(
+                text("SELECT unit_code, chat_id FROM chat_bindings ORDER BY unit_code")
+            )
+            assert bound.all() == [("00004", "-1003"), ("00070", "-1002")]
     finally:
         await engine.dispose()
 
