@@ -34,6 +34,7 @@ from handlers import (
 )
 from handlers.context import Ctx
 from locales import pick_language, translator
+from storage.models import Resident
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ async def handle(ctx: Ctx) -> None:
     if ev.kind is Kind.MEMBER_LEFT:
         if not ev.private:
             await roster.member_left(ctx)
+        return
+    if ev.kind is Kind.RETURNED:
+        await _returned(ctx)
         return
     if ev.person.is_bot:
         return  # other bots (and channels posting as bots) are not residents or officials
@@ -126,12 +130,30 @@ async def _know_resident(ctx: Ctx) -> None:
         resident = await ctx.repo.add_resident(
             ev.channel, ev.person.id, ev.chat_id, lang, None, now=ctx.services.clock()
         )
-    elif not resident.language_chosen:
-        lang = pick_language(ev.person.language_code, ctx.services.default_language)
-        if lang != resident.language:
-            resident.language = lang
+    else:
+        _reachable_again(resident)
+        if not resident.language_chosen:
+            lang = pick_language(ev.person.language_code, ctx.services.default_language)
+            if lang != resident.language:
+                resident.language = lang
     ctx.resident = resident
     ctx.t = translator(resident.language)
+
+
+async def _returned(ctx: Ctx) -> None:
+    """The resident unblocked the bot: news of their reports, and of those they follow,
+    reaches them again. Nothing is said: they have asked nothing yet."""
+    ev = ctx.event
+    resident = await ctx.repo.resident(ev.channel, ev.person.id)
+    if resident is not None:
+        _reachable_again(resident)
+
+
+def _reachable_again(resident: Resident) -> None:
+    """A resident the messenger once refused (bot.delivery: they blocked the bot) is heard from
+    again, so the bot reaches them. Set only when it was unset: no write for every update."""
+    if not resident.reachable:
+        resident.reachable = True
 
 
 async def _leave_report(ctx: Ctx) -> None:

@@ -85,7 +85,8 @@ class Resident(Base):
     language: Mapped[str] = mapped_column(String(8))
     language_chosen: Mapped[bool] = mapped_column(default=False)
     display_name: Mapped[str | None] = mapped_column(String(256))
-    # False once the messenger said the resident blocked the bot; set again when they write.
+    # False once the messenger said the resident blocked the bot; True again when they write
+    # or unblock it (handlers.routes).
     reachable: Mapped[bool] = mapped_column(default=True)
     blocked: Mapped[bool] = mapped_column(default=False)  # by a city admin: no new reports
     privacy_seen: Mapped[bool] = mapped_column(default=False)

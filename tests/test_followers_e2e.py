@@ -335,6 +335,76 @@ async def test_a_follower_who_blocked_the_bot_is_not_written_to(world: World) ->
     assert "👥 1 người theo dõi" in plain(card_now(world, card))  # still a follower
 
 
+async def unreachable_follower(world: World) -> tuple[str, Message]:
+    """A report the stranger follows, then blocks the bot: the news of its Accept is refused
+    them (403), which marks them unreachable. Its number and card."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await follow(world, world.stranger, number)
+    await world.settle()
+    await world.emu.block_bot(world.stranger)
+    await world.press(world.official, card_now(world, card), "✅ Tiếp nhận")  # 403: unreachable
+    await world.settle()
+    await world.emu.settle(quiet=1.0, timeout=10)
+    return number, card
+
+
+async def the_follower_hears_the_next_answer(world: World, number: str, card: Message) -> None:
+    await world.settle()
+    world.emu.skip_bot_messages(world.stranger)
+    await world.say(
+        world.official,
+        "Tổ công tác sẽ đến vá chiều nay.",
+        chat=world.hoan_kiem,
+        reply_to=card_now(world, card),
+    )
+    assert number in plain(await world.reply(world.resident))
+    news = await world.reply(world.stranger, timeout=5)
+    assert "vá chiều nay" in plain(news)
+
+
+async def test_a_follower_who_blocked_the_bot_and_came_back_hears_updates_again(
+    world: World,
+) -> None:
+    """A 403 marks a follower unreachable; once they unblock the bot and talk to it again,
+    they hear of the report they follow again."""
+    number, card = await unreachable_follower(world)
+    await world.emu.unblock_bot(world.stranger)
+    await world.say(world.stranger, "/my")
+    assert number in plain(await world.reply(world.stranger))
+    await the_follower_hears_the_next_answer(world, number, card)
+
+
+async def test_a_follower_who_unblocks_the_bot_hears_updates_without_writing(
+    world: World,
+) -> None:
+    """Unblocking the bot is enough (Telegram's my_chat_member for the private chat): a
+    follower need not write first to hear of the report they follow again."""
+    number, card = await unreachable_follower(world)
+    await world.emu.unblock_bot(world.stranger)
+    await the_follower_hears_the_next_answer(world, number, card)
+
+
+async def test_a_follower_thought_unreachable_who_writes_hears_updates_again(
+    world: World,
+) -> None:
+    """Writing to the bot is proof enough that it reaches them, even when the unblocking
+    itself was never heard of (an update lost, or not asked for)."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await follow(world, world.stranger, number)
+    async with world.app.sessions() as session:
+        await session.execute(
+            update(Resident)
+            .where(Resident.external_id == str(world.stranger.id))
+            .values(reachable=False)
+        )
+        await session.commit()
+    await world.say(world.stranger, "/my")
+    assert number in plain(await world.reply(world.stranger))
+    await the_follower_hears_the_next_answer(world, number, card)
+
+
 async def test_my_lists_the_reports_followed_after_ones_own(world: World) -> None:
     """Following a report nearby instead of sending a new one leaves the resident no number
     of their own to find: /my lists the reports they follow too."""

@@ -1,4 +1,5 @@
-"""Telegram's chat_member updates as the conversations see them: a departure, nothing else."""
+"""Telegram's chat_member updates as the conversations see them: a departure, nothing else;
+and its my_chat_member updates: a resident unblocking the bot, nothing else."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from aiogram.types import ChatMemberRestricted, ChatMemberUpdated
 
 from bot.channels.base import Kind
-from bot.channels.telegram import member_update_to_incoming
+from bot.channels.telegram import bot_member_update_to_incoming, member_update_to_incoming
 
 USER = {"id": 42, "is_bot": False, "first_name": "Hùng"}
 CHIEF = {"id": 7, "is_bot": False, "first_name": "Lan Anh"}
@@ -27,11 +28,16 @@ def member(status: str, **extra: Any) -> dict[str, Any]:
     return {"status": status, "user": USER, **extra}
 
 
-def update(old: dict[str, Any], new: dict[str, Any], chat_type: str = "supergroup") -> Any:
+def update(
+    old: dict[str, Any], new: dict[str, Any], chat_type: str = "supergroup", by: Any = CHIEF
+) -> Any:
+    chat = {"id": -1001, "type": chat_type, "title": "UBND phường"}
+    if chat_type == "private":
+        chat = {"id": by["id"], "type": "private", "first_name": by["first_name"]}
     return ChatMemberUpdated.model_validate(
         {
-            "chat": {"id": -1001, "type": chat_type, "title": "UBND phường"},
-            "from": CHIEF,
+            "chat": chat,
+            "from": by,
             "date": 0,
             "old_chat_member": old,
             "new_chat_member": new,
@@ -67,3 +73,25 @@ def test_leaving_or_being_removed_is_a_departure(old: Any, new: Any) -> None:
 )
 def test_anything_else_is_not(old: Any, new: Any, chat_type: str) -> None:
     assert member_update_to_incoming(update(old, new, chat_type)) is None
+
+
+def test_unblocking_the_bot_is_a_return() -> None:
+    event = bot_member_update_to_incoming(
+        update(member("kicked"), member("member"), "private", USER)
+    )
+    assert event is not None and event.kind is Kind.RETURNED
+    assert event.private and event.chat_id == "42" and event.person.id == "42"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "chat_type"),
+    [
+        (member("member"), member("kicked"), "private"),  # blocked: the next 403 tells
+        (member("left"), member("member"), "supergroup"),  # the bot added to a group
+        (member("member"), member("kicked"), "supergroup"),  # the bot removed from one
+    ],
+)
+def test_anything_else_of_the_bots_own_membership_is_not(
+    old: Any, new: Any, chat_type: str
+) -> None:
+    assert bot_member_update_to_incoming(update(old, new, chat_type, USER)) is None

@@ -79,6 +79,7 @@ class Kind(StrEnum):
     CHAT_MOVED = "chat-moved"  # a group became a supergroup: ``extra["to"]`` is its new id
     MEMBER_LEFT = "member-left"  # someone left a group or was removed: ``extra["user"]``
     EDIT = "edit"  # a message changed after it was sent: its new text, what it replied to
+    RETURNED = "returned"  # a person unblocked the bot: their private chat takes messages again
 
 
 @dataclass(frozen=True)

@@ -529,6 +529,23 @@ def member_update_to_incoming(update: ChatMemberUpdated) -> Incoming | None:
     )
 
 
+def bot_member_update_to_incoming(update: ChatMemberUpdated) -> Incoming | None:
+    """A person unblocking the bot (my_chat_member in their private chat: from kicked to
+    member) as RETURNED; None for anything else: blocking it is learnt from the 403 of the next
+    message, and the bot's own place in groups is bound with /bind."""
+    if update.chat.type != ChatType.PRIVATE:
+        return None
+    if _in_chat(update.old_chat_member) or not _in_chat(update.new_chat_member):
+        return None
+    return Incoming(
+        channel=CHANNEL,
+        chat_id=str(update.chat.id),
+        private=True,
+        person=_person(update.from_user),
+        kind=Kind.RETURNED,
+    )
+
+
 def callback_to_incoming(query: CallbackQuery) -> Incoming | None:
     message = query.message
     if message is None:
@@ -696,6 +713,14 @@ def make_router(
         update: ChatMemberUpdated, bot: Bot, state: FSMContext, event_update: Update
     ) -> None:
         event = member_update_to_incoming(update)
+        if event is not None:
+            await run(event, bot, state, event_update)
+
+    @router.my_chat_member()
+    async def on_bot_member(
+        update: ChatMemberUpdated, bot: Bot, state: FSMContext, event_update: Update
+    ) -> None:
+        event = bot_member_update_to_incoming(update)
         if event is not None:
             await run(event, bot, state, event_update)
 
