@@ -278,11 +278,13 @@ async def _to_resident(
 
 
 async def resident_translator(ctx: Ctx, ticket: Ticket) -> tuple[Translator, str] | None:
-    """The reporter's language and chat (None once they asked to be forgotten)."""
+    """The reporter's language and chat; None once they asked to be forgotten, or while they
+    block the bot (the messenger refused a message: bot.delivery), as followers_of leaves out
+    such followers: what is queued for them would only be given up."""
     if ticket.reporter_id is None:
         return None  # the reporter asked to be forgotten
     resident = await ctx.repo.resident_by_id(ticket.reporter_id)
-    if resident is None:
+    if resident is None or not resident.reachable:
         return None
     return translator(resident.language), resident.chat_id
 
@@ -297,8 +299,8 @@ class Recipient(NamedTuple):
 
 
 async def residents_of(ctx: Ctx, ticket: Ticket) -> list[Recipient]:
-    """Everyone to tell about the ticket: the reporter first (unless forgotten), then its
-    followers (those who blocked the bot or were forgotten are left out). Every news of a
+    """Everyone to tell about the ticket: the reporter first, then its followers (those who
+    blocked the bot or were forgotten are left out, the reporter too). Every news of a
     ticket for residents goes through here, so that followers receive what the reporter does;
     reporter-only buttons (the verdict on a fix) go to the entries whose ``follower`` is False."""
     found: list[Recipient] = []

@@ -41,6 +41,23 @@ async def test_an_answer_no_resident_can_receive_is_not_said_to_be_sent(world: W
     assert "Đã cử người xuống." not in str(world.emu.bot_messages(world.resident.id))
 
 
+async def test_an_answer_to_a_reporter_who_blocked_the_bot_is_not_said_sent(world: World) -> None:
+    """A reporter who blocked the bot (a 403 marked them unreachable) and whom nobody follows
+    receives nothing: the group is told so, not "sent to the resident"."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.emu.block_bot(world.resident)
+    await world.press(world.official, card, "✅ Tiếp nhận")  # its notice: 403, unreachable
+    await world.settle()
+    await world.emu.settle(quiet=1.0, timeout=10)
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    await world.say(
+        world.official, "Chiều nay phường sẽ cử người vá.", chat=world.hoan_kiem, reply_to=card
+    )
+    said = plain(await world.reply(world.hoan_kiem))
+    assert said == world.text(world.official, "answer-kept-no-one"), said
+
+
 async def test_an_official_editing_a_sent_answer_is_told_the_edit_was_not_sent(
     world: World,
 ) -> None:
