@@ -56,8 +56,13 @@ async def handle(ctx: Ctx) -> bool:
 
 async def _command(ctx: Ctx) -> None:
     ev = ctx.event
-    if ev.private:
-        lang = pick_language(ev.person.language_code, ctx.services.default_language)
+    if ev.private:  # in the language they chose with /lang, if they did, as every answer there
+        known = await ctx.repo.resident(ev.channel, ev.person.id)
+        lang = (
+            known.language
+            if known is not None
+            else pick_language(ev.person.language_code, ctx.services.default_language)
+        )
         await ctx.reply(translator(lang)("roster-private"))
         return
     t = ctx.group_t()

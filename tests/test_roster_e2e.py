@@ -405,3 +405,18 @@ async def test_a_take_racing_a_colleagues_accept_takes_the_ticket(
         ticket = await session.scalar(select(Ticket))  # the one there is
         assert ticket is not None
         assert ticket.status == "in_progress" and ticket.holder_name == "Cán bộ Hùng"
+
+
+async def test_roster_commands_in_private_answer_in_the_language_chosen_with_lang(
+    world: World,
+) -> None:
+    """Lan's app is in Vietnamese, but she chose English with /lang: every answer was English
+    but /officials (and /add_official, /remove_official), answered in her app's language."""
+    await world.say(world.resident, "/lang en")
+    await world.reply(world.resident)
+    await world.settle()
+    world.emu.skip_bot_messages(world.resident)
+    for command in ("/officials", "/add_official"):
+        await world.say(world.resident, command)
+        answer = plain(await world.reply(world.resident))
+        assert answer == world.text(world.resident_en, "roster-private"), answer
