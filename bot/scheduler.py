@@ -205,12 +205,13 @@ class Scheduler:
         if chat is None:
             return
         t = ctx.group_t()
-        text = t(
-            f"remind-{what}",
-            number=render.number(ticket),
-            deadline=render.when(deadline),
-            hours=_hours(left),
+        # Under an hour left, in minutes: "about 0 hours" said nothing two minutes before.
+        key, amount = (
+            (f"remind-{what}-minutes", {"count": max(1, round(left * 60))})
+            if left < 1
+            else (f"remind-{what}", {"hours": _hours(t, left)})
         )
+        text = t(key, number=render.number(ticket), deadline=render.when(deadline), **amount)
         self._queue(ctx, chat, text, ticket.id, reply_to_card=True)
 
     async def _escalate(self, ctx: Ctx, ticket: Ticket, what: str, deadline: datetime) -> None:
@@ -274,8 +275,11 @@ class Scheduler:
         )
 
 
-def _hours(hours: float) -> str:
-    return f"{hours:.1f}".rstrip("0").rstrip(".")
+def _hours(t: Translator, hours: float) -> str:
+    """1,5 in Vietnamese (a dot there groups thousands: "1.5 giờ" read as fifteen), 1.5 in
+    English."""
+    text = f"{hours:.1f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") if t.lang == "vi" else text
 
 
 async def digest_text(

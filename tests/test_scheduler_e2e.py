@@ -208,3 +208,35 @@ async def test_work_marked_before_marks_named_the_unit_is_not_done_again(world: 
         session.add(ScheduledMark(key=f"late-resolve:{ticket.id}:{stamp}"))
         await session.commit()
     assert await scheduler(world).tick(ticket.resolve_by + timedelta(minutes=5)) == {}
+
+
+async def at_deadline_less(world: World, left: timedelta) -> str:
+    """An accepted ticket whose resolution deadline is ``left`` away: its reminder."""
+    from sqlalchemy import update
+
+    from storage.models import Ticket
+
+    number, _card = await accepted(world)
+    ticket = await ticket_of(world, number)
+    deadline = datetime(2027, 3, 10, 15, 0, tzinfo=HANOI)  # a Wednesday afternoon
+    async with world.app.sessions() as session:
+        await session.execute(
+            update(Ticket).where(Ticket.id == ticket.id).values(resolve_by=deadline)
+        )
+        await session.commit()
+    assert await scheduler(world).tick(deadline - left) == {"remind-resolve": 1}
+    world.app.services.wake_sender()
+    return plain(await world.reply(world.hoan_kiem))
+
+
+@pytest.mark.parametrize(
+    ("left", "said"),
+    [(timedelta(minutes=90), "1,5 giờ"), (timedelta(minutes=30), "30 phút")],
+)
+async def test_a_reminder_says_the_time_left_the_vietnamese_way(
+    world: World, left: timedelta, said: str
+) -> None:
+    """ "còn khoảng 1.5 giờ" read as fifteen hours in Vietnamese (a dot groups thousands), and
+    two minutes before the deadline it said "còn khoảng 0 giờ"."""
+    reminder = await at_deadline_less(world, left)
+    assert f"còn khoảng {said} làm việc" in reminder, reminder
