@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from domain.directory import Directory
 from domain.lifecycle import OPEN, Status
-from domain.stats import HANOI, Period, PeriodError, UnitFigures, parse_period
+from domain.stats import HANOI, Period, PeriodError, UnitFigures, parse_period, placed
 from storage import stats
 from storage.db import make_engine, read_connection
 from storage.migrate import upgrade
@@ -111,7 +111,7 @@ def ranking_cells(
 ) -> Iterable[list[Cell]]:
     """The ranking's rows, each with its place; ``unit_code``: that unit's row alone (a unit's
     group sees its own figures and its place, not the other units')."""
-    for place, figures in enumerate(ranking, start=1):
+    for place, figures in placed(ranking):  # tied units share a place, as in /stats
         if unit_code is not None and figures.unit_code != unit_code:
             continue
         c = figures.counts

@@ -13,7 +13,8 @@ Definitions (the same ones the /stats footnote states):
   percentile interpolate linearly between ranks (PostgreSQL's ``percentile_cont``).
 - Satisfaction: ratings 'satisfied' / 'acceptable' / 'unsatisfied' among the rated tickets.
 - Ranking: every unit with a ticket in the period, the worst on-time rate first, ties broken by
-  more late tickets, then more tickets received; units with nothing due yet come last.
+  more late tickets; units with nothing due yet come last. Units equal on both share a place,
+  and the next place skips as many (1, 1, 3); among them, the busier is listed first.
 
 Periods: ``/stats`` (the last 30 days), ``/stats 7`` (the last 7 days), ``/stats 2026-11`` (a
 month), ``/stats 2026`` (a year), ``/stats 2026-10-01 2026-10-31`` (both days included).
@@ -222,27 +223,47 @@ def ranks_needed(count: int, q: float) -> tuple[int, int, float]:
     return low, min(low + 1, count - 1), position - low
 
 
-def ranking_key(figures: UnitFigures) -> tuple[int, float, int, int, str]:
+def standing(figures: UnitFigures) -> tuple[int, float, int]:
+    """What a unit's place rests on: its on-time rate, then its late tickets (more is worse).
+    Equal rates compare equal: 100·on_time and the number due are exact, and the division is
+    correctly rounded, so 1/2 and 5/10 are the same float."""
     rate = figures.on_time_rate
     return (
         1 if rate is None else 0,  # nothing due yet: after every unit with a rate
         rate if rate is not None else 0.0,
         -figures.counts.late,
-        -figures.counts.received,
-        figures.unit_code,
     )
 
 
+def ranking_key(figures: UnitFigures) -> tuple[int, float, int, int, str]:
+    """The order units are listed in: by standing; units sharing a place busier first, then
+    by code. Only an order to read them in: the place is the standing's (see ``placed``)."""
+    return (*standing(figures), -figures.counts.received, figures.unit_code)
+
+
 def rank(units: Iterable[UnitFigures]) -> list[UnitFigures]:
-    """Worst on-time rate first; ties by more late tickets, then by more tickets received."""
+    """Worst on-time rate first, then more late tickets first (see ``ranking_key``)."""
     return sorted(units, key=ranking_key)
 
 
-def place_of(ranking: Sequence[UnitFigures], unit_code: str) -> int | None:
-    """1-based place of a unit in the ranking (1 = the worst on-time rate), or None."""
+def placed(ranking: Sequence[UnitFigures]) -> list[tuple[int, UnitFigures]]:
+    """Each unit of ``ranking`` with its 1-based place (1 = the worst on-time rate). Units of
+    the same standing share a place and the next one skips as many (1, 1, 3): a unit with a
+    perfect record is not told it ranks below another perfect one for having handled more."""
+    result: list[tuple[int, UnitFigures]] = []
     for index, figures in enumerate(ranking, start=1):
+        if result and standing(result[-1][1]) == standing(figures):
+            result.append((result[-1][0], figures))
+        else:
+            result.append((index, figures))
+    return result
+
+
+def place_of(ranking: Sequence[UnitFigures], unit_code: str) -> int | None:
+    """The unit's place in the ranking (shared with the units it ties with), or None."""
+    for place, figures in placed(ranking):
         if figures.unit_code == unit_code:
-            return index
+            return place
     return None
 
 

@@ -23,6 +23,7 @@ from domain.stats import (
     parse_period,
     percent,
     place_of,
+    placed,
 )
 from handlers.context import Ctx
 from locales import Translator
@@ -147,7 +148,7 @@ def _ranking_line(ctx: Ctx, t: Translator, place: int, figures: UnitFigures) -> 
 
 
 def _ranking_lines(ctx: Ctx, t: Translator, ranking: list[UnitFigures]) -> list[str]:
-    numbered = list(enumerate(ranking, start=1))
+    numbered = placed(ranking)  # tied units share a place
     if len(numbered) > RANKING_LINES:
         half = RANKING_LINES // 2
         shown = [

@@ -20,6 +20,8 @@ from domain.stats import (
     median,
     parse_period,
     percentile,
+    place_of,
+    placed,
     rank,
 )
 from storage import stats
@@ -121,6 +123,31 @@ def test_ranking_puts_the_worst_on_time_rate_first_and_more_late_first_on_a_tie(
         ]
     )
     assert [u.unit_code for u in ranked] == ["worst", "bad-big", "bad-small", "good", "nothing-due"]
+
+
+def test_units_equal_on_rate_and_late_reports_share_a_place_and_the_next_place_skips() -> None:
+    """Standard competition ranking (1, 1, 3): a unit is never placed below one it equals;
+    more reports received only orders the tied units' lines."""
+    ranked = rank(
+        [
+            _unit("perfect-small", 1, 0, 1),
+            _unit("half-big", 5, 5, 10),
+            _unit("perfect-big", 3, 0, 3),
+            _unit("half-small", 1, 1, 2),
+            _unit("nothing-due-a", 0, 0, 2),
+            _unit("nothing-due-b", 0, 0, 1),
+        ]
+    )
+    assert [(place, u.unit_code) for place, u in placed(ranked)] == [
+        (1, "half-big"),
+        (2, "half-small"),
+        (3, "perfect-big"),
+        (3, "perfect-small"),
+        (5, "nothing-due-a"),
+        (5, "nothing-due-b"),
+    ]
+    assert place_of(ranked, "perfect-small") == place_of(ranked, "perfect-big") == 3
+    assert place_of(ranked, "elsewhere") is None
 
 
 # -- the database -------------------------------------------------------------------------------

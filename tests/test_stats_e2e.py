@@ -173,6 +173,63 @@ async def test_export_of_the_ranking_as_xlsx(world: World) -> None:
     ]
 
 
+async def two_perfect_units(world: World) -> None:
+    """Every report resolved on time: three for Hoàn Kiếm, one for Ba Đình, this week."""
+    now = datetime.now(UTC)
+    rows = []
+    for n, unit in enumerate([HOAN_KIEM, HOAN_KIEM, HOAN_KIEM, BA_DINH]):
+        created = now - timedelta(days=3, hours=n)
+        rows.append(
+            Ticket(
+                number=f"TIE{n:04d}",
+                draft_key=f"tie-{n}",
+                category="roads",
+                description="-",
+                unit_code=unit,
+                status="closed",
+                resolve_by=created + timedelta(hours=48),
+                resolved_at=created + timedelta(hours=5),
+                created_at=created,
+                updated_at=created,
+            )
+        )
+    async with world.app.sessions() as session:
+        session.add_all(rows)
+        await session.commit()
+
+
+async def test_units_tied_on_their_on_time_rate_share_their_place(world: World) -> None:
+    """Both units resolved every report on time. The busier one was told "thứ 1/2 đơn vị,
+    tính từ đơn vị có tỉ lệ đúng hạn thấp nhất", the worst place, and the other 2/2."""
+    await two_perfect_units(world)
+    places = {}
+    for group, official in (
+        (world.hoan_kiem, world.official),
+        (world.ba_dinh, world.other_official),
+    ):
+        await world.say(official, "/stats 7", chat=group)
+        text, _chart = await world.replies(group, 2)
+        body = plain(text)
+        assert "Đúng hạn: 100,0%" in body, body
+        places[group.id] = next(line for line in body.split("\n") if "Xếp hạng" in line)
+    assert places[world.hoan_kiem.id] == places[world.ba_dinh.id], places
+    assert "thứ 1/2 đơn vị" in places[world.hoan_kiem.id]
+    await world.say(world.admin, "/stats 7", chat=world.supervisor)
+    body = plain((await world.replies(world.supervisor, 2))[0])
+    assert "1. Phường Hoàn Kiếm" in body and "1. Phường Ba Đình" in body, body
+
+
+async def test_the_ranking_export_gives_tied_units_the_same_place(world: World) -> None:
+    await two_perfect_units(world)
+    await world.say(world.admin, "/export ranking 7", chat=world.supervisor)
+    sent = await world.reply(world.supervisor)
+    rows = list(csv.DictReader(io.StringIO(document_bytes(world, sent).decode("utf-8-sig"))))
+    assert [(row["unit_code"], row["place"]) for row in rows] == [
+        (HOAN_KIEM, "1"),
+        (BA_DINH, "1"),
+    ], rows
+
+
 async def test_a_group_bound_to_no_unit_is_told_so(world: World) -> None:
     stray = world.emu.add_group("Nhóm chưa gắn")
     world.emu.add_member(stray, world.stranger)
