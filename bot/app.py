@@ -142,8 +142,7 @@ async def build_app(
         )
         await repo.commit()
         # Units the directory no longer lists keep their tickets: named as they were last.
-        retired = await repo.units_beyond(directory)
-        directory = directory.with_retired((r.code, r.name_vi, r.name_en) for r in retired)
+        directory = await repo.naming_retired(directory)
         moved = supervisor_chat and await repo.moved_to(CHANNEL, supervisor_chat)
     if moved:
         log.warning(

@@ -22,8 +22,9 @@ from domain.directory import Directory
 from domain.lifecycle import OPEN, Status
 from domain.stats import HANOI, Period, PeriodError, UnitFigures, parse_period, placed
 from storage import stats
-from storage.db import make_engine, read_connection
+from storage.db import make_engine, read_connection, session_factory
 from storage.migrate import upgrade
+from storage.repo import Repository
 from storage.stats import RESOLVED_STATUSES, Reader, TicketRow
 
 T = TypeVar("T")
@@ -88,13 +89,12 @@ def on_time(row: TicketRow, now: datetime) -> str:
 
 
 def ticket_cells(row: TicketRow, directory: Directory, lang: str, now: datetime) -> list[Cell]:
-    unit = directory.get(row.unit_code)
     return [
         row.number[:4] + "-" + row.number[4:],
         _hanoi(row.created_at),
         row.category,
         row.unit_code,
-        unit.name(lang) if unit else row.unit_code,
+        directory.name(row.unit_code, lang),  # a retired unit by its last name, as in /stats
         row.status,
         row.priority,
         _hanoi(row.resolve_by),
@@ -115,12 +115,11 @@ def ranking_cells(
         if unit_code is not None and figures.unit_code != unit_code:
             continue
         c = figures.counts
-        unit = directory.get(figures.unit_code)
         rate = c.on_time_rate
         yield [
             place,
             figures.unit_code,
-            unit.name(lang) if unit else figures.unit_code,
+            directory.name(figures.unit_code, lang),
             c.received,
             c.on_site,
             c.administrative,
@@ -263,6 +262,8 @@ async def _export(
     engine = make_engine(url)
     try:
         await upgrade(engine)
+        async with session_factory(engine)() as session:  # the bot's directory (bot.app)
+            directory = await Repository(session).naming_retired(directory)
         async with read_connection(engine) as db:
             if what is What.TICKETS:
                 return await export_tickets(db, period, now, fmt, directory, "vi", unit_code)

@@ -163,6 +163,12 @@ class Repository:
         rows = await self.session.execute(select(Unit.code, Unit.kind, Unit.name_vi, Unit.name_en))
         return [UnitRow(*row) for row in rows if directory.get(row.code) is None]
 
+    async def naming_retired(self, directory: Directory) -> Directory:
+        """``directory``, naming also the units the database holds that it no longer lists
+        (merged away: their tickets keep their codes) by the names they were last known by."""
+        retired = await self.units_beyond(directory)
+        return directory.with_retired((r.code, r.name_vi, r.name_en) for r in retired)
+
     # -- updates --------------------------------------------------------------------------------
 
     async def first_delivery(self, channel: str, update_id: str) -> bool:

@@ -101,6 +101,53 @@ def test_export_with_a_bad_period_or_unit_says_what_is_wrong(
     assert not out.exists()
 
 
+async def _a_ticket_of_a_retired_unit(url: str) -> None:
+    """A unit merged away: its row stays in ``units`` and its ticket keeps its code."""
+    from storage.db import session_factory
+    from storage.migrate import upgrade
+    from storage.models import Unit
+
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+        created = datetime.now(UTC) - timedelta(days=3)
+        async with session_factory(engine)() as session:
+            session.add(Unit(code="99999", kind="ward", name_vi="Phường Cũ", name_en="Old Ward"))
+            await session.flush()
+            session.add(
+                Ticket(
+                    number="26110999",
+                    draft_key="gone-1",
+                    category="roads",
+                    description="-",
+                    unit_code="99999",
+                    status="closed",
+                    resolve_by=created + timedelta(days=2),
+                    resolved_at=created + timedelta(hours=5),
+                    created_at=created,
+                    updated_at=created,
+                )
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+def test_the_export_command_names_a_retired_unit_as_the_bot_does(
+    database: str, tmp_path: Path
+) -> None:
+    """The bot names a unit the directory no longer lists by its last known name; the
+    command's files gave its code, "99999"."""
+    import asyncio
+
+    asyncio.run(_a_ticket_of_a_retired_unit(database))
+    for what in ("tickets", "ranking"):
+        out = tmp_path / f"{what}.csv"
+        assert main(["export", what, "--period", "7", "--out", str(out)]) == 0
+        rows = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
+        assert [(r["unit_code"], r["unit"]) for r in rows] == [("99999", "Phường Cũ")], rows
+
+
 async def test_seeded_tickets_add_up_in_the_statistics(database: str) -> None:
     """The seeded tickets are counted by the database (a smoke check of the SQL on a real
     spread of units, statuses and deadlines)."""

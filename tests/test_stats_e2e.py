@@ -17,9 +17,12 @@ from openpyxl import load_workbook
 from bot import export
 from bot.app import build_app
 from bot.scheduler import digest_text
+from domain.directory import Directory
+from domain.stats import Counts, UnitFigures
 from handlers import render
 from locales import translator
 from storage.models import Ticket, Unit
+from storage.stats import TicketRow
 from tests.world import BA_DINH, HOAN_KIEM, TOKEN, Message, World, plain
 
 
@@ -351,3 +354,17 @@ async def test_a_unit_gone_from_the_directory_keeps_its_last_known_name(world: W
         assert directory.get(GONE) is None  # named, never offered or routed to
     finally:
         await restarted.close()
+
+
+def test_the_export_names_a_retired_unit_as_stats_does() -> None:
+    """/stats and the digest name a merged-away unit by its last known name; both exports
+    gave its code, "99999"."""
+    directory = Directory.load_default().with_retired([(GONE, "Phường Cũ", "Old Ward")])
+    assert directory.name(GONE, "vi") == "Phường Cũ"  # what /stats and the digest show
+    [row] = export.ranking_cells([UnitFigures(GONE, Counts(received=1))], directory, "vi")
+    assert row[2] == "Phường Cũ", row
+    now = datetime.now(UTC)
+    ticket = TicketRow(
+        "26110999", now, "roads", GONE, "closed", "normal", now, None, None, None, None, None
+    )
+    assert export.ticket_cells(ticket, directory, "en", now)[4] == "Old Ward"
