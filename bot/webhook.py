@@ -27,13 +27,11 @@ import functools
 import logging
 import math
 import signal
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
-import sqlalchemy.exc
 from aiogram import Bot
 from aiogram.methods import TelegramMethod
 from aiogram.utils.token import extract_bot_id
@@ -42,6 +40,7 @@ from aiohttp import web
 
 from bot.app import SHUTDOWN_GRACE, App, patiently, set_commands
 from bot.metrics import add_routes, is_redis_storage
+from bot.outage import outage
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis  # imported only where REDIS_URL is set (bot.app)
@@ -180,33 +179,6 @@ class _UpdateHandler(SimpleRequestHandler):
         calls were cut mid-way, and one whose message had gone out was sent again (a resident
         got the same message twice when a worker stopped, bench workers). App.close() closes
         it once they are done."""
-
-
-def outage(error: BaseException) -> bool:
-    """Whether ``error`` says the database or Redis was away or overloaded (a connection
-    refused, lost or timed out; a pool with no connection free for its 30 s) rather than
-    anything of the update: such a failure never counts towards giving the update up. A burst
-    of pool timeouts while other updates still went through let a good one go after three,
-    and its resident was told it could not be handled."""
-    redis_errors = sys.modules.get("redis.exceptions")  # imported only where REDIS_URL is set
-    found: BaseException | None = error
-    for _ in range(8):  # along what it was raised from
-        if found is None:
-            return False
-        if isinstance(found, (sqlalchemy.exc.TimeoutError, ConnectionError, TimeoutError)):
-            return True
-        if redis_errors is not None and isinstance(
-            found, (redis_errors.ConnectionError, redis_errors.TimeoutError)
-        ):
-            return True
-        if isinstance(found, sqlalchemy.exc.DBAPIError):
-            if found.connection_invalidated:
-                return True
-            orig = found.orig
-            found = orig if isinstance(orig, BaseException) else found.__cause__
-            continue
-        found = found.__cause__
-    return False
 
 
 def make_web_app(app: App, *, path: str, secret: str) -> web.Application:
