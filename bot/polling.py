@@ -35,7 +35,9 @@ while it holds updates, and polling again at once would spin.
 An update whose handling failed before anything of it was stored (the database or Redis
 unreachable for a moment, before the handler's own error handling: it never started, or rolled
 back) is handled again after :data:`RETRY_AFTER`, doubling, while it is held: aiogram logs
-such a failure and goes on, and the resident's message was lost without a word. Webhook mode
+such a failure and goes on, and the resident's message was lost without a word. One that failed
+because the database or Redis is away (bot.outage) is held and tried again until they are back,
+at least every :data:`OUTAGE_RETRY_AT_MOST`. Webhook mode
 answers it with a 500, and Telegram sends it again. One given up at last has its chat told
 (:attr:`Dispatcher.given_up`): nothing else will answer it.
 
@@ -60,12 +62,15 @@ from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from pydantic import ValidationError
 
+from bot.outage import outage
+
 log = logging.getLogger(__name__)
 
 HOLD_AT_MOST = 60.0  # seconds
 DONE_AT_MOST_BEHIND = 50  # handled updates handed out again behind the oldest held one
 REPOLL_AFTER = 0.05  # seconds
 RETRY_AFTER = 1.0  # seconds before a failed update is tried again; doubling
+OUTAGE_RETRY_AT_MOST = 30.0  # seconds between tries while the database or Redis is away
 LET_GO_SAID_EVERY = 60.0  # seconds
 
 
@@ -123,7 +128,15 @@ class Dispatcher(AiogramDispatcher):
                     response = await self.feed_update(bot, update, **kwargs)
                 except Exception as error:
                     since = self._held.get(update_id)  # None: committed, or let go
-                    if since is None or time.monotonic() + pause - since > HOLD_AT_MOST:
+                    if outage(error):
+                        # The database or Redis away: the update will go through once they
+                        # are back (held, Telegram keeps it), however long that takes. It
+                        # was given up after the longest hold, its resident told to send it
+                        # again while nothing they sent could be handled.
+                        pause = min(pause, OUTAGE_RETRY_AT_MOST)
+                        if since is not None:
+                            self._held[update_id] = time.monotonic() + pause
+                    elif since is None or time.monotonic() + pause - since > HOLD_AT_MOST:
                         log.exception("update %s failed; not tried again", update_id)
                         if self.given_up is not None:
                             await self.given_up(bot, update)

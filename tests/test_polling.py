@@ -34,6 +34,7 @@ class Polled:
     handled: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)  # texts that fail, how often
+    bugs: dict[str, int] = field(default_factory=dict)  # texts that set off a bug, how often
     gate: asyncio.Event = field(default_factory=asyncio.Event)  # "slow..." waits for it
     slow_started: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
@@ -88,6 +89,9 @@ async def polled(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Polled]:
             if state.failures.get(text, 0) > 0:
                 state.failures[text] -= 1
                 raise ConnectionError("the database is restarting")
+            if state.bugs.get(text, 0) > 0:
+                state.bugs[text] -= 1
+                raise RuntimeError("a bug this message sets off")
             if text.startswith("slow"):
                 state.slow_started.set()
                 await state.gate.wait()
@@ -277,11 +281,28 @@ async def test_an_update_that_keeps_failing_is_let_go_after_the_longest_hold(
 ) -> None:
     monkeypatch.setattr(polling, "RETRY_AFTER", 0.05)
     monkeypatch.setattr(polling, "HOLD_AT_MOST", 0.5)
-    polled.failures["broken"] = 1_000
+    polled.bugs["broken"] = 1_000
     await polled.emu.send_text(polled.resident, "broken")
     await polled.emu.wait_until(lambda: not polled.pending(), 10, "never let go")
     assert "update" in caplog.text and "not tried again" in caplog.text
     assert 3 <= len(polled.started) <= 5  # 0.05 + 0.1 + 0.2 s of pauses fit in 0.5 s
+
+
+async def test_an_update_failing_while_the_database_is_away_is_kept_until_it_is_back(
+    polled: Polled, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database away longer than the longest hold (a restart of PostgreSQL): the update
+    was given up, and its resident told to send it again, though it would go through once
+    the database was back. Telegram keeps it meanwhile."""
+    monkeypatch.setattr(polling, "RETRY_AFTER", 0.05)
+    monkeypatch.setattr(polling, "OUTAGE_RETRY_AT_MOST", 0.1)
+    monkeypatch.setattr(polling, "HOLD_AT_MOST", 0.3)
+    polled.failures["during the outage"] = 10  # ~0.85 s of pauses: past the longest hold
+    await polled.emu.send_text(polled.resident, "during the outage")
+    await polled.wait_handled("during the outage")
+    assert polled.started == ["during the outage"] * 11
+    assert "not tried again" not in caplog.text and "confirmed to Telegram" not in caplog.text
+    await polled.emu.wait_until(lambda: not polled.pending(), 10, "never confirmed")
 
 
 async def test_polling_stopped_while_an_update_waits_to_be_tried_again_keeps_it(
