@@ -326,6 +326,18 @@ class BlockedIdentity(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class BlockedTicket(Base):
+    """A ticket of a blocked resident who asked to be forgotten, tied to the block kept for
+    them (BlockedIdentity), never to their account: a city admin lifts the block by one of
+    those tickets' numbers (/unblock), as the person files no new one. Gone with the block
+    (migration 0010)."""
+
+    __tablename__ = "blocked_tickets"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    identity: Mapped[str] = mapped_column(ForeignKey("blocked_identities.identity"), index=True)
+
+
 class ForgottenReport(Base):
     """A report made, within the hourly limit's window, by a resident who then asked to be
     forgotten: a keyed hash of their account and the time only, so that forgetting does not
