@@ -21,6 +21,8 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
+    literal,
     select,
     update,
 )
@@ -33,6 +35,7 @@ from domain.lifecycle import AWAITING_RECEIPT, OPEN, Status
 from storage.db import dialect_of, insert_for, insert_in
 from storage.models import (
     BlockedIdentity,
+    BlockedTicket,
     ChatBinding,
     Conversation,
     Follower,
@@ -94,6 +97,10 @@ def _moved_key(channel: str, chat_id: str) -> str:
     if len(key) <= 32:  # Installation.name's size; a Telegram group's fits
         return key
     return "moved:" + hashlib.sha256(key.encode()).hexdigest()[:26]
+
+
+def _keyed_hash(key: bytes, channel: str, external_id: str) -> str:
+    return hmac.new(key, f"{channel}:{external_id}".encode(), hashlib.sha256).hexdigest()
 
 
 def _round_up(moment: datetime, step: timedelta) -> datetime:
@@ -234,6 +241,9 @@ class Repository:
     async def _identity(self, channel: str, external_id: str) -> str:
         """A keyed hash of an account: the same person gives the same value, and without the
         installation's key the value does not lead back to them."""
+        return _keyed_hash(await self._identity_key(), channel, external_id)
+
+    async def _identity_key(self) -> bytes:
         row = await self.session.get(Installation, "identity-key")
         if row is None:
             row = Installation(name="identity-key", value=secrets.token_hex(32))
@@ -243,16 +253,15 @@ class Repository:
             except IntegrityError:
                 row = await self.session.get(Installation, "identity-key")
                 assert row is not None
-        message = f"{channel}:{external_id}".encode()
-        return hmac.new(bytes.fromhex(row.value), message, hashlib.sha256).hexdigest()
+        return bytes.fromhex(row.value)
 
     async def forget_resident(self, resident: Resident, now: datetime) -> None:
         """Personal data out; tickets kept, anonymised (no reporter), as the city must keep
         the record of what was reported and done. A block stays, and so do the times of the
         reports the hourly limit still counts, under a keyed hash of the account only."""
         identity = await self._identity(resident.channel, resident.external_id)
-        if resident.blocked and await self.session.get(BlockedIdentity, identity) is None:
-            self.session.add(BlockedIdentity(identity=identity))
+        if resident.blocked:
+            await self._keep_block(resident, identity)
         recent = await self.session.scalars(
             select(Ticket.created_at).where(
                 Ticket.reporter_id == resident.id, Ticket.created_at >= now - LIMIT_WINDOW
@@ -321,6 +330,44 @@ class Repository:
         await self.session.execute(
             update(Resident).where(Resident.id == resident_id).values(blocked=blocked)
         )
+
+    async def _keep_block(self, resident: Resident, identity: str) -> None:
+        """The block of a resident being forgotten, kept under ``identity`` (their keyed hash),
+        and their tickets tied to it: by one of those, a city admin can still lift it
+        (lift_block), though the person files no new ticket and the tickets lose their
+        reporter. A ticket leads to the hash, which leads to no one without the key."""
+        if await self.session.get(BlockedIdentity, identity) is None:
+            self.session.add(BlockedIdentity(identity=identity))
+            await self.session.flush()  # before the tickets that refer to it
+        await self.session.execute(
+            insert(BlockedTicket).from_select(
+                ["ticket_id", "identity"],
+                select(Ticket.id, literal(identity)).where(Ticket.reporter_id == resident.id),
+            )
+        )
+
+    async def ticket_block(self, ticket_id: int) -> str | None:
+        """The block kept for whoever sent the (anonymised) ticket, if they were blocked when
+        they asked to be forgotten and it still holds: its keyed hash."""
+        return await self.session.scalar(
+            select(BlockedTicket.identity).where(BlockedTicket.ticket_id == ticket_id)
+        )
+
+    async def lift_block(self, identity: str) -> None:
+        """Lift the block kept for a forgotten resident: the keyed hash and its tie to their
+        tickets go, and the person, if they have come back since, can report again."""
+        await self.session.execute(delete(BlockedTicket).where(BlockedTicket.identity == identity))
+        await self.session.execute(
+            delete(BlockedIdentity).where(BlockedIdentity.identity == identity)
+        )
+        key = await self._identity_key()
+        # Blocked residents are the few an admin chose: hashing each is cheap, and the hash is
+        # not kept on the residents' rows, where it would tie them to their past tickets.
+        for resident in await self.session.scalars(select(Resident).where(Resident.blocked)):
+            if hmac.compare_digest(
+                _keyed_hash(key, resident.channel, resident.external_id), identity
+            ):
+                resident.blocked = False
 
     # -- chat bindings --------------------------------------------------------------------------
 

@@ -6,7 +6,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from storage.models import ForgottenReport, OutboxMessage, Resident, Ticket
+from storage.models import (
+    BlockedIdentity,
+    BlockedTicket,
+    ForgottenReport,
+    OutboxMessage,
+    Resident,
+    Ticket,
+)
 from tests.test_bad_input_e2e import at_photos
 from tests.world import (
     BA_DINH_SQUARE,
@@ -655,6 +662,83 @@ async def test_forgetting_oneself_does_not_lift_an_admins_block(world: World) ->
     await world.say(world.resident, "/forget_me")
     await world.press(world.resident, await world.reply(world.resident), "f:yes")
     await world.reply(world.resident)
+    await world.open_report(world.resident)
+
+
+async def test_an_admin_can_unblock_a_blocked_resident_who_deleted_their_data(
+    world: World,
+) -> None:
+    """The admin blocked by mistake; the resident, puzzled, used /forget_me. /unblock on their
+    ticket only says they deleted their data, and they stay blocked for good: they cannot file
+    a new ticket, so no number ever names them to /unblock."""
+    number = await world.report(world.stranger, photos=0)
+    await world.say(world.admin, f"/block {number}")
+    assert "Đã chặn" in plain(await world.reply(world.admin))
+    await world.say(world.stranger, "/forget_me")
+    await world.press(world.stranger, await world.reply(world.stranger), "f:yes")
+    await world.reply(world.stranger)
+    await world.say(world.admin, f"/unblock {number}")
+    await world.reply(world.admin)
+    await world.say(world.stranger, "/report")
+    answer = plain(await world.reply(world.stranger))
+    assert "tạm thời không gửi được" not in answer, answer
+
+
+async def forget(world: World, user: Any) -> None:
+    await world.say(user, "/forget_me")
+    await world.press(user, await world.reply(user), "f:yes")
+    assert "Đã xóa dữ liệu" in plain(await world.reply(user))
+
+
+async def test_unblocking_by_an_old_ticket_lets_a_forgotten_resident_who_came_back_report(
+    world: World,
+) -> None:
+    """Blocked, forgotten, back and refused: /unblock on a ticket from before lifts the block of
+    the person as they are now. Meanwhile their tickets lead to the block kept for them, a keyed
+    hash, never to their account; once it is lifted, nothing ties those tickets together."""
+    first = await world.report(world.stranger, photos=0)
+    second = await world.report(world.stranger, photos=0, description="Cống bị tắc, nước tràn.")
+    await world.say(world.admin, f"/block {first}")
+    await world.reply(world.admin)
+    await forget(world, world.stranger)
+    await world.say(world.stranger, "/report")
+    assert "tạm thời không gửi được" in plain(await world.reply(world.stranger))
+    async with world.app.sessions() as session:
+        kept = (
+            await session.execute(select(BlockedTicket.ticket_id, BlockedTicket.identity))
+        ).all()
+        blocks = (await session.scalars(select(BlockedIdentity.identity))).all()
+    assert len(kept) == 2 and {identity for _, identity in kept} == set(blocks)
+    assert str(world.stranger.id) not in str(kept)
+    await world.say(world.admin, f"/unblock {second}")
+    assert "Đã bỏ chặn" in plain(await world.reply(world.admin))
+    await world.open_report(world.stranger)
+    async with world.app.sessions() as session:
+        assert (await session.scalars(select(BlockedTicket))).all() == []
+        assert (await session.scalars(select(BlockedIdentity))).all() == []
+
+
+async def test_block_and_unblock_on_a_forgotten_residents_ticket_say_what_they_did(
+    world: World,
+) -> None:
+    """A ticket whose sender deleted their data leads to them only through a block kept for
+    them: /block on it says they stay blocked, or that it can no longer block anyone; /unblock
+    on it, once lifted, that there is nothing left to lift."""
+    number = await world.report(world.stranger, photos=0)
+    await world.say(world.admin, f"/block {number}")
+    await world.reply(world.admin)
+    await forget(world, world.stranger)
+    await world.say(world.admin, f"/block {number}")
+    assert "vẫn đang bị chặn" in plain(await world.reply(world.admin))
+    await world.say(world.admin, f"/unblock {number}")
+    assert "Đã bỏ chặn" in plain(await world.reply(world.admin))
+    await world.say(world.admin, f"/unblock {number}")
+    assert "không có gì để bỏ chặn" in plain(await world.reply(world.admin))
+    # Never blocked, then forgotten: their ticket no longer leads to them, so it blocks no one.
+    other = await world.report(world.resident, photos=0)
+    await forget(world, world.resident)
+    await world.say(world.admin, f"/block {other}")
+    assert "không dùng để chặn được" in plain(await world.reply(world.admin))
     await world.open_report(world.resident)
 
 
