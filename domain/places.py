@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from domain.directory import Directory, Unit
-from domain.text import fold
+from domain.text import compact, fold
 
 __all__ = ["PlaceGuess", "resolve_typed_address"]
 
@@ -30,6 +31,10 @@ MAX_ADDRESS_CHARS = 300
 # districts were abolished on 1 July 2025, so naming one marks a pre-2025 address.
 _DISTRICT_WORDS = ("quan", "huyen", "thi xa", "q", "h", "tx")
 _WARD_WORDS = ("phuong", "xa", "p", "x")
+# "Tỉnh Hà Giang", "Thành phố Hải Phòng", "TP HCM", "TP.HCM": a province's name with its word
+# (vietnamadminunits's keywords carry "tinh" and "thanhpho"; "tp" is added here).
+_PROVINCE_WORDS = ("tinh", "thanhpho", "tp")
+_COUNTRY = frozenset({"vietnam", "vn"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,88 @@ def _parse(text: str, mode: str) -> _Parsed:
         ward=unit.short_ward,
         street=(unit.street or "").strip(" ,") or None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Provinces:
+    """Province names, compacted ("hagiang", "hcm"), from before and after 2025."""
+
+    bare: dict[str, str]  # name -> province code
+    worded: dict[str, str]  # name with its word ("tinhhagiang", "tphcm") -> province code
+
+
+@functools.cache
+def _provinces() -> _Provinces:
+    # The parsers' own tables of the 63 provinces before 2025 and the 34 after, with the
+    # keywords they match ("hochiminh", "hcm"): the same names, spelt as the parsers spell them.
+    from vietnamadminunits.parser import parser_from_2025, parser_legacy
+
+    bare: dict[str, str] = {}
+    worded: dict[str, str] = {}
+    for table in (parser_legacy.DICT_PROVINCE, parser_from_2025.DICT_PROVINCE):
+        for province in table.values():
+            code = province["provinceCode"]
+            for keyword in province["provinceKeywords"]:
+                if keyword.startswith(_PROVINCE_WORDS):
+                    worded[keyword] = code
+                else:
+                    bare[keyword] = code
+                    worded["tp" + keyword] = code
+    return _Provinces(bare=bare, worded=worded)
+
+
+def _last_part(text: str) -> str:
+    """The address's last comma-separated part, a "Việt Nam" after it skipped."""
+    parts = [part.strip() for part in text.split(",") if fold(part)]
+    while parts and compact(parts[-1]) in _COUNTRY:
+        parts.pop()
+    return parts[-1] if parts else ""
+
+
+def _province_in(part: str) -> tuple[str, bool] | None:
+    """The province ``part`` names, and whether it names it bare (without "Tỉnh"/"TP").
+
+    The whole part ("Hà Giang", "Thành phố Hồ Chí Minh", "TP HCM"), or the words it ends with
+    when a province word leads them ("... Quận 1 TP HCM", typed without commas).
+    """
+    provinces = _provinces()
+    words = fold(part).split()
+    whole = "".join(words)
+    if whole in provinces.bare:
+        return provinces.bare[whole], True
+    for start in range(len(words)):
+        code = provinces.worded.get("".join(words[start:]))
+        if code is not None:
+            return code, False
+    return None
+
+
+def _is_hanoi_unit_name(part: str, directory: Directory) -> bool:
+    """Is ``part`` the bare name of a Hanoi unit, with its accents or typed without any?"""
+    typed = " ".join(unicodedata.normalize("NFC", part).casefold().split())
+    for unit in directory.local_units:
+        name = unicodedata.normalize("NFC", unit.name_vi.split(" ", 1)[-1]).casefold()
+        if typed == name or (part.isascii() and compact(part) == compact(name)):
+            return True
+    return False
+
+
+def _named_province(text: str, directory: Directory) -> str | None:
+    """The province an address names itself, at its end, or None.
+
+    Only the words count: vietnamadminunits guesses a province from any name it finds inside
+    the text, often another province's ("Phường Vĩnh Tuy" read as Nghệ An's "Vinh"). A bare
+    name that is also a Hanoi unit's is the unit: "Yên Bài", a commune of Hanoi (without
+    accents, "Yen Bai" too), is not "Yên Bái", a former province.
+    """
+    part = _last_part(text)
+    named = _province_in(part)
+    if named is None:
+        return None
+    code, bare = named
+    if bare and code != HANOI_CODE and _is_hanoi_unit_name(part, directory):
+        return None
+    return code
 
 
 def _bare(name: str) -> str:
@@ -171,21 +258,22 @@ def _from_legacy(
 def resolve_typed_address(text: str, directory: Directory) -> PlaceGuess | None:
     """The Hanoi unit a typed address is in, or None.
 
-    None when the address is in another province, or names no ward or commune that can be
-    recognised. An address without a province is read as a Hanoi one. Offline and cached;
+    None when the address names another province, or names no ward or commune that can be
+    recognised. An address that does not end with a province is read as a Hanoi one (the
+    parsers' own guess of a province is not asked for). Offline and cached;
     the first call loads vietnamadminunits (about half a second), later ones take well under
     a few milliseconds.
     """
     text = " ".join(text.split())[:MAX_ADDRESS_CHARS]
     if not fold(text):
         return None
-    new = _parse(text, "FROM_2025")
-    if new.province_code is None:
-        if _parse(text, "LEGACY").province_code not in (None, HANOI_CODE):
-            return None  # a pre-2025 province, such as "Hà Giang"
+    province = _named_province(text, directory)
+    if province is None:
         # Residents of a Hanoi bot often leave the city out: "12 Kim Mã, Ba Đình".
         text += HANOI_SUFFIX
-        new = _parse(text, "FROM_2025")
+    elif province != HANOI_CODE:
+        return None
+    new = _parse(text, "FROM_2025")
     if new.province_code != HANOI_CODE:
         return None
     old = _parse(text, "LEGACY")

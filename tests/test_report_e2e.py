@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from storage.models import (
@@ -276,6 +277,26 @@ async def test_typed_address_is_accepted_and_the_unit_confirmed(world: World) ->
     await world.press(r, confirm, "r:ok")
     review = await world.reply(r)
     assert "12 Quốc Tử Giám" in plain(review)
+
+
+@pytest.mark.parametrize(
+    ("typed", "unit"),
+    [
+        ("Số 12 Minh Khai, phường Vĩnh Tuy", "Phường Vĩnh Tuy"),
+        ("Ngõ 5 Tam Trinh, phường Hoàng Mai", "Phường Hoàng Mai"),
+        ("Xã Trần Phú", "Xã Trần Phú"),
+    ],
+)
+async def test_a_typed_address_in_a_ward_whose_name_exists_elsewhere_is_found(
+    world: World, typed: str, unit: str
+) -> None:
+    """An address without ", Hà Nội" (the bot is Hanoi's) naming a unit whose name an old
+    unit of another province also had was answered "not found in Hanoi"."""
+    r = world.resident
+    await at_place(world, r)
+    await world.say(r, typed)
+    _, confirm = await world.replies(r, 2)
+    assert unit in plain(confirm)
 
 
 async def test_a_named_place_keeps_its_name_and_address(world: World) -> None:
