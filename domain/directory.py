@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -36,6 +37,11 @@ _TRAILING: dict[str, UnitKind | None] = {
     "commune": "commune",
     "people s committee": None,
 }
+# Where a unit is, written after its name (folded): the city ("Hà Nội", "TP Hà Nội", "Hanoi
+# city", "HN") and, out of habit since the districts went in July 2025, the old district
+# ("quận Hoàn Kiếm", "Q. Ba Đình", "huyện Sóc Sơn", "thị xã Sơn Tây").
+_CITY_AFTER = re.compile(r" (?:(?:thanh pho|tp|thu do) )?(?:ha noi|hanoi|hn)(?: city)?$")
+_OLD_DISTRICT_AFTER = re.compile(r" (?:quan|huyen|thi xa|q|h|tx) \w+(?: \w+){0,3}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +94,29 @@ def _strip_qualifiers(folded: str) -> tuple[str, UnitKind | None]:
             folded, trailing_hint = folded[: -len(word) - 1], word_kind
             break
     return folded, hint or trailing_hint
+
+
+def _without_place(folded: str) -> str:
+    """A folded name without the city and the old district written after it."""
+    return _OLD_DISTRICT_AFTER.sub("", _CITY_AFTER.sub("", folded))
+
+
+def _needles(query: str) -> tuple[list[str], UnitKind | None]:
+    """The folded forms of ``query`` to look for, and the kind its words hint at.
+
+    The query as typed, its part before the first comma ("Phường Hoàn Kiếm, Hà Nội"), that
+    part without the city or old district after it ("UBND phường Hoàn Kiếm quận Hoàn
+    Kiếm"), each with and without "UBND"/"phường"/"ward". The city stays in the query as
+    typed: some departments' names hold it ("Sở Xây dựng Hà Nội").
+    """
+    head = fold(query.split(",", 1)[0])
+    needles: list[str] = []
+    hint: UnitKind | None = None
+    for form in dict.fromkeys((_without_place(head), head, fold(query))):
+        stripped, form_hint = _strip_qualifiers(form)
+        hint = hint or form_hint
+        needles += [stripped, form]
+    return [n for n in dict.fromkeys(needles) if n], hint
 
 
 def _unit_names(unit: Unit) -> tuple[str, ...]:
@@ -262,15 +291,15 @@ class Directory:
         """Units and departments whose name matches ``query``, best first.
 
         Accents, case, punctuation and spaces do not matter; "phường"/"xã"/"P."/"UBND" before
-        the name or "ward"/"commune" after it may be present or not. Exact name matches come
-        first, then names starting with the query, then names containing it; a "phường"/"xã"
-        hint puts units of that kind first within each group.
+        the name or "ward"/"commune" after it may be present or not, and so may the city or
+        the old district after a name, as an office's address is written ("UBND phường Hoàn
+        Kiếm, quận Hoàn Kiếm, TP Hà Nội"). Exact name matches come first, then names
+        starting with the query, then names containing it; a "phường"/"xã" hint puts units of
+        that kind first within each group.
         """
         if limit <= 0:
             return []
-        folded = fold(query)
-        stripped, hint = _strip_qualifiers(folded)
-        needles = [n for n in dict.fromkeys((stripped, folded)) if n]
+        needles, hint = _needles(query)
         if not needles:
             return []
         ranked: list[tuple[tuple[int, int], int, int, int, Unit]] = []

@@ -44,6 +44,33 @@ def test_searching_for_ba_dinh_however_typed_finds_it_first(
     assert names(directory.search(query))[0] == "Phường Ba Đình"
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Phường Hoàn Kiếm, Hà Nội", "Phường Hoàn Kiếm"),
+        ("UBND phường Hoàn Kiếm, TP Hà Nội", "Phường Hoàn Kiếm"),
+        ("UBND phường Hoàn Kiếm, quận Hoàn Kiếm", "Phường Hoàn Kiếm"),
+        ("UBND phường Hoàn Kiếm quận Hoàn Kiếm", "Phường Hoàn Kiếm"),
+        ("Phuong Hoan Kiem Ha Noi", "Phường Hoàn Kiếm"),
+        ("P. Ba Đình, Q. Ba Đình, TP. Hà Nội", "Phường Ba Đình"),
+        ("Ba Dinh ward, Hanoi", "Phường Ba Đình"),
+        ("xã Sóc Sơn huyện Sóc Sơn", "Xã Sóc Sơn"),
+        ("Phường Sơn Tây, thị xã Sơn Tây", "Phường Sơn Tây"),
+    ],
+)
+def test_unit_name_with_the_city_or_old_district_is_found(
+    directory: Directory, query: str, expected: str
+) -> None:
+    # As an office's address is written: the city, or the old district out of habit.
+    assert names(directory.search(query))[0] == expected
+
+
+def test_a_department_named_with_the_city_is_still_found_by_it(directory: Directory) -> None:
+    assert names(directory.search("Sở Xây dựng Hà Nội")) == ["Sở Xây dựng Hà Nội"]
+    assert directory.search("Điện lực Hà Nội")[0].code == "evn-hanoi"
+    assert {u.code for u in directory.search("Hà Nội")} == {"evn-hanoi", "hawaco", "so-xay-dung"}
+
+
 def test_searching_xa_soc_son_finds_the_commune(directory: Directory) -> None:
     assert names(directory.search("xa soc son")) == ["Xã Sóc Sơn"]
     assert names(directory.search("Soc Son commune")) == ["Xã Sóc Sơn"]

@@ -415,6 +415,28 @@ async def test_administrative_complaint_needs_no_pin(world: World) -> None:
     assert not [m for m in world.emu.messages(world.hoan_kiem.id) if m.get("venue")]
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Phường Hoàn Kiếm, Hà Nội",
+        "UBND phường Hoàn Kiếm, TP Hà Nội",
+        "UBND phường Hoàn Kiếm, quận Hoàn Kiếm",
+    ],
+)
+async def test_unit_name_with_the_city_or_old_district_is_found(world: World, typed: str) -> None:
+    """A unit picked by name for a procedure, written as Vietnamese write an office's name
+    (with the city, or the old district after it), was "no unit is called ..."."""
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:procedure")
+    await world.reply(r)
+    await world.say(r, "Hồ sơ cấp sổ đỏ nộp từ tháng 8, quá hẹn mà chưa có kết quả.")
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)  # which unit?
+    await world.say(r, typed)
+    answer = await world.reply(r)
+    assert "Phường Hoàn Kiếm" in buttons(answer), plain(answer)
+
+
 async def test_a_location_shared_to_find_ones_ward_is_not_kept_nor_posted(
     world: World,
 ) -> None:
