@@ -75,7 +75,7 @@ def clean_photo(raw: bytes, *, made_by_messenger: bool = False) -> CleanPhoto:
             image: Image.Image = probe
             ImageOps.exif_transpose(image, in_place=True)  # no copy of every pixel
             if image.mode not in ("RGB", "L", "CMYK"):  # a PNG's alpha or palette, say
-                image = image.convert("RGB")  # (its profile is kept in its info)
+                image = _in_8_bits(image)  # (its profile is kept in its info)
                 to_srgb = _to_srgb(image)
             # Bicubic over what is left (at most a factor 2 after the draft): as sharp as
             # Lanczos to the eye at this ratio, at half its cost (bench/photos.py).
@@ -93,6 +93,41 @@ def clean_photo(raw: bytes, *, made_by_messenger: bool = False) -> CleanPhoto:
         raise PhotoRejected("too-many-pixels") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise PhotoRejected("unreadable") from None
+
+
+def _in_8_bits(image: Image.Image) -> Image.Image:
+    """The picture as the JPEG will hold it: 8-bit RGB or grey, without transparency.
+
+    A plain conversion drops the alpha channel, which shows what was under the transparent
+    parts (a dark sign cut out on a transparent background came out all black), and clips
+    16-bit levels at 255 (a 16-bit scan came out all white). So a transparent picture is laid
+    on white, as a browser or an image viewer shows it, 16-bit levels are scaled down, and
+    floating-point ones taken from 0.0 (black) to 1.0 (white). Any other picture (a palette,
+    black and white, ...) is converted as it is."""
+    if image.mode in _SIXTEEN_BITS:
+        # Pillow converts only 32-bit integers by a formula: 0..65535 to 0..255, rounded.
+        return image.convert("I").point(lambda v: v / 257 + 0.5).convert("L")
+    if image.mode == "F":
+        low, high = cast(tuple[float, float], image.getextrema())
+        if low < 0 or high > 1:  # not levels of 0 to 1: from its darkest to its lightest
+            scale = 255 / (high - low) if high > low else 0.0
+            return image.point(lambda v: (v - low) * scale + 0.5).convert("L")
+        return image.point(lambda v: v * 255 + 0.5).convert("L")
+    if image.mode in _WITH_ALPHA or (image.mode == "P" and "transparency" in image.info):
+        grey = image.mode in ("LA", "La")
+        with_alpha = image.convert("LA" if grey else "RGBA")
+        ground = Image.new("L" if grey else "RGB", image.size, "white")
+        ground.paste(with_alpha.convert(ground.mode), mask=with_alpha.getchannel("A"))
+        ground.info = dict(image.info)  # its colour profile, for _to_srgb
+        return ground
+    return image.convert("RGB")
+
+
+# Pillow's modes of 16-bit levels ("I", 32-bit integers, taken as 16-bit levels: older Pillows
+# open a 16-bit PNG so), and with an alpha channel ("RGBa", "La": premultiplied, as a TIFF's
+# "associated" alpha is).
+_SIXTEEN_BITS = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+_WITH_ALPHA = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
 def _as_it_stands(image: Image.Image) -> bool:

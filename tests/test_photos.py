@@ -1,9 +1,9 @@
 import io
 import struct
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageDraw
 
 from domain.photos import MAX_SIDE, PhotoRejected, clean_photo
 
@@ -459,3 +459,86 @@ def test_a_cmyk_photo_with_a_profile_is_converted_by_it() -> None:
     clean = clean_photo(raw)
     assert max(abs(a - b) for a, b in zip(centre(clean.data), expected, strict=True)) <= 3
     assert b"acsp" not in clean.data
+
+
+# --- A picture with transparency or more than 8 bits, sent as a file -------------------------
+
+
+def encoded(image: Image.Image, file_format: str, **options: Any) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=file_format, **options)
+    return out.getvalue()
+
+
+def sign_on_transparency(kind: str) -> bytes:
+    """A dark sign on a transparent background (a cut-out, a scan exported by an app), whose
+    hidden background is black, as an editor leaves it."""
+    if kind in ("P-png", "P-gif"):  # a palette, its first colour (black) marked transparent
+        image = Image.new("P", (400, 300), 0)
+        image.putpalette([0, 0, 0, 30, 30, 30])
+        ImageDraw.Draw(image).rectangle((100, 80, 300, 220), fill=1)
+        return encoded(image, kind[2:].upper(), transparency=0)
+    image = Image.new("RGBA", (400, 300), (0, 0, 0, 0))
+    ImageDraw.Draw(image).rectangle((100, 80, 300, 220), fill=(30, 30, 30, 255))
+    if kind == "LA-png":
+        return encoded(image.convert("LA"), "PNG")
+    return encoded(image, kind.removeprefix("RGBA-").upper())
+
+
+def grey_at(data: bytes, x: int, y: int) -> int:
+    with Image.open(io.BytesIO(data)) as image:
+        return cast(int, image.convert("L").getpixel((x, y)))
+
+
+@pytest.mark.parametrize("kind", ["RGBA-png", "RGBA-webp", "LA-png", "P-png", "P-gif"])
+def test_a_sign_on_a_transparent_background_keeps_its_picture(kind: str) -> None:
+    """A plain conversion dropped the transparency and showed the black under it: the sign
+    was stored all black. Laid on white, as a browser shows it."""
+    clean = clean_photo(sign_on_transparency(kind))
+    assert grey_at(clean.data, 5, 5) >= 250  # the background
+    assert abs(grey_at(clean.data, 200, 150) - 30) <= 3  # the sign
+
+
+def test_a_half_transparent_part_is_blended_with_white() -> None:
+    image = Image.new("RGBA", (200, 100), (0, 0, 0, 128))  # black, half see-through
+    clean = clean_photo(encoded(image, "PNG"))
+    assert abs(grey_at(clean.data, 100, 50) - 127) <= 3
+
+
+def grey_ramp(mode: str, white: float) -> Image.Image:
+    """Left to right from black (0) to white (``white``), 256 px wide."""
+    image = Image.new(mode, (256, 64))
+    image.putdata([x * white / 255 for _ in range(64) for x in range(256)])
+    return image
+
+
+@pytest.mark.parametrize(
+    ("mode", "white", "file_format"),
+    [
+        ("I;16", 65535, "PNG"),  # scanners
+        ("I;16", 65535, "TIFF"),
+        ("I;16B", 65535, "TIFF"),
+        ("I", 65535, "TIFF"),  # 32-bit integers holding 16-bit levels
+        ("F", 1.0, "TIFF"),  # floating point, levels of 0 to 1
+        ("F", 1000.0, "TIFF"),  # in some other unit: from its darkest to its lightest
+    ],
+    ids=[
+        "16-bit-png",
+        "16-bit-tiff",
+        "16-bit-big-endian-tiff",
+        "32-bit-tiff",
+        "float",
+        "float-1000",
+    ],
+)
+def test_a_grey_picture_of_more_than_8_bits_keeps_its_tones(
+    mode: str, white: float, file_format: str
+) -> None:
+    """A plain conversion clipped every level above 255 of 65,535: a 16-bit scan was stored
+    all white (and a float one all black)."""
+    raw = encoded(grey_ramp(mode, white), file_format)
+    with Image.open(io.BytesIO(raw)) as sent:
+        assert sent.mode == mode
+    clean = clean_photo(raw)
+    for x in (0, 64, 128, 192, 255):
+        assert abs(grey_at(clean.data, x, 32) - x) <= 3, x
