@@ -273,25 +273,18 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
 
 async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
     """A photo sent where the description is asked, often with the description as its
-    caption: the photo is kept, and its caption, if it makes a description, is one."""
+    caption: the photo is kept, and its caption, if it makes a description, is one (kept or
+    not: an image file that cannot be read took the words with it)."""
     ev = ctx.event
     album_seen = ev.album_id is not None and ev.album_id in draft["albums"]
     full = len(draft["photos"]) >= MAX_PHOTOS  # this one is not kept: said so below
-    if not full and not await _keep_photo(ctx, draft):
-        return
+    refused = None if full else await _keep_photo(ctx, draft)
     text = ev.text.strip()  # the caption
     if DESCRIPTION_MIN <= len(text) <= DESCRIPTION_MAX:
-        draft["description"] = text
-        # Back to the review at once, unless an album's other pictures are still to come:
-        # they go on arriving at the photos step (its Done leads back to the review).
-        if ev.album_id is None and draft.pop("back", False):
-            await _go(ctx, REVIEW, draft)
-            return
-        await ctx.state.set(PHOTOS, draft)  # an album's other pictures go on arriving there
-        await ctx.reply(
-            ctx.t("report-caption-taken", max=MAX_PHOTOS),
-            markup=_photo_choices(ctx, draft, counted=ev.album_id is None),
-        )
+        await _caption_is_description(ctx, draft, refused)
+        return
+    if refused is not None:
+        await ctx.reply(refused)
         return
     await ctx.state.set(DESCRIPTION, draft)
     if album_seen:
@@ -302,6 +295,27 @@ async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
         await ctx.reply(ctx.t("report-photo-not-kept", max=MAX_PHOTOS, min=DESCRIPTION_MIN))
     else:
         await ctx.reply(ctx.t("report-photo-before-description", min=DESCRIPTION_MIN))
+
+
+async def _caption_is_description(ctx: Ctx, draft: Draft, refused: str | None) -> None:
+    """The caption of a photo sent where the description is asked taken as the description;
+    ``refused``: why the photo was not kept, said with it."""
+    ev = ctx.event
+    draft["description"] = ev.text.strip()
+    taken = ctx.t("report-caption-is-description")
+    # Back to the review at once, unless an album's other pictures are still to come:
+    # they go on arriving at the photos step (its Done leads back to the review).
+    if ev.album_id is None and draft.pop("back", False):
+        if refused:
+            await ctx.reply("\n".join([refused, taken]))
+        await _go(ctx, REVIEW, draft)
+        return
+    await ctx.state.set(PHOTOS, draft)  # an album's other pictures go on arriving there
+    if refused:
+        said = "\n".join([refused, taken, _photos_question(ctx, draft)])
+    else:
+        said = ctx.t("report-caption-taken", max=MAX_PHOTOS)
+    await ctx.reply(said, markup=_photo_choices(ctx, draft, counted=ev.album_id is None))
 
 
 # -- photos -------------------------------------------------------------------------------------
@@ -329,27 +343,28 @@ def _photo_choices(
 async def ask_photos(ctx: Ctx, draft: Draft) -> None:
     """The photos asked for; when the report has some already (sent earlier, or the photos
     changed from the review), how many, and a way to start again."""
+    await ctx.reply(_photos_question(ctx, draft), markup=_photo_choices(ctx, draft, clearable=True))
+
+
+def _photos_question(ctx: Ctx, draft: Draft) -> str:
     count = len(draft["photos"])
-    ask = ctx.t("report-ask-photo-more", count=count, max=MAX_PHOTOS) if count else None
-    await ctx.reply(
-        ask or ctx.t("report-ask-photo", max=MAX_PHOTOS),
-        markup=_photo_choices(ctx, draft, clearable=True),
-    )
+    if count:
+        return ctx.t("report-ask-photo-more", count=count, max=MAX_PHOTOS)
+    return ctx.t("report-ask-photo", max=MAX_PHOTOS)
 
 
-async def _keep_photo(ctx: Ctx, draft: Draft) -> bool:
-    """The event's photo, cleaned and stored, added to the draft (and its album noted);
-    False, with the resident told why, when it cannot be used."""
+async def _keep_photo(ctx: Ctx, draft: Draft) -> str | None:
+    """The event's photo, cleaned and stored, added to the draft (and its album noted); when
+    it cannot be used, why, for the caller to say with what it did with the caption."""
     ev = ctx.event
     try:
         photo = await take_photo(ctx)
     except PhotoRejected as rejected:
-        await ctx.reply(ctx.t(f"photo-rejected-{rejected.reason}"))
-        return False
+        return ctx.t(f"photo-rejected-{rejected.reason}")
     draft["photos"].append([photo.key, photo.width, photo.height])
     if ev.album_id is not None and ev.album_id not in draft["albums"]:
         draft["albums"].append(ev.album_id)
-    return True
+    return None
 
 
 async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
@@ -390,11 +405,12 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
             )
         return
     first_of_album = ev.album_id is not None and ev.album_id not in draft["albums"]
-    if not await _keep_photo(ctx, draft):
-        return
-    said = _caption_to_description(ctx, draft)
+    refused = await _keep_photo(ctx, draft)
+    said = _caption_to_description(ctx, draft)  # the photo kept or not
     await ctx.state.set(PHOTOS, draft)
-    if ev.album_id is None:
+    if refused is not None:
+        await ctx.reply("\n".join([refused, *said]))
+    elif ev.album_id is None:
         text = ctx.t("report-photo-received", count=len(draft["photos"]), max=MAX_PHOTOS)
         await ctx.reply("\n".join([text, *said]), markup=_photo_choices(ctx, draft))
     elif first_of_album or said:

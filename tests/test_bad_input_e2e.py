@@ -122,6 +122,49 @@ async def test_unusable_files_where_a_photo_is_asked_get_a_clear_answer(
     assert "Đã nhận ảnh (1/5)" in plain(await world.reply(r))
 
 
+# An iPhone's photo sent as a file: HEIC, which the bot cannot read.
+HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 200
+
+
+async def review_after_photos(world: World, r: Any, said: Any) -> str:
+    """Done (or Skip) under ``said``, the place shared and its unit confirmed: the review."""
+    await world.press(r, said, "r:done" if "r:done" in str(said.get("reply_markup")) else "r:skip")
+    await world.reply(r)  # the place asked
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    return plain(await world.reply(r))
+
+
+async def test_description_as_caption_of_an_unreadable_image_file_is_not_lost(
+    world: World,
+) -> None:
+    """The description as the caption of an image file the bot cannot read: only "cannot
+    read the image" was said, and the words were lost with it (a video's caption is kept)."""
+    r = await at_description(world)
+    described = "Ổ gà lớn trước số 12 Tràng Thi, xe máy rất dễ ngã."
+    await world.emu.send_document(r, HEIC, "IMG_0412.HEIC", "image/heic", caption=described)
+    said = await world.reply(r)
+    assert "Không đọc được ảnh" in plain(said) and "chú thích" in plain(said), plain(said)
+    review = await review_after_photos(world, r, said)
+    assert described in review and "Ảnh: 0" in review, review
+
+
+async def test_caption_of_a_refused_image_file_at_the_photos_step_is_not_lost(
+    world: World,
+) -> None:
+    """At the photos step a photo's caption goes on the description; a refused file's
+    caption was dropped without a word about it."""
+    r = await at_photos(world)
+    more = "Cống bên cạnh cũng bị tắc từ thứ Hai."
+    await world.emu.send_document(r, HEIC, "IMG_0413.HEIC", "image/heic", caption=more)
+    said = plain(await world.reply(r))
+    assert "Không đọc được ảnh" in said and "thêm vào phần mô tả" in said, said
+    await world.emu.send_photo(r, jpeg())
+    review = await review_after_photos(world, r, await world.reply(r))
+    assert f"Tràng Thi.\n{more}" in review and "Ảnh: 1" in review, review
+
+
 @pytest.mark.parametrize("kind", ["sticker", "voice", "video", "contact"])
 async def test_stickers_voice_video_and_contacts_where_a_photo_is_asked(
     world: World, kind: str
