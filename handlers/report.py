@@ -281,7 +281,8 @@ async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
     refused = None if full else await _keep_photo(ctx, draft)
     text = ev.text.strip()  # the caption
     if DESCRIPTION_MIN <= len(text) <= DESCRIPTION_MAX:
-        await _caption_is_description(ctx, draft, refused)
+        over = ctx.t("report-photo-over-limit", max=MAX_PHOTOS) if full else None
+        await _caption_is_description(ctx, draft, over or refused)
         return
     if refused is not None:
         await ctx.reply(refused)

@@ -497,6 +497,23 @@ async def test_a_photo_beyond_the_limit_at_the_description_is_said_not_kept(
     assert "không được lưu" in said and not said.startswith("Đã nhận ảnh"), said
 
 
+async def test_sixth_photo_with_a_new_description_as_caption_is_said_not_kept(
+    world: World,
+) -> None:
+    """From the review (5 photos), "Description", then a photo with the new description as
+    its caption: the description was taken, the photo was not (the limit), and nothing said
+    so before the review came back."""
+    r = world.resident
+    review = await world.to_review(photos=5)
+    await world.press(r, review, "r:edit:description")
+    await world.reply(r)
+    new = "Ổ gà rất lớn ngay trước cổng trường, đã ba tuần chưa sửa."
+    await world.emu.send_photo(r, jpeg(colour=(1, 2, 3)), caption=new)
+    said, again = await world.replies(r, 2)
+    assert "không được lưu" in plain(said) and "chú thích" in plain(said), plain(said)
+    assert new in plain(again) and "Ảnh: 5" in plain(again), plain(again)
+
+
 async def test_an_album_sent_where_no_photo_is_asked_for_is_answered_once(world: World) -> None:
     """At the category question an album of three got the question three times."""
     r = world.resident
