@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["compact", "fold", "readable", "yes_or_no"]
+__all__ = ["compact", "fold", "readable", "visible_length", "yes_or_no"]
 
 _NON_WORD = re.compile(r"[\W_]+")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # all but tab (09) and line feed (0a)
@@ -15,6 +15,29 @@ def readable(text: str) -> str:
     """``text`` without NUL and the other control characters, line breaks and tabs kept: no
     one types them, they mean nothing to a reader, and PostgreSQL refuses a NUL in text."""
     return _CONTROLS.sub("", text)
+
+
+# What takes no room on screen: spaces, format characters (zero-width space and joiner, soft
+# hyphen), combining marks on their own, and the letters that look blank, which apps use to
+# send an empty message past Telegram's refusal of one made of spaces (the Braille blank,
+# the Hangul fillers).
+_UNSEEN_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me"})
+_BLANK_LETTERS = frozenset("\u2800\u115f\u1160\u3164\uffa0")
+
+
+def visible_length(text: str) -> int:
+    r"""How many characters of ``text`` a reader sees: a description of twelve invisible ones
+    passed a minimum of ten, and its unit got a blank card. A letter and its accents, composed
+    or not, count once.
+
+    >>> [visible_length(s) for s in ("Ổ gà", "O\u0302\u0309 ga\u0300", "\u3164" * 12)]
+    [3, 3, 0]
+    """
+    return sum(
+        1
+        for ch in text
+        if ch not in _BLANK_LETTERS and unicodedata.category(ch) not in _UNSEEN_CATEGORIES
+    )
 
 
 def fold(text: str) -> str:

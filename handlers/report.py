@@ -21,7 +21,7 @@ from domain.categories import Category, Group, Priority
 from domain.lifecycle import OPEN, Status
 from domain.photos import PhotoRejected
 from domain.places import resolve_typed_address
-from domain.text import yes_or_no
+from domain.text import visible_length, yes_or_no
 from handlers import notify, privacy, render
 from handlers.context import Ctx
 from handlers.photos import take_photo
@@ -257,7 +257,7 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
         await ctx.state.set(DESCRIPTION, draft)
         await ctx.reply(ctx.t("report-description-rest", max=DESCRIPTION_MAX))
         return
-    if len(text) < DESCRIPTION_MIN:
+    if visible_length(text) < DESCRIPTION_MIN:
         await ctx.reply(ctx.t("report-description-too-short", min=DESCRIPTION_MIN))
         return
     if len(text) > DESCRIPTION_MAX:
@@ -271,6 +271,12 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
     await _go(ctx, REVIEW if draft.pop("back", False) else PHOTOS, draft)
 
 
+def _describes(text: str) -> bool:
+    """Whether ``text`` makes a description: enough to read (blank characters do not count;
+    the minimum is checked on what shows), not over the maximum."""
+    return visible_length(text) >= DESCRIPTION_MIN and len(text) <= DESCRIPTION_MAX
+
+
 async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
     """A photo sent where the description is asked, often with the description as its
     caption: the photo is kept, and its caption, if it makes a description, is one (kept or
@@ -280,7 +286,7 @@ async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
     full = len(draft["photos"]) >= MAX_PHOTOS  # this one is not kept: said so below
     refused = None if full else await _keep_photo(ctx, draft)
     text = ev.text.strip()  # the caption
-    if DESCRIPTION_MIN <= len(text) <= DESCRIPTION_MAX:
+    if _describes(text):
         over = ctx.t("report-photo-over-limit", max=MAX_PHOTOS) if full else None
         await _caption_is_description(ctx, draft, over or refused)
         return

@@ -182,6 +182,17 @@ async def test_ten_thousand_characters_are_refused_with_the_length(world: World)
     assert "vượt quá 2000" in plain(await world.reply(r))
 
 
+@pytest.mark.parametrize("blank", ["\u2800" * 12, "\u3164" * 12, "\u200b" * 12])
+async def test_an_invisible_description_is_refused(world: World, blank: str) -> None:
+    """Telegram's apps refuse a message of spaces; a blank one is sent with invisible
+    letters (U+2800, U+3164): the unit got a card with an empty description."""
+    r = await at_description(world)
+    await world.say(r, blank)
+    assert "ít nhất 10 ký tự" in plain(await world.reply(r))
+    await world.emu.send_photo(r, jpeg(), caption=blank + "Ổ gà")  # nor as a photo's caption
+    assert "mô tả vấn đề bằng lời" in plain(await world.reply(r))
+
+
 async def test_unusual_text_is_kept_literally_and_nul_bytes_dropped(world: World) -> None:
     text = "Cống 🚧 tắc! Tiếng Việt tổ hợp: Hà Nội. عربي שלום *đậm* _nghiêng_ `mã` <b>x</b>\x00"
     number = await world.report(description=text, photos=0)
