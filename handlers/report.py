@@ -100,7 +100,7 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
     if data == "r:review" or (ev.kind is Kind.TEXT and ev.text.strip() in _back_keys()):
         await _back_to_review(ctx, draft)
         return
-    if ev.kind is Kind.PHOTO and ev.album_id is not None and step not in (DESCRIPTION, PHOTOS):
+    if ev.kind is Kind.PHOTO and ev.album_id is not None and step not in _TAKE_PHOTOS:
         # An album where no photo is asked for: said once, at its first picture, not once a
         # picture (up to ten of the same prompt).
         hushed = list(draft.get("hushed", []))
@@ -111,6 +111,10 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
     handler = _STEP_HANDLERS[step]
     await handler(ctx, draft, data)
 
+
+# The steps that keep a photo sent there: the photos' own, and those before it (a photo sent
+# early, often with the description as its caption, is kept for the photos step).
+_TAKE_PHOTOS = (CATEGORY, DESCRIPTION, PHOTOS)
 
 # Each report's buttons carry a mark of their own, its draft's key cut short: a Cancel under an
 # earlier report's question, or an earlier review's buttons, threw away or changed the report
@@ -199,6 +203,9 @@ async def ask_category(ctx: Ctx, draft: Draft) -> None:
 
 
 async def _on_category(ctx: Ctx, draft: Draft, data: str) -> None:
+    if ctx.event.kind is Kind.PHOTO and ctx.event.photo_ref is not None:
+        await _photo_before_category(ctx, draft)
+        return
     category = categories.get(data.removeprefix("r:cat:")) if data.startswith("r:cat:") else None
     if category is None:
         await _stale_button(ctx)
@@ -213,10 +220,46 @@ async def _on_category(ctx: Ctx, draft: Draft, data: str) -> None:
             draft.pop(key, None)
         await _go(ctx, PLACE, draft)
         return
-    if draft.get("description"):
+    if _reviewable(draft):  # a category changed from the review
         await _go(ctx, REVIEW, draft)
-        return
-    await _go(ctx, DESCRIPTION, draft)
+    elif draft.get("description"):  # a photo's caption, sent before the category
+        await _go(ctx, PHOTOS, draft)
+    else:
+        await _go(ctx, DESCRIPTION, draft)
+
+
+async def _photo_before_category(ctx: Ctx, draft: Draft) -> None:
+    """A photo sent before the category is chosen, often with the description as its caption
+    (both were dropped with "choose a category"): kept for their steps, as where the
+    description is asked, and the category asked again."""
+    ev = ctx.event
+    album_seen = ev.album_id is not None and ev.album_id in draft["albums"]
+    if len(draft["photos"]) >= MAX_PHOTOS:
+        refused: str | None = ctx.t("report-photo-over-limit", max=MAX_PHOTOS)
+    else:
+        refused = await _keep_photo(ctx, draft)
+    said = [refused] if refused else []
+    if not refused and not album_seen:  # an album: said at its first picture
+        kept = "report-photo-kept" if ev.album_id is None else "report-album-kept"
+        said.append(ctx.t(kept, max=MAX_PHOTOS))
+    said += _caption_before_category(ctx, draft)
+    await ctx.state.set(CATEGORY, draft)
+    if said:
+        said.append(ctx.t("reprompt-category"))
+        await ctx.reply("\n".join(said), markup=_category_choices(ctx, draft))
+
+
+def _caption_before_category(ctx: Ctx, draft: Draft) -> list[str]:
+    """A photo's caption before the category: the description, when it makes one and the
+    report has none yet; added to the one it has (a category changed from the review), as at
+    the photos step. What was done with it, to say."""
+    caption = ctx.event.text.strip()
+    if draft.get("description"):
+        return _caption_to_description(ctx, draft)
+    if not _describes(caption):
+        return []  # (the description is asked next, with its limits)
+    draft["description"] = caption
+    return [ctx.t("report-caption-is-description")]
 
 
 # -- description --------------------------------------------------------------------------------
@@ -238,6 +281,9 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
     ev = ctx.event
     if ev.kind is Kind.PHOTO and ev.photo_ref is not None:
         await _photo_for_description(ctx, draft)
+        return
+    if ev.kind is Kind.LOCATION and ev.latitude is not None and ev.longitude is not None:
+        await _place_before_description(ctx, draft, ev.latitude, ev.longitude)
         return
     if ev.kind is Kind.OTHER and ev.text.strip():
         # A video or a file with the description as its caption: the caption is taken, the
@@ -269,6 +315,20 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
     draft.pop("split_until", None)
     draft["description"] = text
     await _go(ctx, REVIEW if draft.pop("back", False) else PHOTOS, draft)
+
+
+async def _place_before_description(ctx: Ctx, draft: Draft, lat: float, lon: float) -> None:
+    """A place shared where the description is asked (on site, residents share it first): it
+    was dropped with "send the description as text". It is kept and taken once the photos are
+    done; while changing the description from the review, it is taken at once, as at the
+    photos step, the review coming back after it."""
+    draft["pin"] = [lat, lon, ctx.event.text.strip()[:ADDRESS_MAX]]
+    if _reviewable(draft):
+        draft.pop("back", None)
+        await _to_place(ctx, draft)
+        return
+    await ctx.state.set(DESCRIPTION, draft)
+    await ctx.reply(ctx.t("report-place-kept", min=DESCRIPTION_MIN))
 
 
 def _describes(text: str) -> bool:
@@ -378,7 +438,10 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
     ev = ctx.event
     if data in ("r:skip", "r:done"):
         await ctx.answer_button()
-        await _go(ctx, REVIEW if draft.pop("back", False) else PLACE, draft)
+        if draft.pop("back", False):
+            await _go(ctx, REVIEW, draft)
+        else:
+            await _to_place(ctx, draft)
         return
     if data == "r:clear":  # remove the photos and start them again
         await ctx.answer_button()
@@ -390,6 +453,7 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
         # The place shared from the attachment menu without pressing Done first (it was
         # dropped with "this step takes only photos"): the photos are done, and this is it.
         draft.pop("back", None)
+        draft.pop("pin", None)  # one shared with the description: this one is newer
         await ctx.state.set(PLACE, draft)
         await _on_place(ctx, draft, data)
         return
@@ -453,6 +517,15 @@ def _place_keys(ctx: Ctx, draft: Draft) -> Keys:
     return Keys(rows=((_leave(ctx, draft).text,),), location=ctx.t("button-share-location"))
 
 
+async def _to_place(ctx: Ctx, draft: Draft) -> None:
+    """The place asked, or the one shared where the description was asked taken as if shared
+    now (asked after all when it cannot be used: outside Hanoi, say)."""
+    pin = draft.pop("pin", None)
+    await ctx.state.set(PLACE, draft)
+    if pin is None or not await _on_point(ctx, draft, *pin):
+        await ask_place(ctx, draft)
+
+
 async def ask_place(ctx: Ctx, draft: Draft) -> None:
     ask = "report-ask-place" if _needs_place(draft) else "report-ask-office"
     await ctx.reply(ctx.t(ask), markup=_place_keys(ctx, draft))
@@ -468,7 +541,7 @@ async def _on_place(ctx: Ctx, draft: Draft, data: str) -> None:
         await _on_unit_pick(ctx, draft, data)
         return
     if ev.kind is Kind.LOCATION and ev.latitude is not None and ev.longitude is not None:
-        await _on_point(ctx, draft, ev.latitude, ev.longitude)
+        await _on_point(ctx, draft, ev.latitude, ev.longitude, ev.text.strip()[:ADDRESS_MAX])
         return
     if ev.kind is Kind.TEXT and ev.text.strip():
         await _on_typed_place(ctx, draft, ev.text.strip()[:ADDRESS_MAX])
@@ -478,25 +551,26 @@ async def _on_place(ctx: Ctx, draft: Draft, data: str) -> None:
     await ctx.reply(ctx.t(reprompt), markup=_place_keys(ctx, draft))
 
 
-async def _on_point(ctx: Ctx, draft: Draft, lat: float, lon: float) -> None:
+async def _on_point(ctx: Ctx, draft: Draft, lat: float, lon: float, named: str) -> bool:
+    """A point shared (``named``: the place's name, when one was picked), its unit asked
+    about; False when it cannot be used, the resident told why."""
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         await ctx.reply(ctx.t("report-place-invalid"))
-        return
+        return False
     code = ctx.services.locator.locate(lat, lon)
     if code is None:
         await ctx.reply(ctx.t("report-place-outside"))
-        return
+        return False
     if not _needs_place(draft):
         # A procedure or an official's conduct has no place: the point (often the resident's
         # home) only finds their ward, and is not kept, nor shown to any office as a pin.
         draft.update(lat=None, lon=None, place_unit=code, address=None)
         await _confirm_unit(ctx, draft)
-        return
-    named = ctx.event.text.strip()[:ADDRESS_MAX] if ctx.event.kind is Kind.LOCATION else ""
+        return True
     draft.update(lat=lat, lon=lon, place_unit=code, address=named or None)
-    if await _offer_nearby(ctx, draft):
-        return
-    await _confirm_unit(ctx, draft)
+    if not await _offer_nearby(ctx, draft):
+        await _confirm_unit(ctx, draft)
+    return True
 
 
 async def _on_typed_place(ctx: Ctx, draft: Draft, text: str) -> None:

@@ -15,7 +15,7 @@ from storage.models import (
     Resident,
     Ticket,
 )
-from tests.test_bad_input_e2e import at_photos
+from tests.test_bad_input_e2e import at_description, at_photos
 from tests.world import (
     BA_DINH_SQUARE,
     HAI_PHONG,
@@ -515,16 +515,54 @@ async def test_sixth_photo_with_a_new_description_as_caption_is_said_not_kept(
 
 
 async def test_an_album_sent_where_no_photo_is_asked_for_is_answered_once(world: World) -> None:
-    """At the category question an album of three got the question three times."""
+    """At the category question an album of three got the question three times (photos are
+    kept there now: the place question has no use for them)."""
+    r = world.resident
+    await at_place(world, r)
+    before = len(world.emu.bot_messages(r.id))
+    pictures = [jpeg(), jpeg(colour=(200, 10, 10)), jpeg(colour=(10, 200, 10))]
+    await world.emu.send_album(r, pictures)
+    assert "cần địa điểm" in plain(await world.reply(r))
+    await world.settle()
+    assert len(world.emu.bot_messages(r.id)) == before + 1
+    await world.emu.send_photo(r, jpeg())  # a single photo is still answered
+    await world.reply(r)
+
+
+async def test_a_photo_sent_before_the_category_is_not_dropped_unannounced(world: World) -> None:
+    """Right after /report, a photo with the description as its caption: the category was
+    asked again, photo and words gone without a word about them. Both are kept for their
+    steps, and said so."""
+    r = world.resident
+    await world.open_report(r)
+    described = "Ổ gà lớn trước số 12 Tràng Thi, xe máy rất dễ ngã."
+    await world.emu.send_photo(r, jpeg(), caption=described)
+    said = await world.reply(r)
+    assert "Đã nhận ảnh" in plain(said) and "chú thích" in plain(said), plain(said)
+    await world.press(r, said, "r:cat:roads")
+    photos = await world.reply(r)  # the description is in: the photos step
+    assert "đang có 1 ảnh" in plain(photos), plain(photos)
+    await world.press(r, photos, "r:done")
+    await world.reply(r)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    review = plain(await world.reply(r))
+    assert described in review and "Ảnh: 1" in review, review
+
+
+async def test_an_album_sent_before_the_category_is_kept_and_answered_once(world: World) -> None:
     r = world.resident
     await world.open_report(r)
     pictures = [jpeg(), jpeg(colour=(200, 10, 10)), jpeg(colour=(10, 200, 10))]
     await world.emu.send_album(r, pictures)
-    await world.reply(r)
+    said = await world.reply(r)
     await world.settle()
-    assert len(world.emu.bot_messages(r.id)) == 3  # the notice, the question, its reprompt
-    await world.emu.send_photo(r, jpeg())  # a single photo is still answered
-    await world.reply(r)
+    assert world.emu.bot_messages(r.id)[-1]["message_id"] == said["message_id"]
+    await world.press(r, said, "r:cat:roads")
+    await world.reply(r)  # no caption: the description asked
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")
+    assert "đang có 3 ảnh" in plain(await world.reply(r))
 
 
 async def test_review_lets_the_resident_edit_the_description(world: World) -> None:
@@ -929,6 +967,41 @@ async def test_a_place_shared_at_the_photos_step_ends_the_photos_and_is_taken(
     assert "Phường Hoàn Kiếm" in plain(confirm) and "✅ Đúng" in buttons(confirm)
     await world.press(r, confirm, "✅ Đúng")
     assert "Ảnh: 1" in plain(await world.reply(r))
+
+
+async def test_a_location_shared_with_the_description_is_not_dropped_unannounced(
+    world: World,
+) -> None:
+    """On site, the resident shares the place first: at the description question it was
+    dropped with "send the description as text". It is kept, said so, and taken once the
+    photos are done."""
+    r = await at_description(world)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    said = plain(await world.reply(r))
+    assert "Đã nhận địa điểm" in said and "mô tả" in said, said
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")
+    await world.press(r, await world.reply(r), "r:skip")
+    _, confirm = await world.replies(r, 2)  # the place taken, its unit asked about
+    assert "Phường Hoàn Kiếm" in plain(confirm), plain(confirm)
+    await world.press(r, confirm, "r:ok")
+    review = plain(await world.reply(r))
+    assert "21.02880, 105.85220" in review, review
+
+
+async def test_a_location_shared_while_changing_the_description_is_the_new_place(
+    world: World,
+) -> None:
+    """From the review, as at the photos step: the place is taken at once, then the review."""
+    r = world.resident
+    review = await world.to_review()
+    await world.press(r, review, "r:edit:description")
+    await world.reply(r)
+    await world.emu.send_location(r, *BA_DINH_SQUARE)
+    _, confirm = await world.replies(r, 2)
+    assert "Ba Đình" in plain(confirm), plain(confirm)
+    await world.press(r, confirm, "r:ok")
+    again = plain(await world.reply(r))
+    assert "21.03680, 105.83470" in again and "Ổ gà lớn giữa đường" in again, again
 
 
 async def test_done_tapped_twice_asks_for_the_place_once(world: World) -> None:
