@@ -207,15 +207,7 @@ async def redraw_cards_in(ctx: Ctx, chat: str, tickets: Sequence[Ticket]) -> Non
 
 def _queue_refresh(ctx: Ctx, chat: str, ticket_id: int) -> None:
     ctx.queued_for.add(chat)
-    outbox.enqueue(
-        ctx.repo.session,
-        channel=ctx.channel.name,
-        chat_id=chat,
-        is_group=True,
-        kind="card-refresh",
-        ticket_id=ticket_id,
-        payload={},
-    )
+    outbox.enqueue_card(ctx.repo.session, ctx.channel.name, chat, ticket_id, redraw=True)
 
 
 def queue_text(
