@@ -316,7 +316,9 @@ async def test_a_followers_reply_to_an_update_is_not_posted_to_the_unit(world: W
     assert not [m for m in posted if "còn sâu hơn nữa" in plain(m)]
 
 
-async def test_a_follower_who_blocked_the_bot_is_not_written_to(world: World) -> None:
+async def followed_by_one_thought_unreachable(world: World) -> tuple[str, Message]:
+    """A new report the stranger follows, marked unreachable as after a 403 (they blocked the
+    bot): its number and card."""
     number = await world.report(photos=0)
     card = await card_of(world, number)
     await follow(world, world.stranger, number)
@@ -327,6 +329,11 @@ async def test_a_follower_who_blocked_the_bot_is_not_written_to(world: World) ->
             .values(reachable=False)
         )
         await session.commit()
+    return number, card
+
+
+async def test_a_follower_who_blocked_the_bot_is_not_written_to(world: World) -> None:
+    number, card = await followed_by_one_thought_unreachable(world)
     before = len(world.emu.bot_messages(world.stranger.id))
     await world.press(world.official, card_now(world, card), "✅ Tiếp nhận")
     assert number in plain(await world.reply(world.resident))
@@ -390,16 +397,7 @@ async def test_a_follower_thought_unreachable_who_writes_hears_updates_again(
 ) -> None:
     """Writing to the bot is proof enough that it reaches them, even when the unblocking
     itself was never heard of (an update lost, or not asked for)."""
-    number = await world.report(photos=0)
-    card = await card_of(world, number)
-    await follow(world, world.stranger, number)
-    async with world.app.sessions() as session:
-        await session.execute(
-            update(Resident)
-            .where(Resident.external_id == str(world.stranger.id))
-            .values(reachable=False)
-        )
-        await session.commit()
+    number, card = await followed_by_one_thought_unreachable(world)
     await world.say(world.stranger, "/my")
     assert number in plain(await world.reply(world.stranger))
     await the_follower_hears_the_next_answer(world, number, card)

@@ -119,18 +119,35 @@ async def test_replies_are_routed_by_the_link_table(
         assert await repo.linked("zalo", "-100", "55") is None
 
 
+async def housekeeping_at(sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
+    """The sender's housekeeping, run once at ``now``."""
+    import asyncio
+
+    from bot.delivery import Sender
+    from bot.ratelimit import Limits, MemoryRateLimiter
+
+    class _Services:
+        clock = staticmethod(lambda: now)
+
+    sender = Sender(
+        sessions,
+        channel=None,  # type: ignore[arg-type]
+        services=_Services(),  # type: ignore[arg-type]
+        limiter=MemoryRateLimiter(Limits()),
+        wake=asyncio.Event(),
+    )
+    await sender.housekeeping()
+
+
 async def test_delivered_outbox_messages_are_forgotten_after_a_week(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """Messages sent stayed in the outbox for ever: a row or more an update, each with the
     words sent and the chat (a resident's Telegram id), read by nothing once delivered."""
-    import asyncio
     from datetime import timedelta
 
     from sqlalchemy import select
 
-    from bot.delivery import Sender
-    from bot.ratelimit import Limits, MemoryRateLimiter
     from storage import outbox
     from storage.models import OutboxMessage
 
@@ -158,17 +175,7 @@ async def test_delivered_outbox_messages_are_forgotten_after_a_week(
             message.sent_at = at if status == outbox.SENT else None
         await session.commit()
 
-    class _Services:
-        clock = staticmethod(lambda: now)
-
-    sender = Sender(
-        sessions,
-        channel=None,  # type: ignore[arg-type]
-        services=_Services(),  # type: ignore[arg-type]
-        limiter=MemoryRateLimiter(Limits()),
-        wake=asyncio.Event(),
-    )
-    await sender.housekeeping()
+    await housekeeping_at(sessions, now)
     async with sessions() as session:
         left = {m.payload["text"] for m in await session.scalars(select(OutboxMessage))}
     assert left == {text for text, (_, _, stays) in kept.items() if stays}
@@ -177,11 +184,8 @@ async def test_delivered_outbox_messages_are_forgotten_after_a_week(
 async def test_handled_update_ids_are_forgotten_after_a_week(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    import asyncio
     from datetime import timedelta
 
-    from bot.delivery import Sender
-    from bot.ratelimit import Limits, MemoryRateLimiter
     from storage.models import HandledUpdate
 
     now = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
@@ -190,17 +194,7 @@ async def test_handled_update_ids_are_forgotten_after_a_week(
         session.add(HandledUpdate(channel="telegram", update_id="2", at=now - timedelta(days=1)))
         await session.commit()
 
-    class _Services:
-        clock = staticmethod(lambda: now)
-
-    sender = Sender(
-        sessions,
-        channel=None,  # type: ignore[arg-type]
-        services=_Services(),  # type: ignore[arg-type]
-        limiter=MemoryRateLimiter(Limits()),
-        wake=asyncio.Event(),
-    )
-    await sender.housekeeping()
+    await housekeeping_at(sessions, now)
     async with sessions() as session:
         from sqlalchemy import select
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -95,6 +95,26 @@ def start_update(update_id: int, user: Any) -> dict[str, Any]:
             "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
         },
     }
+
+
+def help_update(update_id: int, user: Any) -> dict[str, Any]:
+    update = start_update(update_id, user)
+    update["message"]["text"] = "/help"
+    update["message"]["entities"][0]["length"] = 5
+    return update
+
+
+@contextlib.asynccontextmanager
+async def posting(url: str) -> AsyncIterator[Callable[[dict[str, Any]], Awaitable[int]]]:
+    """Posts an update to the webhook with its secret: the status it was answered with."""
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with aiohttp.ClientSession() as http:
+
+        async def post(update: dict[str, Any]) -> int:
+            async with http.post(url, json=update, headers=headers) as resp:
+                return resp.status
+
+        yield post
 
 
 async def test_update_without_the_secret_is_refused(served: Any) -> None:
@@ -206,18 +226,9 @@ async def test_an_update_that_fails_while_others_go_through_is_given_up_and_said
     meanwhile, and the resident heard nothing. While nothing goes through (an outage) it is
     answered 500; once others are handled it is let go after three failures, and said."""
     emu, _, url, user, _ = served
-    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
     fails_to_read(monkeypatch, "/start")
-    poison = start_update(10, user)
-    fine = start_update(11, user)
-    fine["message"]["text"] = "/help"
-    fine["message"]["entities"][0]["length"] = 5
-    async with aiohttp.ClientSession() as http:
-
-        async def post(update: dict[str, Any]) -> int:
-            async with http.post(url, json=update, headers=headers) as resp:
-                return resp.status
-
+    poison, fine = start_update(10, user), help_update(11, user)
+    async with posting(url) as post:
         assert [await post(poison) for _ in range(4)] == [500] * 4  # nothing else goes through
         assert emu.bot_messages(user.id) == []
         assert await post(fine) == 200
@@ -242,18 +253,9 @@ async def test_an_update_failing_for_an_outage_is_not_given_up(
     still went through counted a good update as a poison one: after three, it was let go, and
     the resident told it could not be handled. It is answered 500 until it is handled."""
     emu, _, url, user, _ = served
-    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
     fails_to_read(monkeypatch, "/start", outage)
-    unlucky = start_update(10, user)
-    fine = start_update(11, user)
-    fine["message"]["text"] = "/help"
-    fine["message"]["entities"][0]["length"] = 5
-    async with aiohttp.ClientSession() as http:
-
-        async def post(update: dict[str, Any]) -> int:
-            async with http.post(url, json=update, headers=headers) as resp:
-                return resp.status
-
+    unlucky, fine = start_update(10, user), help_update(11, user)
+    async with posting(url) as post:
         assert await post(unlucky) == 500
         assert await post(fine) == 200
         assert [await post(unlucky) for _ in range(4)] == [500] * 4
