@@ -44,6 +44,7 @@ ANSWER_SENT = "answer-sent"  # an official's message whose words went to the res
 # Changes after which the resolutions the ticket's prompts still ask for will not be made
 # (the ticket resolved, rejected, or gone to another unit): their photos are let go.
 ENDS_RESOLUTIONS = frozenset({Action.RESOLVE, Action.REJECT, Action.TRANSFER})
+MADE_RESOLUTION = frozenset({Status.RESOLVED, Status.CLOSED})  # its photos are the ticket's
 PROMPTS = {
     "prompt-resolve": Action.RESOLVE,
     "prompt-reject": Action.REJECT,
@@ -523,12 +524,18 @@ async def _album_rest(ctx: Ctx, ticket: Ticket, done: MessageLink) -> None:
     if asked is not None and _words(ctx):
         await _prompt_answer(ctx, ticket, asked)
         return
+    status = Status(ticket.status)
+    if asked is not None and Action.RESOLVE not in allowed_actions(status):
+        # Rejected or transferred since its first picture: no resolution will be made for
+        # this one to prove (kept on the dead prompt, the media sweep never let it go).
+        await _still_allowed(ctx, ticket, Action.RESOLVE)
+        return
     photo = await _stored(ctx)
     if photo is None:
         return
     if asked is not None:
         await ctx.repo.add_prompt_evidence(asked, asdict(photo))
-    else:
+    elif status in MADE_RESOLUTION:
         await ctx.repo.add_photo(ticket, photo.key, photo.width, photo.height, "official")
     await ctx.repo.commit()
 

@@ -12,7 +12,9 @@ from bot.emulator.state import EmuUser
 from bot.scheduler import ScheduleConfig, Scheduler
 from domain.deadlines import HANOI
 from storage.media_sweep import UNUSED_KEPT
-from tests.world import World, card_of, jpeg
+from tests.test_followers_e2e import card_now
+from tests.test_verdict_e2e import ticket_of
+from tests.world import World, card_of, jpeg, plain
 
 
 def stored(world: World) -> set[str]:
@@ -127,3 +129,61 @@ async def test_the_privacy_notice_says_how_long_unsent_photos_are_kept(world: Wo
     await world.say(world.resident, "/report")
     notice = (await world.reply(world.resident))["text"]
     assert "được giữ 2 ngày" in notice and "bị xóa sau 7 ngày" in notice, notice
+
+
+async def test_an_albums_late_picture_after_a_reject_is_not_kept_for_ever(world: World) -> None:
+    """An album answers a resolve prompt without words (its first picture kept on the prompt
+    asking for them, 808e5d6); a colleague rejects the ticket (drop_prompt_photos lets the
+    prompt's photos go); the album's second picture, handled after (no set order when workers
+    share the work), is added to that dead prompt by _album_rest, which checks no longer that
+    a resolution can be made: a waiting prompt-resolve names it, the sweep keeps it for ever."""
+    number = await world.report(photos=1)
+    card = await card_of(world, number)
+    reported = stored(world)
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    await world.press(world.official, card, "🏁 Đã xử lý")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    album = world.emu.new_media_group_id()
+    await world.emu.send_photo(
+        world.official,
+        jpeg(colour=(9, 99, 199)),
+        chat=world.hoan_kiem,
+        reply_to=prompt,
+        media_group_id=album,
+    )
+    await world.reply(world.hoan_kiem)  # "now say what was done"
+    await world.settle()
+    await world.press(world.official, card_now(world, card), "⛔ Từ chối")
+    reject = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(
+        world.official,
+        "Đất tư nhân, không thuộc phạm vi.",
+        chat=world.hoan_kiem,
+        reply_to=reject,
+    )
+    await world.settle()
+    assert (await ticket_of(world, number)).status == "rejected"
+    await world.emu.send_photo(
+        world.official,
+        jpeg(colour=(199, 99, 9)),
+        chat=world.hoan_kiem,
+        reply_to=prompt,
+        media_group_id=album,
+    )
+    said = plain(await world.reply(world.hoan_kiem))  # the resolution it was for is gone
+    assert "Từ chối" in said or "từ chối" in said, said
+    await world.settle()
+
+    local = world.clock().astimezone(HANOI)
+    sweep_at = local.replace(hour=4, minute=0, second=0, microsecond=0)
+    age_everything(world, sweep_at - UNUSED_KEPT - timedelta(days=1))
+    app = world.app
+    scheduler = Scheduler(
+        app.sessions,
+        app.sender.channel,
+        app.services,
+        ScheduleConfig(digest=False),
+        shared_drafts=app.shared_drafts,
+    )
+    await scheduler.tick(sweep_at)
+    assert stored(world) == reported
