@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from html import escape
 
-from bot.channels.base import Kind
+from bot.channels.base import Button, Choices, Kind
 from domain.lifecycle import Status
 from domain.photos import PhotoRejected
-from handlers import notify, render
+from handlers import notify, render, verdict
 from handlers.context import Ctx
 from handlers.photos import take_photo
 from storage import followers
@@ -65,16 +65,18 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
     await ctx.repo.commit()
     done = "followup-sent" if chat is not None else "followup-saved"
     said = ctx.t(done, number=render.number(ticket))
-    if Status(ticket.status) is Status.RESOLVED:
-        # "Not fixed yet" written instead of pressed went to the unit only, and the ticket
-        # closed by itself as if fixed: the way to reopen it is said.
-        hint = ctx.t(
-            "followup-verdict-hint",
-            number=render.number(ticket),
-            button=ctx.t("button-not-fixed"),
-        )
-        said += "\n" + hint
-    await ctx.reply(said)
+    if Status(ticket.status) is not Status.RESOLVED:
+        await ctx.reply(said)
+        return
+    # "Not fixed yet" written instead of pressed went to the unit only, and the ticket closed
+    # by itself as if fixed: the way to reopen it is said, with the verdict's buttons (the
+    # question itself may never have reached them: they had blocked the bot then).
+    hint = ctx.t(
+        "followup-verdict-hint", number=render.number(ticket), button=ctx.t("button-not-fixed")
+    )
+    rows = verdict.verdict_rows(ticket)
+    markup = Choices(tuple(tuple(Button(ctx.t(k), data) for k, data in row) for row in rows))
+    await ctx.reply(f"{said}\n{hint}", markup=markup)
 
 
 async def _album_rest(ctx: Ctx, ticket: Ticket, key: str) -> None:

@@ -50,16 +50,21 @@ async def _to_reporter(
     )
 
 
+def verdict_rows(ticket: Ticket) -> list[list[tuple[str, str]]]:
+    """The verdict's buttons: rows of (label key, data)."""
+    return [
+        [("button-fixed", f"vd:{ticket.id}:{Verdict.FIXED}")],
+        [("button-not-fixed", f"vd:{ticket.id}:{Verdict.NOT_FIXED}")],
+    ]
+
+
 async def ask_verdict(ctx: Ctx, ticket: Ticket) -> None:
     """After a resolution: is it fixed?"""
     await _to_reporter(
         ctx,
         ticket,
         "verdict-ask",
-        [
-            [("button-fixed", f"vd:{ticket.id}:{Verdict.FIXED}")],
-            [("button-not-fixed", f"vd:{ticket.id}:{Verdict.NOT_FIXED}")],
-        ],
+        verdict_rows(ticket),
         days=ctx.services.verdicts.reopen_window.days,
     )
 

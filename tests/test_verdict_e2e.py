@@ -6,6 +6,7 @@ from __future__ import annotations
 from domain.ticket_numbers import normalise
 from storage.models import Ticket
 from storage.repo import Repository
+from tests.test_followers_e2e import card_now
 from tests.world import Message, World, buttons, card_of, jpeg, plain
 
 
@@ -130,6 +131,43 @@ async def test_not_fixed_written_in_reply_to_the_question_points_to_its_button(
     to reopen it."""
     number, _, question = await resolved(world)
     await world.say(world.resident, "Chưa sửa xong, ổ gà vẫn còn nguyên.", reply_to=question)
-    answer = plain(await world.reply(world.resident))
+    said = await world.reply(world.resident)
+    answer = plain(said)
     assert "Đã chuyển" in answer and "“❌ Chưa khắc phục”" in answer, answer
     assert (await ticket_of(world, number)).status == "resolved"
+    await world.press(world.resident, said, "❌ Chưa khắc phục")  # under the answer itself
+    assert "mở lại" in plain(await world.reply(world.resident))
+    assert (await ticket_of(world, number)).status == "reopened"
+
+
+async def test_the_way_to_reopen_is_not_pointed_to_a_question_never_sent(world: World) -> None:
+    """A reporter who blocked the bot is now skipped as unreachable (c0493ae), the verdict
+    question too; back (c44c5f9), their "not fixed yet" written in reply is answered "press
+    ❌ under the question about ticket ..." (636bbea): there is no such question."""
+    r = world.resident
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.settle()
+    confirmation = [m for m in world.emu.bot_messages(r.id) if number in plain(m)][-1]
+    await world.emu.block_bot(r)
+    await world.press(world.official, card, "✅ Tiếp nhận")  # 403: unreachable
+    await world.settle()
+    await world.emu.settle(quiet=1.0, timeout=10)
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    await world.press(world.official, card_now(world, card), "🏁 Đã xử lý")
+    prompt = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=prompt, caption="Đã vá ổ gà."
+    )
+    await world.settle()
+    await world.emu.settle(quiet=1.0, timeout=10)
+    assert (await ticket_of(world, number)).status == "resolved"
+    await world.emu.unblock_bot(r)
+    await world.settle()
+    world.emu.skip_bot_messages(r)
+    await world.say(r, "Chưa sửa xong, ổ gà vẫn còn nguyên.", reply_to=confirmation)
+    answer = plain(await world.reply(r))
+    questions = [
+        m for m in world.emu.bot_messages(r.id) if "vd:" in str(m.get("reply_markup") or "")
+    ]
+    assert "Chưa khắc phục" in answer and questions, answer
