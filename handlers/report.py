@@ -234,8 +234,15 @@ async def _photo_before_category(ctx: Ctx, draft: Draft) -> None:
     description is asked, and the category asked again."""
     ev = ctx.event
     album_seen = ev.album_id is not None and ev.album_id in draft["albums"]
-    if len(draft["photos"]) >= MAX_PHOTOS:
-        refused: str | None = ctx.t("report-photo-over-limit", max=MAX_PHOTOS)
+    if len(draft["photos"]) >= MAX_PHOTOS and album_seen:
+        # An album that crossed the limit: said once, whatever number more it holds, as at
+        # the photos step (each picture said it, with the category question again).
+        if ev.album_id in draft.setdefault("cut", []):
+            return
+        draft["cut"].append(ev.album_id)
+        refused: str | None = ctx.t("report-album-over-limit", max=MAX_PHOTOS)
+    elif len(draft["photos"]) >= MAX_PHOTOS:
+        refused = ctx.t("report-photo-over-limit", max=MAX_PHOTOS)
     else:
         refused = await _keep_photo(ctx, draft)
     said = [refused] if refused else []

@@ -1053,3 +1053,18 @@ async def test_an_earlier_reports_buttons_leave_the_report_being_written(world: 
     await world.press(r, current_review, "r:submit")
     assert ticket_number(await world.reply(r))
     assert await ticket_count(world) == 2
+
+
+async def test_an_album_of_seven_sent_before_the_category_is_answered_once(world: World) -> None:
+    """At the photos step an album crossing the limit is said once (report-photo-limit-album);
+    before the category, each picture past the fifth got its own "not kept" and the category
+    question again, with its keyboard: now the album is said kept, then its limit, once."""
+    r = world.resident
+    await world.open_report(r)
+    before = len(world.emu.bot_messages(r.id))
+    pictures = [jpeg(colour=(10 * i, 90, 200)) for i in range(7)]
+    await world.emu.send_album(r, pictures)
+    await world.replies(r, 2)
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(r.id)[before:]]
+    assert len(said) == 2 and "5" in said[1], said
