@@ -100,6 +100,11 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
     if data == "r:review" or (ev.kind is Kind.TEXT and ev.text.strip() in _back_keys()):
         await _back_to_review(ctx, draft)
         return
+    if data in ("r:done", "r:skip") and step in _AFTER_PHOTOS:
+        # The photos' Done (or Skip) tapped twice: the next question has just been asked (the
+        # place, or, with a place sent before, the unit or a report nearby).
+        await ctx.answer_button()
+        return
     if ev.kind is Kind.PHOTO and ev.album_id is not None and step not in _TAKE_PHOTOS:
         # An album where no photo is asked for: said once, at its first picture, not once a
         # picture (up to ten of the same prompt).
@@ -115,6 +120,7 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
 # The steps that keep a photo sent there: the photos' own, and those before it (a photo sent
 # early, often with the description as its caption, is kept for the photos step).
 _TAKE_PHOTOS = (CATEGORY, DESCRIPTION, PHOTOS)
+_AFTER_PHOTOS = (PLACE, NEARBY, UNIT_CONFIRM, UNIT_SEARCH, REVIEW)
 
 # Each report's buttons carry a mark of their own, its draft's key cut short: a Cancel under an
 # earlier report's question, or an earlier review's buttons, threw away or changed the report
@@ -540,10 +546,6 @@ async def ask_place(ctx: Ctx, draft: Draft) -> None:
 
 async def _on_place(ctx: Ctx, draft: Draft, data: str) -> None:
     ev = ctx.event
-    if data in ("r:done", "r:skip"):
-        # The photos' Done (or Skip) tapped twice: the place question has just been asked.
-        await ctx.answer_button()
-        return
     if data.startswith("r:unit:"):
         await _on_unit_pick(ctx, draft, data)
         return

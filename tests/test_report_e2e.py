@@ -1068,3 +1068,24 @@ async def test_an_album_of_seven_sent_before_the_category_is_answered_once(world
     await world.settle()
     said = [plain(m) for m in world.emu.bot_messages(r.id)[before:]]
     assert len(said) == 2 and "5" in said[1], said
+
+
+async def test_skip_tapped_twice_with_a_place_kept_asks_about_the_unit_once(
+    world: World,
+) -> None:
+    """A place shared at the description is taken at the photos' Skip (a2c56d6); a second tap
+    of Skip (test_done_tapped_twice_asks_for_the_place_once: answered quietly) now lands at
+    the unit question and gets "no longer in use" and the question again."""
+    r = await at_description(world)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    await world.reply(r)  # place kept
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")
+    photos = await world.reply(r)
+    await world.press(r, photos, "r:skip")
+    await world.replies(r, 2)  # place received, is the unit right?
+    before = len(world.emu.bot_messages(r.id))
+    pressed = await world.press(r, photos, "r:skip")
+    answer = await world.emu.wait_callback_answer(pressed)
+    await world.settle()
+    again = [plain(m) for m in world.emu.bot_messages(r.id)[before:]]
+    assert not answer.get("text") and again == [], (answer, again)
