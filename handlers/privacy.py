@@ -29,8 +29,13 @@ async def agree(ctx: Ctx) -> None:
 
 
 async def ask_forget(ctx: Ctx) -> None:
+    """What deleting keeps, said before: for a blocked resident, also that the block stays
+    tied to their reports (Repository.forget_resident), until an admin lifts it."""
+    text = ctx.t("forget-ask")
+    if ctx.resident is not None and ctx.resident.blocked:
+        text += "\n" + ctx.t("forget-ask-blocked")
     await ctx.reply(
-        ctx.t("forget-ask"),
+        text,
         markup=Choices(
             (
                 (Button(ctx.t("button-forget-yes"), "f:yes"),),

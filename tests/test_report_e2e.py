@@ -782,6 +782,20 @@ async def test_an_admin_can_unblock_a_blocked_resident_who_deleted_their_data(
     assert "tạm thời không gửi được" not in answer, answer
 
 
+async def test_a_blocked_resident_is_told_before_deleting_that_the_block_stays(
+    world: World,
+) -> None:
+    """The block is kept after /forget_me, tied to their reports: the question before said
+    only what is deleted and the report times kept for the hourly limit."""
+    number = await world.report(world.stranger, photos=0)
+    await world.say(world.stranger, "/forget_me")
+    assert "tạm dừng" not in plain(await world.reply(world.stranger))
+    await world.say(world.admin, f"/block {number}")
+    await world.reply(world.admin)
+    await world.say(world.stranger, "/forget_me")
+    assert "tạm dừng gửi phản ánh của bạn vẫn được giữ" in plain(await world.reply(world.stranger))
+
+
 async def forget(world: World, user: Any) -> None:
     await world.say(user, "/forget_me")
     await world.press(user, await world.reply(user), "f:yes")
