@@ -53,7 +53,7 @@ WAIT_INLINE = 1.5  # a rate-limit wait shorter than this is slept; a longer one 
 SUMMARY_MAX = 30
 HANDLED_KEPT = timedelta(days=7)
 DELIVERED_KEPT = timedelta(days=7)  # delivered outbox messages, for a look at what was sent
-HOUSEKEEPING_EVERY = 600.0  # seconds between clean-ups of old handled-update ids
+HOUSEKEEPING_EVERY = 600.0  # seconds between clean-ups (handled-update ids, delivered rows)
 
 
 class _TakenOver(Exception):

@@ -258,7 +258,9 @@ class Repository:
     async def forget_resident(self, resident: Resident, now: datetime) -> None:
         """Personal data out; tickets kept, anonymised (no reporter), as the city must keep
         the record of what was reported and done. A block stays, and so do the times of the
-        reports the hourly limit still counts, under a keyed hash of the account only."""
+        reports the hourly limit still counts, under a keyed hash of the account only; a
+        blocked resident's tickets are tied to that block (BlockedTicket), so /unblock on
+        one of them can lift it."""
         identity = await self._identity(resident.channel, resident.external_id)
         if resident.blocked:
             await self._keep_block(resident, identity)
