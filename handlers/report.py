@@ -509,8 +509,8 @@ def _caption_to_description(ctx: Ctx, draft: Draft) -> list[str]:
     a word), where it fits; what was done with it, to say (nothing without a caption)."""
     caption = ctx.event.text.strip()
     description = str(draft.get("description") or "")
-    if not caption or caption in description:
-        return []
+    if not visible_length(caption) or caption in description:
+        return []  # none, or only blank characters (they were added, and said added)
     longer = f"{description}\n{caption}" if description else caption
     if len(longer) > DESCRIPTION_MAX:
         return [ctx.t("report-caption-not-added", max=DESCRIPTION_MAX)]

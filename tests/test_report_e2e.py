@@ -1103,3 +1103,12 @@ async def test_skip_tapped_twice_with_a_place_kept_asks_about_the_unit_once(
     await world.settle()
     again = [plain(m) for m in world.emu.bot_messages(r.id)[before:]]
     assert not answer.get("text") and again == [], (answer, again)
+
+
+async def test_a_caption_of_blank_characters_at_the_photos_step_is_not_added(world: World) -> None:
+    """Blank characters do not make a description (f38cb17), yet as a photo's caption at the
+    photos step they were added to it, and the resident told "added"."""
+    r = await at_photos(world)
+    await world.emu.send_photo(r, jpeg(), caption="\u2800\u3164\u200b\u2800")
+    said = plain(await world.reply(r))
+    assert "1/5" in said and "mô tả" not in said, said
