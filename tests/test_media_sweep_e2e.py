@@ -39,6 +39,23 @@ async def photo_sent(world: World, user: EmuUser, colour: tuple[int, int, int]) 
     await world.reply(user)
 
 
+def aged_a_week(world: World) -> tuple[Scheduler, datetime]:
+    """Every stored photo made older than the sweep keeps unused ones, and a scheduler with
+    the next sweep's time (4:00 in Hanoi)."""
+    local = world.clock().astimezone(HANOI)
+    sweep_at = local.replace(hour=4, minute=0, second=0, microsecond=0)
+    age_everything(world, sweep_at - UNUSED_KEPT - timedelta(days=1))
+    app = world.app
+    scheduler = Scheduler(
+        app.sessions,
+        app.sender.channel,
+        app.services,
+        ScheduleConfig(digest=False),
+        shared_drafts=app.shared_drafts,
+    )
+    return scheduler, sweep_at
+
+
 async def test_photos_nothing_uses_go_after_a_week_and_the_rest_stay(world: World) -> None:
     number = await world.report(photos=1)
     await card_of(world, number)
@@ -55,15 +72,8 @@ async def test_photos_nothing_uses_go_after_a_week_and_the_rest_stay(world: Worl
     drafted = stored(world) - ticket_photos - forgotten
     assert len(forgotten) == len(drafted) == 1
 
-    local = world.clock().astimezone(HANOI)
-    sweep_at = local.replace(hour=4, minute=0, second=0, microsecond=0)
-    age_everything(world, sweep_at - UNUSED_KEPT - timedelta(days=1))
-    config = ScheduleConfig(digest=False)
-    app = world.app
-    scheduler = Scheduler(
-        app.sessions, app.sender.channel, app.services, config, shared_drafts=app.shared_drafts
-    )
-    assert (app.shared_drafts is None) == (world.backend.redis_url is None)
+    scheduler, sweep_at = aged_a_week(world)
+    assert (world.app.shared_drafts is None) == (world.backend.redis_url is None)
     done = await scheduler.tick(sweep_at)
     assert done["photos-swept"] == 1
     assert stored(world) == ticket_photos | drafted
@@ -110,17 +120,7 @@ async def test_an_after_photo_of_a_resolution_never_made_goes_after_a_week(
     )
     await world.settle()
 
-    local = world.clock().astimezone(HANOI)
-    sweep_at = local.replace(hour=4, minute=0, second=0, microsecond=0)
-    age_everything(world, sweep_at - UNUSED_KEPT - timedelta(days=1))
-    app = world.app
-    scheduler = Scheduler(
-        app.sessions,
-        app.sender.channel,
-        app.services,
-        ScheduleConfig(digest=False),
-        shared_drafts=app.shared_drafts,
-    )
+    scheduler, sweep_at = aged_a_week(world)
     assert (await scheduler.tick(sweep_at))["photos-swept"] == 2
     assert stored(world) == reported
 
@@ -174,16 +174,6 @@ async def test_an_albums_late_picture_after_a_reject_is_not_kept_for_ever(world:
     assert "Từ chối" in said or "từ chối" in said, said
     await world.settle()
 
-    local = world.clock().astimezone(HANOI)
-    sweep_at = local.replace(hour=4, minute=0, second=0, microsecond=0)
-    age_everything(world, sweep_at - UNUSED_KEPT - timedelta(days=1))
-    app = world.app
-    scheduler = Scheduler(
-        app.sessions,
-        app.sender.channel,
-        app.services,
-        ScheduleConfig(digest=False),
-        shared_drafts=app.shared_drafts,
-    )
+    scheduler, sweep_at = aged_a_week(world)
     await scheduler.tick(sweep_at)
     assert stored(world) == reported
