@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage, utcnow
@@ -107,6 +107,20 @@ async def claim(
     (unless one keeps failing, HOLDS_ITS_PLACE). One being sent (leased) holds nothing back:
     when its sender died, it waits out the lease (two minutes), and its chat's later messages
     do not wait with it (a faulty day with a restart left a group's cards waiting so)."""
+    query = claimable(now).order_by(OutboxMessage.id).limit(limit)
+    if skip_chats:
+        query = query.where(OutboxMessage.chat_id.not_in(sorted(skip_chats)))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
+    rows = (await session.scalars(query)).all()
+    for row in rows:
+        row.locked_until = now + lease
+    await session.flush()
+    return rows
+
+
+def claimable(now: datetime) -> Select[OutboxMessage]:
+    """The messages a sender may claim at ``now`` (see claim)."""
     # Each chat's first message waiting for its next try: the chat's later ones stay behind it.
     waiting = (
         select(
@@ -122,7 +136,7 @@ async def claim(
         .group_by(OutboxMessage.channel, OutboxMessage.chat_id)
         .subquery()
     )
-    query = (
+    return (
         select(OutboxMessage)
         .outerjoin(
             waiting,
@@ -137,18 +151,7 @@ async def claim(
             or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now),
             or_(waiting.c.first.is_(None), OutboxMessage.id < waiting.c.first),
         )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
     )
-    if skip_chats:
-        query = query.where(OutboxMessage.chat_id.not_in(sorted(skip_chats)))
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-    rows = (await session.scalars(query)).all()
-    for row in rows:
-        row.locked_until = now + lease
-    await session.flush()
-    return rows
 
 
 async def claim_chat(

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from bot.emulator import ApiCall
 from bot.ratelimit import RateLimiter
 from domain.ticket_numbers import display
+from storage import outbox
 from storage.models import OutboxMessage, Resident, Ticket
 from storage.repo import Repository
 from tests.world import (
@@ -949,3 +950,22 @@ async def test_the_supervisors_group_become_a_supergroup_gets_its_cards_anew(
     card = await the_card_in(world, await upgraded(world, basic), number)
     await world.press(world.official, card, "✅ Tiếp nhận")
     assert "tiếp nhận" in plain(await world.reply(world.resident))
+
+
+async def test_settling_waits_for_a_sender_slow_to_claim(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test's settle waits for what the outbox sender has yet to send: on a busy database its
+    claim outlasted the emulator's moment of quiet, and a group's card came after the reply a
+    test read there (CI read a card for the answer to /open)."""
+    claim = outbox.claim
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.5)
+        return await claim(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "claim", slow)
+    number = await world.report(photos=0)
+    await world.settle()
+    card, place = sends_to(world, world.hoan_kiem.id)  # already there
+    assert number in str(card.params.get("text")) and place.method == "sendVenue"
