@@ -225,9 +225,11 @@ class Scheduler:
             "category": render.category_label(t, ticket.category),
         }
         chat = await notify.card_chat(ctx, ticket)
-        if chat is not None:
-            self._queue(ctx, chat, t(f"late-{what}-unit", **values), ticket.id, reply_to_card=True)
         supervisor = self.services.supervisor_chat
+        if chat is not None:
+            # Without a supervisors' chat no one else hears of it: not said to the unit.
+            key = f"late-{what}-unit" if supervisor is not None else f"late-{what}-unit-alone"
+            self._queue(ctx, chat, t(key, **values), ticket.id, reply_to_card=True)
         if supervisor is not None and supervisor != chat:
             self._queue(ctx, supervisor, t(f"late-{what}-supervisor", **values), ticket.id)
 

@@ -63,6 +63,23 @@ async def test_an_overdue_ticket_goes_to_the_supervisors_once(world: World) -> N
     assert await s.tick(late + timedelta(hours=1)) == {}
 
 
+async def test_without_a_supervisors_chat_the_unit_is_not_told_they_were_told(
+    world: World,
+) -> None:
+    """SUPERVISOR_CHAT_ID unset (a unit trying the bot on its own): the overdue notice said
+    "the supervisors have been told" while no one was."""
+    object.__setattr__(world.app.services, "supervisor_chat", None)
+    number, _card = await accepted(world)
+    ticket = await ticket_of(world, number)
+    assert await scheduler(world).tick(ticket.resolve_by + timedelta(minutes=5)) == {
+        "late-resolve": 1
+    }
+    world.app.services.wake_sender()
+    notice = plain(await world.reply(world.hoan_kiem))
+    assert "quá hạn xử lý" in notice and number in notice
+    assert "nhóm điều hành" not in notice
+
+
 async def test_a_report_not_taken_up_is_reminded_then_escalated(world: World) -> None:
     number = await world.report(photos=0)
     await card_of(world, number)
