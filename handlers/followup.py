@@ -37,17 +37,22 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
     # is the follow-up, told to the resident once; the others follow it to the unit.
     album = ev.album_id if ev.kind is Kind.PHOTO else None
     later = album is not None and ctx.repo.album_on(link, album) is not None
+    refused: str | None = None  # why the picture was not taken, said with the rest
     if ev.kind is Kind.PHOTO and ev.photo_ref is not None:
         try:
             photo = await take_photo(ctx)
         except PhotoRejected as rejected:
-            await ctx.reply(ctx.t(f"photo-rejected-{rejected.reason}"))
-            return
-        key = photo.key
-        await ctx.repo.add_photo(ticket, key, photo.width, photo.height, "resident")
-        if later:
-            await _album_rest(ctx, ticket, key)
-            return
+            refused = ctx.t(f"photo-rejected-{rejected.reason}")
+            if later or not ev.text.strip():
+                await ctx.reply(refused)
+                return
+            # Its caption still goes to the unit: the resident's words are not lost with it.
+        else:
+            key = photo.key
+            await ctx.repo.add_photo(ticket, key, photo.width, photo.height, "resident")
+            if later:
+                await _album_rest(ctx, ticket, key)
+                return
     elif ev.kind is not Kind.TEXT:
         await ctx.reply(ctx.t("followup-text-or-photo"))
         return
@@ -65,6 +70,8 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
     await ctx.repo.commit()
     done = "followup-sent" if chat is not None else "followup-saved"
     said = ctx.t(done, number=render.number(ticket))
+    if refused is not None:
+        said = f"{refused}\n{said}"
     if Status(ticket.status) is not Status.RESOLVED:
         await ctx.reply(said)
         return

@@ -954,6 +954,28 @@ async def test_an_album_sent_as_a_follow_up_is_acknowledged_once(world: World) -
     assert sum("photo" in m for m in posted) == 3
 
 
+async def test_the_caption_of_a_follow_up_picture_refused_still_reaches_the_unit(
+    world: World,
+) -> None:
+    """An iPhone photo sent as a file (HEIC, unreadable) in reply about a ticket, with words
+    under it: the picture was refused and the words were lost with it."""
+    from tests.test_bad_input_e2e import HEIC
+
+    number = await world.report(photos=0)
+    await card_of(world, number)
+    r = world.resident
+    await world.settle()
+    confirmation = [m for m in world.emu.bot_messages(r.id) if number in plain(m)][-1]
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    words = "Nước đã tràn vào nhà dân bên cạnh."
+    await world.emu.send_document(
+        r, HEIC, "IMG_0412.HEIC", "image/heic", caption=words, reply_to=confirmation
+    )
+    told = plain(await world.reply(r))
+    assert "Không đọc được ảnh này" in told and "Đã chuyển thông tin bổ sung" in told
+    assert words in plain(await world.reply(world.hoan_kiem))
+
+
 async def test_the_after_photo_of_a_resolution_refused_is_not_kept_with_the_ticket(
     world: World,
 ) -> None:
