@@ -359,6 +359,17 @@ async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
     full = len(draft["photos"]) >= MAX_PHOTOS  # this one is not kept: said so below
     refused = None if full else await _keep_photo(ctx, draft)
     text = ev.text.strip()  # the caption
+    if full and ev.album_id is not None and not _describes(text):
+        # An album past the limit: said once, whatever number more it holds, as at the
+        # category and photos steps (each picture said it, with the description asked again).
+        if ev.album_id in draft.setdefault("cut", []):
+            return
+        draft["cut"].append(ev.album_id)
+        await ctx.state.set(DESCRIPTION, draft)
+        cut = ctx.t("report-album-over-limit", max=MAX_PHOTOS)
+        again = ctx.t("reprompt-description", min=DESCRIPTION_MIN, max=DESCRIPTION_MAX)
+        await ctx.reply(f"{cut}\n{again}")
+        return
     if _describes(text):
         over = ctx.t("report-photo-over-limit", max=MAX_PHOTOS) if full else None
         await _caption_is_description(ctx, draft, over or refused)

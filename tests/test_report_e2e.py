@@ -1084,6 +1084,34 @@ async def test_an_album_of_seven_sent_before_the_category_is_answered_once(world
     assert len(said) == 2 and "5" in said[1], said
 
 
+async def test_an_album_past_the_limit_at_the_description_is_answered_once(
+    world: World,
+) -> None:
+    """Where the description is asked, an album crossing the limit said nothing of the
+    pictures dropped; one sent with the report full got "not kept" and the description asked
+    again once a picture. Now each is said once."""
+    r = world.resident
+    await world.open_report(r)
+    await world.emu.send_album(r, [jpeg(colour=(10 * i, 90, 200)) for i in range(3)])
+    kept = await world.reply(r)  # with the categories again
+    await world.press(r, kept, "r:cat:waste")
+    await world.reply(r)  # the description asked
+
+    async def answers_to_an_album(count: int) -> list[str]:
+        await world.settle()
+        before = len(world.emu.bot_messages(r.id))
+        await world.emu.send_album(r, [jpeg(colour=(90, 9 * i, 200)) for i in range(count)])
+        await world.replies(r, 1)
+        await world.settle()
+        return [plain(m) for m in world.emu.bot_messages(r.id)[before:]]
+
+    over = "các ảnh còn lại trong album không được lưu"
+    crossing = await answers_to_an_album(4)  # two kept, two not
+    assert len(crossing) == 2 and over in crossing[1], crossing
+    past = await answers_to_an_album(3)
+    assert len(past) == 1 and over in past[0] and "mô tả" in past[0], past
+
+
 async def test_skip_tapped_twice_with_a_place_kept_asks_about_the_unit_once(
     world: World,
 ) -> None:
