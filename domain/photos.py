@@ -74,7 +74,8 @@ def clean_photo(raw: bytes, *, made_by_messenger: bool = False) -> CleanPhoto:
             probe.load()
             image: Image.Image = probe
             ImageOps.exif_transpose(image, in_place=True)  # no copy of every pixel
-            if image.mode not in ("RGB", "L", "CMYK"):  # a PNG's alpha or palette, say
+            # A PNG's alpha or palette, say, or one colour of it marked transparent (tRNS).
+            if image.mode not in ("RGB", "L", "CMYK") or "transparency" in image.info:
                 image = _in_8_bits(image)  # (its profile is kept in its info)
                 to_srgb = _to_srgb(image)
             # Bicubic over what is left (at most a factor 2 after the draft): as sharp as
@@ -113,8 +114,8 @@ def _in_8_bits(image: Image.Image) -> Image.Image:
             scale = 255 / (high - low) if high > low else 0.0
             return image.point(lambda v: (v - low) * scale + 0.5).convert("L")
         return image.point(lambda v: v * 255 + 0.5).convert("L")
-    if image.mode in _WITH_ALPHA or (image.mode == "P" and "transparency" in image.info):
-        grey = image.mode in ("LA", "La")
+    if image.mode in _WITH_ALPHA or "transparency" in image.info:
+        grey = image.mode in ("LA", "La", "L")
         with_alpha = image.convert("LA" if grey else "RGBA")
         ground = Image.new("L" if grey else "RGB", image.size, "white")
         ground.paste(with_alpha.convert(ground.mode), mask=with_alpha.getchannel("A"))

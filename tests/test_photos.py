@@ -478,6 +478,11 @@ def sign_on_transparency(kind: str) -> bytes:
         image.putpalette([0, 0, 0, 30, 30, 30])
         ImageDraw.Draw(image).rectangle((100, 80, 300, 220), fill=1)
         return encoded(image, kind[2:].upper(), transparency=0)
+    if kind in ("RGB-png", "L-png"):  # no alpha channel: one colour (black) marked transparent
+        grey = kind == "L-png"
+        plain = Image.new("L" if grey else "RGB", (400, 300), 0 if grey else (0, 0, 0))
+        ImageDraw.Draw(plain).rectangle((100, 80, 300, 220), fill=30 if grey else (30, 30, 30))
+        return encoded(plain, "PNG", transparency=0 if grey else (0, 0, 0))
     image = Image.new("RGBA", (400, 300), (0, 0, 0, 0))
     ImageDraw.Draw(image).rectangle((100, 80, 300, 220), fill=(30, 30, 30, 255))
     if kind == "LA-png":
@@ -490,10 +495,13 @@ def grey_at(data: bytes, x: int, y: int) -> int:
         return cast(int, image.convert("L").getpixel((x, y)))
 
 
-@pytest.mark.parametrize("kind", ["RGBA-png", "RGBA-webp", "LA-png", "P-png", "P-gif"])
+@pytest.mark.parametrize(
+    "kind", ["RGBA-png", "RGBA-webp", "LA-png", "P-png", "P-gif", "RGB-png", "L-png"]
+)
 def test_a_sign_on_a_transparent_background_keeps_its_picture(kind: str) -> None:
     """A plain conversion dropped the transparency and showed the black under it: the sign
-    was stored all black. Laid on white, as a browser shows it."""
+    was stored all black. Laid on white, as a browser shows it. A PNG without an alpha
+    channel can mark one colour transparent (its tRNS chunk): it was taken as it stood."""
     clean = clean_photo(sign_on_transparency(kind))
     assert grey_at(clean.data, 5, 5) >= 250  # the background
     assert abs(grey_at(clean.data, 200, 150) - 30) <= 3  # the sign
