@@ -14,7 +14,7 @@ from domain.deadlines import HANOI
 from storage.media_sweep import UNUSED_KEPT
 from tests.test_followers_e2e import card_now
 from tests.test_verdict_e2e import ticket_of
-from tests.world import World, card_of, jpeg, plain
+from tests.world import Message, World, card_of, jpeg, plain
 
 
 def stored(world: World) -> set[str]:
@@ -95,6 +95,16 @@ async def test_photos_nothing_uses_go_after_a_week_and_the_rest_stay(world: Worl
     assert "Mã" in johns or "number" in johns.lower(), johns
 
 
+async def rejected(world: World, card: Message) -> None:
+    """The ticket of ``card`` rejected by the official, with a reason."""
+    await world.press(world.official, card, "⛔ Từ chối")
+    reject = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(
+        world.official, "Đất tư nhân, không thuộc phạm vi.", chat=world.hoan_kiem, reply_to=reject
+    )
+    await world.settle()
+
+
 async def test_an_after_photo_of_a_resolution_never_made_goes_after_a_week(
     world: World,
 ) -> None:
@@ -113,12 +123,7 @@ async def test_an_after_photo_of_a_resolution_never_made_goes_after_a_week(
         prompt = await world.reply(world.hoan_kiem)  # "now say what was done"
     await world.settle()
     assert len(stored(world) - reported) == 2
-    await world.press(world.official, card, "⛔ Từ chối")
-    reject = (await world.replies(world.hoan_kiem, 1))[-1]
-    await world.say(
-        world.official, "Đất tư nhân, không thuộc phạm vi.", chat=world.hoan_kiem, reply_to=reject
-    )
-    await world.settle()
+    await rejected(world, card)
 
     scheduler, sweep_at = aged_a_week(world)
     assert (await scheduler.tick(sweep_at))["photos-swept"] == 2
@@ -153,15 +158,7 @@ async def test_an_albums_late_picture_after_a_reject_is_not_kept_for_ever(world:
     )
     await world.reply(world.hoan_kiem)  # "now say what was done"
     await world.settle()
-    await world.press(world.official, card_now(world, card), "⛔ Từ chối")
-    reject = (await world.replies(world.hoan_kiem, 1))[-1]
-    await world.say(
-        world.official,
-        "Đất tư nhân, không thuộc phạm vi.",
-        chat=world.hoan_kiem,
-        reply_to=reject,
-    )
-    await world.settle()
+    await rejected(world, card_now(world, card))
     assert (await ticket_of(world, number)).status == "rejected"
     await world.emu.send_photo(
         world.official,
