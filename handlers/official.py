@@ -515,12 +515,16 @@ async def _album_rest(ctx: Ctx, ticket: Ticket, done: MessageLink) -> None:
     arrives as one reply per picture, in no set order when workers share the work), without
     a word (the first was answered): kept with the resolution it proves, on the prompt still
     asking for its words, or with the ticket once it is made. The one with the album's
-    caption, come after a picture without words that had them asked for, gives those words."""
+    caption, come after a picture without words that had them asked for, gives those words.
+    The rest of an album that gave a transfer's or a rejection's reason passes quietly: the
+    ticket went with its first picture (each other one was told "not your unit")."""
     ev = ctx.event
+    asked = await _still_asking(ctx, done)
+    if asked is None and Status(ticket.status) not in MADE_RESOLUTION:
+        return
     if not await may_act(ctx, ticket):
         await ctx.reply(ctx.group_t()("not-your-unit"), reply_to=ev.message_id)
         return
-    asked = await _still_asking(ctx, done)
     if asked is not None and _words(ctx):
         await _prompt_answer(ctx, ticket, asked)
         return

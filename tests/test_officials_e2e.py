@@ -1038,3 +1038,29 @@ async def test_an_after_photo_of_a_resolution_never_made_is_not_shown_to_the_rep
     await world.settle()
     shown = world.emu.bot_messages(resident.id)[had:]
     assert [m["message_id"] for m in shown if m.get("photo")] == []
+
+
+async def test_an_album_giving_the_transfer_reason_passes_quietly(world: World) -> None:
+    """An official answers "why transfer?" with an album of three pictures of the place, the
+    reason as its caption. The ticket went to Ba Đình with the first picture; then the group
+    was told twice "Phản ánh này không thuộc đơn vị của nhóm" (once a further picture), as if
+    the official had done something wrong. They pass quietly, as a resolution's do."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "↪️ Chuyển đơn vị")
+    ask = (await world.replies(world.hoan_kiem, 1))[-1]
+    await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
+    await world.press(world.official, await world.reply(world.hoan_kiem), "Phường Ba Đình")
+    reason_ask = await world.reply(world.hoan_kiem)
+    await world.emu.send_album(
+        world.official,
+        [jpeg(), jpeg(colour=(1, 200, 3)), jpeg(colour=(200, 1, 3))],
+        chat=world.hoan_kiem,
+        reply_to=reason_ask,
+        caption="Địa điểm thuộc phường Ba Đình.",
+    )
+    await world.reply(world.hoan_kiem)
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    assert any(number in m and "đã chuyển" in m for m in said), said
+    assert not [m for m in said if "không thuộc đơn vị" in m], said
