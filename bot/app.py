@@ -36,6 +36,7 @@ from bot.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimit
 from bot.scheduler import ScheduleConfig, Scheduler
 from bot.settings import Settings
 from domain.directory import Directory
+from domain.routing import UnitLocator
 from domain.verdict import VerdictRules
 from handlers.context import Services
 from locales import LANGUAGES, translator
@@ -125,7 +126,9 @@ async def build_app(
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
     schedule: bool = True,
+    locator: UnitLocator | None = None,
 ) -> App:
+    """``locator``: where places are routed; by default the boundaries in settings.data_dir."""
     engine = make_engine(settings.db_url)
     outcome = await upgrade(engine)  # the schema is behind after an update: migrate first
     if outcome.changed:
@@ -156,7 +159,7 @@ async def build_app(
     wake = asyncio.Event()
     services = Services(
         directory=directory,
-        locator=load_locator(settings),
+        locator=locator or load_locator(settings),
         media=DirectoryMediaStore(settings.media_dir),
         clock=clock,
         admin_ids=frozenset(str(i) for i in settings.admin_ids),

@@ -2,10 +2,15 @@
 
 ``python -m bot`` without a BOT_TOKEN starts three things in one process: the emulator of the
 Telegram Bot API (settings.emulator_port), the real bot polling it over HTTP (the same code path
-as production, SQLite in DATA_DIR), and the playground page (settings.playground_port) where a
-visitor acts as residents and officials. Demo groups are bound to two wards and a supervisor
-chat is set. ``python -m bot demo`` also plays one whole report and prints the conversation.
-Nothing here is product logic: every update is handled by the bot's real handlers.
+as production), and the playground page (settings.playground_port) where a visitor acts as
+residents and officials. Demo groups are bound to two wards and a supervisor chat is set.
+``python -m bot demo`` also plays one whole report and prints the conversation.
+
+The world keeps to data of its own in DATA_DIR/playground (a SQLite database and its photos),
+whatever DATABASE_URL and REDIS_URL say: on the city's database it rebound real wards to the
+emulator's made-up groups and filed made-up tickets, and beside the real bot's photos its daily
+media sweep would remove those its database does not name. Imported boundaries are still read
+from DATA_DIR. Nothing here is product logic: every update is handled by the bot's real handlers.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from bot.app import App, build_app, set_commands
+from bot.boundaries import load_locator
 from bot.emulator import BotAPIEmulator, button_data
 from bot.playground.samples import sample
 from bot.playground.server import Cast, Playground, Seat
@@ -36,6 +42,37 @@ DEMO_UNITS = (
 )
 SUPERVISOR = ("Văn phòng UBND Thành phố", "Chuyên viên Thu")
 HOAN_KIEM_LAKE = (21.0288, 105.8522)
+PLAYGROUND_DIR = "playground"  # in DATA_DIR: the world's database and photos
+
+
+def playground_settings(settings: Settings) -> Settings:
+    """The settings the world runs on: its own SQLite and photos in DATA_DIR/playground, no
+    Redis; never the database or Redis the real bot is configured with."""
+    own = settings.data_dir / PLAYGROUND_DIR
+    return settings.model_copy(
+        update={
+            "data_dir": own,
+            "database_url": f"sqlite+aiosqlite:///{own / 'phananh.sqlite3'}",
+            "redis_url": None,
+        }
+    )
+
+
+def configured_elsewhere(settings: Settings) -> str | None:
+    """One line saying which configured stores the world leaves alone, or None."""
+    default = f"sqlite+aiosqlite:///{settings.data_dir / 'phananh.sqlite3'}"
+    ignored = []
+    if settings.db_url != default:
+        ignored.append("DATABASE_URL")
+    if settings.redis_url is not None:
+        ignored.append("REDIS_URL")
+    if not ignored:
+        return None
+    return (
+        f"Phản ánh: the playground keeps to its own data in "
+        f"{settings.data_dir / PLAYGROUND_DIR}; it leaves alone the real bot's "
+        f"{' and '.join(ignored)}."
+    )
 
 
 def _pothole() -> bytes:
@@ -181,7 +218,8 @@ async def local_world(
 ) -> AsyncIterator[LocalWorld]:
     """Start the emulator, the real bot and the page; stop all three on the way out.
 
-    The ports default to the settings'; 0 picks a free one (tests)."""
+    The ports default to the settings'; 0 picks a free one (tests). The database and Redis are
+    the world's own (playground_settings), never the configured ones."""
     async with contextlib.AsyncExitStack() as stack:
         # The database outlives the emulator's world (DATA_DIR): ids counted from the moment
         # of the start, in milliseconds, are never ones an earlier start handed out. From
@@ -213,10 +251,11 @@ async def local_world(
         chief = emu.add_user(SUPERVISOR[1], language_code="vi")
         emu.add_member(supervisor, chief)
         seats.append(Seat(supervisor, "supervisor", chief))
-        local = settings.model_copy(
+        local = playground_settings(settings).model_copy(
             update={"telegram_api_url": emulator_url, "supervisor_chat_id": supervisor.id}
         )
-        app = await build_app(local, token=LOCAL_TOKEN)
+        # The city's official boundaries, when imported, route the playground's reports too.
+        app = await build_app(local, token=LOCAL_TOKEN, locator=load_locator(settings))
         stack.push_async_callback(app.close)
         await _bind_demo_groups(app, seats)
         await set_commands(app.bot, local.default_language)
@@ -263,12 +302,16 @@ async def run_local(settings: Settings, *, demo: bool = False, once: bool = Fals
     try:
         async with local_world(settings) as world:
             database = _shown(world.settings.db_url)
+            why = "" if settings.bot_token is not None else "no BOT_TOKEN set, so "
             print(
-                f"Phản ánh: no BOT_TOKEN set, so this is the local playground: open {world.url} "
+                f"Phản ánh: {why}this is the local playground: open {world.url} "
                 f"(the real bot, talking to the project's Bot API emulator at "
                 f"{world.emulator_url}; database {database}). Ctrl-C stops it.",
                 flush=True,
             )
+            elsewhere = configured_elsewhere(settings)
+            if elsewhere is not None:
+                print(elsewhere, flush=True)
             if demo:
                 seat = world.cast.seats[0]
                 played = asyncio.create_task(

@@ -200,14 +200,8 @@ async def prepare(tmp_path: Path) -> Backend:
 
 
 async def local_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings for the token-free local world (bot.local) on this test's backend."""
+    """Settings for the token-free local world (bot.local). It runs on its own SQLite in
+    DATA_DIR whatever the backend (bot.local.playground_settings), so none is prepared."""
     from bot.settings import Settings
 
-    backend = await prepare(tmp_path)
-    return Settings(
-        _env_file=None,
-        data_dir=tmp_path / "data",
-        database_url=backend.database_url,
-        redis_url=backend.redis_url,
-        **overrides,
-    )
+    return Settings(_env_file=None, data_dir=tmp_path / "data", **overrides)

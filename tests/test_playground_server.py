@@ -20,12 +20,18 @@ from typing import Any
 import aiohttp
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
 
 from bot.__main__ import main
 from bot.local import LocalWorld, local_world
 from bot.playground.samples import sample, samples
 from bot.settings import Settings
-from tests.backends import local_settings
+from domain.directory import Directory
+from storage.db import make_engine, session_factory
+from storage.migrate import upgrade
+from storage.models import Ticket
+from storage.repo import Repository, UnitRow
+from tests.backends import local_settings, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -379,3 +385,86 @@ def test_the_playground_started_again_on_its_data_answers_at_once(
         monkeypatch.setenv("EMULATOR_PORT", str(free_port()))
         assert main(["demo", "--exit"]) == 0
         assert "Bot → group: 🆕" in capsys.readouterr().out
+
+
+CITY_GROUP = "-1009999000070"  # Phường Hoàn Kiếm's real group, bound by a city admin
+
+
+async def _city_database(url: str) -> None:
+    """The city's database: migrated, its units known, Hoàn Kiếm bound to its real group."""
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+        async with session_factory(engine)() as session:
+            repo = Repository(session)
+            await repo.seed_units(
+                UnitRow(u.code, u.kind, u.name_vi, u.name_en)
+                for u in Directory.load_default().units
+            )
+            await repo.bind_chat("telegram", CITY_GROUP, "00070", "admin")
+            await repo.commit()
+    finally:
+        await engine.dispose()
+
+
+async def _bound_and_tickets(url: str) -> tuple[str | None, int]:
+    engine = make_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            repo = Repository(session)
+            bound = await repo.unit_chat("telegram", "00070")
+            tickets = int(await session.scalar(select(func.count()).select_from(Ticket)) or 0)
+            return bound, tickets
+    finally:
+        await engine.dispose()
+
+
+async def test_the_playground_never_touches_the_database_the_settings_name(
+    tmp_path: Path,
+) -> None:
+    """An operator with DATABASE_URL in .env (the compose file keeps one there "for make run")
+    tries ``python -m bot demo``, or ``python -m bot`` with BOT_TOKEN empty: the playground
+    runs on the city's database. It rebinds Phường Hoàn Kiếm and Ba Đình to the emulator's
+    made-up groups (the real groups silently lose their units: their officials can no longer
+    act, the production bot sends the wards' cards to chat ids that are not theirs), and the
+    demo files a made-up pothole ticket from a made-up resident whose id may be a real
+    Telegram user's. The README promises "SQLite in DATA_DIR": the playground should keep to
+    a database of its own (or refuse to start beside a configured one), never the city's.
+    Now it runs on its own SQLite in DATA_DIR/playground, without Redis."""
+    backend = await prepare(tmp_path)
+    await _city_database(backend.database_url)
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "playground",
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+    )
+    async with local_world(settings, page_port=0, emulator_port=0) as world:
+        assert world.settings.db_url.startswith("sqlite+aiosqlite:///")
+        assert world.settings.redis_url is None
+    bound, tickets = await _bound_and_tickets(backend.database_url)
+    assert bound == CITY_GROUP, f"the playground moved Hoàn Kiếm to its own group {bound}"
+    assert tickets == 0
+
+
+def test_the_demo_beside_a_configured_bot_says_what_it_leaves_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m bot demo`` with BOT_TOKEN and DATABASE_URL in .env began "no BOT_TOKEN set"
+    and ran on the configured database. It says it is the playground, that DATABASE_URL is
+    left alone, and does not open that database."""
+    monkeypatch.chdir(tmp_path)
+    city = tmp_path / "city" / "phananh.sqlite3"
+    monkeypatch.setenv("BOT_TOKEN", "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{city}")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PLAYGROUND_PORT", str(free_port()))
+    monkeypatch.setenv("EMULATOR_PORT", str(free_port()))
+    assert main(["demo", "--exit"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Phản ánh: this is the local playground: open "), out[:300]
+    assert "no BOT_TOKEN" not in out
+    assert str(tmp_path / "data" / "playground" / "phananh.sqlite3") in out.splitlines()[0]
+    assert "it leaves alone the real bot's DATABASE_URL." in out
+    assert not city.exists()
