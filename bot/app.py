@@ -18,6 +18,7 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
@@ -287,7 +288,7 @@ async def set_commands(bot: Bot, default_language: str) -> None:
     """The command menus: residents see theirs in their app's language, else the default one;
     every group chat the officials' in the default language, which groups speak (a group's
     menu comes before the default one, whatever the member's language). Only a convenience:
-    if Telegram keeps refusing, the bot starts without them."""
+    if Telegram keeps refusing, the bot starts without them; a refused token is raised."""
     menus: list[tuple[str | None, BotCommandScopeAllGroupChats | None, tuple[str, ...]]] = [
         (lang, None, COMMANDS) for lang in (*LANGUAGES, None)
     ]
@@ -302,6 +303,8 @@ async def set_commands(bot: Bot, default_language: str) -> None:
                 "setting the command menu",
                 attempts=4,
             )
+        except TelegramUnauthorizedError:
+            raise  # the token is refused: nothing else will work either (bot.run says so)
         except TelegramAPIError:
             log.warning("could not set the command menu for %s; going on", what)
 

@@ -1,4 +1,7 @@
-"""Start the service: the real bot with BOT_TOKEN, or the local world without one."""
+"""Start the service: the real bot with BOT_TOKEN, or the local world without one.
+
+A token Telegram refuses (401) stops the start with one line and exit code 2, as a wrong
+setting does (bot.__main__): a traceback and exit code 1 had compose restart it in a loop."""
 
 from __future__ import annotations
 
@@ -9,8 +12,10 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from aiogram.exceptions import TelegramUnauthorizedError
+
 from bot import metrics
-from bot.app import App, build_app, run_polling
+from bot.app import App, build_app, patiently, run_polling
 from bot.collector import settle_collector
 from bot.public_days import load_apart
 from bot.settings import Settings
@@ -83,12 +88,27 @@ def bound_worker_threads() -> int:
     return workers
 
 
+def refused(settings: Settings) -> str:
+    return (
+        f"BOT_TOKEN was refused by Telegram (401 Unauthorized) at {settings.telegram_api_url}: "
+        "it was revoked, or is not a bot's token; set the one @BotFather gives."
+    )
+
+
 async def run(settings: Settings) -> int:
     bound_worker_threads()
     await public_days_apart(settings)
     if settings.bot_token is not None:
         await migrate_apart(settings)
         app = await build_app(settings, token=settings.bot_token.get_secret_value())
+        try:
+            # Who the bot is, before saying it runs: a token Telegram refuses ends the start
+            # here, in one line. bot.me() keeps the answer for polling (bot.app).
+            await patiently(app.bot.me, "asking who the bot is")
+        except TelegramUnauthorizedError:
+            await app.close()
+            print(refused(settings), file=sys.stderr)
+            return 2
         settle_collector()  # start-up is over: what is alive now stays (bot.collector)
         mode = f"webhook at {settings.webhook_url}" if settings.webhook_url else "polling"
         print(

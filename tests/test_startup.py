@@ -1,7 +1,9 @@
-"""Start-up survives a flaky Bot API: a 429 or a 5xx at start must not kill the bot."""
+"""Start-up survives a flaky Bot API: a 429 or a 5xx at start must not kill the bot; a token
+Telegram refuses stops it with one line."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from bot.app import App, build_app, prepare_polling
 from bot.emulator import BotAPIEmulator
 from bot.settings import Settings
 from tests.backends import prepare
+from tests.process import start_bot
 from tests.world import TOKEN
 
 
@@ -83,3 +86,31 @@ async def test_command_menu_refused_for_good_does_not_stop_the_bot(
     emu, app = started
     emu.faults.set("setMyCommands", server_error=1.0)
     assert await prepare_polling(app) == "phananh_test_bot"
+
+
+async def test_a_token_telegram_refuses_stops_the_start_with_a_message(tmp_path: Path) -> None:
+    """A token revoked in @BotFather, or one of the right shape copied from an example (the
+    Bot API's documentation shows ``123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11``, which the
+    shape check accepts): the operator reads "running the real bot", four warnings that the
+    command menu could not be set, then a 70-line traceback ending in
+    TelegramUnauthorizedError, and with compose's ``restart: unless-stopped`` the container
+    starts again and again. The start should stop with one line saying Telegram refused
+    BOT_TOKEN (401), and exit as for any wrong setting. Now it does, exit code 2, and says it
+    runs only once Telegram has accepted the token."""
+    backend = await prepare(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    async with BotAPIEmulator(token=TOKEN) as emu:
+        bot = await start_bot(
+            emu, backend, data, bot_token="123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
+        )
+        try:
+            code = await asyncio.wait_for(bot.wait(), 120)
+        finally:
+            if bot.returncode is None:
+                bot.terminate()
+                await bot.wait()
+    log = (data / "bot.log").read_text(errors="replace")
+    assert code == 2, log[-2000:]
+    assert "BOT_TOKEN was refused by Telegram (401 Unauthorized)" in log, log[-2000:]
+    assert "Traceback" not in log and "running the real bot" not in log, log[-2000:]
