@@ -61,6 +61,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {problem['msg']}", file=sys.stderr)
         return 2
     protect(settings.bot_token.get_secret_value() if settings.bot_token else None)
+    from bot.schema import Unreachable
+
+    try:
+        return _command(parser, args, settings)
+    except Unreachable as error:  # the database could not be opened: one line, as settings
+        print(error, file=sys.stderr)
+        return 2
+
+
+def _command(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
+    """The command asked for, run; its exit code."""
     if args.command == "migrate":
         from bot.schema import migrate
 

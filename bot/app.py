@@ -35,6 +35,7 @@ from bot.metrics import Metrics, UpdateMetrics, is_redis_storage
 from bot.polling import Dispatcher, RawUpdates
 from bot.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.scheduler import ScheduleConfig, Scheduler
+from bot.schema import open_database
 from bot.settings import Settings
 from domain.directory import Directory
 from domain.routing import UnitLocator
@@ -42,7 +43,7 @@ from domain.verdict import VerdictRules
 from handlers.context import Services
 from locales import LANGUAGES, translator
 from storage.conversation import DRAFT_KEPT
-from storage.db import make_engine, session_factory
+from storage.db import session_factory
 from storage.leases import LeaseKeeper
 from storage.media import DirectoryMediaStore
 from storage.media_sweep import SharedDrafts
@@ -130,7 +131,7 @@ async def build_app(
     locator: UnitLocator | None = None,
 ) -> App:
     """``locator``: where places are routed; by default the boundaries in settings.data_dir."""
-    engine = make_engine(settings.db_url)
+    engine = await open_database(settings.db_url)  # or Unreachable, said by bot.__main__
     outcome = await upgrade(engine)  # the schema is behind after an update: migrate first
     if outcome.changed:
         log.info("database schema upgraded from %s to %s", outcome.before, outcome.after)

@@ -22,7 +22,7 @@ from domain.directory import Directory
 from domain.lifecycle import OPEN, Status
 from domain.stats import HANOI, Period, PeriodError, UnitFigures, parse_period, placed
 from storage import stats
-from storage.db import make_engine, read_connection, session_factory
+from storage.db import read_connection, session_factory
 from storage.migrate import upgrade
 from storage.repo import Repository
 from storage.stats import RESOLVED_STATUSES, Reader, TicketRow
@@ -259,7 +259,9 @@ async def _export(
     directory: Directory,
     unit_code: str | None,
 ) -> bytes:
-    engine = make_engine(url)
+    from bot.schema import open_database  # the CLI's alone (the chat's /export has a session)
+
+    engine = await open_database(url)  # or Unreachable, said by bot.__main__
     try:
         await upgrade(engine)
         async with session_factory(engine)() as session:  # the bot's directory (bot.app)

@@ -18,8 +18,8 @@ from bot import metrics
 from bot.app import App, build_app, patiently, run_polling
 from bot.collector import settle_collector
 from bot.public_days import load_apart
+from bot.schema import open_database
 from bot.settings import Settings
-from storage.db import make_engine
 from storage.migrate import behind
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ async def migrate_apart(settings: Settings) -> None:
     migrate``, on this process's database), so that Alembic and the migrations (~10 MB)
     are never loaded into the process that then serves for weeks. Processes starting together
     still migrate once (storage.migrate locks). A failed migration stops the start."""
-    engine = make_engine(settings.db_url)
+    engine = await open_database(settings.db_url)  # or Unreachable, said by bot.__main__
     try:
         if not await behind(engine):
             return

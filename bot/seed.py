@@ -29,7 +29,7 @@ from domain.deadlines import resolve_by
 from domain.directory import Directory, Unit
 from domain.lifecycle import Status
 from domain.stats import HANOI
-from storage.db import make_engine, session_factory
+from storage.db import session_factory
 from storage.migrate import upgrade
 from storage.models import Resident, Ticket, minutes_between
 from storage.repo import Repository, UnitRow
@@ -285,7 +285,9 @@ async def seed(
 
 async def seed_configured(url: str, tickets: int, seed_value: int = 1) -> int:
     """The CLI's entry: seed the database at ``url`` and say how it went."""
-    engine = make_engine(url)
+    from bot.schema import open_database  # the CLI's alone: settings' names in its messages
+
+    engine = await open_database(url)  # or Unreachable, said by bot.__main__
 
     def tell(done: int) -> None:
         if done % 100_000 == 0 or done == tickets:

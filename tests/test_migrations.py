@@ -234,3 +234,61 @@ except RuntimeError as error:
 async def test_a_failed_migration_in_the_child_stops_the_start(tmp_path: Path) -> None:
     out = await run_python(FAILED_APART, str(tmp_path / "data"))
     assert out.strip() == "python -m bot migrate exited with 1: | True"
+
+
+@pytest.mark.parametrize("command", ["migrate", "run"])
+def test_a_database_that_cannot_be_reached_stops_the_start_with_a_message(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """PostgreSQL not running yet, a wrong port, a database not yet created: ``python -m bot``
+    and ``python -m bot migrate`` end in a 130 to 175-line traceback of asyncpg's and
+    SQLAlchemy's frames. The README says wrong values "stop the start with a message that
+    names the setting": one line naming DATABASE_URL (its password hidden) and what the
+    server said, exit code 2. Now that line, and exit code 2."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://phananh:pw@127.0.0.1:1/phananh")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    if command == "run":
+        monkeypatch.setenv("BOT_TOKEN", "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0")
+        monkeypatch.setenv("TELEGRAM_API_URL", "http://127.0.0.1:1")
+    else:
+        monkeypatch.delenv("BOT_TOKEN", raising=False)
+    try:
+        code = main([command])
+    except Exception as error:  # what the operator got: a traceback
+        pytest.fail(f"python -m bot {command} ended in a traceback: {error!r}")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "DATABASE_URL" in err and "pw" not in err
+    assert "Connect call failed" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("command", ["migrate", "run", "export"])
+def test_a_data_dir_that_cannot_be_written_stops_the_start_with_a_message(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """DATA_DIR naming a file, or a folder the bot's user cannot write: the SQLite database
+    cannot be made there, and the start ended in a traceback of sqlite3's or of mkdir's. One
+    line now names DATA_DIR and says why, exit code 2 (``run`` without a token: the
+    playground, whose database is in DATA_DIR too)."""
+    monkeypatch.chdir(tmp_path)
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a folder")
+    monkeypatch.setenv("DATA_DIR", str(taken))
+    for name in ("DATABASE_URL", "REDIS_URL", "BOT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EMULATOR_PORT", "0")  # any free port; the page's is never reached
+    argv = {"export": ["export", "tickets", "--out", str(tmp_path / "t.csv")]}.get(
+        command, [command]
+    )
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "DATA_DIR" in err and str(taken) in err and len(err.strip().splitlines()) == 1, err
