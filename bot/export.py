@@ -228,7 +228,12 @@ async def export_ranking(
 def export_to_file(
     url: str, what: str, fmt: str, period_text: str, unit_code: str | None, out: str
 ) -> int:
-    """``python -m bot export``: write the file, or say clearly what is wrong and return 2."""
+    """``python -m bot export``: write the file, or say clearly what is wrong and return 2.
+
+    The folder of ``out`` must exist: it is not made, so that a mistyped folder (report/ for
+    reports/) is said at once, as ``cp`` says it, rather than a file left where nobody looks.
+    It is checked before the export runs (a year's takes a minute), and a file that cannot be
+    written all the same (a folder not writable, a full disk) is said in one line too."""
     now = datetime.now(UTC)
     try:
         period = parse_period(period_text, now)
@@ -244,8 +249,20 @@ def export_to_file(
     if unit_code is not None and directory.get(unit_code) is None:
         print(f"No unit has the code {unit_code!r} (see data/directory.json).", file=sys.stderr)
         return 2
+    folder = Path(out).parent
+    if not folder.is_dir():
+        print(
+            f"Cannot write {out}: the folder {folder} does not exist; make it, or give --out "
+            "a file in a folder that does.",
+            file=sys.stderr,
+        )
+        return 2
     data = asyncio.run(_export(url, What(what), Format(fmt), period, now, directory, unit_code))
-    Path(out).write_bytes(data)
+    try:
+        Path(out).write_bytes(data)
+    except OSError as error:
+        print(f"Cannot write {out}: {error.strerror or error}.", file=sys.stderr)
+        return 2
     print(f"Wrote {out} ({len(data):,} bytes): {what}, {period.label()}.")
     return 0
 

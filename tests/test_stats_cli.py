@@ -101,6 +101,28 @@ def test_export_with_a_bad_period_or_unit_says_what_is_wrong(
     assert not out.exists()
 
 
+def test_an_export_to_a_folder_that_does_not_exist_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m bot export tickets --out reports/2026-11.csv`` where reports/ is not there:
+    a FileNotFoundError traceback, after the period and the unit were checked with a clear
+    message each. It should say which file could not be written, exit code 2 (or make the
+    folder). Now it says so, exit code 2, before the export runs; the folder is not made (a
+    mistyped one would hide the file)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    out = tmp_path / "reports" / "2026-11.csv"
+    try:
+        code = main(["export", "tickets", "--out", str(out)])
+    except OSError as error:
+        pytest.fail(f"python -m bot export ended in a traceback: {error!r}")
+    err = capsys.readouterr().err
+    assert code == 2 and str(out) in err and "does not exist" in err, err
+    assert not out.parent.exists()
+
+
 async def _a_ticket_of_a_retired_unit(url: str) -> None:
     """A unit merged away: its row stays in ``units`` and its ticket keeps its code."""
     from storage.db import session_factory
