@@ -76,13 +76,18 @@ COPY --from=builder /opt/venv /opt/venv
 #   (PLAYGROUND_PORT 8080): `docker run -p 127.0.0.1:8080:8080 IMAGE` opens it on the host.
 # WEBHOOK_HOST: the same for the webhook server (with WEBHOOK_URL, WEBHOOK_PORT 8443), which
 #   the TLS proxy in front of the container must reach; /healthz and /metrics are on it then.
+# MPLCONFIGDIR: matplotlib's cache (the /stats charts). The user has no home (/nonexistent):
+#   without it each process's first chart warned "created a temporary cache directory" and
+#   rebuilt the font cache. The directory is made, and the font cache built, below; it is the
+#   bot's to write, outside DATA_DIR (a cache, not data to back up).
 ENV PATH="/opt/venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     DATA_DIR=/data \
     METRICS_HOST=0.0.0.0 \
     PLAYGROUND_HOST=0.0.0.0 \
-    WEBHOOK_HOST=0.0.0.0
+    WEBHOOK_HOST=0.0.0.0 \
+    MPLCONFIGDIR=/tmp/matplotlib
 
 # Fail the build, rather than the first report, if the install is incomplete:
 # the Hanoi time zone must resolve (deadlines and dates are shown in it; the slim
@@ -94,8 +99,11 @@ RUN python -c "import zoneinfo; zoneinfo.ZoneInfo('Asia/Ho_Chi_Minh'); import bo
 # declared: a new named volume is initialised from the image's directory,
 # ownership included, and changes made to a path after it is declared a volume
 # are discarded. /app is made here too, as root: left to WORKDIR, buildah (podman
-# build) creates it when the image is saved, owned by the final USER.
-RUN mkdir /data /app && chown phananh:phananh /data
+# build) creates it when the image is saved, owned by the final USER. matplotlib's cache
+# directory (MPLCONFIGDIR) is made with its font cache already built, and given to the user.
+RUN mkdir /data /app "$MPLCONFIGDIR" \
+ && python -c "import matplotlib.font_manager" \
+ && chown -R phananh:phananh /data "$MPLCONFIGDIR"
 VOLUME /data
 
 # The working directory holds nothing and stays root-owned: the code lives in the

@@ -1,5 +1,6 @@
 """The image (Dockerfile): every server the bot runs must be reachable from outside its
-container, where 127.0.0.1, the settings' default, is the container alone."""
+container, where 127.0.0.1, the settings' default, is the container alone; and what it writes
+(matplotlib's cache too) has a place its user may write."""
 
 from __future__ import annotations
 
@@ -50,3 +51,20 @@ def test_postgres_is_healthy_only_once_it_serves_over_tcp() -> None:
     pg_isready on the socket said "ready" before the server the bot connects to was up."""
     check = re.search(r"test: \[(.*)\]", compose_service("postgres"))
     assert check and '"pg_isready", "-h", "127.0.0.1"' in check.group(1)
+
+
+def test_the_image_gives_matplotlib_a_place_to_keep_its_cache() -> None:
+    """The image's user has no home (/nonexistent) and no MPLCONFIGDIR: each process's first
+    /stats chart logs matplotlib's "created a temporary cache directory ... it is highly
+    recommended to set the MPLCONFIGDIR environment variable" and rebuilds its font cache in
+    /tmp (every worker, every restart). The image should set MPLCONFIGDIR to a directory the
+    bot can write (under /data, or made at build time). Now /tmp/matplotlib, made at build
+    time with the font cache in it and given to the bot's user."""
+    env = image_env()
+    assert env.get("MPLCONFIGDIR", "").startswith("/tmp/"), env
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    assert re.search(
+        r'^RUN mkdir .*"\$MPLCONFIGDIR".*chown -R phananh:phananh .*"\$MPLCONFIGDIR"',
+        text,
+        re.MULTILINE,
+    ), "MPLCONFIGDIR is not made for the bot's user"
