@@ -291,9 +291,16 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _webhook_needs_secret(self) -> Settings:
+    def _webhook_settings_together(self) -> Settings:
         if self.webhook_url and self.webhook_secret is None:
             raise ValueError("WEBHOOK_URL is set, so WEBHOOK_SECRET must be set too")
+        if self.webhook_secret is not None and not self.webhook_url:
+            # Without WEBHOOK_URL this worker would poll, and polling starts by deleting the
+            # webhook (prepare_polling's deleteWebhook): the webhook workers would get nothing.
+            raise ValueError(
+                "WEBHOOK_SECRET is set but WEBHOOK_URL is not (is it spelt so?): set "
+                "WEBHOOK_URL for the webhook, or leave both empty to poll"
+            )
         return self
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ from bot.settings import REMIND_AT_MOST_HOURS, Settings
 from domain.deadlines import HANOI
 
 REAL_LOOKING = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+SECRET = "Zq3v-8Kp_Lw2Xy7Rt5Nm9Bc4Hd6Jf1Gs"  # as secrets.token_urlsafe makes them
 
 
 def test_an_env_file_copied_from_the_example_is_valid(
@@ -72,9 +73,17 @@ def test_placeholder_webhook_secrets_are_refused_without_echoing_them(secret: st
 
 
 def test_a_generated_webhook_secret_is_accepted() -> None:
-    secret = "Zq3v-8Kp_Lw2Xy7Rt5Nm9Bc4Hd6Jf1Gs"
-    settings = Settings(_env_file=None, webhook_url="https://x.org/hook", webhook_secret=secret)
+    settings = Settings(_env_file=None, webhook_url="https://x.org/hook", webhook_secret=SECRET)
     assert settings.webhook_secret is not None
+
+
+def test_a_webhook_secret_without_a_webhook_url_is_refused() -> None:
+    """WEBHOOK_SECRET set and WEBHOOK_URL left out (or misspelt: unknown names are ignored):
+    the worker starts polling instead, and as it starts it deletes the webhook the other
+    workers serve (prepare_polling's deleteWebhook): they receive nothing more, and no error
+    is said. Half the webhook's settings should be refused like the other half is."""
+    with pytest.raises(ValidationError, match="WEBHOOK_URL"):
+        Settings(_env_file=None, webhook_secret=SECRET)
 
 
 @pytest.mark.parametrize("url", ["http://api.telegram.org", "HTTP://API.TELEGRAM.ORG:80/"])
