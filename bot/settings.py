@@ -6,6 +6,7 @@ import re
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,6 +28,8 @@ REMIND_AT_MOST_HOURS = 24.0  # working hours
 
 # The database drivers the service runs on (storage.db): aiosqlite, asyncpg.
 _DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
+# The ports Telegram sends webhooks to (https://core.telegram.org/bots/api#setwebhook).
+_WEBHOOK_PORTS = frozenset({443, 80, 88, 8443})
 
 
 class Settings(BaseSettings):
@@ -271,6 +274,17 @@ class Settings(BaseSettings):
             return None
         if isinstance(value, str) and not value.startswith("https://"):
             raise ValueError("WEBHOOK_URL must be an https:// URL (Telegram calls only https)")
+        if isinstance(value, str):
+            try:
+                port = urlsplit(value).port
+            except ValueError:
+                port = -1
+            if port is not None and port not in _WEBHOOK_PORTS:
+                # setWebhook refuses any other (400), after the start had said it was running.
+                raise ValueError(
+                    "WEBHOOK_URL: Telegram calls webhooks only on ports 443, 80, 88 or 8443 "
+                    "(https://core.telegram.org/bots/api#setwebhook); leave the port out for 443"
+                )
         return value
 
     @field_validator("webhook_secret", mode="before")

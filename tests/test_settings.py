@@ -86,6 +86,19 @@ def test_a_webhook_secret_without_a_webhook_url_is_refused() -> None:
         Settings(_env_file=None, webhook_secret=SECRET)
 
 
+def test_a_webhook_url_on_a_port_telegram_does_not_call_is_refused() -> None:
+    """Telegram sends webhooks only to ports 443, 80, 88 and 8443
+    (https://core.telegram.org/bots/api#setwebhook). WEBHOOK_URL=https://bot.example.org:9443/
+    is accepted here; the start then says "running the real bot ... webhook at ..." and ends
+    in a traceback of setWebhook's 400 (TelegramBadRequest is not one patiently() retries nor
+    one main() explains). Like its scheme, the URL's port can be checked before the start."""
+    for url in ("https://bot.example.org:9443/hook", "https://bot.example.org:x/hook"):
+        with pytest.raises(ValidationError, match="8443"):
+            Settings(_env_file=None, webhook_url=url, webhook_secret=SECRET)
+    for url in ("https://bot.example.org/hook", "https://bot.example.org:8443/hook"):
+        assert Settings(_env_file=None, webhook_url=url, webhook_secret=SECRET).webhook_url == url
+
+
 @pytest.mark.parametrize("url", ["http://api.telegram.org", "HTTP://API.TELEGRAM.ORG:80/"])
 def test_telegram_over_plain_http_is_refused(url: str) -> None:
     """Every Bot API call carries the token in its path."""
