@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from bot.lean_aiogram import import_aiogram_lazily
 from bot.logsafety import protect
 from bot.malloc import pin_mmap_threshold
-from bot.settings import Settings
+from bot.settings import Settings, refusals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,9 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as error:
         print("Configuration error:", file=sys.stderr)
-        for problem in error.errors():
-            name = ".".join(str(p) for p in problem["loc"]).upper()
-            print(f"  {name}: {problem['msg']}", file=sys.stderr)
+        for line in refusals(error):
+            print(f"  {line}", file=sys.stderr)
         return 2
     protect(settings.bot_token.get_secret_value() if settings.bot_token else None)
     from bot.schema import Unreachable

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -351,3 +358,16 @@ class Settings(BaseSettings):
             extra_days_off=self.extra_holidays,
             extra_working_days=self.extra_working_days,
         )
+
+
+def refusals(error: ValidationError) -> list[str]:
+    """One line a refused setting, each naming it: our own checks' messages name their
+    settings already (a check across settings has no one place of its own: pydantic's
+    location is empty), pydantic's own are prefixed with the setting's name."""
+    lines = []
+    for problem in error.errors():
+        name = ".".join(str(p) for p in problem["loc"]).upper()
+        wrong = (problem.get("ctx") or {}).get("error")
+        said = str(wrong) if problem["type"] == "value_error" and wrong else problem["msg"]
+        lines.append(f"{name}: {said}" if name and not said.startswith(name) else said)
+    return lines

@@ -1,4 +1,5 @@
 import logging
+import re
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,26 @@ def test_bad_configuration_stops_the_start_with_a_message(
     assert main(["run"]) == 2
     err = capsys.readouterr().err
     assert "ADMIN_IDS" in err and "Telegram user ids" in err
+
+
+def test_a_setting_refused_for_another_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """WEBHOOK_URL without WEBHOOK_SECRET (and the other checks across settings) print
+    ``  : Value error, WEBHOOK_URL is set, ...``: the column where every other error names its
+    setting is empty, and "Value error" is pydantic's word, not the operator's."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org/hook")
+    monkeypatch.delenv("WEBHOOK_SECRET", raising=False)
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert not re.search(r"^  :", err, re.MULTILINE), err
+    assert "WEBHOOK_SECRET" in err and "Value error" not in err, err
+    monkeypatch.delenv("WEBHOOK_URL")
+    monkeypatch.setenv("SEND_RATE_PER_SECOND", "0")  # pydantic's own words, named as before
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert "  SEND_RATE_PER_SECOND: Input should be greater than or equal to 1" in err, err
 
 
 def test_a_real_looking_token_is_accepted_and_kept_secret() -> None:
