@@ -342,6 +342,23 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'phananh.sqlite3'}"
         return self
 
+    def missing_for_the_real_bot(self) -> list[str]:
+        """What the real bot goes without, said at its start: not refused, a unit may try the
+        bot alone first (bot.__main__)."""
+        missing = []
+        if self.supervisor_chat_id is None:
+            missing.append(
+                "SUPERVISOR_CHAT_ID is not set: the cards of tickets for units without a bound "
+                "group go nowhere (a warning line each), and no escalation of late tickets nor "
+                "daily digest is sent; set it to the chat id of the city office's group"
+            )
+        if not self.admin_ids:
+            missing.append(
+                "ADMIN_IDS is not set: no one can /bind a unit's group (nor /block a sender); "
+                "set the Telegram user ids of the city admins"
+            )
+        return missing
+
     @property
     def db_url(self) -> str:
         assert self.database_url is not None  # filled in by _default_database

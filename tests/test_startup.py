@@ -114,3 +114,30 @@ async def test_a_token_telegram_refuses_stops_the_start_with_a_message(tmp_path:
     assert code == 2, log[-2000:]
     assert "BOT_TOKEN was refused by Telegram (401 Unauthorized)" in log, log[-2000:]
     assert "Traceback" not in log and "running the real bot" not in log, log[-2000:]
+
+
+async def test_a_real_bot_without_a_supervisors_chat_says_so_at_start(tmp_path: Path) -> None:
+    """.env.example leaves SUPERVISOR_CHAT_ID empty, and the bot starts with a token without a
+    word. The README says a ticket for a unit with no bound group "goes to SUPERVISOR_CHAT_ID
+    with a warning line, never nowhere": without it, the card of every such ticket (on a new
+    deployment, all 126 units) goes nowhere, with only a warning per ticket, and overdue
+    escalations and the digest are not sent. The start should say that SUPERVISOR_CHAT_ID is
+    not set and what follows (or refuse it with a token). ADMIN_IDS likewise: without it no
+    group can be bound."""
+    backend = await prepare(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    async with BotAPIEmulator(token=TOKEN) as emu:
+        bot = await start_bot(emu, backend, data)
+        log_file = data / "bot.log"
+        try:
+            await emu.wait_until(
+                lambda: "is polling" in log_file.read_text(errors="replace"), timeout=120
+            )
+        finally:
+            bot.terminate()
+            await asyncio.wait_for(bot.wait(), 60)
+    log = log_file.read_text(errors="replace")
+    assert "SUPERVISOR_CHAT_ID is not set" in log and "ADMIN_IDS is not set" in log, log
+    both = Settings(_env_file=None, supervisor_chat_id=-1001, admin_ids="111")
+    assert both.missing_for_the_real_bot() == []
