@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -283,6 +284,40 @@ async def test_healthz_answers(served: Any) -> None:
     ):
         assert resp.status == 200
         assert (await resp.json())["status"] == "ok"
+
+
+async def test_a_secret_header_with_other_than_ascii_is_refused_401(tmp_path: Path) -> None:
+    """Anyone on the internet who sends the secret-token header with a byte above 0x7f gets a
+    500 and writes an ERROR with a traceback into the log (secrets.compare_digest refuses
+    non-ASCII strings: TypeError), not the 401 a wrong secret gets: an unauthenticated way to
+    fill the operator's log and error alerts."""
+    async with serve(tmp_path) as served:
+        host, port = re.match(r"http://([^:/]+):(\d+)", served.url).groups()  # type: ignore[union-attr]
+        body = b'{"update_id": 1}'
+        request = (
+            b"POST /telegram/hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-Telegram-Bot-Api-Secret-Token: s\xe9cret\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(request)
+        await writer.drain()
+        status_line = await reader.readline()
+        writer.close()
+        await writer.wait_closed()
+        assert status_line.split()[1] == b"401", status_line
+        assert served.emu.bot_messages(served.user.id) == []
+        # The right secret still works afterwards.
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                served.url,
+                json=start_update(2, served.user),
+                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+            ) as resp,
+        ):
+            assert resp.status == 200
 
 
 def test_webhook_needs_an_https_url_and_a_real_secret() -> None:
