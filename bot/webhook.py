@@ -150,8 +150,16 @@ class _UpdateHandler(SimpleRequestHandler):
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
         """aiogram's, but a failure is answered 500 (Telegram delivers the update again), and
         an update that keeps failing while others go through is let go (see the module)."""
-        update = await request.json(loads=bot.session.json_loads)
-        update_id = update.get("update_id") if isinstance(update, dict) else None
+        try:
+            update = await request.json(loads=bot.session.json_loads)
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError: was a 500 and a traceback
+            update = None
+        if not isinstance(update, dict):
+            # The client's fault (a proxy that cut the body, a script): sending it again
+            # would not help. Said without the body, which may hold a resident's words.
+            log.warning("webhook request whose body is not a JSON object: answered 400")
+            return web.Response(status=400, text="the body is not an update (a JSON object)")
+        update_id = update.get("update_id")
         result: TelegramMethod[Any] | None
         try:
             result = await self.dispatcher.feed_webhook_update(

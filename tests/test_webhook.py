@@ -286,6 +286,20 @@ async def test_healthz_answers(served: Any) -> None:
         assert (await resp.json())["status"] == "ok"
 
 
+@pytest.mark.parametrize("body", [b'{"update_id": 1, "mess', b"[1, 2]", b'"\xff"'])
+async def test_a_body_that_is_not_json_is_answered_400(
+    tmp_path: Path, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A request with the right secret whose body is not JSON (a proxy that cut it, a script)
+    is answered 500 with aiohttp's "Error handling request" traceback in the log, and counted
+    nowhere: a malformed request is the client's fault, 400, as aiogram's own type errors."""
+    async with serve(tmp_path) as served, aiohttp.ClientSession() as http:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+        async with http.post(served.url, data=body, headers=headers) as r:
+            assert r.status == 400
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
+
+
 async def test_a_secret_header_with_other_than_ascii_is_refused_401(tmp_path: Path) -> None:
     """Anyone on the internet who sends the secret-token header with a byte above 0x7f gets a
     500 and writes an ERROR with a traceback into the log (secrets.compare_digest refuses
