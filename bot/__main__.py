@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # Quieten aiohttp's access log and aiogram's per-update lines; ours say what matters.
+    # Quieten aiogram's per-update lines (aiohttp's access log is off where its servers are
+    # made: bot.webhook, bot.metrics); ours say what matters.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     pin_mmap_threshold()  # freed photo buffers go back to the system (bot.malloc)
     try:

@@ -230,6 +230,9 @@ def make_runner(app: App, *, path: str, secret: str) -> web.AppRunner:
     return web.AppRunner(
         make_web_app(app, path=path, secret=secret),
         shutdown_timeout=SHUTDOWN_GRACE.total_seconds(),
+        # No line per update, scrape and health check (as polling's /metrics server): the log
+        # was mostly those; the updates are counted in /metrics, failures logged as they come.
+        access_log=None,
     )
 
 

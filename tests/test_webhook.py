@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -284,6 +285,25 @@ async def test_healthz_answers(served: Any) -> None:
     ):
         assert resp.status == 200
         assert (await resp.json())["status"] == "ok"
+
+
+async def test_the_webhook_server_writes_no_access_log_line_per_update(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """main() means to quieten aiohttp's access log ("ours say what matters"), and the polling
+    mode's /healthz and /metrics server has it off, but the webhook's server logs one
+    aiohttp.access INFO line for every update Telegram posts, every Prometheus scrape and
+    every health check (each 30 s): the log the operator reads is mostly those lines."""
+    caplog.set_level(logging.INFO)  # as main() configures logging
+    async with serve(tmp_path) as served, posting(served.url) as post:
+        assert await post(start_update(1, served.user)) == 200
+        assert await post(help_update(2, served.user)) == 200
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(served.url.replace("/telegram/hook", "/healthz")) as resp,
+        ):
+            assert resp.status == 200
+    assert not [r for r in caplog.records if r.name == "aiohttp.access"]
 
 
 @pytest.mark.parametrize("body", [b'{"update_id": 1, "mess', b"[1, 2]", b'"\xff"'])
