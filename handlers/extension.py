@@ -19,7 +19,7 @@ from domain.lifecycle import EXTENSION_DAYS, OPEN, ExtensionRefused, Status, che
 from handlers import notify, render
 from handlers.context import Ctx
 from locales import Translator
-from storage.models import MessageLink, Ticket
+from storage.models import MessageLink, Ticket, event_deadline
 
 PROMPT = "prompt-extend"
 _ID = re.compile(r"[0-9]{1,15}")
@@ -125,8 +125,16 @@ async def on_reason(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     if not getattr(changed, "rowcount", 0):
         await ctx.reply(await _lost_to(ctx, ticket.id, checked), reply_to=ev.message_id)
         return
+    old_deadline = ticket.resolve_by
     await ctx.repo.session.refresh(ticket)
-    await ctx.repo.record(ticket, "extended", ctx.actor, note=reason)
+    await ctx.repo.record(
+        ticket,
+        "extended",
+        ctx.actor,
+        before=event_deadline(old_deadline),
+        after=event_deadline(ticket.resolve_by),
+        note=reason,
+    )
     deadline = render.when(ticket.resolve_by)
 
     def compose(rt: Translator) -> str:

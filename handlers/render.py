@@ -123,6 +123,13 @@ def history(t: Translator, events: Sequence[TicketEvent], directory: Directory) 
             line = t("history-answer")
         elif ev.kind == "resident-message":
             line = t("history-resident-message")
+        elif ev.kind == "extended":  # the note is the unit's reason, told to the resident
+            deadline = ev.deadline_after
+            line = (
+                t("history-extended-to", deadline=when(deadline))
+                if deadline
+                else t("history-extended")
+            )
         else:
             continue
         if ev.to_unit and ev.kind == "status":

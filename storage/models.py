@@ -35,6 +35,15 @@ def minutes_between(start: datetime, end: datetime) -> int:
     return math.floor((end - start).total_seconds() / 60 + 0.5)
 
 
+# A deadline in a ticket event's before/after (an "extended" event's): UTC to the minute,
+# 16 characters, the width those columns have.
+EVENT_DEADLINE = "%Y-%m-%d %H:%M"
+
+
+def event_deadline(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(EVENT_DEADLINE)
+
+
 def _resolve_minutes_on_insert(context: Any) -> int | None:
     """A ticket inserted already resolved (the seeding command, tests) gets its minutes from
     its own timestamps; later changes set them in Repository.change_status."""
@@ -223,13 +232,23 @@ class TicketEvent(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    kind: Mapped[str] = mapped_column(String(16))  # created, status, answer, resident-message
+    # created, status, answer, resident-message, extended
+    kind: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(64))  # "resident", or "<channel>:<user id>"
+    # What changed: the statuses (status), the resolution deadlines (extended: event_deadline).
     before: Mapped[str | None] = mapped_column(String(16))
     after: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
     from_unit: Mapped[str | None] = mapped_column(String(32))
     to_unit: Mapped[str | None] = mapped_column(String(32))
+
+    @property
+    def deadline_after(self) -> datetime | None:
+        """The deadline an "extended" event set; None for any other event, and for those
+        recorded before the deadline was kept with them."""
+        if self.kind != "extended" or not self.after:
+            return None
+        return datetime.strptime(self.after, EVENT_DEADLINE).replace(tzinfo=UTC)
 
 
 class MessageLink(Base):

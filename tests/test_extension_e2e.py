@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
+from handlers import render
 from storage.models import Ticket
 from storage.repo import Repository
 from tests.test_verdict_e2e import ticket_of
@@ -167,3 +168,40 @@ async def test_a_ticket_transferred_away_while_its_extension_is_given_is_not_ext
     assert not after.extended and after.resolve_by == before.resolve_by
     told = [plain(m) for m in world.emu.bot_messages(world.resident.id)]
     assert not any("gia hạn" in text for text in told), told
+
+
+async def test_an_extension_of_the_deadline_is_in_the_tickets_history(world: World) -> None:
+    """The unit extended the deadline, with a reason the resident was told. In /status the
+    deadline had moved, but the history said nothing of it (render.history skips the
+    "extended" event): a resident who missed the message could not see why. The history
+    should show the extension and its reason, as it shows every other change."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "⏳ Gia hạn")
+    pick = await world.reply(world.hoan_kiem)
+    await world.press(world.official, pick, "+5 ngày")
+    prompt = await world.reply(world.hoan_kiem)
+    await world.say(world.official, "Chờ vật tư <thay thế>.", chat=world.hoan_kiem, reply_to=prompt)
+    assert "gia hạn" in plain(await world.reply(world.resident))
+    await world.settle()
+    world.emu.skip_bot_messages(world.resident)
+    await world.say(world.resident, f"/status {number}")
+    details = plain(await world.reply(world.resident))
+    history = details.split("Diễn biến", 1)[1]
+    deadline = render.when((await ticket_of(world, number)).resolve_by)
+    assert f"gia hạn xử lý đến {deadline}: Chờ vật tư <thay thế>." in history, details
+
+
+def test_an_extension_recorded_without_its_deadline_is_in_the_history_with_its_reason() -> None:
+    """Extensions recorded before the new deadline was kept with them have only their
+    reason: the history shows them with it, and no deadline."""
+    from datetime import UTC, datetime
+
+    from domain.directory import Directory
+    from locales import translator
+    from storage.models import TicketEvent
+
+    at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    old = TicketEvent(kind="extended", at=at, note="Chờ vật tư <thay thế>.", to_unit=None)
+    lines = render.history(translator("vi"), [old], Directory.load_default())
+    assert lines == ["• 30/11/2026 16:00 — Đơn vị gia hạn xử lý: Chờ vật tư &lt;thay thế&gt;."]
