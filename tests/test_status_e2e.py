@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.world import World, card_of, jpeg, plain
+from sqlalchemy import update
+
+from storage.models import Ticket
+from tests.world import World, card_of, copy_ticket, jpeg, plain
 
 
 async def test_reporter_sees_description_photos_and_history(world: World) -> None:
@@ -53,6 +56,31 @@ async def test_my_tickets_lists_the_residents_own(world: World) -> None:
     assert first in listing and second in listing
     await world.say(world.stranger, "/my")
     assert "chưa gửi" in plain(await world.reply(world.stranger))
+
+
+async def test_my_tickets_does_not_hide_an_open_ticket_behind_newer_closed_ones(
+    world: World,
+) -> None:
+    """A resident with an open report and ten newer ones already closed asks /my for the
+    number they forgot. They saw the ten closed ones and nothing else: no line about any
+    other ticket, so the one still waiting could not be found (/status needs its number).
+    The list should show the open ticket (or at the least say that more are not shown)."""
+    number = await world.report(photos=0)
+    await copy_ticket(world, 10)
+    async with world.app.sessions() as session:
+        await session.execute(
+            update(Ticket).where(Ticket.number.like("COPY%")).values(status="closed")
+        )
+        await session.commit()
+    await world.settle()
+    world.emu.skip_bot_messages(world.resident)
+    await world.say(world.resident, "/my")
+    listing = plain(await world.reply(world.resident))
+    assert number in listing, listing
+    # First, then the latest nine closed; the tenth is said, not listed.
+    lines = listing.splitlines()
+    assert number in lines[1] and "COPY-0009" in lines[2] and "COPY-0000" not in listing, listing
+    assert lines[11] == "• … và 1 phản ánh cũ hơn không hiện ở đây", listing
 
 
 async def test_the_status_of_a_long_ticket_with_much_history_fits_one_message(
