@@ -211,7 +211,9 @@ async def build_app(
         storage=storage or MemoryStorage(),
         events_isolation=events_isolation or SimpleEventIsolation(),
     )
-    dispatcher.given_up = functools.partial(tell_given_up, language=settings.default_language)
+    dispatcher.given_up = functools.partial(
+        tell_given_up, language=settings.default_language, sessions=sessions
+    )
     metrics = Metrics()
     # After aiogram's own outer middlewares (errors, FSM): it times the handling itself.
     dispatcher.update.outer_middleware(UpdateMetrics(metrics))

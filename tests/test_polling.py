@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -19,10 +19,11 @@ from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
 from aiogram.types import Message
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot import polling
+from bot import given_up, polling
 from bot.emulator import BotAPIEmulator
 from bot.emulator.state import EmuUser
-from tests.world import TOKEN, World, fails_to_read
+from storage.repo import Repository
+from tests.world import TOKEN, World, fails_to_read, plain
 
 
 @dataclass
@@ -364,3 +365,65 @@ async def test_a_resident_whose_message_is_given_up_is_told(
     await world.say(world.resident, "/help")
     said = (await world.reply(world.resident, timeout=10))["text"]
     assert said.startswith("Xin lỗi, bot không xử lý được tin nhắn này"), said
+
+
+async def test_an_english_resident_whose_message_is_given_up_is_told_in_english(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message that fails again and again is given up, and its chat told so (bot.given_up).
+    An English resident was told in Vietnamese ("Xin lỗi, bot không xử lý được tin nhắn
+    này..."): the message is always in the service's default language. They should read it
+    in the language they use with the bot ("Sorry, this message could not be handled...")."""
+    monkeypatch.setattr(polling, "RETRY_AFTER", 0.05)
+    monkeypatch.setattr(polling, "HOLD_AT_MOST", 0.3)
+    en = world.resident_en
+    await world.say(en, "/help")  # known to the bot, in English
+    assert "How to use" in plain(await world.reply(en))
+    fails_to_read(monkeypatch, "/my")
+    await world.say(en, "/my")
+    said = plain(await world.reply(en, timeout=10))
+    assert said.startswith("Sorry"), said
+
+
+async def test_a_resident_who_chose_english_is_told_of_a_given_up_message_in_english(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resident whose phone speaks Vietnamese chose English (/lang en): the bot speaks
+    English to them, and so does the word that a message of theirs was given up."""
+    monkeypatch.setattr(polling, "RETRY_AFTER", 0.05)
+    monkeypatch.setattr(polling, "HOLD_AT_MOST", 0.3)
+    await world.say(world.resident, "/lang en")
+    assert plain(await world.reply(world.resident)).startswith("Switched to English")
+    fails_to_read(monkeypatch, "/my")
+    await world.say(world.resident, "/my")
+    said = plain(await world.reply(world.resident, timeout=10))
+    assert said.startswith("Sorry"), said
+
+
+async def _refused(*_: object) -> None:
+    raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+
+async def _hangs(*_: object) -> None:
+    await asyncio.sleep(60)
+
+
+@pytest.mark.parametrize("database", [_refused, _hangs], ids=["refused", "hangs"])
+async def test_a_message_given_up_while_the_database_cannot_say_the_language_is_told(
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    database: Callable[..., Awaitable[None]],
+) -> None:
+    """The resident's language is read from the database, which may be the very thing that
+    is away: the notice still comes, at once, in their app's language."""
+    monkeypatch.setattr(polling, "RETRY_AFTER", 0.05)
+    monkeypatch.setattr(polling, "HOLD_AT_MOST", 0.3)
+    monkeypatch.setattr(given_up, "LANGUAGE_READ_AT_MOST", 0.2)
+    en = world.resident_en
+    await world.say(en, "/help")
+    await world.reply(en)
+    fails_to_read(monkeypatch, "/my")
+    monkeypatch.setattr(Repository, "resident", database)
+    await world.say(en, "/my")
+    said = plain(await world.reply(en, timeout=5))
+    assert said.startswith("Sorry"), said
