@@ -172,10 +172,15 @@ def queue_card(ctx: Ctx, ticket: Ticket, chat: str) -> None:
     outbox.enqueue_card(ctx.repo.session, ctx.channel.name, chat, ticket.id)
 
 
-async def post_card(ctx: Ctx, ticket: Ticket) -> None:
+async def post_card(
+    ctx: Ctx, ticket: Ticket, *, from_unit: str | None = None, reason: str | None = None
+) -> None:
     """The ticket's card for the chat where it belongs; none when that chat has one already
-    (a transfer between two units without groups: refresh_cards draws that one again, with
-    its buttons)."""
+    (a ticket sent back to the unit it came from, a transfer between two units without
+    groups): refresh_cards draws that one again, with its buttons. An edit is news to no one
+    (Telegram tells no one of it), and that card may be far up the chat: a ticket transferred
+    (from ``from_unit``, for ``reason``) is said there anew, in a notice under it (_card_back);
+    not in the chat the transfer was made from, which sees it made."""
     chat = await card_chat(ctx, ticket)
     if chat is None:
         log.warning(
@@ -186,6 +191,38 @@ async def post_card(ctx: Ctx, ticket: Ticket) -> None:
         return
     if not await ctx.repo.carded_in(ctx.channel.name, chat, [ticket.id]):
         queue_card(ctx, ticket, chat)
+    elif from_unit is not None and chat != ctx.event.chat_id:
+        _card_back(ctx, ticket, chat, from_unit, reason)
+
+
+def _card_back(ctx: Ctx, ticket: Ticket, chat: str, from_unit: str, reason: str | None) -> None:
+    """A transferred ticket whose card ``chat`` has already: said anew, replying to that card
+    (queued after its redraw, it finds the card's buttons back), from which unit, why, and by
+    when to receive it. Linked as the unit notices of handlers.verdict are: a reply to it
+    answers the resident, as a reply to the card does."""
+    t = ctx.group_t()
+    directory = ctx.services.directory
+    lines = [
+        t(
+            "card-back",
+            number=render.number(ticket),
+            unit=render.unit_name(directory, ticket.unit_code, t.lang),
+            from_unit=render.unit_name(directory, from_unit, t.lang),
+        )
+    ]
+    if reason:
+        lines.append(t("card-back-reason", note=escape(reason)))
+    if ticket.receive_by is not None:
+        lines.append(t("card-receive-by", deadline=render.when(ticket.receive_by)))
+    queue_text(
+        ctx,
+        chat,
+        "\n".join(lines),
+        ticket_id=ticket.id,
+        is_group=True,
+        purpose="resident-message",
+        reply_to_card=True,
+    )
 
 
 async def refresh_cards(ctx: Ctx, ticket: Ticket, *, besides: Collection[str] = ()) -> None:

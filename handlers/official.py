@@ -710,7 +710,7 @@ async def change(
         await verdict.ask_verdict(ctx, ticket)
     await notify.refresh_cards(ctx, ticket)
     if done.to_unit is not None:
-        await notify.post_card(ctx, ticket)
+        await notify.post_card(ctx, ticket, from_unit=from_unit, reason=done.note)
     await ctx.repo.commit()
     unit = render.unit_name(ctx.services.directory, ticket.unit_code, t.lang)
     await ctx.reply(

@@ -318,6 +318,66 @@ async def test_a_transferred_ticket_gives_the_new_unit_its_own_hours_to_receive_
     assert calendar.receive_by(before) <= ticket.receive_by <= calendar.receive_by(after)
 
 
+async def transfer(
+    world: World, official: Any, group: Any, card: Any, typed: str, pick: str, why: str
+) -> None:
+    """``official`` transfers the ticket of ``card`` (in ``group``) to the unit ``pick``
+    (found by ``typed``), for the reason ``why``."""
+    await world.press(official, card, "↪️ Chuyển đơn vị")
+    ask = (await world.replies(group, 1))[-1]
+    await world.say(official, typed, chat=group, reply_to=ask)
+    await world.press(official, await world.reply(group), pick)
+    await world.say(official, why, chat=group, reply_to=await world.reply(group))
+    await world.settle()
+
+
+async def posted_since(world: World, group: Any) -> list[Any]:
+    """What the bot posted in ``group`` since it was last read, once all is sent."""
+    await world.settle()
+    seen = world.emu.skip_bot_messages(group)
+    return world.emu.bot_messages(group.id)[-seen:] if seen else []
+
+
+async def test_a_ticket_sent_back_to_its_first_unit_is_announced_there(world: World) -> None:
+    """Hoàn Kiếm transfers a ticket to Ba Đình, which sends it back. The officials of Hoàn
+    Kiếm saw nothing new in their group: the old card, far up in its history, was silently
+    edited (Telegram notifies no one of an edit), and they missed the ticket while its fresh
+    receipt deadline ran. Now a notice replying to the old card says the ticket is theirs
+    again, from which unit, why and by when to receive it; a reply to it answers the
+    resident, as a reply to the card does."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    why = "Địa điểm thuộc đơn vị bên kia."
+    await transfer(world, world.official, world.hoan_kiem, card, "Ba Đình", "Phường Ba Đình", why)
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    ba_dinh_card = await card_of(world, number, world.ba_dinh)
+    back = "Hố ga nằm bên phía phường Hoàn Kiếm."
+    await transfer(
+        world,
+        world.other_official,
+        world.ba_dinh,
+        ba_dinh_card,
+        "Hoàn Kiếm",
+        "Phường Hoàn Kiếm",
+        back,
+    )
+    old = world.emu.message(world.hoan_kiem.id, card["message_id"])
+    assert "✅ Tiếp nhận" in buttons(old)  # back in Hoàn Kiếm's hands...
+    new = await posted_since(world, world.hoan_kiem)
+    assert len(new) == 1, [plain(m) for m in new]  # ...and said there anew, once
+    notice = new[0]
+    said = plain(notice)
+    assert number in said and "Phường Ba Đình" in said and back in said, said
+    assert "Hạn tiếp nhận" in said, said
+    assert (notice.get("reply_to_message") or {}).get("message_id") == card["message_id"]
+    world.emu.skip_bot_messages(world.resident)  # told of both transfers
+    await world.say(
+        world.official, "Phường sẽ xử lý trong tuần.", chat=world.hoan_kiem, reply_to=notice
+    )
+    answer = plain(await world.reply(world.resident))
+    assert number in answer and "Phường sẽ xử lý trong tuần." in answer, answer
+
+
 def new_card_ticket_id(card: dict) -> str:  # type: ignore[type-arg]
     data = card["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     return str(data.split(":")[1])
