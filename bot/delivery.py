@@ -605,6 +605,7 @@ class Sender:
                 here=current == row.chat_id,
                 unit_has_chat=has_chat,
                 followers=await followers.follower_count(session, ticket.id),
+                transfer=await Repository(session).last_transfer(ticket.id),
             )
             await self._slot(session, row)
             card = await self._channel(session).send_text(
@@ -653,6 +654,7 @@ class Sender:
             here=current == row.chat_id,
             unit_has_chat=has_chat,
             followers=await followers.follower_count(session, ticket.id),
+            transfer=await Repository(session).last_transfer(ticket.id),
         )
         for link in await Repository(session).cards(ticket.id):
             if link.chat_id != row.chat_id or link.message_id in row.progress.get("edited", []):

@@ -20,7 +20,7 @@ from handlers import render
 from handlers.context import Ctx, Services
 from locales import Translator, translator
 from storage import followers, outbox
-from storage.models import Ticket
+from storage.models import Ticket, TicketEvent
 from storage.repo import Repository
 
 log = logging.getLogger(__name__)
@@ -56,16 +56,20 @@ def card_message(
     here: bool,
     unit_has_chat: bool,
     followers: int = 0,
+    transfer: TicketEvent | None = None,
 ) -> tuple[str, Choices | None]:
     """The card as shown in one chat: with buttons where the ticket belongs (``here``), and
-    how many residents follow the ticket (storage.followers.follower_count)."""
-    text = render.card(t, ticket, directory, followers)
+    how many residents follow the ticket (storage.followers.follower_count); there, from which
+    unit and why it was transferred, ``transfer`` (Repository.last_transfer): the status
+    alone, "transferred", read as if the ticket had left the unit given it."""
     if not here:
         unit = render.unit_name(directory, ticket.unit_code, t.lang)
+        text = render.card(t, ticket, directory, followers)
         return t("card-moved", unit=unit) + "\n" + text, None
-    if not unit_has_chat:
-        text = t("card-unbound-unit") + "\n" + text
-    return text, card_choices(t, ticket)
+    head = "" if unit_has_chat else t("card-unbound-unit") + "\n"
+    room = render.MESSAGE_MAX - render.shown_length(head)
+    text = render.card(t, ticket, directory, followers, transfer=transfer, room=room)
+    return head + text, card_choices(t, ticket)
 
 
 async def card_chat(ctx: Ctx, ticket: Ticket) -> str | None:

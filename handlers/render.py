@@ -164,9 +164,19 @@ def reporter_details(
     return "\n".join([*head, *earlier, *shown])
 
 
-def card(t: Translator, ticket: Ticket, directory: Directory, followers: int = 0) -> str:
+def card(
+    t: Translator,
+    ticket: Ticket,
+    directory: Directory,
+    followers: int = 0,
+    *,
+    transfer: TicketEvent | None = None,
+    room: int = MESSAGE_MAX,
+) -> str:
     """The ticket as a unit's group sees it: no name, username or phone of the resident (nor
-    of its followers: only how many residents follow it)."""
+    of its followers: only how many residents follow it); ``transfer``, the ticket's latest
+    (Repository.last_transfer): from which unit it came and why, its reason cut to what fits
+    in ``room`` (a description and a reason of 2,000 characters each would not)."""
     text = t(
         "card",
         number=number(ticket),
@@ -179,12 +189,30 @@ def card(t: Translator, ticket: Ticket, directory: Directory, followers: int = 0
         deadline=when(ticket.resolve_by),
         photos=len([p for p in ticket.photos if p.source == "resident"]),
     )
+    lines = []
     if ticket.receive_by is not None and ticket.status in AWAITING_RECEIPT:
-        text += "\n" + t("card-receive-by", deadline=when(ticket.receive_by))
+        lines.append(t("card-receive-by", deadline=when(ticket.receive_by)))
     if ticket.extended:
-        text += "\n" + t("card-extended")
+        lines.append(t("card-extended"))
     if followers > 0:
-        text += "\n" + t("card-followers", count=followers)
+        lines.append(t("card-followers", count=followers))
     if ticket.holder_name:  # who in the unit holds it (handlers.roster); residents never see it
-        text += "\n" + t("card-holder", name=escape(ticket.holder_name))
-    return text
+        lines.append(t("card-holder", name=escape(ticket.holder_name)))
+    if transfer is not None and transfer.from_unit:
+        unit = unit_name(directory, transfer.from_unit, t.lang)
+        bare = t("card-transferred-from", unit=unit, reason="")
+        left = room - shown_length("\n".join([text, *lines, bare]))
+        reason = escape(cut(transfer.note or "", left))
+        lines.insert(0, t("card-transferred-from", unit=unit, reason=reason))
+    return "\n".join([text, *lines])
+
+
+def cut(text: str, room: int) -> str:
+    """``text`` (not yet escaped) in at most ``room`` characters as Telegram counts them
+    (shown_length), ended with "…" when cut."""
+    if shown_length(escape(text)) <= room:
+        return text
+    kept = text[: max(room - 1, 0)]
+    while kept and shown_length(escape(kept)) > room - 1:
+        kept = kept[:-1]
+    return kept + "…" if room > 0 else ""

@@ -614,6 +614,19 @@ class Repository:
         )
         return result.all()
 
+    async def last_transfer(self, ticket_id: int) -> TicketEvent | None:
+        """The ticket's latest transfer to another unit (from which, why), if it had one."""
+        return await self.session.scalar(
+            select(TicketEvent)
+            .where(
+                TicketEvent.ticket_id == ticket_id,
+                TicketEvent.kind == "status",
+                TicketEvent.to_unit.is_not(None),
+            )
+            .order_by(TicketEvent.id.desc())
+            .limit(1)
+        )
+
     async def record(
         self,
         ticket: Ticket,

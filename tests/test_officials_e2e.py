@@ -378,6 +378,71 @@ async def test_a_ticket_sent_back_to_its_first_unit_is_announced_there(world: Wo
     assert number in answer and "Phường sẽ xử lý trong tuần." in answer, answer
 
 
+async def test_the_unit_given_a_ticket_is_told_where_it_came_from_and_why(world: World) -> None:
+    """Hoàn Kiếm transfers a ticket to Ba Đình with a reason. Ba Đình's group got a card
+    whose status read "Đã chuyển đơn vị" (transferred) and nothing else: not from which unit,
+    not why; the reason, required by Hanoi's process, went to the resident only, and the
+    receiving officials even read the status as the ticket having left them. Now the card
+    says it was transferred to them from Hoàn Kiếm, and the reason given."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    world.emu.skip_bot_messages(world.ba_dinh)
+    why = "Địa điểm thuộc <đơn vị> bên kia."
+    await transfer(world, world.official, world.hoan_kiem, card, "Ba Đình", "Phường Ba Đình", why)
+    said = "\n".join(plain(m) for m in await posted_since(world, world.ba_dinh))
+    assert number in said
+    # (The card names Hoàn Kiếm already, as the place: the reason is what tells.)
+    assert f"↪️ Chuyển từ Phường Hoàn Kiếm: {why}" in said, said
+    # The card Hoàn Kiếm keeps, moved away, says where it went, not where it came from.
+    old = plain(world.emu.message(world.hoan_kiem.id, card["message_id"]))
+    assert "Đã chuyển tới Phường Ba Đình" in old and "Chuyển từ" not in old, old
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_a_transfer_reason_on_a_card_is_cut_to_fit_one_message(lang: str) -> None:
+    """A description and a transfer's reason of 2,000 characters each, an address of 300, on
+    the card of a unit without a group: more than a message holds (4,096), and the card was
+    never posted. The reason is cut to what fits, "…" said."""
+    from types import SimpleNamespace
+
+    from domain.directory import Directory
+    from handlers import notify, render
+    from locales import translator
+
+    t, directory = translator(lang), Directory.load_default()
+    at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    unit, other = directory.units[0].code, directory.units[1].code
+    ticket: Any = SimpleNamespace(
+        id=1,
+        number="ABCDEF0",
+        category="roads",
+        unit_code=unit,
+        status="transferred",
+        created_at=at,
+        resolve_by=at,
+        receive_by=at,
+        extended=True,
+        holder_name="Nguyễn Văn A",
+        address="đ" * 300,
+        place_unit=unit,
+        latitude=21.0288,
+        longitude=105.8522,
+        description="😀" * 1000,  # 2,000 as Telegram counts them
+        photos=[],
+    )
+    moved: Any = SimpleNamespace(from_unit=other, note="<lý do>" * 285)
+    text, _ = notify.card_message(
+        t, ticket, directory, here=True, unit_has_chat=False, followers=3, transfer=moved
+    )
+    assert render.shown_length(text) <= render.MESSAGE_MAX
+    assert "&lt;lý do&gt;" in text and "…" in text
+    short: Any = SimpleNamespace(from_unit=other, note="Sai địa bàn.")
+    text, _ = notify.card_message(
+        t, ticket, directory, here=True, unit_has_chat=True, transfer=short
+    )
+    assert ": Sai địa bàn.\n" in text
+
+
 def new_card_ticket_id(card: dict) -> str:  # type: ignore[type-arg]
     data = card["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     return str(data.split(":")[1])
