@@ -9,7 +9,8 @@ Channels call ``handle(ctx)`` once per event. The order matters and is the same 
    always work, whatever step the resident is at (handlers.menu, handlers.status);
 3. a reply to the bot's message about a ticket is a follow-up for that ticket (handlers.followup);
 4. then the step the resident is at: the report wizard (handlers.report) or a status question;
-5. anything else gets the menu, never silence.
+5. a ticket number typed on its own is looked up (handlers.status); anything else gets the
+   menu, never silence.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ async def handle(ctx: Ctx) -> None:
     if ev.kind is Kind.BUTTON:
         await ctx.answer_button(ctx.t("button-stale"))
         return
+    if ev.kind is Kind.TEXT and await status.show_number_alone(ctx):
+        return  # a number typed on its own is asked after, as /status NUMBER
     await menu.show_menu(ctx, "fallback")
 
 

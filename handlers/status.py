@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from bot.channels.base import Kind
-from domain.ticket_numbers import numbers_in
+from domain.ticket_numbers import normalise, numbers_in
 from handlers import render
 from handlers.context import Ctx
 from storage import followers
@@ -26,8 +26,19 @@ async def on_number_step(ctx: Ctx) -> None:
         await ctx.answer_button(ctx.t("button-stale"))
         await ctx.reply(ctx.t("status-ask-number"))
         return
+    typed = ctx.event.text.strip()
+    ticket = await _ticket_meant(ctx, typed) if typed else None
+    if ticket is None:
+        # The question stays: a number mistyped is typed again, and was read as anything
+        # else ("Sorry, I did not understand"). /cancel, another command or a menu button
+        # ends it (handlers.routes).
+        if typed:
+            await ctx.reply(ctx.t("status-not-found-ask-again", typed=escape(typed[:40])))
+        else:
+            await ctx.reply(ctx.t("status-ask-number"))
+        return
     await ctx.state.clear()
-    await show(ctx, ctx.event.text)
+    await _show(ctx, ticket)
 
 
 async def show(ctx: Ctx, typed: str) -> None:
@@ -39,6 +50,25 @@ async def show(ctx: Ctx, typed: str) -> None:
     if ticket is None:
         await ctx.reply(ctx.t("status-not-found", typed=escape(typed[:40])))
         return
+    await _show(ctx, ticket)
+
+
+async def show_number_alone(ctx: Ctx) -> bool:
+    """A text that is a ticket number as a whole, sent outside any step, shown as /status
+    shows it (True); it got "Sorry, I did not understand". A number no ticket has is left
+    to the caller (False): a word or two may read as a number by chance ("phan anh" is
+    PHAN-ANH), and "not found" would answer a question never asked."""
+    number = normalise(ctx.event.text)
+    if number is None:
+        return False
+    ticket = await ctx.repo.ticket_by_number(number)
+    if ticket is None:
+        return False
+    await _show(ctx, ticket)
+    return True
+
+
+async def _show(ctx: Ctx, ticket: Ticket) -> None:
     directory = ctx.services.directory
     mine = ctx.resident is not None and ticket.reporter_id == ctx.resident.id
     if not mine:

@@ -227,3 +227,40 @@ async def test_an_album_added_to_a_ticket_is_one_addition_in_its_history(world: 
     details = plain(await world.reply(resident))
     added = world.text(resident, "history-resident-message")
     assert details.count(added) == 1, details
+
+
+async def test_the_number_typed_again_after_not_found_is_looked_up(world: World) -> None:
+    """Asked for a number (🔎 Check a ticket), a resident mistypes it and is told "not found,
+    please check the number"; they check it and type it again. They got "Sorry, I did not
+    understand" and the menu: the question ended with the first answer, and a number typed
+    on its own is never looked up. Now the question stays until a ticket is found (or
+    /cancel, a command or a menu button ends it), and they see the ticket."""
+    number = await world.report(photos=0)
+    s = world.stranger
+    await world.say(s, "/start")
+    _, menu = await world.replies(s, 2)
+    await world.press(s, menu, "m:check")
+    await world.reply(s)  # the number asked for
+    typo = number[:-1] + ("A" if number[-1] != "A" else "B")
+    await world.say(s, typo)
+    assert "kiểm tra lại mã số" in plain(await world.reply(s))
+    await world.say(s, number)
+    answer = plain(await world.reply(s))
+    assert number in answer and "chưa hiểu" not in answer, answer
+    await world.say(s, "Ổ gà ở đường Tràng Tiền to lắm")  # found: the question is over
+    assert "chưa hiểu" in plain(await world.reply(s))
+
+
+async def test_a_number_sent_alone_without_a_command_is_looked_up(world: World) -> None:
+    """A reporter who pasted their number with no /status before it got "Sorry, I did not
+    understand" and the menu. Now they see it, as /status shows it; words that only by
+    chance read as a number ("phan anh" is PHAN-ANH, no such ticket) still get the menu."""
+    number = await world.report(photos=0)
+    await world.settle()
+    world.emu.skip_bot_messages(world.resident)
+    await world.say(world.resident, number.lower())
+    answer = plain(await world.reply(world.resident))
+    assert number in answer and "Diễn biến" in answer, answer
+    await world.say(world.resident, "phan anh")
+    answer = plain(await world.reply(world.resident))
+    assert "chưa hiểu" in answer and "Không tìm thấy" not in answer, answer
