@@ -264,3 +264,19 @@ async def test_a_number_sent_alone_without_a_command_is_looked_up(world: World) 
     await world.say(world.resident, "phan anh")
     answer = plain(await world.reply(world.resident))
     assert "chưa hiểu" in answer and "Không tìm thấy" not in answer, answer
+
+
+async def test_a_number_on_the_line_after_status_is_looked_up(world: World) -> None:
+    """On a phone the keyboard's return key starts a new line: "/status", return, the number.
+    The resident got "I don't know that command": only a space was taken to end the command
+    (bot.channels.telegram.message_to_incoming), so the command read "status\\nABCD-EFG".
+    Telegram ends a command at any space or line break; they see their ticket now, and
+    "/lang", return, "en" changes the language."""
+    number = await world.report(photos=0)
+    await world.settle()
+    world.emu.skip_bot_messages(world.resident)
+    await world.say(world.resident, f"/status\n{number}")
+    answer = plain(await world.reply(world.resident))
+    assert number in answer and "không có lệnh" not in answer, answer
+    await world.say(world.resident, "/lang\nen")
+    assert "English" in plain(await world.reply(world.resident))

@@ -51,3 +51,19 @@ def test_a_member_writing_as_their_channel_and_a_channel_post_are_no_one() -> No
     channel_bot = {"id": 136817688, "is_bot": True, "first_name": "Channel"}
     assert message_to_incoming(message(**{"from": channel_bot, "sender_chat": CHANNEL})) is None
     assert message_to_incoming(message(chat=CHANNEL, sender_chat=CHANNEL)) is None
+
+
+def test_a_command_ends_at_a_line_break_or_a_no_break_space() -> None:
+    """ "/status", a new line (a phone's return key), the number: the command was read as
+    "status\\nABCD-EFG", unknown; so was one with a no-break space pasted after it."""
+    private = {"id": 42, "type": "private", "first_name": "Hùng"}
+    for text in ("/status\nABCD-EFG", "/status\u00a0ABCD-EFG", "/status \n ABCD-EFG"):
+        event = message_to_incoming(message(chat=private, text=text, **{"from": HUNG}))
+        assert event is not None
+        assert (event.command, event.args.strip()) == ("status", "ABCD-EFG"), text
+    event = message_to_incoming(
+        message(chat=private, text="/lang@phananh_bot\nen", **{"from": HUNG})
+    )
+    assert event is not None and (event.command, event.args) == ("lang", "en")
+    event = message_to_incoming(message(chat=private, text="/status", **{"from": HUNG}))
+    assert event is not None and (event.command, event.args) == ("status", "")

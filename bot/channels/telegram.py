@@ -461,7 +461,10 @@ def message_to_incoming(message: Message, bot_username: str | None = None) -> In
         return Incoming(kind=Kind.MEMBER_LEFT, extra={"user": left}, **base)
     text = message.text or message.caption or ""
     if message.text and message.text.startswith("/"):
-        head, _, args = message.text.partition(" ")
+        # Telegram ends a command at any whitespace: "/status", a new line (a phone's return
+        # key), the number; or a no-break space pasted after it. str.split() splits at each.
+        head, *rest = message.text.split(maxsplit=1)
+        args = rest[0] if rest else ""
         command, _, addressee = head[1:].partition("@")
         if addressee and bot_username and addressee.lower() != bot_username.lower():
             return None
