@@ -100,19 +100,28 @@ VNI = Keyboard(
 
 
 _SHOWN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{4}-[0-9A-Za-z]{3}(?![0-9A-Za-z])")
+_MINUS = "\u2212"  # a maths sign (Sm), not a dash, yet what some keyboards put for one
+
+
+def _hyphens(text: str) -> str:
+    """``text`` with every dash read as the ASCII hyphen: ‐ ‑ ‒ – — − and the like, which a
+    keyboard's smart punctuation or a page copied from puts in place of it (ABCD–EFG)."""
+    return "".join("-" if ch == _MINUS or unicodedata.category(ch) == "Pd" else ch for ch in text)
 
 
 def numbers_in(text: str) -> list[str]:
     """The numbers a text may mean, sorted: the whole, or else its parts that make one (a line
     pasted from the confirmation, "Mã số: ABCD-EFG"), those most like a number first: the
-    number as shown (ABCD-EFG), then a word, then two words (ABCD EFG). Only a text's
-    unaccented parts are read: Vietnamese words ("trống", "có tên") read back through a
-    keyboard's marks make numbers of their own; so, by chance, do two plain words ("phan
-    anh" is PHAN-ANH), which hid a number typed whole beside them. Several numbers at one
-    level: each may be the one meant (the caller may look which exist)."""
+    number as shown (ABCD-EFG, or with any other dash: ABCD–EFG), then a word, then two
+    words (ABCD EFG). Only a text's unaccented parts are read: Vietnamese words ("trống",
+    "có tên") read back through a keyboard's marks make numbers of their own; so, by
+    chance, do two plain words ("phan anh" is PHAN-ANH), which hid a number typed whole
+    beside them. Several numbers at one level: each may be the one meant (the caller may
+    look which exist)."""
     whole = normalise(text)
     if whole is not None:
         return [whole]
+    text = _hyphens(text)
     words = [word for word in text.replace(":", " ").split() if word.isascii()]
     for parts in (
         _SHOWN.findall(text),

@@ -280,3 +280,18 @@ async def test_a_number_on_the_line_after_status_is_looked_up(world: World) -> N
     assert number in answer and "không có lệnh" not in answer, answer
     await world.say(world.resident, "/lang\nen")
     assert "English" in plain(await world.reply(world.resident))
+
+
+async def test_a_number_with_an_en_dash_beside_other_words_is_found(world: World) -> None:
+    """ "Mã số: ABCD–EFG" with an en dash (a keyboard or a page copied from puts one in place
+    of the hyphen) was "not found", though "/status ABCD–EFG" alone is found: beside other
+    words only an ASCII hyphen was read (domain.ticket_numbers.numbers_in). It is found
+    either way now."""
+    number = await world.report(photos=0)
+    await world.settle()
+    world.emu.skip_bot_messages(world.resident)
+    await world.say(world.resident, f"/status {number.replace('-', '–')}")
+    assert "Diễn biến" in plain(await world.reply(world.resident))  # alone: found
+    await world.say(world.resident, f"/status Mã số: {number.replace('-', '–')}")
+    answer = plain(await world.reply(world.resident))
+    assert "Không tìm thấy" not in answer and number in answer, answer

@@ -136,3 +136,15 @@ def test_two_plain_words_read_as_a_number_do_not_hide_one_typed_whole() -> None:
     # Typed in two words, the number and the name are alike: both may be meant.
     shown = tn.display(number)
     assert {"PHANANH", number} <= set(tn.numbers_in(f"phan anh {shown[:4]} {shown[5:]}"))
+
+
+def test_a_number_with_any_dash_beside_other_words_is_found() -> None:
+    """ "Mã số: ABCD–EFG" with an en dash (a keyboard's smart punctuation, a page copied
+    from) was not found, though "ABCD–EFG" alone was: beside other words only an ASCII
+    hyphen was read. Every dash is read as the hyphen now."""
+    number = tn.new_number()
+    for dash in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d":
+        shown = tn.display(number).replace("-", dash)
+        assert tn.numbers_in(shown) == [number], dash
+        assert tn.numbers_in(f"Mã số: {shown}") == [number], dash
+        assert tn.numbers_in(f"mã số {shown.lower()} ạ") == [number], dash
