@@ -418,10 +418,12 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
 
 async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     """The words (and for a resolution, the after-photo) a card action asked for. A resolution
-    needs both; whichever comes first is kept on a new prompt and the other is asked for. The
-    photos stay with the prompt until the change they prove is made (change): a resolution
-    never made (the ticket rejected instead, the prompt abandoned) shows none to the reporter,
-    and the media sweep removes them once no waiting prompt names them."""
+    needs both; whichever comes first is kept on a new prompt and the other is asked for. Words
+    given after the result written first (the after-photo's caption, most often) are added to
+    it: the bot said it had that result, and an official expects it to reach the resident, with
+    what they add. The photos stay with the prompt until the change they prove is made
+    (change): a resolution never made (the ticket rejected instead, the prompt abandoned) shows
+    none to the reporter, and the media sweep removes them once no waiting prompt names them."""
     ev = ctx.event
     t = ctx.group_t()
     action = PROMPTS[link.purpose]
@@ -438,11 +440,11 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
         await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
         return
     words = _words(ctx)
-    too_long = render.note_refusal(t, words)
+    note = "\n".join(w for w in (kept.get("note"), words) if w) or None
+    too_long = render.note_refusal(t, note)
     if too_long is not None:  # refused, and the prompt still waits
         await ctx.reply(too_long, reply_to=ev.message_id)
         return
-    note = words or kept.get("note")
     if action is Action.RESOLVE and (note is None) != (photo_key is None):
         await _ask_other_half(ctx, ticket, link, note, photo_key, evidence)
         return

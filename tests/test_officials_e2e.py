@@ -1189,3 +1189,33 @@ async def test_an_album_giving_the_transfer_reason_passes_quietly(world: World) 
     said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
     assert any(number in m and "đã chuyển" in m for m in said), said
     assert not [m for m in said if "không thuộc đơn vị" in m], said
+
+
+async def asked(world: World, button: str) -> tuple[str, Any]:
+    """A new ticket's card, ``button`` pressed on it: the ticket's number and the prompt."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, button)
+    return number, (await world.replies(world.hoan_kiem, 1))[-1]
+
+
+async def test_the_result_written_first_is_not_replaced_by_the_photos_caption(
+    world: World,
+) -> None:
+    """An official answers the resolve prompt with the result in words; the bot says it has
+    them and asks for the after-photo, which comes captioned "Ảnh sau khi vá". The resident
+    was told the result was "Ảnh sau khi vá", and the ticket's history kept only that: the
+    result the bot said it had was gone. The caption is added to the result written first."""
+    number, prompt = await asked(world, "🏁 Đã xử lý")
+    await world.say(
+        world.official, "Đã vá ổ gà và kẻ lại vạch sáng nay.", chat=world.hoan_kiem, reply_to=prompt
+    )
+    ask_photo = await world.reply(world.hoan_kiem)
+    assert "Đã nhận nội dung kết quả" in plain(ask_photo)
+    await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=ask_photo, caption="Ảnh sau khi vá"
+    )
+    resolved, _photo, _question = await world.replies(world.resident, 3)
+    told = plain(resolved)
+    assert number in told and "đã được xử lý xong" in told
+    assert "Đã vá ổ gà và kẻ lại vạch sáng nay.\nẢnh sau khi vá" in told, told
