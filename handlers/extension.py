@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from bot.channels.base import AskReply, Button, Choices
 from domain.lifecycle import EXTENSION_DAYS, OPEN, ExtensionRefused, Status, check_extension
-from handlers import notify, render
+from handlers import notify, prompts, render
 from handlers.context import Ctx
 from locales import Translator
 from storage.models import MessageLink, Ticket, event_deadline
@@ -83,13 +83,14 @@ async def on_button(ctx: Ctx, parts: list[str], may_act: MayAct) -> None:
 
 
 async def on_reason(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
-    """The reason, as a reply to the prompt: extend, tell the residents, refresh the cards."""
+    """The reason, as a reply to the prompt: extend, tell the residents, refresh the cards. A
+    reason refused for its length is asked for again (prompts.ask_again)."""
     ev = ctx.event
     t = ctx.group_t()
     days = int((link.extra or {}).get("days", "0"))
     too_long = render.note_refusal(t, ev.text.strip())
-    if too_long is not None:  # refused, and the prompt still waits
-        await ctx.reply(too_long, reply_to=ev.message_id)
+    if too_long is not None:
+        await prompts.ask_again(ctx, link, too_long)
         return
     checked = ticket.unit_code  # the unit may_act let this chat act for
     fresh = await ctx.repo.ticket_fresh(ticket.id)
@@ -103,7 +104,10 @@ async def on_reason(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
             Status(ticket.status), ticket.extended, days, ev.text, overdue=_overdue(ctx, ticket)
         )
     except ExtensionRefused as refused:
-        await ctx.reply(refusal(t, refused, ticket), reply_to=ev.message_id)
+        if refused.reason == "reason":  # too short: the extension may still be made
+            await prompts.ask_again(ctx, link, refusal(t, refused, ticket))
+        else:
+            await ctx.reply(refusal(t, refused, ticket), reply_to=ev.message_id)
         return
     calendar = ctx.services.calendar
     hours = days * calendar.day_length / timedelta(hours=1)

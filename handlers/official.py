@@ -17,6 +17,7 @@ from typing import Any
 from bot.channels.base import AskReply, Button, Choices, Kind
 from domain.categories import Priority
 from domain.lifecycle import (
+    NOTE_MIN_LENGTH,
     Action,
     ActionNotAllowed,
     LifecycleError,
@@ -27,7 +28,7 @@ from domain.lifecycle import (
     apply,
 )
 from domain.photos import PhotoRejected
-from handlers import extension, notify, render, verdict
+from handlers import extension, notify, prompts, render, verdict
 from handlers.context import Ctx
 from handlers.photos import StoredPhoto, take_photo
 from storage.models import MessageLink, Ticket
@@ -50,6 +51,9 @@ PROMPTS = {
     "prompt-reject": Action.REJECT,
     "prompt-transfer": Action.TRANSFER,
 }
+# How far a prompt answered is followed to the one still asking: one step for a resolution's
+# other half asked for, one for each answer refused (prompts.ask_again).
+FOLLOWED = 10
 
 
 async def handle(ctx: Ctx) -> None:
@@ -393,8 +397,9 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
         if asked is None:
             await ctx.reply(t("prompt-already-used"), reply_to=ev.message_id)
             return
-        # The other half of a resolution, sent under the prompt already answered (in the
-        # same thread as before) rather than under the one that asked for it: the same.
+        # The other half of a resolution, or an answer refused before, sent under the prompt
+        # already answered (in the same thread as before) rather than under the one that
+        # asked for it again: the same.
         link = asked
     if link.purpose not in ANSWERABLE and not link.purpose.startswith("prompt-"):
         return
@@ -423,7 +428,9 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     it: the bot said it had that result, and an official expects it to reach the resident, with
     what they add. The photos stay with the prompt until the change they prove is made
     (change): a resolution never made (the ticket rejected instead, the prompt abandoned) shows
-    none to the reporter, and the media sweep removes them once no waiting prompt names them."""
+    none to the reporter, and the media sweep removes them once no waiting prompt names them.
+    An answer refused (not in words, too short, too long) is asked for again by the refusal
+    (prompts.ask_again), which a reply answers as it would the prompt."""
     ev = ctx.event
     t = ctx.group_t()
     action = PROMPTS[link.purpose]
@@ -437,19 +444,22 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
         photo_key = photo.key
         evidence.append(photo)
     elif ev.kind is not Kind.TEXT:
-        await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
+        await prompts.ask_again(ctx, link, t("prompt-needs-text"))
         return
     words = _words(ctx)
     note = "\n".join(w for w in (kept.get("note"), words) if w) or None
     too_long = render.note_refusal(t, note)
-    if too_long is not None:  # refused, and the prompt still waits
-        await ctx.reply(too_long, reply_to=ev.message_id)
+    if too_long is not None:
+        await prompts.ask_again(ctx, link, too_long)
         return
     if action is Action.RESOLVE and (note is None) != (photo_key is None):
         await _ask_other_half(ctx, ticket, link, note, photo_key, evidence)
         return
     if note is None:
-        await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
+        await prompts.ask_again(ctx, link, t("prompt-needs-text"))
+        return
+    if len(note) < NOTE_MIN_LENGTH:  # "ok": no reason, no result (apply would refuse it)
+        await prompts.ask_again(ctx, link, t("note-required"))
         return
     to_unit = kept.get("to")
     if await change(
@@ -496,15 +506,16 @@ def _evidence_of(kept: dict[str, Any]) -> list[StoredPhoto]:
 
 async def _still_asking(ctx: Ctx, done: MessageLink) -> MessageLink | None:
     """The prompt that asked, after ``done`` was answered, for what it still lacked (a
-    resolution's photo or words), if it is still waiting: followed a few steps down."""
-    for _ in range(3):
+    resolution's photo or words, or an answer refused), if it is still waiting: followed a
+    few steps down."""
+    for _ in range(FOLLOWED):
         follow_up = (done.extra or {}).get("next")
         if not follow_up:
             return None
         asked = await ctx.repo.linked(ctx.event.channel, ctx.event.chat_id, str(follow_up))
         if asked is None:
             return None
-        if asked.purpose in PROMPTS:
+        if asked.purpose in PROMPTS or asked.purpose == extension.PROMPT:
             return asked
         if asked.purpose != "prompt-done":
             return None

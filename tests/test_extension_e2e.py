@@ -205,3 +205,19 @@ def test_an_extension_recorded_without_its_deadline_is_in_the_history_with_its_r
     old = TicketEvent(kind="extended", at=at, note="Chờ vật tư <thay thế>.", to_unit=None)
     lines = render.history(translator("vi"), [old], Directory.load_default())
     assert lines == ["• 30/11/2026 16:00 — Đơn vị gia hạn xử lý: Chờ vật tư &lt;thay thế&gt;."]
+
+
+async def test_a_reason_replying_to_the_too_short_notice_extends(world: World) -> None:
+    """The bot refuses "ok" as the reason of an extension ("at least 3 characters"); the reason
+    the official then wrote under that notice was dropped in silence. It extends now."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "⏳ Gia hạn")
+    await world.press(world.official, await world.reply(world.hoan_kiem), "+5 ngày")
+    prompt = await world.reply(world.hoan_kiem)
+    await world.say(world.official, "ok", chat=world.hoan_kiem, reply_to=prompt)
+    notice = await world.reply(world.hoan_kiem)
+    assert "ít nhất 3 ký tự" in plain(notice)
+    await world.say(world.official, "Chờ vật tư thay thế.", chat=world.hoan_kiem, reply_to=notice)
+    assert "đã gia hạn" in plain(await world.reply(world.hoan_kiem))
+    assert (await ticket_of(world, number)).extended

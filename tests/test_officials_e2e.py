@@ -1219,3 +1219,23 @@ async def test_the_result_written_first_is_not_replaced_by_the_photos_caption(
     told = plain(resolved)
     assert number in told and "đã được xử lý xong" in told
     assert "Đã vá ổ gà và kẻ lại vạch sáng nay.\nẢnh sau khi vá" in told, told
+
+
+async def test_a_reason_given_under_the_too_short_notice_is_not_lost(world: World) -> None:
+    """An official answers the reject prompt with "ok"; the bot says a reason of at least 3
+    characters is needed. The official replied to that notice with the full reason, and
+    nothing happened: no rejection, no word in the group (the notice was linked to nothing),
+    while the official believed the resident had the reason. The notice now asks for the
+    reason as the prompt did, and the reason replying to it rejects the ticket."""
+    number, prompt = await asked(world, "⛔ Từ chối")
+    await world.say(world.official, "ok", chat=world.hoan_kiem, reply_to=prompt)
+    notice = await world.reply(world.hoan_kiem)
+    assert "ít nhất 3 ký tự" in plain(notice)
+    await world.say(
+        world.official,
+        "Đây là đất tư nhân, không thuộc phạm vi.",
+        chat=world.hoan_kiem,
+        reply_to=notice,
+    )
+    told = plain(await world.reply(world.resident))
+    assert number in told and "Đây là đất tư nhân, không thuộc phạm vi." in told
