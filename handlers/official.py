@@ -426,9 +426,11 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     needs both; whichever comes first is kept on a new prompt and the other is asked for. Words
     given after the result written first (the after-photo's caption, most often) are added to
     it: the bot said it had that result, and an official expects it to reach the resident, with
-    what they add. The photos stay with the prompt until the change they prove is made
-    (change): a resolution never made (the ticket rejected instead, the prompt abandoned) shows
-    none to the reporter, and the media sweep removes them once no waiting prompt names them.
+    what they add. Words too short to be a reason or result (under NOTE_MIN_LENGTH: "ok") count
+    as none: an after-photo captioned so is kept like one without words, and the words asked
+    for. The photos stay with the prompt until the change they prove is made (change): a
+    resolution never made (the ticket rejected instead, the prompt abandoned) shows none to
+    the reporter, and the media sweep removes them once no waiting prompt names them.
     An answer refused (not in words, too short, too long) is asked for again by the refusal
     (prompts.ask_again), which a reply answers as it would the prompt."""
     ev = ctx.event
@@ -447,19 +449,24 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
         await prompts.ask_again(ctx, link, t("prompt-needs-text"))
         return
     words = _words(ctx)
+    short = words is not None and len(words) < NOTE_MIN_LENGTH
+    if short:
+        words = None
     note = "\n".join(w for w in (kept.get("note"), words) if w) or None
     too_long = render.note_refusal(t, note)
     if too_long is not None:
         await prompts.ask_again(ctx, link, too_long)
         return
-    if action is Action.RESOLVE and (note is None) != (photo_key is None):
-        await _ask_other_half(ctx, ticket, link, note, photo_key, evidence)
+    brought = ev.kind is Kind.PHOTO or words is not None  # a half of a resolution, at least
+    if action is Action.RESOLVE and brought and (note is None) != (photo_key is None):
+        await _ask_other_half(ctx, ticket, link, note, photo_key, evidence, short=short)
         return
-    if note is None:
-        await prompts.ask_again(ctx, link, t("prompt-needs-text"))
+    if note is None or len(note) < NOTE_MIN_LENGTH:  # apply would refuse a short one
+        said = "prompt-needs-text" if note is None and not short else "note-required"
+        await prompts.ask_again(ctx, link, t(said))
         return
-    if len(note) < NOTE_MIN_LENGTH:  # "ok": no reason, no result (apply would refuse it)
-        await prompts.ask_again(ctx, link, t("note-required"))
+    if action is Action.RESOLVE and photo_key is None:  # "ok" under the photo's prompt
+        await prompts.ask_again(ctx, link, t("photo-required"))
         return
     to_unit = kept.get("to")
     if await change(
@@ -476,17 +483,21 @@ async def _ask_other_half(
     note: str | None,
     photo_key: str | None,
     evidence: list[StoredPhoto],
+    *,
+    short: bool = False,
 ) -> None:
     """Half of a resolution's proof: kept on a new prompt, which asks for the other half; not
     when the ticket can no longer be resolved (a colleague resolved or rejected it), whose
-    waiting prompts lost their photos then (Repository.drop_prompt_photos)."""
+    waiting prompts lost their photos then (Repository.drop_prompt_photos). ``short``: the
+    photo came with words too short to be the result, and the official is told so."""
     ev = ctx.event
     t = ctx.group_t()
     if not await _still_allowed(ctx, ticket, Action.RESOLVE):
         return
     missing = "photo" if photo_key is None else "note"
+    said = "ask-resolve-note-caption-short" if short else f"ask-resolve-{missing}"
     prompt = await ctx.reply(
-        t(f"ask-resolve-{missing}", number=render.number(ticket)),
+        t(said, number=render.number(ticket), min=NOTE_MIN_LENGTH),
         markup=AskReply(placeholder=t(f"placeholder-resolve-{missing}")),
         reply_to=ev.message_id,
     )

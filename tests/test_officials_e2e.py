@@ -1239,3 +1239,23 @@ async def test_a_reason_given_under_the_too_short_notice_is_not_lost(world: Worl
     )
     told = plain(await world.reply(world.resident))
     assert number in told and "Đây là đất tư nhân, không thuộc phạm vi." in told
+
+
+async def test_an_after_photo_with_a_too_short_caption_is_not_thrown_away(world: World) -> None:
+    """An official answers the resolve prompt with the after-photo captioned "ok". The bot said
+    a result of at least 3 characters was needed, and forgot the photo: the official then
+    wrote the result under the prompt and was asked for the photo all over again. The photo
+    is kept now (as one sent without words is), the official told the caption was too short
+    to be the result, and only the words asked for."""
+    number, prompt = await asked(world, "🏁 Đã xử lý")
+    await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=prompt, caption="ok"
+    )
+    ask_note = plain(await world.reply(world.hoan_kiem))
+    assert "Đã nhận ảnh kết quả" in ask_note and "quá ngắn" in ask_note, ask_note
+    await world.say(world.official, "Đã thu gom rác.", chat=world.hoan_kiem, reply_to=prompt)
+    resolved, photo, _question = await world.replies(world.resident, 3)
+    assert number in plain(resolved) and "Đã thu gom rác." in plain(resolved)
+    assert photo.get("photo")
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    assert not [m for m in said if "Đã nhận nội dung kết quả" in m], said
