@@ -51,6 +51,8 @@ PROMPTS = {
     "prompt-reject": Action.REJECT,
     "prompt-transfer": Action.TRANSFER,
 }
+# The prompts still asking for their answer (a reply to them is it).
+WAITING = frozenset({*PROMPTS, extension.PROMPT, "prompt-transfer-unit"})
 # How far a prompt answered is followed to the one still asking: one step for a resolution's
 # other half asked for, one for each answer refused (prompts.ask_again).
 FOLLOWED = 10
@@ -72,17 +74,35 @@ async def edited(ctx: Ctx) -> None:
     """An official edited a reply to a card: an answer the resident has (its first version
     went), and the official is told so; or one that never went (refused as too long, an
     internal remark made an answer by the edit), and they are told the edit is not taken up
-    either. Both were told the resident had the version before the edit."""
+    either. Both were told the resident had the version before the edit. An edited reply to a
+    prompt: _edited_answer."""
     ev = ctx.event
     if ev.reply_to is None or ev.text.lstrip().startswith(INTERNAL_PREFIX):
         return
     link = await ctx.repo.linked(ev.channel, ev.chat_id, ev.reply_to)
+    if link is not None and link.purpose.startswith("prompt-"):
+        await _edited_answer(ctx, link)
+        return
     if link is None or link.purpose not in ANSWERABLE:
         return
     sent = await ctx.repo.linked(ev.channel, ev.chat_id, ev.message_id) if ev.message_id else None
     went = sent is not None and sent.purpose == ANSWER_SENT
     key = "answer-edit-not-sent" if went else "edit-not-picked-up"
     await ctx.reply(ctx.group_t()(key), reply_to=ev.message_id)
+
+
+async def _edited_answer(ctx: Ctx, link: MessageLink) -> None:
+    """An official edited their reply to a prompt (most often "ok", refused as too short,
+    edited into the reason): the edit is not taken, as no edit is, and they are told so rather
+    than left believing it was. Where the prompt still asks, the notice asks in its place
+    (prompts.ask_again): the words replying to it are the answer. Where nothing asks any more,
+    the notice says the request was carried out already."""
+    t = ctx.group_t()
+    waiting = link if link.purpose in WAITING else await _still_asking(ctx, link)
+    if waiting is None:
+        await ctx.reply(t("prompt-edit-too-late"), reply_to=ctx.event.message_id)
+        return
+    await prompts.ask_again(ctx, waiting, t("prompt-edit-not-taken"))
 
 
 async def chat_moved(ctx: Ctx) -> None:
@@ -526,7 +546,7 @@ async def _still_asking(ctx: Ctx, done: MessageLink) -> MessageLink | None:
         asked = await ctx.repo.linked(ctx.event.channel, ctx.event.chat_id, str(follow_up))
         if asked is None:
             return None
-        if asked.purpose in PROMPTS or asked.purpose == extension.PROMPT:
+        if asked.purpose in WAITING:
             return asked
         if asked.purpose != "prompt-done":
             return None

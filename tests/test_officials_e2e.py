@@ -1259,3 +1259,26 @@ async def test_an_after_photo_with_a_too_short_caption_is_not_thrown_away(world:
     assert photo.get("photo")
     said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
     assert not [m for m in said if "Đã nhận nội dung kết quả" in m], said
+
+
+async def test_a_reason_corrected_by_an_edit_is_not_met_with_silence(world: World) -> None:
+    """An official answers the reject prompt with "ok", is told a longer reason is needed,
+    and does what Telegram users do: edits "ok" into the full reason. The bot said nothing
+    and the ticket stayed open, while the official believed it rejected. The official is
+    told now that the edit was not taken, by a notice asking for the reason as the prompt
+    did: the reason replying to it rejects the ticket. Edited once the ticket is rejected,
+    the official is told the request was carried out already."""
+    number, prompt = await asked(world, "⛔ Từ chối")
+    short = await world.say(world.official, "ok", chat=world.hoan_kiem, reply_to=prompt)
+    assert "ít nhất 3 ký tự" in plain(await world.reply(world.hoan_kiem))
+    reason = "Đây là đất tư nhân, không thuộc phạm vi."
+    await world.emu.edit_text(world.official, short, reason)
+    notice = await world.reply(world.hoan_kiem)
+    assert "không được ghi nhận" in plain(notice), plain(notice)
+    await world.say(world.official, reason, chat=world.hoan_kiem, reply_to=notice)
+    told = plain(await world.reply(world.resident))
+    assert number in told and reason in told
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    await world.emu.edit_text(world.official, short, "Đất tư nhân.")
+    assert "đã được thực hiện" in plain(await world.reply(world.hoan_kiem))
