@@ -152,7 +152,8 @@ async def on_reason(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
 
     await notify.tell_residents(ctx, ticket, compose)
     await notify.refresh_cards(ctx, ticket)
-    await ctx.repo.forget_prompt(link)
+    # An album giving the reason: its other pictures pass quietly (official._album_rest).
+    await ctx.repo.forget_prompt(link, album=ev.album_id)
     await ctx.repo.commit()
     await ctx.reply(
         t(

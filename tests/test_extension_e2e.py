@@ -9,7 +9,7 @@ from handlers import render
 from storage.models import Ticket
 from storage.repo import Repository
 from tests.test_verdict_e2e import ticket_of
-from tests.world import BA_DINH, World, buttons, card_of, plain
+from tests.world import BA_DINH, World, buttons, card_of, jpeg, plain
 
 
 async def test_a_deadline_is_extended_once_with_a_reason_the_resident_sees(world: World) -> None:
@@ -220,4 +220,28 @@ async def test_a_reason_replying_to_the_too_short_notice_extends(world: World) -
     assert "ít nhất 3 ký tự" in plain(notice)
     await world.say(world.official, "Chờ vật tư thay thế.", chat=world.hoan_kiem, reply_to=notice)
     assert "đã gia hạn" in plain(await world.reply(world.hoan_kiem))
+    assert (await ticket_of(world, number)).extended
+
+
+async def test_an_album_giving_the_reason_extends_once_and_passes_quietly(world: World) -> None:
+    """The reason of an extension given as an album's caption (pictures of the missing
+    part): the first picture extended the deadline, and each other one was told "this request
+    has been answered already", as if the official had done something twice."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "⏳ Gia hạn")
+    await world.press(world.official, await world.reply(world.hoan_kiem), "+5 ngày")
+    prompt = await world.reply(world.hoan_kiem)
+    await world.emu.send_album(
+        world.official,
+        [jpeg(), jpeg(colour=(1, 200, 3)), jpeg(colour=(200, 1, 3))],
+        chat=world.hoan_kiem,
+        reply_to=prompt,
+        caption="Chờ vật tư thay thế.",
+    )
+    assert "đã gia hạn" in plain(await world.reply(world.hoan_kiem))
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    assert sum("đã gia hạn" in m for m in said) == 1, said
+    assert not [m for m in said if "Yêu cầu này đã được thực hiện" in m], said
     assert (await ticket_of(world, number)).extended
