@@ -6,7 +6,7 @@ from html import escape
 
 from bot.channels.base import Kind
 from domain.ticket_numbers import normalise, numbers_in
-from handlers import render
+from handlers import menu, render
 from handlers.context import Ctx
 from storage import followers
 from storage.models import Ticket
@@ -20,11 +20,18 @@ async def ask_number(ctx: Ctx) -> None:
 
 
 async def on_number_step(ctx: Ctx) -> None:
-    if ctx.event.kind is not Kind.TEXT:
+    if ctx.event.kind is Kind.BUTTON:
         # An old button pressed meanwhile gets its answer: unanswered, its spinner turned
         # on the resident's screen.
         await ctx.answer_button(ctx.t("button-stale"))
         await ctx.reply(ctx.t("status-ask-number"))
+        return
+    if ctx.event.kind is not Kind.TEXT:
+        # A photo, a place: no number, and likely a problem to report. The question ends and
+        # the menu says what the bot does (each was met with "type the number", again and
+        # again, since the question stays open after "not found").
+        await ctx.state.clear()
+        await menu.show_menu(ctx, "fallback")
         return
     typed = ctx.event.text.strip()
     ticket = await _ticket_meant(ctx, typed) if typed else None

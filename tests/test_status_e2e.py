@@ -295,3 +295,22 @@ async def test_a_number_with_an_en_dash_beside_other_words_is_found(world: World
     await world.say(world.resident, f"/status Mã số: {number.replace('-', '–')}")
     answer = plain(await world.reply(world.resident))
     assert "Không tìm thấy" not in answer and number in answer, answer
+
+
+async def test_a_photo_sent_after_not_found_ends_the_number_question(world: World) -> None:
+    """A resident taps 🔎 Check a ticket by mistake and writes their problem instead of a
+    number: "not found, send the number again or /cancel". The question stays open after
+    "not found", and the photo of the problem they sent next, and the next, were each met with
+    "Bạn vui lòng gõ mã số phản ánh" and nothing else. A photo is no number: the question
+    ends and the menu says what the bot does."""
+    s = world.stranger
+    await world.say(s, "/start")
+    _, menu = await world.replies(s, 2)
+    await world.press(s, menu, "m:check")
+    await world.reply(s)  # the number asked for
+    await world.say(s, "Đèn đường phố Huế bị hỏng")
+    assert "kiểm tra lại mã số" in plain(await world.reply(s))
+    await world.emu.send_photo(s, jpeg())
+    answer = await world.reply(s)
+    assert "m:report" in str(answer.get("reply_markup")), plain(answer)
+    assert "r:cat:" in str((await world.open_report(s)).get("reply_markup"))  # free again
