@@ -96,13 +96,20 @@ async def _edited_answer(ctx: Ctx, link: MessageLink) -> None:
     edited into the reason): the edit is not taken, as no edit is, and they are told so rather
     than left believing it was. Where the prompt still asks, the notice asks in its place
     (prompts.ask_again): the words replying to it are the answer. Where nothing asks any more,
-    the notice says the request was carried out already."""
+    the notice says the request was carried out already. A resolution's result given before
+    is dropped (the edit says it was not the one meant: added to, it reached the resident
+    with its typo), its photos kept, and the notice says what is still missing."""
     t = ctx.group_t()
     waiting = link if link.purpose in WAITING else await _still_asking(ctx, link)
     if waiting is None:
         await ctx.reply(t("prompt-edit-too-late"), reply_to=ctx.event.message_id)
         return
-    await prompts.ask_again(ctx, waiting, t("prompt-edit-not-taken"))
+    if waiting.purpose != "prompt-resolve":
+        await prompts.ask_again(ctx, waiting, t("prompt-edit-not-taken"))
+        return
+    kept = {k: v for k, v in (waiting.extra or {}).items() if k != "note"}
+    missing = "note" if kept.get("photo") else "both"
+    await prompts.ask_again(ctx, waiting, t(f"prompt-edit-not-taken-{missing}"), kept=kept)
 
 
 async def chat_moved(ctx: Ctx) -> None:

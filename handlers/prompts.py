@@ -7,17 +7,21 @@ official replies to the bot's latest message, as to the prompt, and that is the 
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.channels.base import AskReply
 from handlers.context import Ctx
 from storage.models import MessageLink
 
 
-async def ask_again(ctx: Ctx, link: MessageLink, said: str) -> None:
+async def ask_again(
+    ctx: Ctx, link: MessageLink, said: str, *, kept: dict[str, Any] | None = None
+) -> None:
     """The answer to the prompt ``link`` refused, with ``said``: that refusal asks for it in
-    the prompt's place, linked with its purpose and what it keeps (a resolution's half given),
-    as the prompt asking for a resolution's other half is. The prompt leads to it (answered,
-    followed by it), so a reply to either is the answer; nothing replying to the refusal is
-    dropped in silence."""
+    the prompt's place, linked with its purpose and what it keeps (a resolution's half given;
+    ``kept``, when that changed), as the prompt asking for a resolution's other half is. The
+    prompt leads to it (answered, followed by it), so a reply to either is the answer; nothing
+    replying to the refusal is dropped in silence."""
     ev = ctx.event
     t = ctx.group_t()
     notice = await ctx.reply(
@@ -26,7 +30,8 @@ async def ask_again(ctx: Ctx, link: MessageLink, said: str) -> None:
         reply_to=ev.message_id,
     )
     # What an album replying to the prompt was taken as belongs to that message, not this one.
-    kept = {k: v for k, v in (link.extra or {}).items() if k != "albums"}
+    given = (link.extra or {}) if kept is None else kept
+    kept = {k: v for k, v in given.items() if k != "albums"}
     await ctx.repo.link(
         ev.channel, ev.chat_id, notice.message_id, link.ticket_id, link.purpose, kept
     )

@@ -1282,3 +1282,48 @@ async def test_a_reason_corrected_by_an_edit_is_not_met_with_silence(world: Worl
     world.emu.skip_bot_messages(world.hoan_kiem)
     await world.emu.edit_text(world.official, short, "Đất tư nhân.")
     assert "đã được thực hiện" in plain(await world.reply(world.hoan_kiem))
+
+
+async def test_a_result_corrected_by_an_edit_reaches_the_resident_once(world: World) -> None:
+    """An official answers the resolve prompt with the result in words, with a typo ("sang
+    nay"); the bot asks for the after-photo. The official corrects the typo by editing their
+    message, and the bot answers "the edit was not taken, reply to this message with the new
+    version". They do, with the after-photo captioned with the corrected result. The resident
+    was told the result was both versions one under the other, the typo and its correction
+    ("Đã vá ổ gà sang nay.\\nĐã vá ổ gà sáng nay."): the new version was added to the one it
+    was to replace. Now the notice says the result sent before is set aside and asks for the
+    photo with the new version, and the resident reads the new version alone."""
+    number, prompt = await asked(world, "🏁 Đã xử lý")
+    typo = "Đã vá ổ gà sang nay."
+    first = await world.say(world.official, typo, chat=world.hoan_kiem, reply_to=prompt)
+    assert "Đã nhận nội dung kết quả" in plain(await world.reply(world.hoan_kiem))
+    fixed = "Đã vá ổ gà sáng nay."
+    await world.emu.edit_text(world.official, first, fixed)
+    notice = await world.reply(world.hoan_kiem)
+    said = plain(notice)
+    assert "không được ghi nhận" in said and "đã được bỏ" in said, said
+    assert "ảnh hiện trường" in said, said
+    await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=notice, caption=fixed
+    )
+    resolved, _photo, _question = await world.replies(world.resident, 3)
+    told = plain(resolved)
+    assert number in told and fixed in told, told
+    assert typo not in told, told
+
+
+async def test_an_edit_after_the_after_photo_asks_for_the_result_alone(world: World) -> None:
+    """The after-photo sent first, captioned "ok" (too short to be the result), and the
+    caption edited into the result: the notice keeps the photo and asks for the words alone,
+    and the words replying to it resolve the ticket."""
+    number, prompt = await asked(world, "🏁 Đã xử lý")
+    photo = await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=prompt, caption="ok"
+    )
+    await world.reply(world.hoan_kiem)  # the words asked for
+    await world.emu.edit_text(world.official, photo, "Đã vá ổ gà.")
+    notice = await world.reply(world.hoan_kiem)
+    assert "ảnh kết quả vẫn giữ" in plain(notice), plain(notice)
+    await world.say(world.official, "Đã vá ổ gà.", chat=world.hoan_kiem, reply_to=notice)
+    told = plain((await world.replies(world.resident, 3))[0])
+    assert number in told and "Đã vá ổ gà." in told, told
