@@ -53,9 +53,8 @@ PROMPTS = {
 }
 # The prompts still asking for their answer (a reply to them is it).
 WAITING = frozenset({*PROMPTS, extension.PROMPT, "prompt-transfer-unit"})
-# How far a prompt answered is followed to the one still asking: one step for a resolution's
-# other half asked for, one for each answer refused (prompts.ask_again).
-FOLLOWED = 10
+# The prompts asking for words alone: an album replying to one needs no pictures.
+REASONS = frozenset({"prompt-reject", "prompt-transfer", extension.PROMPT, "prompt-transfer-unit"})
 
 
 async def handle(ctx: Ctx) -> None:
@@ -417,10 +416,12 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
             await ctx.repo.commit()
         return  # an internal remark (a text, or a photo's caption): it stays in the group
     if link.purpose == "prompt-done":
-        if ev.kind is Kind.PHOTO and ev.album_id and ev.album_id == (link.extra or {}).get("album"):
-            await _album_rest(ctx, ticket, link)
+        answered, asked = await _follow(ctx, link)
+        # The rest of an album that answered it, or a prompt it led to (refused with its
+        # first picture, or half a resolution): whichever picture came first.
+        if album and any((done.extra or {}).get("album") == album for done in answered):
+            await _album_rest(ctx, ticket, asked)
             return
-        asked = await _still_asking(ctx, link)
         if asked is None:
             await ctx.reply(t("prompt-already-used"), reply_to=ev.message_id)
             return
@@ -433,19 +434,23 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
     if not await may_act(ctx, ticket):
         await ctx.reply(t("not-your-unit"), reply_to=ev.message_id)
         return
-    if link.purpose == "prompt-transfer-unit":
-        await _offer_transfer_units(ctx, ticket)
-        return
-    if link.purpose == extension.PROMPT:
-        await extension.on_reason(ctx, ticket, link)
-        return
-    if link.purpose in PROMPTS:
-        await _prompt_answer(ctx, ticket, link)
+    if link.purpose in WAITING:
+        await _answer_prompt(ctx, ticket, link)
         return
     if seen == ANSWERED and not _words(ctx):
         await _answer_rest(ctx, ticket)
         return
     await _answer_resident(ctx, ticket, album=(link, album) if album is not None else None)
+
+
+async def _answer_prompt(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
+    """The reply to a prompt still waiting (``link``), given to what that prompt asks for."""
+    if link.purpose == "prompt-transfer-unit":
+        await _offer_transfer_units(ctx, ticket)
+    elif link.purpose == extension.PROMPT:
+        await extension.on_reason(ctx, ticket, link)
+    else:
+        await _prompt_answer(ctx, ticket, link)
 
 
 async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
@@ -544,40 +549,50 @@ def _evidence_of(kept: dict[str, Any]) -> list[StoredPhoto]:
 
 async def _still_asking(ctx: Ctx, done: MessageLink) -> MessageLink | None:
     """The prompt that asked, after ``done`` was answered, for what it still lacked (a
-    resolution's photo or words, or an answer refused), if it is still waiting: followed a
-    few steps down."""
-    for _ in range(FOLLOWED):
-        follow_up = (done.extra or {}).get("next")
-        if not follow_up:
-            return None
+    resolution's photo or words, or an answer refused), if it is still waiting."""
+    return (await _follow(ctx, done))[1]
+
+
+async def _follow(ctx: Ctx, done: MessageLink) -> tuple[list[MessageLink], MessageLink | None]:
+    """The prompts answered from ``done`` on, each followed by the one asking next (a step for
+    a resolution's other half, one for each answer refused: an album refused picture by
+    picture made many), and the one still waiting at the end, if any."""
+    answered = [done]
+    seen = {done.id}
+    while follow_up := (done.extra or {}).get("next"):
         asked = await ctx.repo.linked(ctx.event.channel, ctx.event.chat_id, str(follow_up))
-        if asked is None:
-            return None
+        if asked is None or asked.id in seen:  # gone, or a loop no prompt should make
+            break
         if asked.purpose in WAITING:
-            return asked
+            return answered, asked
         if asked.purpose != "prompt-done":
-            return None
+            break
+        answered.append(asked)
+        seen.add(asked.id)
         done = asked
-    return None
+    return answered, None
 
 
-async def _album_rest(ctx: Ctx, ticket: Ticket, done: MessageLink) -> None:
+async def _album_rest(ctx: Ctx, ticket: Ticket, asked: MessageLink | None) -> None:
     """Another picture of the album that answered a prompt (an album replying to a message
     arrives as one reply per picture, in no set order when workers share the work), without
-    a word (the first was answered): kept with the resolution it proves, on the prompt still
-    asking for its words, or with the ticket once it is made. The one with the album's
-    caption, come after a picture without words that had them asked for, gives those words.
-    The rest of an album that gave a transfer's or a rejection's reason passes quietly: the
-    ticket went with its first picture (each other one was told "not your unit")."""
+    a word (the first was answered): kept with the resolution it proves, on the prompt
+    ``asked`` still asking for its words, or with the ticket once it is made. The one with the
+    album's caption, come after a picture without words that had them asked for, gives those
+    words. The rest of an album that gave a transfer's or a rejection's reason passes quietly:
+    the ticket went with its first picture (each other one was told "not your unit"); so does
+    a picture without words of one whose reason was asked for again (a reason needs no
+    pictures, and the album was told once what it lacks), its caption being that reason."""
     ev = ctx.event
-    asked = await _still_asking(ctx, done)
     if asked is None and Status(ticket.status) not in MADE_RESOLUTION:
+        return
+    if asked is not None and asked.purpose in REASONS and not _words(ctx):
         return
     if not await may_act(ctx, ticket):
         await ctx.reply(ctx.group_t()("not-your-unit"), reply_to=ev.message_id)
         return
     if asked is not None and _words(ctx):
-        await _prompt_answer(ctx, ticket, asked)
+        await _answer_prompt(ctx, ticket, asked)
         return
     status = Status(ticket.status)
     if asked is not None and Action.RESOLVE not in allowed_actions(status):

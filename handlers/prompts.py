@@ -35,5 +35,7 @@ async def ask_again(
     await ctx.repo.link(
         ev.channel, ev.chat_id, notice.message_id, link.ticket_id, link.purpose, kept
     )
-    await ctx.repo.forget_prompt(link, follow_up=notice.message_id)
+    # An album answering it was refused with its first picture: its others, whichever comes
+    # next (in no set order when workers share the work), are the same answer (official).
+    await ctx.repo.forget_prompt(link, album=ev.album_id, follow_up=notice.message_id)
     await ctx.repo.commit()

@@ -226,11 +226,10 @@ async def test_a_reason_replying_to_the_too_short_notice_extends(world: World) -
 async def test_an_album_giving_the_reason_extends_once_and_passes_quietly(world: World) -> None:
     """The reason of an extension given as an album's caption (pictures of the missing
     part): the first picture extended the deadline, and each other one was told "this request
-    has been answered already", as if the official had done something twice."""
-    number = await world.report(photos=0)
-    card = await card_of(world, number)
-    await world.press(world.official, card, "⏳ Gia hạn")
-    await world.press(world.official, await world.reply(world.hoan_kiem), "+5 ngày")
+    has been answered already", as if the official had done something twice. The pictures are
+    handled in no set order (PostgreSQL, several workers): whichever comes first, the ticket
+    is extended once, and the album told at most once that words are needed."""
+    number = await _extend_asked(world)
     prompt = await world.reply(world.hoan_kiem)
     await world.emu.send_album(
         world.official,
@@ -239,9 +238,46 @@ async def test_an_album_giving_the_reason_extends_once_and_passes_quietly(world:
         reply_to=prompt,
         caption="Chờ vật tư thay thế.",
     )
-    assert "đã gia hạn" in plain(await world.reply(world.hoan_kiem))
     await world.settle()
+    await _extended_once(world, number)
+
+
+async def test_an_extension_album_whose_caption_comes_last_extends_once(world: World) -> None:
+    """The album's captioned picture handled last: the first picture, without words, was told
+    a reason is needed, and so was every other one before the caption came. Now the album is
+    told once, and the caption extends the deadline."""
+    number = await _extend_asked(world)
+    prompt = await world.reply(world.hoan_kiem)
+    album = world.emu.new_media_group_id()
+    for i, caption in enumerate((None, None, "Chờ vật tư thay thế.")):
+        await world.emu.send_photo(
+            world.official,
+            jpeg(colour=(10, 20, 100 * i)),
+            chat=world.hoan_kiem,
+            reply_to=prompt,
+            caption=caption,
+            media_group_id=album,
+        )
+    await world.settle()
+    said = await _extended_once(world, number)
+    assert said.count(world.text(world.official, "extend-refused-reason")) == 1, said
+
+
+async def _extend_asked(world: World) -> str:
+    """A new ticket, "+5 days" picked on its card: its number (the reason asked for next)."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "⏳ Gia hạn")
+    await world.press(world.official, await world.reply(world.hoan_kiem), "+5 ngày")
+    return number
+
+
+async def _extended_once(world: World, number: str) -> list[str]:
+    """What the group was told, checked: the ticket extended once, no request said carried
+    out already, at most one reason asked for."""
     said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
     assert sum("đã gia hạn" in m for m in said) == 1, said
     assert not [m for m in said if "Yêu cầu này đã được thực hiện" in m], said
+    assert said.count(world.text(world.official, "extend-refused-reason")) <= 1, said
     assert (await ticket_of(world, number)).extended
+    return said

@@ -1327,3 +1327,60 @@ async def test_an_edit_after_the_after_photo_asks_for_the_result_alone(world: Wo
     await world.say(world.official, "Đã vá ổ gà.", chat=world.hoan_kiem, reply_to=notice)
     told = plain((await world.replies(world.resident, 3))[0])
     assert number in told and "Đã vá ổ gà." in told, told
+
+
+async def test_a_reason_under_the_reject_prompt_is_taken_after_an_album_without_words(
+    world: World,
+) -> None:
+    """An official answers "why reject?" with ten pictures of the place, sent as one album
+    without a caption, then "ok". Each picture, and the "ok", was told a reason in words is
+    needed (eleven notices, each a prompt of its own, one after another). The official then
+    replies to the prompt with the reason, and was told "This request has already been
+    carried out": the ticket stayed open, the resident heard nothing. The chain of notices
+    outgrew the ten steps _still_asking followed. Now the album is told once, and the reason
+    rejects the ticket, however long the chain of notices."""
+    number, prompt = await asked(world, "⛔ Từ chối")
+    colours = [(20 * i, 100, 200 - 10 * i) for i in range(10)]
+    await world.emu.send_album(
+        world.official, [jpeg(colour=c) for c in colours], chat=world.hoan_kiem, reply_to=prompt
+    )
+    await world.settle()
+    needs_text = world.text(world.official, "prompt-needs-text")
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    assert said.count(needs_text) == 1, said
+    await world.say(world.official, "ok", chat=world.hoan_kiem, reply_to=prompt)
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    world.emu.skip_bot_messages(world.resident)
+    reason = "Đây là đất tư nhân, không thuộc phạm vi."
+    await world.say(world.official, reason, chat=world.hoan_kiem, reply_to=prompt)
+    said_now = plain(await world.reply(world.hoan_kiem))
+    assert "đã được thực hiện" not in said_now, said_now
+    told = plain(await world.reply(world.resident))
+    assert number in told and reason in told, told
+
+
+async def test_a_reject_album_whose_caption_comes_last_rejects_once(world: World) -> None:
+    """With several workers an album's pictures are handled in no set order: under "why
+    reject?", the pictures without words came first, each told a reason in words is needed,
+    and the captioned one was then taken. Now the first is told once, the others pass
+    quietly, and the caption rejects the ticket."""
+    number, prompt = await asked(world, "⛔ Từ chối")
+    album = world.emu.new_media_group_id()
+    reason = "Đây là đất tư nhân, không thuộc phạm vi."
+    for i, caption in enumerate((None, None, reason)):
+        await world.emu.send_photo(
+            world.official,
+            jpeg(colour=(10, 20, 100 * i)),
+            chat=world.hoan_kiem,
+            reply_to=prompt,
+            caption=caption,
+            media_group_id=album,
+        )
+    told = plain(await world.reply(world.resident))
+    assert number in told and reason in told, told
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    assert said.count(world.text(world.official, "prompt-needs-text")) == 1, said
+    assert sum("đã từ chối" in m for m in said) == 1, said
+    assert not [m for m in said if "đã được thực hiện" in m], said
