@@ -472,8 +472,10 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     photo_key = kept.get("photo")
     evidence = _evidence_of(kept)
     if ev.kind is Kind.PHOTO:
-        photo = await _stored(ctx)
-        if photo is None:
+        try:
+            photo = await take_photo(ctx)
+        except PhotoRejected as rejected:
+            await _photo_refused(ctx, link, action, t(f"photo-rejected-{rejected.reason}"))
             return
         photo_key = photo.key
         evidence.append(photo)
@@ -484,7 +486,7 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     short = words is not None and len(words) < NOTE_MIN_LENGTH
     if short:
         words = None
-    note = "\n".join(w for w in (kept.get("note"), words) if w) or None
+    note = _joined(kept.get("note"), words)
     too_long = render.note_refusal(t, note)
     if too_long is not None:
         await prompts.ask_again(ctx, link, too_long)
@@ -506,6 +508,29 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     ):
         await ctx.repo.forget_prompt(link, album=ev.album_id)
         await ctx.repo.commit()
+
+
+async def _photo_refused(ctx: Ctx, link: MessageLink, action: Action, said: str) -> None:
+    """A photo answering the prompt ``link`` that cannot be used (an iPhone's HEIC file, too
+    big): refused with ``said``, which asks again in the prompt's place, so the photo sent
+    again replying to it (or to the prompt) is taken. A resolution's result written as its
+    caption is kept as the written half (the official is told), as it would be with a photo
+    that could be used: the photo sent again need not repeat it."""
+    t = ctx.group_t()
+    kept = dict(link.extra or {})
+    words = _words(ctx)
+    if action is Action.RESOLVE and words is not None and len(words) >= NOTE_MIN_LENGTH:
+        note = _joined(kept.get("note"), words)
+        if render.note_refusal(t, note) is None:
+            kept["note"] = note
+            said = f"{said}\n{t('photo-refused-result-kept')}"
+    await prompts.ask_again(ctx, link, said, kept=kept)
+
+
+def _joined(before: str | None, words: str | None) -> str | None:
+    """A result written in parts: what was given before and the new words, one under the
+    other; the same words given again (a caption sent again with the photo) once."""
+    return "\n".join(dict.fromkeys(w for w in (before, words) if w)) or None
 
 
 async def _ask_other_half(

@@ -1384,3 +1384,57 @@ async def test_a_reject_album_whose_caption_comes_last_rejects_once(world: World
     assert said.count(world.text(world.official, "prompt-needs-text")) == 1, said
     assert sum("đã từ chối" in m for m in said) == 1, said
     assert not [m for m in said if "đã được thực hiện" in m], said
+
+
+async def test_an_after_photo_sent_again_under_its_refusal_is_taken(world: World) -> None:
+    """An official answers the resolve prompt with the after-photo as an iPhone file (HEIC),
+    captioned with the result. The bot says "Không đọc được ảnh này. Bạn vui lòng gửi ảnh JPEG
+    hoặc PNG." and the official, as they can with every other refusal of an answer (too
+    short, too long, not in words), replies to it with a JPEG and the same words: nothing
+    happened, no word in the group, the ticket stayed open (the refusal of a picture was
+    linked to nothing, and the caption lost). Now the refusal asks again in the prompt's
+    place, saying the result was kept, and the photo replying to it resolves the ticket, the
+    result said once."""
+    from tests.test_bad_input_e2e import HEIC
+
+    number, prompt = await asked(world, "🏁 Đã xử lý")
+    result = "Đã vá ổ gà và kẻ lại vạch sáng nay."
+    await world.emu.send_document(
+        world.official,
+        HEIC,
+        "IMG_0412.HEIC",
+        "image/heic",
+        chat=world.hoan_kiem,
+        caption=result,
+        reply_to=prompt,
+    )
+    refusal = await world.reply(world.hoan_kiem)
+    assert "Không đọc được ảnh này" in plain(refusal), plain(refusal)
+    assert "Nội dung kết quả viết kèm ảnh đã được ghi nhận" in plain(refusal), plain(refusal)
+    await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=refusal, caption=result
+    )
+    told = plain((await world.replies(world.resident, 3))[0])
+    assert number in told and told.count(result) == 1, told
+
+
+async def test_an_after_photo_refused_keeps_its_caption_as_the_result(world: World) -> None:
+    """The HEIC after-photo refused, its caption the result: a JPEG without words replying
+    to the refusal resolves the ticket with that result."""
+    from tests.test_bad_input_e2e import HEIC
+
+    number, prompt = await asked(world, "🏁 Đã xử lý")
+    result = "Đã vá ổ gà và kẻ lại vạch sáng nay."
+    await world.emu.send_document(
+        world.official,
+        HEIC,
+        "IMG_0412.HEIC",
+        "image/heic",
+        chat=world.hoan_kiem,
+        caption=result,
+        reply_to=prompt,
+    )
+    refusal = await world.reply(world.hoan_kiem)
+    await world.emu.send_photo(world.official, jpeg(), chat=world.hoan_kiem, reply_to=refusal)
+    told = plain((await world.replies(world.resident, 3))[0])
+    assert number in told and result in told, told
