@@ -53,6 +53,9 @@ PROMPTS = {
 }
 # The prompts still asking for their answer (a reply to them is it).
 WAITING = frozenset({*PROMPTS, extension.PROMPT, "prompt-transfer-unit"})
+# The action each prompt asks the words of (the unit to transfer to is the first of a
+# transfer's): one the ticket no longer allows, or no longer this unit's, asks for nothing.
+ASKS_FOR = {**PROMPTS, "prompt-transfer-unit": Action.TRANSFER}
 # The prompts asking for words alone: an album replying to one needs no pictures.
 REASONS = frozenset({"prompt-reject", "prompt-transfer", extension.PROMPT, "prompt-transfer-unit"})
 
@@ -100,7 +103,7 @@ async def _edited_answer(ctx: Ctx, link: MessageLink) -> None:
     with its typo), its photos kept, and the notice says what is still missing."""
     t = ctx.group_t()
     waiting = link if link.purpose in WAITING else await _still_asking(ctx, link)
-    if waiting is None:
+    if waiting is None or not await _asks_still(ctx, waiting):
         await ctx.reply(t("prompt-edit-too-late"), reply_to=ctx.event.message_id)
         return
     if waiting.purpose != "prompt-resolve":
@@ -109,6 +112,19 @@ async def _edited_answer(ctx: Ctx, link: MessageLink) -> None:
     kept = {k: v for k, v in (waiting.extra or {}).items() if k != "note"}
     missing = "note" if kept.get("photo") else "both"
     await prompts.ask_again(ctx, waiting, t(f"prompt-edit-not-taken-{missing}"), kept=kept)
+
+
+async def _asks_still(ctx: Ctx, prompt: MessageLink) -> bool:
+    """Whether the prompt, not answered, still asks for something: not where its ticket went
+    on without it (the unit named, picked and transferred to, which leaves the prompt asking
+    for the unit as it was, as other names may be tried; a colleague's button)."""
+    action = ASKS_FOR.get(prompt.purpose)
+    if action is None:  # an extension's reason: the prompt is let go once it is given
+        return True
+    ticket = await ctx.repo.ticket_fresh(prompt.ticket_id)
+    if ticket is None or action not in allowed_actions(Status(ticket.status)):
+        return False
+    return await may_act(ctx, ticket)
 
 
 async def chat_moved(ctx: Ctx) -> None:

@@ -1438,3 +1438,28 @@ async def test_an_after_photo_refused_keeps_its_caption_as_the_result(world: Wor
     await world.emu.send_photo(world.official, jpeg(), chat=world.hoan_kiem, reply_to=refusal)
     told = plain((await world.replies(world.resident, 3))[0])
     assert number in told and result in told, told
+
+
+async def test_editing_the_unit_named_once_the_ticket_is_transferred_asks_for_nothing(
+    world: World,
+) -> None:
+    """An official transfers a ticket: names the unit ("Ba Dinh"), picks it from the list, gives
+    the reason; the ticket goes to Ba Đình. Tidying up, they edit "Ba Dinh" into "Ba Đình".
+    The bot answers "✏️ The edit was not taken. Please reply to this message with the new
+    version", as if the transfer still waited for it (the prompt asking for the unit is never
+    marked answered, so the edit took it as still asking); a reply to that notice was then
+    told the ticket is not the unit's. Now they are told the request was carried out already,
+    as with an edit under a rejection's or resolution's prompt."""
+    number, ask = await asked(world, "↪️ Chuyển đơn vị")
+    named = await world.say(world.official, "Ba Dinh", chat=world.hoan_kiem, reply_to=ask)
+    await world.press(world.official, await world.reply(world.hoan_kiem), "Phường Ba Đình")
+    reason_ask = await world.reply(world.hoan_kiem)
+    await world.say(
+        world.official, "Địa điểm thuộc phường Ba Đình.", chat=world.hoan_kiem, reply_to=reason_ask
+    )
+    await card_of(world, number, world.ba_dinh)  # transferred
+    await world.settle()
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    await world.emu.edit_text(world.official, named, "Ba Đình")
+    said = plain(await world.reply(world.hoan_kiem))
+    assert said == world.text(world.official, "prompt-edit-too-late"), said
