@@ -17,6 +17,7 @@ from typing import Any
 from bot.channels.base import AskReply, Button, Choices, Kind
 from domain.categories import Priority
 from domain.lifecycle import (
+    NOTE_MAX_LENGTH,
     NOTE_MIN_LENGTH,
     Action,
     ActionNotAllowed,
@@ -487,6 +488,7 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     kept = dict(link.extra or {})
     photo_key = kept.get("photo")
     evidence = _evidence_of(kept)
+    came: list[StoredPhoto] = []  # the photo this message brings
     if ev.kind is Kind.PHOTO:
         try:
             photo = await take_photo(ctx)
@@ -495,6 +497,7 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
             return
         photo_key = photo.key
         evidence.append(photo)
+        came.append(photo)
     elif ev.kind is not Kind.TEXT:
         await prompts.ask_again(ctx, link, t("prompt-needs-text"))
         return
@@ -503,10 +506,10 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     if short:
         words = None
     note = _joined(kept.get("note"), words)
-    too_long = render.note_refusal(t, note)
-    if too_long is not None:
-        await prompts.ask_again(ctx, link, too_long)
-        return
+    if note is not None and render.note_refusal(t, note) is not None:
+        note = await _too_long(ctx, link, kept, note, words, came)
+        if note is None:
+            return
     brought = ev.kind is Kind.PHOTO or words is not None  # a half of a resolution, at least
     if action is Action.RESOLVE and brought and (note is None) != (photo_key is None):
         await _ask_other_half(ctx, ticket, link, note, photo_key, evidence, short=short)
@@ -524,6 +527,42 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     ):
         await ctx.repo.forget_prompt(link, album=ev.album_id)
         await ctx.repo.commit()
+
+
+async def _too_long(
+    ctx: Ctx,
+    link: MessageLink,
+    kept: dict[str, Any],
+    joined: str,
+    words: str | None,
+    brought: list[StoredPhoto],
+) -> str | None:
+    """Words replying to the prompt ``link`` that make its reason or result too long
+    (``joined``: with the result written before, if any); ``brought``: the after-photo that
+    came with them (they are its caption). Under a result written before, which the bot said
+    it had, they are left out and the official told so, and that result stands: returned, when
+    the photo it waited for came with them, to make the resolution now (the photo was thrown
+    away with them, and any caption under a long result with it). Otherwise the words are
+    refused as too long, an after-photo that came with them kept for the shorter version."""
+    t = ctx.group_t()
+    before = kept.get("note")
+    if before:
+        left_out = t("note-not-added", length=len(joined), max=NOTE_MAX_LENGTH)
+        if brought:
+            await ctx.reply(left_out, reply_to=ctx.event.message_id)
+            return str(before)
+        await prompts.ask_again(ctx, link, f"{left_out}\n{t('photo-required')}")
+        return None
+    said = render.note_refusal(t, words) or ""
+    if brought:  # only a resolution's prompt takes a photo
+        kept = {
+            **kept,
+            "photo": brought[-1].key,
+            "evidence": [*kept.get("evidence", ()), *(asdict(p) for p in brought)],
+        }
+        said = f"{said}\n{t('note-too-long-photo-kept')}"
+    await prompts.ask_again(ctx, link, said, kept=kept)
+    return None
 
 
 async def _photo_refused(ctx: Ctx, link: MessageLink, action: Action, said: str) -> None:

@@ -1463,3 +1463,82 @@ async def test_editing_the_unit_named_once_the_ticket_is_transferred_asks_for_no
     await world.emu.edit_text(world.official, named, "Ba Đình")
     said = plain(await world.reply(world.hoan_kiem))
     assert said == world.text(world.official, "prompt-edit-too-late"), said
+
+
+LONG_RESULT = ("Đã vá ổ gà, kẻ lại vạch và dọn vật liệu thừa. " * 50)[:1990].strip()
+
+
+async def _long_result_given(world: World) -> tuple[str, Any]:
+    """A ticket resolved with a long result (1,990 characters, under the 2,000 allowed) in
+    words first: its number, and the prompt asking for the after-photo."""
+    number, prompt = await asked(world, "🏁 Đã xử lý")
+    await world.say(world.official, LONG_RESULT, chat=world.hoan_kiem, reply_to=prompt)
+    ask_photo = await world.reply(world.hoan_kiem)
+    assert "Đã nhận nội dung kết quả" in plain(ask_photo), plain(ask_photo)
+    return number, ask_photo
+
+
+async def test_an_after_photo_captioned_under_a_long_result_is_not_thrown_away(
+    world: World,
+) -> None:
+    """A long result in words, then the after-photo captioned "Ảnh sau khi vá": the caption
+    added to the result made it 2,006 characters, and the bot said "Nội dung dài 2006 ký tự
+    ... rút gọn", a length the official never wrote and cannot shorten, and threw the photo
+    away: every after-photo with any caption was refused the same way. Now the caption is
+    left out, the official told so, and the ticket resolved with the result written first."""
+    number, ask_photo = await _long_result_given(world)
+    await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=ask_photo, caption="Ảnh sau khi vá"
+    )
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    assert any("không được thêm vào kết quả" in m for m in said), said
+    assert not [m for m in said if "rút gọn" in m], said
+    told = [plain(m) for m in world.emu.bot_messages(world.resident.id) if number in plain(m)]
+    done = [m for m in told if "đã được xử lý xong" in m]
+    assert len(done) == 1 and LONG_RESULT in done[0] and "Ảnh sau khi vá" not in done[0], told
+    from tests.test_verdict_e2e import ticket_of
+
+    assert (await ticket_of(world, number)).status == "resolved"
+
+
+async def test_words_added_to_a_long_result_are_left_out_and_the_photo_still_asked_for(
+    world: World,
+) -> None:
+    """More words under the prompt asking for the photo, too many for the long result written
+    first: the official was told "this is 2,0xx characters, shorten it", of words they wrote
+    in two messages. Now they are told the words were not added, and the photo is asked for
+    again; the photo replying to that resolves the ticket with the result written first."""
+    number, ask_photo = await _long_result_given(world)
+    await world.say(
+        world.official, "Thêm: đã báo điện lực.", chat=world.hoan_kiem, reply_to=ask_photo
+    )
+    again = await world.reply(world.hoan_kiem)
+    assert "không được thêm vào kết quả" in plain(again), plain(again)
+    assert world.text(world.official, "photo-required") in plain(again), plain(again)
+    await world.emu.send_photo(world.official, jpeg(), chat=world.hoan_kiem, reply_to=again)
+    done = plain((await world.replies(world.resident, 3))[0])
+    assert number in done and LONG_RESULT in done and "điện lực" not in done, done
+
+
+async def test_an_after_photo_with_a_too_long_caption_is_kept_for_a_shorter_one(
+    world: World,
+) -> None:
+    """The after-photo captioned with a result over 2,000 characters: refused as too long, and
+    the photo thrown away with it, to be sent again. Now the refusal says the photo is kept,
+    and the shorter result replying to it resolves the ticket with that photo."""
+    number, prompt = await asked(world, "🏁 Đã xử lý")
+    await world.emu.send_photo(
+        world.official,
+        jpeg(),
+        chat=world.hoan_kiem,
+        reply_to=prompt,
+        caption="Đã vá ổ gà. " * 200,
+    )
+    refusal = await world.reply(world.hoan_kiem)
+    assert "rút gọn" in plain(refusal) and "Ảnh kèm theo đã được giữ" in plain(refusal)
+    result = "Đã vá ổ gà và kẻ lại vạch sáng nay."
+    await world.say(world.official, result, chat=world.hoan_kiem, reply_to=refusal)
+    done, photo, _question = await world.replies(world.resident, 3)
+    assert number in plain(done) and result in plain(done), plain(done)
+    assert photo.get("photo"), photo
