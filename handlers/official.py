@@ -19,6 +19,7 @@ from domain.categories import Priority
 from domain.lifecycle import (
     NOTE_MAX_LENGTH,
     NOTE_MIN_LENGTH,
+    OPEN,
     Action,
     ActionNotAllowed,
     LifecycleError,
@@ -118,12 +119,17 @@ async def _edited_answer(ctx: Ctx, link: MessageLink) -> None:
 async def _asks_still(ctx: Ctx, prompt: MessageLink) -> bool:
     """Whether the prompt, not answered, still asks for something: not where its ticket went
     on without it (the unit named, picked and transferred to, which leaves the prompt asking
-    for the unit as it was, as other names may be tried; a colleague's button)."""
-    action = ASKS_FOR.get(prompt.purpose)
-    if action is None:  # an extension's reason: the prompt is let go once it is given
-        return True
+    for the unit as it was, as other names may be tried; a colleague's button; an extension's
+    reason refused, then the ticket closed)."""
     ticket = await ctx.repo.ticket_fresh(prompt.ticket_id)
-    if ticket is None or action not in allowed_actions(Status(ticket.status)):
+    if ticket is None:
+        return False
+    status = Status(ticket.status)
+    action = ASKS_FOR.get(prompt.purpose)
+    if action is None:  # an extension's reason: for an open ticket not extended yet
+        if status not in OPEN or ticket.extended:
+            return False
+    elif action not in allowed_actions(status):
         return False
     return await may_act(ctx, ticket)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import update
 
@@ -281,3 +283,46 @@ async def _extended_once(world: World, number: str) -> list[str]:
     assert said.count(world.text(world.official, "extend-refused-reason")) <= 1, said
     assert (await ticket_of(world, number)).extended
     return said
+
+
+async def _extension_asked(world: World) -> tuple[str, Any, Any]:
+    """A new ticket, "+5 days" picked on its card: its number, its card and the prompt."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.press(world.official, card, "⏳ Gia hạn")
+    await world.press(world.official, await world.reply(world.hoan_kiem), "+5 ngày")
+    return number, card, await world.reply(world.hoan_kiem)
+
+
+async def test_editing_an_extension_reason_once_the_ticket_is_rejected_asks_for_nothing(
+    world: World,
+) -> None:
+    """An official picks "+5 days" and answers the reason prompt with "ok" (refused: too
+    short). Meanwhile the ticket is rejected (the card's Reject button, a reason given). The
+    official then edits "ok" into a reason. The bot answers "✏️ The edit was not taken. Please
+    reply to this message with the new version", as if the extension still waited for it
+    (an extension's prompt was taken as always asking), and the new version replying to that
+    notice is refused: the ticket is closed. Now, as with the other prompts, the official is
+    told the request can no longer be carried out."""
+    _number, card, prompt = await _extension_asked(world)
+    short = await world.say(world.official, "ok", chat=world.hoan_kiem, reply_to=prompt)
+    assert world.text(world.official, "extend-refused-reason") in plain(
+        await world.reply(world.hoan_kiem)
+    )
+    await world.press(world.official, card, "⛔ Từ chối")
+    reject_prompt = await world.reply(world.hoan_kiem)
+    await world.say(
+        world.official,
+        "Đây là đất tư nhân, không thuộc phạm vi.",
+        chat=world.hoan_kiem,
+        reply_to=reject_prompt,
+    )
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    assert any("đã từ chối" in m for m in said), said
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    await world.emu.edit_text(world.official, short, "Chờ vật tư thay thế.")
+    notice = await world.reply(world.hoan_kiem)
+    said_now = plain(notice)
+    assert "bằng nội dung mới" not in said_now, said_now  # not "reply with the new version"
+    assert said_now == world.text(world.official, "prompt-edit-too-late"), said_now
