@@ -574,17 +574,19 @@ async def _too_long(
 async def _photo_refused(ctx: Ctx, link: MessageLink, action: Action, said: str) -> None:
     """A photo answering the prompt ``link`` that cannot be used (an iPhone's HEIC file, too
     big): refused with ``said``, which asks again in the prompt's place, so the photo sent
-    again replying to it (or to the prompt) is taken. A resolution's result written as its
-    caption is kept as the written half (the official is told), as it would be with a photo
-    that could be used: the photo sent again need not repeat it."""
+    again replying to it (or to the prompt) is taken. The result or reason written as its
+    caption is kept (the official is told), as it would be with a photo that could be used:
+    the photo sent again need not repeat it, and a rejection or transfer, which needs no
+    photo, can go on without one."""
     t = ctx.group_t()
     kept = dict(link.extra or {})
     words = _words(ctx)
-    if action is Action.RESOLVE and words is not None and len(words) >= NOTE_MIN_LENGTH:
+    if words is not None and len(words) >= NOTE_MIN_LENGTH:
         note = _joined(kept.get("note"), words)
         if render.note_refusal(t, note) is None:
             kept["note"] = note
-            said = f"{said}\n{t('photo-refused-result-kept')}"
+            what = "result" if action is Action.RESOLVE else "reason"
+            said = f"{said}\n{t(f'photo-refused-{what}-kept')}"
     await prompts.ask_again(ctx, link, said, kept=kept)
 
 

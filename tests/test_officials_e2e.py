@@ -1542,3 +1542,66 @@ async def test_an_after_photo_with_a_too_long_caption_is_kept_for_a_shorter_one(
     done, photo, _question = await world.replies(world.resident, 3)
     assert number in plain(done) and result in plain(done), plain(done)
     assert photo.get("photo"), photo
+
+
+async def test_a_rejection_reason_captioned_on_an_unreadable_photo_is_not_lost(
+    world: World,
+) -> None:
+    """An official answers "why reject?" with an iPhone photo sent as a file (HEIC), captioned
+    with the reason. The bot says "Không đọc được ảnh này. Bạn vui lòng gửi ảnh dạng JPEG hoặc
+    PNG."; the official does as told and replies to that notice with a JPEG. The bot answers
+    "Bạn vui lòng trả lời bằng chữ.": the reason written as the caption was thrown away (a
+    caption was kept only under a resolution's prompt), although a rejection needs no photo
+    at all. Now the reason is kept: the JPEG sent as asked rejects the ticket with it."""
+    from tests.test_bad_input_e2e import HEIC
+
+    number, prompt = await asked(world, "⛔ Từ chối")
+    reason = "Đây là đất tư nhân, không thuộc phạm vi xử lý của phường."
+    await world.emu.send_document(
+        world.official,
+        HEIC,
+        "IMG_0412.HEIC",
+        "image/heic",
+        chat=world.hoan_kiem,
+        caption=reason,
+        reply_to=prompt,
+    )
+    await world.settle()
+    told = [plain(m) for m in world.emu.bot_messages(world.resident.id) if number in plain(m)]
+    if any(reason in m for m in told):
+        return  # rejected with the caption at once: nothing lost
+    refusal = world.emu.bot_messages(world.hoan_kiem.id)[-1]
+    assert "Không đọc được ảnh này" in plain(refusal), plain(refusal)
+    await world.emu.send_photo(world.official, jpeg(), chat=world.hoan_kiem, reply_to=refusal)
+    await world.settle()
+    said = plain(world.emu.bot_messages(world.hoan_kiem.id)[-1])
+    assert said != world.text(world.official, "prompt-needs-text"), said
+    told = [plain(m) for m in world.emu.bot_messages(world.resident.id) if number in plain(m)]
+    assert any(reason in m for m in told), told
+
+
+async def test_a_rejection_reason_kept_from_an_unreadable_photo_goes_on_with_ok(
+    world: World,
+) -> None:
+    """The reason kept from the HEIC file refused: "ok" replying to the refusal, as it says,
+    rejects the ticket with that reason, without a photo."""
+    from tests.test_bad_input_e2e import HEIC
+
+    number, prompt = await asked(world, "⛔ Từ chối")
+    reason = "Đây là đất tư nhân, không thuộc phạm vi xử lý của phường."
+    await world.emu.send_document(
+        world.official,
+        HEIC,
+        "IMG_0412.HEIC",
+        "image/heic",
+        chat=world.hoan_kiem,
+        caption=reason,
+        reply_to=prompt,
+    )
+    refusal = await world.reply(world.hoan_kiem)
+    assert "Lý do viết kèm ảnh đã được ghi nhận" in plain(refusal), plain(refusal)
+    await world.say(world.official, "ok", chat=world.hoan_kiem, reply_to=refusal)
+    await world.settle()
+    told = [m for m in world.emu.bot_messages(world.resident.id) if number in plain(m)]
+    assert any(reason in plain(m) for m in told), [plain(m) for m in told]
+    assert not [m for m in world.emu.bot_messages(world.resident.id) if m.get("photo")]
