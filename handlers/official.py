@@ -592,8 +592,11 @@ async def _photo_refused(ctx: Ctx, link: MessageLink, action: Action, said: str)
 
 def _joined(before: str | None, words: str | None) -> str | None:
     """A result written in parts: what was given before and the new words, one under the
-    other; the same words given again (a caption sent again with the photo) once."""
-    return "\n".join(dict.fromkeys(w for w in (before, words) if w)) or None
+    other; words given again (a caption sent again with the photo after a refusal kept it)
+    once."""
+    if before and words and f"\n{words}\n" in f"\n{before}\n":
+        return before
+    return "\n".join(w for w in (before, words) if w) or None
 
 
 async def _ask_other_half(

@@ -1605,3 +1605,40 @@ async def test_a_rejection_reason_kept_from_an_unreadable_photo_goes_on_with_ok(
     told = [m for m in world.emu.bot_messages(world.resident.id) if number in plain(m)]
     assert any(reason in plain(m) for m in told), [plain(m) for m in told]
     assert not [m for m in world.emu.bot_messages(world.resident.id) if m.get("photo")]
+
+
+async def test_a_caption_sent_again_under_a_result_written_first_is_said_once(
+    world: World,
+) -> None:
+    """An official answers the resolve prompt with the result in words; the bot asks for the
+    after-photo. The official sends it as an iPhone file (HEIC) captioned "Ảnh chụp sau khi
+    vá xong"; the bot refuses the image and says the words written with it are kept, and the
+    official, as they would under any refusal of a picture, sends it again as a JPEG with the
+    same caption. The resident reads the caption twice, under the result ("...\\nẢnh chụp sau
+    khi vá xong\\nẢnh chụp sau khi vá xong"): words were checked against the whole of the
+    result kept, not its parts. Now the caption sent again is said once."""
+    from tests.test_bad_input_e2e import HEIC
+
+    number, prompt = await asked(world, "🏁 Đã xử lý")
+    result = "Đã vá ổ gà và kẻ lại vạch sáng nay."
+    await world.say(world.official, result, chat=world.hoan_kiem, reply_to=prompt)
+    ask_photo = await world.reply(world.hoan_kiem)
+    assert "Đã nhận nội dung kết quả" in plain(ask_photo), plain(ask_photo)
+    caption = "Ảnh chụp sau khi vá xong"
+    await world.emu.send_document(
+        world.official,
+        HEIC,
+        "IMG_0412.HEIC",
+        "image/heic",
+        chat=world.hoan_kiem,
+        caption=caption,
+        reply_to=ask_photo,
+    )
+    refusal = await world.reply(world.hoan_kiem)
+    assert "Không đọc được ảnh này" in plain(refusal), plain(refusal)
+    await world.emu.send_photo(
+        world.official, jpeg(), chat=world.hoan_kiem, reply_to=refusal, caption=caption
+    )
+    told = plain((await world.replies(world.resident, 3))[0])
+    assert number in told and result in told, told
+    assert told.count(caption) == 1, told
