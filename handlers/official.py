@@ -691,14 +691,18 @@ async def _album_rest(ctx: Ctx, ticket: Ticket, asked: MessageLink | None) -> No
         # this one to prove (kept on the dead prompt, the media sweep never let it go).
         await _still_allowed(ctx, ticket, Action.RESOLVE)
         return
-    photo = await _stored(ctx)
-    if photo is None:
-        return
-    if asked is not None:
+    if asked is not None:  # a resolution's prompt: the rest are words alone
+        try:
+            photo = await take_photo(ctx)
+        except PhotoRejected as rejected:
+            said = ctx.group_t()(f"photo-rejected-{rejected.reason}")
+            await _photo_refused(ctx, asked, Action.RESOLVE, said)
+            return
         await ctx.repo.add_prompt_evidence(asked, asdict(photo))
-    elif status in MADE_RESOLUTION:
-        await ctx.repo.add_photo(ticket, photo.key, photo.width, photo.height, "official")
-    await ctx.repo.commit()
+        await ctx.repo.commit()
+        return
+    if await _evidence(ctx, ticket) is not None:  # the resolution made: the ticket's photo
+        await ctx.repo.commit()
 
 
 async def _evidence(ctx: Ctx, ticket: Ticket) -> str | None:

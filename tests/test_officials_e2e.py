@@ -1642,3 +1642,54 @@ async def test_a_caption_sent_again_under_a_result_written_first_is_said_once(
     told = plain((await world.replies(world.resident, 3))[0])
     assert number in told and result in told, told
     assert told.count(caption) == 1, told
+
+
+async def _file_album(
+    world: World, files: list[tuple[bytes, str, str]], *, caption: str, reply_to: Any
+) -> None:
+    """Photos sent "as files" together (an iPhone's HEIC files, most often): one message a
+    file, sharing a media_group_id, each replying to ``reply_to``, the caption on the first."""
+    album = world.emu.new_media_group_id()
+    for i, (data, name, mime) in enumerate(files):
+        content: dict[str, Any] = {
+            "document": world.emu.files.add_document(data, name, mime),
+            "media_group_id": album,
+        }
+        if i == 0:
+            content["caption"] = caption
+        await world.emu._user_message(
+            world.official, content, chat=world.hoan_kiem, reply_to=reply_to
+        )
+
+
+async def test_the_refusal_of_an_albums_second_unreadable_file_leads_somewhere(
+    world: World,
+) -> None:
+    """An official answers the resolve prompt with two iPhone photos sent as files (HEIC), in
+    one album, the first captioned with the result. The first is refused, linked in the
+    prompt's place, and keeps the result. The second is refused too ("Không đọc được ảnh này.
+    Bạn vui lòng gửi ảnh dạng JPEG hoặc PNG."), but that refusal was linked to nothing: the
+    official, replying to the latest message as told, sent a JPEG under it and nothing
+    happened, the ticket still open. Now the JPEG replying to it resolves the ticket with the
+    result kept."""
+    from tests.test_bad_input_e2e import HEIC
+
+    number, prompt = await asked(world, "🏁 Đã xử lý")
+    result = "Đã vá ổ gà và kẻ lại vạch sáng nay."
+    await _file_album(
+        world,
+        [(HEIC, "IMG_0412.HEIC", "image/heic"), (HEIC, "IMG_0413.HEIC", "image/heic")],
+        caption=result,
+        reply_to=prompt,
+    )
+    await world.settle()
+    refusals = [
+        m for m in world.emu.bot_messages(world.hoan_kiem.id) if "Không đọc được ảnh" in plain(m)
+    ]
+    assert len(refusals) == 2, [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    await world.emu.send_photo(world.official, jpeg(), chat=world.hoan_kiem, reply_to=refusals[-1])
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    told = [plain(m) for m in world.emu.bot_messages(world.resident.id) if number in plain(m)]
+    assert any(result in m and "đã được xử lý xong" in m for m in told), (said, told)
