@@ -469,7 +469,7 @@ async def _reply_to_link(ctx: Ctx, link: MessageLink) -> None:
 async def _answer_prompt(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     """The reply to a prompt still waiting (``link``), given to what that prompt asks for."""
     if link.purpose == "prompt-transfer-unit":
-        await _offer_transfer_units(ctx, ticket)
+        await _offer_transfer_units(ctx, ticket, link)
     elif link.purpose == extension.PROMPT:
         await extension.on_reason(ctx, ticket, link)
     else:
@@ -731,24 +731,40 @@ def _words(ctx: Ctx) -> str | None:
     return text or None
 
 
-async def _offer_transfer_units(ctx: Ctx, ticket: Ticket) -> None:
+async def _offer_transfer_units(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
+    """The units named by a reply to the prompt ``link`` asking where to transfer, offered as
+    buttons. The prompt keeps asking (another name may be tried). An album replying to it
+    (pictures of the place, the unit named as the caption) comes a picture at a time, in no
+    set order: the caption is the answer, and the pictures without words pass quietly, save
+    the first to come, which asks for the name when the caption has not come first."""
+    ev = ctx.event
     t = ctx.group_t()
+    query = _words(ctx)
+    album = ev.album_id if ev.kind is Kind.PHOTO else None
+    if album is not None:
+        seen = ctx.repo.album_on(link, album)
+        if seen is None:
+            await ctx.repo.note_album(link, album, ANSWERED)
+            await ctx.repo.commit()
+        elif query is None:
+            return
     if not await _still_allowed(ctx, ticket, Action.TRANSFER):
         return
-    query = _words(ctx)
-    found = ctx.services.directory.search(query, limit=8) if query else []
+    if query is None:
+        await ctx.reply(t("prompt-needs-text"), reply_to=ev.message_id)
+        return
+    found = ctx.services.directory.search(query, limit=8)
     found = [u for u in found if u.code != ticket.unit_code]
     if not found:
         await ctx.reply(
-            t("transfer-unit-not-found", query=render.echoed(query or "")),
-            reply_to=ctx.event.message_id,
+            t("transfer-unit-not-found", query=render.echoed(query)), reply_to=ev.message_id
         )
         return
     rows = tuple(
         (Button(ctx.services.directory.name(u.code, t.lang), f"tt:{ticket.id}:{u.code}"),)
         for u in found
     )
-    await ctx.reply(t("transfer-pick-unit"), markup=Choices(rows), reply_to=ctx.event.message_id)
+    await ctx.reply(t("transfer-pick-unit"), markup=Choices(rows), reply_to=ev.message_id)
 
 
 async def _answer_rest(ctx: Ctx, ticket: Ticket) -> None:

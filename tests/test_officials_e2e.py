@@ -1693,3 +1693,46 @@ async def test_the_refusal_of_an_albums_second_unreadable_file_leads_somewhere(
     said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
     told = [plain(m) for m in world.emu.bot_messages(world.resident.id) if number in plain(m)]
     assert any(result in m and "đã được xử lý xong" in m for m in told), (said, told)
+
+
+async def test_an_album_naming_the_unit_to_transfer_to_is_answered_once(world: World) -> None:
+    """An official presses Transfer and answers "which unit?" with two pictures of the place
+    in one album, captioned "Ba Đình". The first picture gets the list of units; the second,
+    without words, is told "Không tìm thấy đơn vị “”. Bạn vui lòng trả lời lại tin nhắn yêu
+    cầu với tên khác.", a unit named by nothing. Now the rest of the album passes quietly."""
+    _number, ask = await asked(world, "↪️ Chuyển đơn vị")
+    await world.emu.send_album(
+        world.official,
+        [jpeg(colour=(10, 20, 30)), jpeg(colour=(200, 20, 30))],
+        chat=world.hoan_kiem,
+        reply_to=ask,
+        caption="Ba Đình",
+    )
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    assert any("chọn đơn vị nhận" in m for m in said), said
+    assert not [m for m in said if "Không tìm thấy đơn vị" in m], said
+
+
+async def test_an_album_naming_the_unit_whose_caption_comes_last_is_answered_once(
+    world: World,
+) -> None:
+    """The same album, its pictures handled in another order (several workers): those without
+    words first. The first of them asks for the unit's name once, the next passes quietly, and
+    the caption offers the units."""
+    _number, ask = await asked(world, "↪️ Chuyển đơn vị")
+    album = world.emu.new_media_group_id()
+    for i, caption in enumerate((None, None, "Ba Đình")):
+        await world.emu.send_photo(
+            world.official,
+            jpeg(colour=(10, 20, 100 * i)),
+            chat=world.hoan_kiem,
+            reply_to=ask,
+            caption=caption,
+            media_group_id=album,
+        )
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    assert said.count(world.text(world.official, "prompt-needs-text")) == 1, said
+    assert sum("chọn đơn vị nhận" in m for m in said) == 1, said
+    assert not [m for m in said if "Không tìm thấy đơn vị" in m], said
