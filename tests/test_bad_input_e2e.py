@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.world import HOAN_KIEM_LAKE, World, buttons, jpeg, plain
+from tests.world import HEIC, HOAN_KIEM_LAKE, World, buttons, jpeg, plain
 
 
 async def at_description(world: World, user: Any | None = None) -> Any:
@@ -120,10 +120,6 @@ async def test_unusable_files_where_a_photo_is_asked_get_a_clear_answer(
     # ...and the report goes on.
     await world.emu.send_photo(r, jpeg())
     assert "Đã nhận ảnh (1/5)" in plain(await world.reply(r))
-
-
-# An iPhone's photo sent as a file: HEIC, which the bot cannot read.
-HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 200
 
 
 async def review_after_photos(world: World, r: Any, said: Any) -> str:

@@ -11,7 +11,7 @@ from handlers import render
 from storage.models import Ticket
 from storage.repo import Repository
 from tests.test_verdict_e2e import ticket_of
-from tests.world import BA_DINH, World, buttons, card_of, jpeg, plain
+from tests.world import BA_DINH, World, buttons, card_of, plain
 
 
 async def test_a_deadline_is_extended_once_with_a_reason_the_resident_sees(world: World) -> None:
@@ -233,13 +233,7 @@ async def test_an_album_giving_the_reason_extends_once_and_passes_quietly(world:
     is extended once, and the album told at most once that words are needed."""
     number = await _extend_asked(world)
     prompt = await world.reply(world.hoan_kiem)
-    await world.emu.send_album(
-        world.official,
-        [jpeg(), jpeg(colour=(1, 200, 3)), jpeg(colour=(200, 1, 3))],
-        chat=world.hoan_kiem,
-        reply_to=prompt,
-        caption="Chờ vật tư thay thế.",
-    )
+    await world.official_album(prompt, "Chờ vật tư thay thế.")
     await world.settle()
     await _extended_once(world, number)
 
@@ -250,16 +244,7 @@ async def test_an_extension_album_whose_caption_comes_last_extends_once(world: W
     told once, and the caption extends the deadline."""
     number = await _extend_asked(world)
     prompt = await world.reply(world.hoan_kiem)
-    album = world.emu.new_media_group_id()
-    for i, caption in enumerate((None, None, "Chờ vật tư thay thế.")):
-        await world.emu.send_photo(
-            world.official,
-            jpeg(colour=(10, 20, 100 * i)),
-            chat=world.hoan_kiem,
-            reply_to=prompt,
-            caption=caption,
-            media_group_id=album,
-        )
+    await world.official_album(prompt, "Chờ vật tư thay thế.", caption_last=True)
     await world.settle()
     said = await _extended_once(world, number)
     assert said.count(world.text(world.official, "extend-refused-reason")) == 1, said

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import ChatBinding, Ticket
-from tests.world import HOAN_KIEM, World, buttons, card_of, jpeg, plain
+from tests.world import HEIC, HOAN_KIEM, World, buttons, card_of, jpeg, plain
 
 
 async def test_reply_to_the_card_reaches_the_resident_and_is_confirmed(world: World) -> None:
@@ -204,16 +204,7 @@ async def test_an_albums_caption_arriving_last_still_resolves(world: World) -> N
     card = await card_of(world, number)
     await world.press(world.official, card, "🏁 Đã xử lý")
     prompt = (await world.replies(world.hoan_kiem, 1))[-1]
-    album = world.emu.new_media_group_id()
-    for i, caption in enumerate((None, None, "Đã vá xong ổ gà.")):
-        await world.emu.send_photo(
-            world.official,
-            jpeg(colour=(10, 20, 100 * i)),
-            chat=world.hoan_kiem,
-            reply_to=prompt,
-            caption=caption,
-            media_group_id=album,
-        )
+    await world.official_album(prompt, "Đã vá xong ổ gà.", caption_last=True)
     resolved, _, _ = await world.replies(world.resident, 3)
     assert "Đã vá xong ổ gà." in plain(resolved) and number in plain(resolved)
     await world.settle()
@@ -1084,8 +1075,6 @@ async def test_the_caption_of_a_follow_up_picture_refused_still_reaches_the_unit
 ) -> None:
     """An iPhone photo sent as a file (HEIC, unreadable) in reply about a ticket, with words
     under it: the picture was refused and the words were lost with it."""
-    from tests.test_bad_input_e2e import HEIC
-
     number = await world.report(photos=0)
     await card_of(world, number)
     r = world.resident
@@ -1177,13 +1166,7 @@ async def test_an_album_giving_the_transfer_reason_passes_quietly(world: World) 
     await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
     await world.press(world.official, await world.reply(world.hoan_kiem), "Phường Ba Đình")
     reason_ask = await world.reply(world.hoan_kiem)
-    await world.emu.send_album(
-        world.official,
-        [jpeg(), jpeg(colour=(1, 200, 3)), jpeg(colour=(200, 1, 3))],
-        chat=world.hoan_kiem,
-        reply_to=reason_ask,
-        caption="Địa điểm thuộc phường Ba Đình.",
-    )
+    await world.official_album(reason_ask, "Địa điểm thuộc phường Ba Đình.")
     await world.reply(world.hoan_kiem)
     await world.settle()
     said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
@@ -1366,17 +1349,8 @@ async def test_a_reject_album_whose_caption_comes_last_rejects_once(world: World
     and the captioned one was then taken. Now the first is told once, the others pass
     quietly, and the caption rejects the ticket."""
     number, prompt = await asked(world, "⛔ Từ chối")
-    album = world.emu.new_media_group_id()
     reason = "Đây là đất tư nhân, không thuộc phạm vi."
-    for i, caption in enumerate((None, None, reason)):
-        await world.emu.send_photo(
-            world.official,
-            jpeg(colour=(10, 20, 100 * i)),
-            chat=world.hoan_kiem,
-            reply_to=prompt,
-            caption=caption,
-            media_group_id=album,
-        )
+    await world.official_album(prompt, reason, caption_last=True)
     told = plain(await world.reply(world.resident))
     assert number in told and reason in told, told
     await world.settle()
@@ -1395,19 +1369,9 @@ async def test_an_after_photo_sent_again_under_its_refusal_is_taken(world: World
     linked to nothing, and the caption lost). Now the refusal asks again in the prompt's
     place, saying the result was kept, and the photo replying to it resolves the ticket, the
     result said once."""
-    from tests.test_bad_input_e2e import HEIC
-
     number, prompt = await asked(world, "🏁 Đã xử lý")
     result = "Đã vá ổ gà và kẻ lại vạch sáng nay."
-    await world.emu.send_document(
-        world.official,
-        HEIC,
-        "IMG_0412.HEIC",
-        "image/heic",
-        chat=world.hoan_kiem,
-        caption=result,
-        reply_to=prompt,
-    )
+    await world.heic_file(prompt, result)
     refusal = await world.reply(world.hoan_kiem)
     assert "Không đọc được ảnh này" in plain(refusal), plain(refusal)
     assert "Nội dung kết quả viết kèm ảnh đã được ghi nhận" in plain(refusal), plain(refusal)
@@ -1421,19 +1385,9 @@ async def test_an_after_photo_sent_again_under_its_refusal_is_taken(world: World
 async def test_an_after_photo_refused_keeps_its_caption_as_the_result(world: World) -> None:
     """The HEIC after-photo refused, its caption the result: a JPEG without words replying
     to the refusal resolves the ticket with that result."""
-    from tests.test_bad_input_e2e import HEIC
-
     number, prompt = await asked(world, "🏁 Đã xử lý")
     result = "Đã vá ổ gà và kẻ lại vạch sáng nay."
-    await world.emu.send_document(
-        world.official,
-        HEIC,
-        "IMG_0412.HEIC",
-        "image/heic",
-        chat=world.hoan_kiem,
-        caption=result,
-        reply_to=prompt,
-    )
+    await world.heic_file(prompt, result)
     refusal = await world.reply(world.hoan_kiem)
     await world.emu.send_photo(world.official, jpeg(), chat=world.hoan_kiem, reply_to=refusal)
     told = plain((await world.replies(world.resident, 3))[0])
@@ -1553,19 +1507,9 @@ async def test_a_rejection_reason_captioned_on_an_unreadable_photo_is_not_lost(
     "Bạn vui lòng trả lời bằng chữ.": the reason written as the caption was thrown away (a
     caption was kept only under a resolution's prompt), although a rejection needs no photo
     at all. Now the reason is kept: the JPEG sent as asked rejects the ticket with it."""
-    from tests.test_bad_input_e2e import HEIC
-
     number, prompt = await asked(world, "⛔ Từ chối")
     reason = "Đây là đất tư nhân, không thuộc phạm vi xử lý của phường."
-    await world.emu.send_document(
-        world.official,
-        HEIC,
-        "IMG_0412.HEIC",
-        "image/heic",
-        chat=world.hoan_kiem,
-        caption=reason,
-        reply_to=prompt,
-    )
+    await world.heic_file(prompt, reason)
     await world.settle()
     told = [plain(m) for m in world.emu.bot_messages(world.resident.id) if number in plain(m)]
     if any(reason in m for m in told):
@@ -1585,19 +1529,9 @@ async def test_a_rejection_reason_kept_from_an_unreadable_photo_goes_on_with_ok(
 ) -> None:
     """The reason kept from the HEIC file refused: "ok" replying to the refusal, as it says,
     rejects the ticket with that reason, without a photo."""
-    from tests.test_bad_input_e2e import HEIC
-
     number, prompt = await asked(world, "⛔ Từ chối")
     reason = "Đây là đất tư nhân, không thuộc phạm vi xử lý của phường."
-    await world.emu.send_document(
-        world.official,
-        HEIC,
-        "IMG_0412.HEIC",
-        "image/heic",
-        chat=world.hoan_kiem,
-        caption=reason,
-        reply_to=prompt,
-    )
+    await world.heic_file(prompt, reason)
     refusal = await world.reply(world.hoan_kiem)
     assert "Lý do viết kèm ảnh đã được ghi nhận" in plain(refusal), plain(refusal)
     await world.say(world.official, "ok", chat=world.hoan_kiem, reply_to=refusal)
@@ -1617,23 +1551,13 @@ async def test_a_caption_sent_again_under_a_result_written_first_is_said_once(
     same caption. The resident reads the caption twice, under the result ("...\\nẢnh chụp sau
     khi vá xong\\nẢnh chụp sau khi vá xong"): words were checked against the whole of the
     result kept, not its parts. Now the caption sent again is said once."""
-    from tests.test_bad_input_e2e import HEIC
-
     number, prompt = await asked(world, "🏁 Đã xử lý")
     result = "Đã vá ổ gà và kẻ lại vạch sáng nay."
     await world.say(world.official, result, chat=world.hoan_kiem, reply_to=prompt)
     ask_photo = await world.reply(world.hoan_kiem)
     assert "Đã nhận nội dung kết quả" in plain(ask_photo), plain(ask_photo)
     caption = "Ảnh chụp sau khi vá xong"
-    await world.emu.send_document(
-        world.official,
-        HEIC,
-        "IMG_0412.HEIC",
-        "image/heic",
-        chat=world.hoan_kiem,
-        caption=caption,
-        reply_to=ask_photo,
-    )
+    await world.heic_file(ask_photo, caption)
     refusal = await world.reply(world.hoan_kiem)
     assert "Không đọc được ảnh này" in plain(refusal), plain(refusal)
     await world.emu.send_photo(
@@ -1672,8 +1596,6 @@ async def test_the_refusal_of_an_albums_second_unreadable_file_leads_somewhere(
     official, replying to the latest message as told, sent a JPEG under it and nothing
     happened, the ticket still open. Now the JPEG replying to it resolves the ticket with the
     result kept."""
-    from tests.test_bad_input_e2e import HEIC
-
     number, prompt = await asked(world, "🏁 Đã xử lý")
     result = "Đã vá ổ gà và kẻ lại vạch sáng nay."
     await _file_album(
@@ -1721,16 +1643,7 @@ async def test_an_album_naming_the_unit_whose_caption_comes_last_is_answered_onc
     words first. The first of them asks for the unit's name once, the next passes quietly, and
     the caption offers the units."""
     _number, ask = await asked(world, "↪️ Chuyển đơn vị")
-    album = world.emu.new_media_group_id()
-    for i, caption in enumerate((None, None, "Ba Đình")):
-        await world.emu.send_photo(
-            world.official,
-            jpeg(colour=(10, 20, 100 * i)),
-            chat=world.hoan_kiem,
-            reply_to=ask,
-            caption=caption,
-            media_group_id=album,
-        )
+    await world.official_album(ask, "Ba Đình", caption_last=True)
     await world.settle()
     said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
     assert said.count(world.text(world.official, "prompt-needs-text")) == 1, said

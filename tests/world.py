@@ -51,6 +51,10 @@ def fails_to_read(
     monkeypatch.setattr(telegram_channel, "message_to_incoming", buggy)
 
 
+# The start of an iPhone's HEIC photo: a file the bot cannot read.
+HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 200
+
+
 def jpeg(
     width: int = 640, height: int = 480, colour: tuple[int, int, int] = (90, 120, 200)
 ) -> bytes:
@@ -97,6 +101,37 @@ class World:
     async def say(self, user: Any, text: str, **kwargs: Any) -> Message:
         message: Message = await self.emu.send_text(user, text, **kwargs)
         return message
+
+    async def official_album(
+        self, reply_to: Message, caption: str, *, caption_last: bool = False
+    ) -> None:
+        """The official's album of three pictures replying to ``reply_to`` in the Hoàn Kiếm
+        group, captioned on the first or (``caption_last``) the last to be handled: a bot gets
+        an album as one message a picture, in no set order when workers share them."""
+        album = self.emu.new_media_group_id()
+        captions = (None, None, caption) if caption_last else (caption, None, None)
+        for i, words in enumerate(captions):
+            await self.emu.send_photo(
+                self.official,
+                jpeg(colour=(10, 20, 100 * i)),
+                chat=self.hoan_kiem,
+                reply_to=reply_to,
+                caption=words,
+                media_group_id=album,
+            )
+
+    async def heic_file(self, reply_to: Message, caption: str | None = None) -> None:
+        """The official's iPhone photo sent as a file (HEIC, which the bot cannot read),
+        replying to ``reply_to`` in the Hoàn Kiếm group."""
+        await self.emu.send_document(
+            self.official,
+            HEIC,
+            "IMG_0412.HEIC",
+            "image/heic",
+            chat=self.hoan_kiem,
+            caption=caption,
+            reply_to=reply_to,
+        )
 
     async def replies(self, chat: Any, count: int = 1, timeout: float = 10.0) -> list[Message]:
         chat_id = chat if isinstance(chat, int) else chat.id
