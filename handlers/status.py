@@ -26,6 +26,11 @@ async def on_number_step(ctx: Ctx) -> None:
         await ctx.answer_button(ctx.t("button-stale"))
         await ctx.reply(ctx.t("status-ask-number"))
         return
+    if ctx.event.kind is Kind.COMMAND:
+        # A command no feature knows, just told "carry on with this step:" (handlers.routes):
+        # the step is asked again, not ended as a photo or a place ends it.
+        await ctx.reply(ctx.t("status-ask-number"))
+        return
     if ctx.event.kind is not Kind.TEXT:
         # A photo, a place: no number, and likely a problem to report. The question ends and
         # the menu says what the bot does (each was met with "type the number", again and

@@ -314,3 +314,24 @@ async def test_a_photo_sent_after_not_found_ends_the_number_question(world: Worl
     answer = await world.reply(s)
     assert "m:report" in str(answer.get("reply_markup")), plain(answer)
     assert "r:cat:" in str((await world.open_report(s)).get("reply_markup"))  # free again
+
+
+async def test_an_unknown_command_while_a_number_is_asked_for_is_answered_once(
+    world: World,
+) -> None:
+    """A mistyped command ("/statsu") while the bot waits for a number: it said "I don't know
+    that command, carry on with this step", then "Sorry, I did not understand" with the menu,
+    the question dropped; the number typed next was not looked up."""
+    number = await world.report(photos=0)
+    await world.settle()
+    s = world.stranger
+    await world.say(s, "/status")
+    assert "mã số" in plain(await world.reply(s))
+    await world.say(s, "/statsu")
+    unknown, again = await world.replies(s, 2)
+    assert "tiếp tục bước hiện tại" in plain(unknown)
+    assert "gõ mã số" in plain(again), plain(again)
+    await world.settle()
+    assert world.emu.skip_bot_messages(s) == 0  # nothing more: no menu, "did not understand"
+    await world.say(s, number)
+    assert number in plain(await world.reply(s))
