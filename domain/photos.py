@@ -107,7 +107,14 @@ def _in_8_bits(image: Image.Image) -> Image.Image:
     black and white, ...) is converted as it is."""
     if image.mode in _SIXTEEN_BITS:
         # Pillow converts only 32-bit integers by a formula: 0..65535 to 0..255, rounded.
-        return image.convert("I").point(lambda v: v / 257 + 0.5).convert("L")
+        levels = image.convert("I").point(lambda v: v / 257 + 0.5).convert("L")
+        if "transparency" not in image.info:
+            return levels
+        # One level marked transparent (tRNS): laid on white as well (its alpha, from "LA").
+        ground = Image.new("L", image.size, "white")
+        ground.paste(levels, mask=image.convert("LA").getchannel("A"))
+        ground.info = dict(image.info)
+        return ground
     if image.mode == "F":
         low, high = cast(tuple[float, float], image.getextrema())
         if low < 0 or high > 1:  # not levels of 0 to 1: from its darkest to its lightest

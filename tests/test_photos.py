@@ -483,6 +483,10 @@ def sign_on_transparency(kind: str) -> bytes:
         plain = Image.new("L" if grey else "RGB", (400, 300), 0 if grey else (0, 0, 0))
         ImageDraw.Draw(plain).rectangle((100, 80, 300, 220), fill=30 if grey else (30, 30, 30))
         return encoded(plain, "PNG", transparency=0 if grey else (0, 0, 0))
+    if kind == "I;16-png":  # a 16-bit grey scan, black marked transparent
+        deep = Image.new("I;16", (400, 300), 0)
+        ImageDraw.Draw(deep).rectangle((100, 80, 300, 220), fill=30 * 257)
+        return encoded(deep, "PNG", transparency=0)
     image = Image.new("RGBA", (400, 300), (0, 0, 0, 0))
     ImageDraw.Draw(image).rectangle((100, 80, 300, 220), fill=(30, 30, 30, 255))
     if kind == "LA-png":
@@ -496,7 +500,8 @@ def grey_at(data: bytes, x: int, y: int) -> int:
 
 
 @pytest.mark.parametrize(
-    "kind", ["RGBA-png", "RGBA-webp", "LA-png", "P-png", "P-gif", "RGB-png", "L-png"]
+    "kind",
+    ["RGBA-png", "RGBA-webp", "LA-png", "P-png", "P-gif", "RGB-png", "L-png", "I;16-png"],
 )
 def test_a_sign_on_a_transparent_background_keeps_its_picture(kind: str) -> None:
     """A plain conversion dropped the transparency and showed the black under it: the sign
