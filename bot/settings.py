@@ -39,6 +39,16 @@ _DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
 _WEBHOOK_PORTS = frozenset({443, 80, 88, 8443})
 
 
+def _asyncpg_options() -> set[str]:
+    """What a postgresql+asyncpg URL's query may name: asyncpg.connect()'s keywords, and the
+    one SQLAlchemy's dialect takes for itself (its prepared statements' cache)."""
+    import inspect
+
+    import asyncpg  # only for a PostgreSQL URL: the SQLite service never loads it
+
+    return set(inspect.signature(asyncpg.connect).parameters) | {"prepared_statement_cache_size"}
+
+
 class Settings(BaseSettings):
     # hide_input_in_errors: a mistyped token must not be echoed into logs by a validation error.
     model_config = SettingsConfigDict(
@@ -210,9 +220,19 @@ class Settings(BaseSettings):
             return None
         example = "postgresql+asyncpg://user:password@host:5432/phananh"
         try:
-            driver = make_url(value).drivername
+            url = make_url(value)
         except ArgumentError:
             raise ValueError(f"DATABASE_URL is not a database URL; e.g. {example}") from None
+        driver = url.drivername
+        if driver == "postgresql+asyncpg":
+            # The query goes to asyncpg.connect() as keywords: a name it does not take
+            # (libpq's sslmode, from a provider's URL) ended every start in a TypeError.
+            unknown = sorted(set(url.query) - _asyncpg_options())
+            if unknown:
+                raise ValueError(
+                    f"DATABASE_URL: asyncpg does not take {', '.join(unknown)} in the URL's "
+                    "query; for TLS write ssl=require (not sslmode=require)"
+                )
         if driver in _DATABASE_DRIVERS:
             return value
         if driver.startswith(("postgres", "sqlite")):

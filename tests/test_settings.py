@@ -175,6 +175,27 @@ def test_a_url_the_service_cannot_use_is_refused_at_start(name: str, value: str,
     assert said in str(refused.value)
 
 
+def test_a_database_url_with_an_option_asyncpg_does_not_take_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Managed PostgreSQL hands out URLs ending ``?sslmode=require``: libpq's name, which
+    SQLAlchemy passes to asyncpg.connect() as it is. The settings accepted it, and the start
+    (every command) ended in a traceback: "connect() got an unexpected keyword argument
+    'sslmode'", exit code 1. asyncpg's own option is ssl=require."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:pw@127.0.0.1:1/db?sslmode=require")
+    try:
+        code = main(["migrate"])
+    except TypeError as error:  # what the operator got: a traceback
+        pytest.fail(f"python -m bot migrate ended in a traceback: {error!r}")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "DATABASE_URL" in err and "ssl=require" in err and "pw" not in err, err
+    ssl = "postgresql+asyncpg://u@127.0.0.1:5432/db?ssl=require&command_timeout=60"
+    assert Settings(_env_file=None, database_url=ssl).database_url == ssl
+
+
 def test_the_urls_the_service_runs_on_are_accepted() -> None:
     settings = Settings(
         _env_file=None,
