@@ -21,8 +21,6 @@ from bot.logsafety import protect
 from bot.malloc import pin_mmap_threshold
 from bot.settings import Settings, refusals
 
-log = logging.getLogger("bot")  # "__main__" under python -m
-
 
 def main(argv: list[str] | None = None) -> int:
     import_aiogram_lazily()  # before anything imports aiogram: ~100 MB less at idle
@@ -98,9 +96,6 @@ def _command(parser: argparse.ArgumentParser, args: argparse.Namespace, settings
         from bot.local import run_local
 
         return asyncio.run(run_local(settings, demo=True, once=args.exit))
-    if settings.bot_token is not None:
-        for missing in settings.missing_for_the_real_bot():
-            log.warning("%s", missing)
     from bot.run import run
 
     return asyncio.run(run(settings))

@@ -109,6 +109,9 @@ async def run(settings: Settings) -> int:
             await app.close()
             print(refused(settings), file=sys.stderr)
             return 2
+        # Only now: a start that stops on its database or its token says why in one line.
+        for missing in settings.missing_for_the_real_bot():
+            log.warning("%s", missing)
         settle_collector()  # start-up is over: what is alive now stays (bot.collector)
         mode = f"webhook at {settings.webhook_url}" if settings.webhook_url else "polling"
         print(

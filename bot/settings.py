@@ -364,7 +364,7 @@ class Settings(BaseSettings):
 
     def missing_for_the_real_bot(self) -> list[str]:
         """What the real bot goes without, said at its start: not refused, a unit may try the
-        bot alone first (bot.__main__)."""
+        bot alone first (bot.run, once Telegram has accepted the token)."""
         missing = []
         if self.supervisor_chat_id is None:
             missing.append(

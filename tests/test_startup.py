@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiogram.types import BotCommandScopeAllGroupChats
 
+from bot.__main__ import main
 from bot.app import App, build_app, prepare_polling
 from bot.emulator import BotAPIEmulator
 from bot.settings import Settings
@@ -114,6 +115,26 @@ async def test_a_token_telegram_refuses_stops_the_start_with_a_message(tmp_path:
     assert code == 2, log[-2000:]
     assert "BOT_TOKEN was refused by Telegram (401 Unauthorized)" in log, log[-2000:]
     assert "Traceback" not in log and "running the real bot" not in log, log[-2000:]
+    # Nor the warnings about a bot going without SUPERVISOR_CHAT_ID and ADMIN_IDS: it does
+    # not run (.env.example leaves both empty).
+    assert "is not set" not in log, log[-2000:]
+
+
+def test_a_database_that_cannot_be_reached_is_said_without_warnings_of_a_bot_that_does_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With .env.example's empty ADMIN_IDS and SUPERVISOR_CHAT_ID, a start that stops on an
+    unreachable database (or a refused token) printed two warnings about cards, escalations
+    and /bind in a bot that runs, before the one line that says why it does not."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://phananh@127.0.0.1:1/phananh")
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("TELEGRAM_API_URL", "http://127.0.0.1:1")
+    for name in ("REDIS_URL", "ADMIN_IDS", "SUPERVISOR_CHAT_ID", "WEBHOOK_URL", "WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["run"]) == 2
+    assert not [r.getMessage() for r in caplog.records if "is not set" in r.getMessage()]
 
 
 async def test_a_real_bot_without_a_supervisors_chat_says_so_at_start(tmp_path: Path) -> None:
