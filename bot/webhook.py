@@ -154,23 +154,20 @@ class _UpdateHandler(SimpleRequestHandler):
             update = await request.json(loads=bot.session.json_loads)
         except ValueError:  # JSONDecodeError, UnicodeDecodeError: was a 500 and a traceback
             update = None
-        if not isinstance(update, dict):
-            # The client's fault (a proxy that cut the body, a script): sending it again
-            # would not help. Said without the body, which may hold a resident's words.
-            log.warning("webhook request whose body is not a JSON object: answered 400")
+        # Telegram numbers every update. Anything else is the client's fault (a proxy that
+        # cut the body, a script): sending it again would not help. Said without the body,
+        # which may hold a resident's words.
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            log.warning("webhook request whose body is not an update: answered 400")
             return web.Response(status=400, text="the body is not an update (a JSON object)")
-        update_id = update.get("update_id")
+        update_id: int = update["update_id"]
         result: TelegramMethod[Any] | None
         try:
             result = await self.dispatcher.feed_webhook_update(
                 bot, update, _timeout=HANDLING_WAITED, **self.data
             )
         except Exception as error:  # logged by aiogram, with the update's id
-            if (
-                not isinstance(update_id, int)
-                or outage(error)
-                or not await self._give_up(update_id)
-            ):
+            if outage(error) or not await self._give_up(update_id):
                 return web.Response(status=500, text="update not handled; send it again")
             log.error(
                 "update %s failed %d times while others were handled: given up",
@@ -181,8 +178,7 @@ class _UpdateHandler(SimpleRequestHandler):
                 await self.given_up(bot, update)
             result = None
         else:
-            if isinstance(update_id, int):
-                self.failures.handled(update_id)
+            self.failures.handled(update_id)
         return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
     async def _give_up(self, update_id: int) -> bool:
