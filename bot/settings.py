@@ -221,8 +221,15 @@ class Settings(BaseSettings):
         example = "postgresql+asyncpg://user:password@host:5432/phananh"
         try:
             url = make_url(value)
+            port = url.port
         except ArgumentError:
             raise ValueError(f"DATABASE_URL is not a database URL; e.g. {example}") from None
+        except ValueError:  # int() of what follows the host's colon
+            port = -1
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(
+                f"DATABASE_URL: the port must be a number from 1 to 65535; e.g. {example}"
+            )
         driver = url.drivername
         if driver == "postgresql+asyncpg":
             # The query goes to asyncpg.connect() as keywords: a name it does not take

@@ -196,6 +196,23 @@ def test_a_database_url_with_an_option_asyncpg_does_not_take_is_refused(
     assert Settings(_env_file=None, database_url=ssl).database_url == ssl
 
 
+@pytest.mark.parametrize("port", ["99999", "0", "5432x"])
+def test_a_database_url_whose_port_is_not_one_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    """A port out of range passed the settings and ended the start in asyncpg's OverflowError
+    traceback; one that is not a number was refused as "invalid literal for int() with base
+    10", not naming the port. Now both are one line naming it, exit code 2."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+asyncpg://u:pw@127.0.0.1:{port}/db")
+    code = main(["migrate"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "DATABASE_URL" in err and "port" in err and "pw" not in err, err
+    assert "invalid literal" not in err and "Traceback" not in err, err
+
+
 def test_the_urls_the_service_runs_on_are_accepted() -> None:
     settings = Settings(
         _env_file=None,
