@@ -99,7 +99,8 @@ VNI = Keyboard(
 )
 
 
-_SHOWN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{4}-[0-9A-Za-z]{3}(?![0-9A-Za-z])")
+# The number as shown, its hyphen perhaps set off by a space each side (ABCD - EFG).
+_SHOWN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{4} ?- ?[0-9A-Za-z]{3}(?![0-9A-Za-z])")
 _MINUS = "\u2212"  # a maths sign (Sm), not a dash, yet what some keyboards put for one
 
 
@@ -112,7 +113,7 @@ def _hyphens(text: str) -> str:
 def numbers_in(text: str) -> list[str]:
     """The numbers a text may mean, sorted: the whole, or else its parts that make one (a line
     pasted from the confirmation, "Mã số: ABCD-EFG"), those most like a number first: the
-    number as shown (ABCD-EFG, or with any other dash: ABCD–EFG), then a word, then two
+    number as shown (ABCD-EFG, or with any other dash: ABCD–EFG, ABCD – EFG), then a word, then two
     words (ABCD EFG). Only a text's unaccented parts are read: Vietnamese words ("trống",
     "có tên") read back through a keyboard's marks make numbers of their own; so, by
     chance, do two plain words ("phan anh" is PHAN-ANH), which hid a number typed whole

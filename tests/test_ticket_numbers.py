@@ -148,3 +148,14 @@ def test_a_number_with_any_dash_beside_other_words_is_found() -> None:
         assert tn.numbers_in(shown) == [number], dash
         assert tn.numbers_in(f"Mã số: {shown}") == [number], dash
         assert tn.numbers_in(f"mã số {shown.lower()} ạ") == [number], dash
+
+
+def test_a_number_with_spaces_around_its_dash_beside_other_words_is_found() -> None:
+    """ "Mã số: ABCD – EFG", the dash set off by spaces (as a phone's smart punctuation makes
+    an en dash of " - "), was not found beside other words, though found alone."""
+    number = tn.new_number()
+    shown = tn.display(number)
+    for dash in ("-", "\u2013", "\u2014"):
+        spaced = shown.replace("-", f" {dash} ")
+        assert tn.numbers_in(f"Mã số: {spaced}") == [number], spaced
+        assert tn.numbers_in(f"cho hỏi phản ánh {spaced.lower()} thế nào") == [number], spaced
