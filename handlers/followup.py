@@ -38,25 +38,29 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
     album = ev.album_id if ev.kind is Kind.PHOTO else None
     later = album is not None and ctx.repo.album_on(link, album) is not None
     refused: str | None = None  # why the picture was not taken, said with the rest
+    text = ev.text.strip()
     if ev.kind is Kind.PHOTO and ev.photo_ref is not None:
         try:
             photo = await take_photo(ctx)
         except PhotoRejected as rejected:
             refused = ctx.t(f"photo-rejected-{rejected.reason}")
-            if later or not ev.text.strip():
+            if not text:
                 await ctx.reply(refused)
                 return
             # Its caption still goes to the unit: the resident's words are not lost with it.
         else:
             key = photo.key
             await ctx.repo.add_photo(ticket, key, photo.width, photo.height, "resident")
-            if later:
-                await _album_rest(ctx, ticket, key)
-                return
+        if later:
+            await _album_rest(ctx, ticket, key, text)
+            if refused is not None:  # its words went (the album's first was acknowledged)
+                await ctx.reply(
+                    f"{refused}\n{ctx.t('followup-sent', number=render.number(ticket))}"
+                )
+            return
     elif ev.kind is not Kind.TEXT:
         await ctx.reply(ctx.t("followup-text-or-photo"))
         return
-    text = ev.text.strip()
     if len(text) > FOLLOWUP_MAX:  # it must fit in one Telegram message with its heading
         await ctx.reply(ctx.t("followup-too-long", max=FOLLOWUP_MAX, length=len(text)))
         return
@@ -86,12 +90,21 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
     await ctx.reply(f"{said}\n{hint}", markup=markup)
 
 
-async def _album_rest(ctx: Ctx, ticket: Ticket, key: str) -> None:
+async def _album_rest(ctx: Ctx, ticket: Ticket, key: str | None, text: str) -> None:
     """Another picture of an album whose first was the follow-up: it goes to the unit as a
     picture of it, without a heading of its own nor another word to the resident, nor
-    another event in the ticket's history (the first recorded the addition)."""
+    another event in the ticket's history (the first recorded the addition). Unless it
+    brings the album's caption (``text``), handled after a picture without words when workers
+    share the album: those words go to the unit as a follow-up and into the history, with
+    the picture (``key``; None: it could not be used)."""
     chat = await notify.card_chat(ctx, ticket)
-    if chat is not None:
-        text = ctx.group_t()("card-followup-photo", number=render.number(ticket))
-        await notify.followup_to_group(ctx, ticket, chat, text, key, caption=True)
+    number = render.number(ticket)
+    if text:
+        await ctx.repo.record(ticket, "resident-message", "resident", note=text)
+    if chat is not None and text:
+        body = ctx.group_t()("card-followup", number=number, text=escape(text))
+        await notify.followup_to_group(ctx, ticket, chat, body, key)
+    elif chat is not None and key is not None:
+        body = ctx.group_t()("card-followup-photo", number=number)
+        await notify.followup_to_group(ctx, ticket, chat, body, key, caption=True)
     await ctx.repo.commit()

@@ -1070,6 +1070,44 @@ async def test_an_album_sent_as_a_follow_up_is_acknowledged_once(world: World) -
     assert sum("photo" in m for m in posted) == 3
 
 
+async def test_a_follow_up_albums_caption_handled_after_its_first_picture_reaches_the_unit(
+    world: World,
+) -> None:
+    """A follow-up album's pictures are handled in no set order when workers share them:
+    one without words came first and was the follow-up; the captioned one, after it, went
+    to the unit as a bare picture, and the resident's words were lost. Now they go with it,
+    and into the ticket's history, the resident thanked once."""
+    number = await world.report(photos=0)
+    await card_of(world, number)
+    r = world.resident
+    await world.settle()
+    confirmation = [m for m in world.emu.bot_messages(r.id) if number in plain(m)][-1]
+    before = len(world.emu.bot_messages(r.id))
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    words = "Nước đã tràn vào nhà dân bên cạnh."
+    album = world.emu.new_media_group_id()
+    for i, caption in enumerate((None, words)):
+        await world.emu.send_photo(
+            r,
+            jpeg(colour=(9, 99, 100 * i)),
+            caption=caption,
+            reply_to=confirmation,
+            media_group_id=album,
+        )
+    await world.settle()
+    assert len(world.emu.bot_messages(r.id)) == before + 1
+    posted = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    assert any(words in m for m in posted), posted
+    from storage.models import TicketEvent
+    from tests.test_verdict_e2e import ticket_of
+
+    ticket = await ticket_of(world, number)
+    async with world.app.sessions() as session:
+        of_ticket = select(TicketEvent.note).where(TicketEvent.ticket_id == ticket.id)
+        notes = (await session.scalars(of_ticket)).all()
+    assert words in notes, notes
+
+
 async def test_the_caption_of_a_follow_up_picture_refused_still_reaches_the_unit(
     world: World,
 ) -> None:
