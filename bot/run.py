@@ -1,7 +1,10 @@
 """Start the service: the real bot with BOT_TOKEN, or the local world without one.
 
-A token Telegram refuses (401) stops the start with one line and exit code 2, as a wrong
-setting does (bot.__main__): a traceback and exit code 1 had compose restart it in a loop."""
+A token Telegram refuses (401), or a TELEGRAM_API_URL that does not answer as the Bot API,
+stops the start with one line and exit code 2, as a wrong setting does (bot.__main__): a
+traceback and exit code 1 had compose restart it in a loop. Telegram out of reach (its
+network, its 5xx) for the minute the start waits for it: one line too, and exit code 1, for
+the service manager to start it again."""
 
 from __future__ import annotations
 
@@ -12,7 +15,13 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 
 from bot import metrics
 from bot.app import App, build_app, patiently, run_polling
@@ -95,20 +104,38 @@ def refused(settings: Settings) -> str:
     )
 
 
+async def who_the_bot_is(app: App) -> tuple[str, int] | None:
+    """Who the bot is, asked of Telegram before the start says it runs (bot.me() keeps the
+    answer for polling, bot.app); if the start stops there, the one line saying why and the
+    exit code."""
+    url = app.settings.telegram_api_url
+    try:
+        await patiently(app.bot.me, "asking who the bot is")
+    except TelegramUnauthorizedError:
+        return refused(app.settings), 2
+    except (TelegramNotFound, ClientDecodeError):  # a page, not the Bot API's JSON
+        return (
+            f"TELEGRAM_API_URL ({url}) does not answer as the Bot API does (getMe was not "
+            "found there): leave it unset for Telegram, or give the Bot API server's address.",
+            2,
+        )
+    except (TelegramNetworkError, TelegramServerError) as error:
+        return f"Telegram could not be reached at {url} for a minute ({error}); stopping.", 1
+    return None
+
+
 async def run(settings: Settings) -> int:
     bound_worker_threads()
     await public_days_apart(settings)
     if settings.bot_token is not None:
         await migrate_apart(settings)
         app = await build_app(settings, token=settings.bot_token.get_secret_value())
-        try:
-            # Who the bot is, before saying it runs: a token Telegram refuses ends the start
-            # here, in one line. bot.me() keeps the answer for polling (bot.app).
-            await patiently(app.bot.me, "asking who the bot is")
-        except TelegramUnauthorizedError:
+        stopped = await who_the_bot_is(app)
+        if stopped is not None:
             await app.close()
-            print(refused(settings), file=sys.stderr)
-            return 2
+            said, code = stopped
+            print(said, file=sys.stderr)
+            return code
         # Only now: a start that stops on its database or its token says why in one line.
         for missing in settings.missing_for_the_real_bot():
             log.warning("%s", missing)

@@ -4,6 +4,7 @@ Telegram refuses stops it with one line."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -118,6 +119,48 @@ async def test_a_token_telegram_refuses_stops_the_start_with_a_message(tmp_path:
     # Nor the warnings about a bot going without SUPERVISOR_CHAT_ID and ADMIN_IDS: it does
     # not run (.env.example leaves both empty).
     assert "is not set" not in log, log[-2000:]
+
+
+async def test_a_telegram_api_url_that_is_not_the_bot_api_stops_the_start_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """TELEGRAM_API_URL set to a web server that is not the Bot API (a path too many, a
+    proxy's page): the start ended in aiogram's ClientDecodeError traceback ("Failed to
+    decode object ... 404: Not Found") and 'Unclosed client session' errors, exit code 1 for
+    compose to start it again, in a loop. Now one line naming the setting, exit code 2."""
+    backend = await prepare(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    async with BotAPIEmulator(token=TOKEN) as emu:
+        bot = await start_bot(emu, backend, data, telegram_api_url=f"{emu.url}/bot")
+        try:
+            code = await asyncio.wait_for(bot.wait(), 120)
+        finally:
+            if bot.returncode is None:
+                bot.terminate()
+                await bot.wait()
+    log = (data / "bot.log").read_text(errors="replace")
+    assert code == 2, log[-2000:]
+    assert "TELEGRAM_API_URL" in log and "does not answer as the Bot API" in log, log[-2000:]
+    assert "Traceback" not in log and "Unclosed" not in log, log[-2000:]
+
+
+async def test_telegram_out_of_reach_at_start_stops_it_in_one_line(
+    started: tuple[BotAPIEmulator, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram answering 5xx (or out of reach) all the while the start waits for it: the
+    start ended in a traceback. Now one line saying so, and exit code 1, for the service
+    manager to try again (the wait itself, a minute, is shortened here to one try)."""
+    import bot.run
+    from bot.app import patiently
+
+    emu, app = started
+    emu.faults.set("getMe", server_error=1.0)
+    monkeypatch.setattr(bot.run, "patiently", functools.partial(patiently, attempts=1))
+    stopped = await bot.run.who_the_bot_is(app)
+    assert stopped is not None
+    said, code = stopped
+    assert code == 1 and "Telegram could not be reached" in said and TOKEN not in said, said
 
 
 def test_a_database_that_cannot_be_reached_is_said_without_warnings_of_a_bot_that_does_not_run(
