@@ -232,8 +232,9 @@ def export_to_file(
 
     The folder of ``out`` must exist: it is not made, so that a mistyped folder (report/ for
     reports/) is said at once, as ``cp`` says it, rather than a file left where nobody looks.
-    It is checked before the export runs (a year's takes a minute), and a file that cannot be
-    written all the same (a folder not writable, a full disk) is said in one line too."""
+    It is checked before the export runs (a year's takes a minute), as is an ``out`` that is
+    a folder itself (the file's name forgotten), and a file that cannot be written all the
+    same (a folder not writable, a full disk) is said in one line too."""
     now = datetime.now(UTC)
     try:
         period = parse_period(period_text, now)
@@ -248,6 +249,12 @@ def export_to_file(
     directory = Directory.load_default()
     if unit_code is not None and directory.get(unit_code) is None:
         print(f"No unit has the code {unit_code!r} (see data/directory.json).", file=sys.stderr)
+        return 2
+    if Path(out).is_dir():
+        print(
+            f"Cannot write {out}: it is a folder; give --out a file's name, e.g. {out}/tickets.csv",
+            file=sys.stderr,
+        )
         return 2
     folder = Path(out).parent
     if not folder.is_dir():

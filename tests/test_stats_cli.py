@@ -123,6 +123,24 @@ def test_an_export_to_a_folder_that_does_not_exist_says_so(
     assert not out.parent.exists()
 
 
+def test_an_export_to_a_folder_is_refused_before_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out reports`` naming a folder (the file's name forgotten): the export ran (a
+    year's takes a minute), then said "Cannot write reports: Is a directory". Now it is said
+    before, naming the folder, exit code 2."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    (tmp_path / "reports").mkdir()
+    ran = []
+    monkeypatch.setattr("bot.export._export", lambda *args: ran.append(args))
+    assert main(["export", "tickets", "--out", "reports"]) == 2
+    err = capsys.readouterr().err
+    assert "reports" in err and "is a folder" in err and not ran, err
+
+
 async def _a_ticket_of_a_retired_unit(url: str) -> None:
     """A unit merged away: its row stays in ``units`` and its ticket keeps its code."""
     from storage.db import session_factory
