@@ -367,7 +367,10 @@ async def _photo_for_description(ctx: Ctx, draft: Draft) -> None:
         draft["cut"].append(ev.album_id)
         await ctx.state.set(DESCRIPTION, draft)
         cut = ctx.t("report-album-over-limit", max=MAX_PHOTOS)
-        again = ctx.t("reprompt-description", min=DESCRIPTION_MIN, max=DESCRIPTION_MAX)
+        if len(text) > DESCRIPTION_MAX:  # its caption, too long to be the description
+            again = ctx.t("report-description-too-long", max=DESCRIPTION_MAX, length=len(text))
+        else:
+            again = ctx.t("reprompt-description", min=DESCRIPTION_MIN, max=DESCRIPTION_MAX)
         await ctx.reply(f"{cut}\n{again}")
         return
     if _describes(text):

@@ -1112,6 +1112,28 @@ async def test_an_album_past_the_limit_at_the_description_is_answered_once(
     assert len(past) == 1 and over in past[0] and "mô tả" in past[0], past
 
 
+async def test_an_album_past_the_limit_captioned_too_long_says_how_long(world: World) -> None:
+    """An album sent with the report's photos full, its caption over the description's
+    maximum: the resident read the album was cut and the description asked again, as if
+    there were no caption, not that theirs was too long, nor by how much."""
+    r = world.resident
+    await world.open_report(r)
+    await world.emu.send_album(r, [jpeg(colour=(10 * i, 90, 200)) for i in range(5)])
+    kept = await world.reply(r)  # with the categories again
+    await world.press(r, kept, "r:cat:waste")
+    await world.reply(r)  # the description asked
+    await world.settle()
+    before = len(world.emu.bot_messages(r.id))
+    caption = "Rác thải đổ trộm ven đường. " * 100
+    await world.emu.send_album(
+        r, [jpeg(colour=(90, 9 * i, 200)) for i in range(2)], caption=caption
+    )
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(r.id)[before:]]
+    length = str(len(caption.strip()))
+    assert len(said) == 1 and "không được lưu" in said[0] and length in said[0], said
+
+
 async def test_skip_tapped_twice_with_a_place_kept_asks_about_the_unit_once(
     world: World,
 ) -> None:
