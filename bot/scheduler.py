@@ -226,6 +226,12 @@ class Scheduler:
         }
         chat = await notify.card_chat(ctx, ticket)
         supervisor = self.services.supervisor_chat
+        if chat is not None and chat == supervisor:
+            # A unit without a group: its card is with the supervisors, who get their alert
+            # under it (not the unit's "the supervisors have been told").
+            late = t(f"late-{what}-supervisor", **values)
+            self._queue(ctx, chat, late, ticket.id, reply_to_card=True)
+            return
         if chat is not None:
             # Without a supervisors' chat no one else hears of it: not said to the unit.
             key = f"late-{what}-unit" if supervisor is not None else f"late-{what}-unit-alone"

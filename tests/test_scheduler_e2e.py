@@ -80,6 +80,32 @@ async def test_without_a_supervisors_chat_the_unit_is_not_told_they_were_told(
     assert "nhóm điều hành" not in notice
 
 
+async def test_the_supervisors_holding_a_units_card_get_their_own_overdue_alert(
+    world: World,
+) -> None:
+    """A unit without a group: its card is with the supervisors, who were told, under it,
+    "⚠️ ... overdue. The supervisors have been told", the unit's words, and not the alert
+    the supervisors get (the unit, its status, who holds it). Now they get theirs, once,
+    under the card."""
+    from tests.test_officials_e2e import VAN_MIEU_PLACE
+
+    number = await world.report(photos=0, place=VAN_MIEU_PLACE)
+    card = await card_of(world, number, world.supervisor)
+    await world.settle()
+    before = len(world.emu.bot_messages(world.supervisor.id))
+    ticket = await ticket_of(world, number)
+    assert ticket.receive_by is not None
+    assert await scheduler(world).tick(ticket.receive_by + timedelta(minutes=10)) == {
+        "late-receipt": 1
+    }
+    world.app.services.wake_sender()
+    await world.settle()
+    said = world.emu.bot_messages(world.supervisor.id)[before:]
+    assert len(said) == 1, [plain(m) for m in said]
+    assert "Quá hạn tiếp nhận" in plain(said[0]) and "nhóm điều hành" not in plain(said[0])
+    assert said[0]["reply_to_message"]["message_id"] == card["message_id"]
+
+
 async def test_a_report_not_taken_up_is_reminded_then_escalated(world: World) -> None:
     number = await world.report(photos=0)
     await card_of(world, number)
