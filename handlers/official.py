@@ -701,8 +701,11 @@ async def _album_rest(ctx: Ctx, ticket: Ticket, asked: MessageLink | None) -> No
         await ctx.repo.add_prompt_evidence(asked, asdict(photo))
         await ctx.repo.commit()
         return
-    if await _evidence(ctx, ticket) is not None:  # the resolution made: the ticket's photo
-        await ctx.repo.commit()
+    if await _evidence(ctx, ticket) is None:  # the resolution made: the ticket's photo
+        return
+    await ctx.repo.commit()
+    if _words(ctx):  # the caption, handled after a picture without words made the resolution
+        await ctx.reply(ctx.group_t()("caption-after-resolution"), reply_to=ev.message_id)
 
 
 async def _evidence(ctx: Ctx, ticket: Ticket) -> str | None:

@@ -1687,3 +1687,28 @@ async def test_an_album_naming_the_unit_whose_caption_comes_last_is_answered_onc
     assert said.count(world.text(world.official, "prompt-needs-text")) == 1, said
     assert sum("chọn đơn vị nhận" in m for m in said) == 1, said
     assert not [m for m in said if "Không tìm thấy đơn vị" in m], said
+
+
+async def test_an_album_caption_handled_after_its_picture_made_the_resolution_is_said(
+    world: World,
+) -> None:
+    """The result written first, then the after-photos as an album whose captioned picture
+    is handled after one without words (workers share albums in no set order): that one made
+    the resolution with the result written first, and the caption was dropped without a
+    word. Now the official is told it was not added, and how to send the resident more."""
+    number, ask_photo = await _long_result_given(world)
+    album = world.emu.new_media_group_id()
+    for i, caption in enumerate((None, "Đã dọn sạch hiện trường.")):
+        await world.emu.send_photo(
+            world.official,
+            jpeg(colour=(9, 99, 100 * i)),
+            chat=world.hoan_kiem,
+            reply_to=ask_photo,
+            caption=caption,
+            media_group_id=album,
+        )
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
+    assert sum("chú thích của ảnh này không được thêm vào" in m for m in said) == 1, said
+    told = [plain(m) for m in world.emu.bot_messages(world.resident.id) if number in plain(m)]
+    assert sum("đã được xử lý xong" in m for m in told) == 1, told
