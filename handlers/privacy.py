@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from bot.channels.base import Button, Choices, RemoveKeys
+from handlers import notify
 from handlers.context import Ctx
+from storage import followers
 from storage.conversation import DRAFT_KEPT
 from storage.media_sweep import UNUSED_KEPT
 
@@ -50,7 +52,11 @@ async def forget(ctx: Ctx) -> None:
     resident = ctx.resident
     assert resident is not None
     await ctx.state.clear()
+    # Their following ends with it: the cards that counted them count them no more.
+    followed = await followers.followed_by(ctx.repo.session, resident.id)
     await ctx.repo.forget_resident(resident, ctx.services.clock())
+    for ticket in followed:
+        await notify.refresh_cards(ctx, ticket)
     await ctx.repo.commit()
     ctx.resident = None
     await ctx.reply(ctx.t("forget-done"), markup=RemoveKeys())

@@ -93,8 +93,11 @@ async def followers_of(session: AsyncSession, ticket_id: int) -> Sequence[Follow
     return [FollowerTarget(int(i), str(c), str(lang)) for i, c, lang in rows.all()]
 
 
-async def followed_by(session: AsyncSession, resident_id: int, limit: int) -> Sequence[Ticket]:
-    """The tickets the resident follows, the most recently followed first."""
+async def followed_by(
+    session: AsyncSession, resident_id: int, limit: int | None = None
+) -> Sequence[Ticket]:
+    """The tickets the resident follows, the most recently followed first (``limit``: at
+    most so many)."""
     result = await session.scalars(
         select(Ticket)
         .join(Follower, Follower.ticket_id == Ticket.id)

@@ -269,6 +269,21 @@ async def test_an_update_is_not_sent_to_a_follower_who_forgot_themselves(world: 
     assert "người theo dõi" not in plain(card_now(world, card))
 
 
+async def test_a_card_no_longer_counts_a_follower_who_forgot_themselves(world: World) -> None:
+    """/forget_me ends one's following: the card counted them until the ticket next changed."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await follow(world, world.stranger, number)
+    await world.settle()
+    assert "👥 1 người theo dõi" in plain(card_now(world, card))
+    await world.say(world.stranger, "/forget_me")
+    await world.press(world.stranger, await world.reply(world.stranger), "f:yes")
+    assert "Đã xóa dữ liệu" in plain(await world.reply(world.stranger))
+    await world.settle()
+    assert "người theo dõi" not in plain(card_now(world, card))
+    assert "✅ Tiếp nhận" in str(card_now(world, card).get("reply_markup"))
+
+
 async def test_a_follower_looks_up_the_followed_report_by_its_number(world: World) -> None:
     number = await world.report(photos=0)
     await follow(world, world.stranger, number)
