@@ -240,9 +240,10 @@ async def _photo_before_category(ctx: Ctx, draft: Draft) -> None:
     description is asked, and the category asked again."""
     ev = ctx.event
     album_seen = ev.album_id is not None and ev.album_id in draft["albums"]
-    if len(draft["photos"]) >= MAX_PHOTOS and album_seen:
-        # An album that crossed the limit: said once, whatever number more it holds, as at
-        # the photos step (each picture said it, with the category question again).
+    if len(draft["photos"]) >= MAX_PHOTOS and ev.album_id is not None:
+        # An album that crossed the limit, or came whole after it: said once, whatever number
+        # more it holds, as at the photos step (each picture said it, with the category
+        # question again).
         if ev.album_id in draft.setdefault("cut", []):
             return
         draft["cut"].append(ev.album_id)
@@ -489,12 +490,13 @@ async def _on_photos(ctx: Ctx, draft: Draft, data: str) -> None:
         await ctx.reply(ctx.t("reprompt-photo", max=MAX_PHOTOS), markup=_photo_choices(ctx, draft))
         return
     if len(draft["photos"]) >= MAX_PHOTOS:
-        if ev.album_id is None or ev.album_id not in draft["albums"]:
+        if ev.album_id is None:
             await ctx.reply(
                 ctx.t("report-photo-limit", max=MAX_PHOTOS), markup=_photo_choices(ctx, draft)
             )
         elif ev.album_id not in draft.setdefault("cut", []):
-            # An album that crossed the limit: said once, whatever number more it holds.
+            # An album that crossed the limit, or came whole after it: said once, whatever
+            # number more it holds (each picture of one sent after the fifth photo said it).
             draft["cut"].append(ev.album_id)
             await ctx.state.set(PHOTOS, draft)
             await ctx.reply(

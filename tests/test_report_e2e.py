@@ -1084,6 +1084,41 @@ async def test_an_album_of_seven_sent_before_the_category_is_answered_once(world
     assert len(said) == 2 and "5" in said[1], said
 
 
+async def test_an_album_sent_after_the_fifth_photo_is_answered_once(world: World) -> None:
+    """A second album, sent whole once the report had its five photos: each of its pictures
+    got "that makes 5 photos" (with the question, before the category), one a picture; only
+    an album crossing the limit was said once."""
+    r = await at_photos(world)
+    await world.emu.send_album(r, [jpeg(colour=(10 * i, 90, 200)) for i in range(5)])
+    await world.reply(r)
+    await world.settle()
+    before = len(world.emu.bot_messages(r.id))
+    await world.emu.send_album(r, [jpeg(colour=(200, 10 * i, 10)) for i in range(3)])
+    full = await world.reply(r)
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(r.id)[before:]]
+    assert len(said) == 1 and "5 ảnh" in said[0], said
+    await world.press(r, full, "r:done")
+    await world.reply(r)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    assert "Ảnh: 5" in plain(await world.reply(r))
+
+    await world.say(r, "/cancel")  # and before the category
+    await world.replies(r, 2)
+    await world.open_report(r)
+    await world.emu.send_album(r, [jpeg(colour=(10 * i, 90, 200)) for i in range(5)])
+    await world.reply(r)
+    await world.settle()
+    before = len(world.emu.bot_messages(r.id))
+    await world.emu.send_album(r, [jpeg(colour=(200, 10 * i, 10)) for i in range(3)])
+    await world.reply(r)
+    await world.settle()
+    said = [plain(m) for m in world.emu.bot_messages(r.id)[before:]]
+    assert len(said) == 1 and "5 ảnh" in said[0], said
+
+
 async def test_an_album_past_the_limit_at_the_description_is_answered_once(
     world: World,
 ) -> None:
