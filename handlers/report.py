@@ -97,13 +97,12 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
     if data == "r:cancel" or (ev.kind is Kind.TEXT and ev.text.strip() in _cancel_keys()):
         await cancel(ctx)
         return
+    if ev.kind is Kind.BUTTON and _tapped_again(step, draft, data):
+        # A button tapped twice: the next question has just been asked.
+        await ctx.answer_button()
+        return
     if data == "r:review" or (ev.kind is Kind.TEXT and ev.text.strip() in _back_keys()):
         await _back_to_review(ctx, draft)
-        return
-    if data in ("r:done", "r:skip") and step in _AFTER_PHOTOS:
-        # The photos' Done (or Skip) tapped twice: the next question has just been asked (the
-        # place, or, with a place sent before, the unit or a report nearby).
-        await ctx.answer_button()
         return
     if ev.kind is Kind.PHOTO and ev.album_id is not None and step not in _TAKE_PHOTOS:
         # An album where no photo is asked for: said once, at its first picture, not once a
@@ -121,6 +120,37 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
 # early, often with the description as its caption, is kept for the photos step).
 _TAKE_PHOTOS = (CATEGORY, DESCRIPTION, PHOTOS)
 _AFTER_PHOTOS = (PLACE, NEARBY, UNIT_CONFIRM, UNIT_SEARCH, REVIEW)
+
+# Where a button of the wizard leads, whatever the report holds.
+_LEADS_TO = {
+    "r:edit:description": DESCRIPTION,
+    "r:edit:photos": PHOTOS,
+    "r:edit:place": PLACE,
+    "r:edit:category": CATEGORY,
+    "r:other": UNIT_SEARCH,
+    "r:review": REVIEW,
+}
+
+
+def _tapped_again(step: str, draft: Draft, data: str) -> bool:
+    """Whether a button pressed is one whose answer the report holds already, where it led: a
+    second tap (each was told "no longer active" and got the question it had just been asked
+    again, or the review twice). The photos' Done or Skip (the place, or with a place sent
+    before, the unit or a report nearby, asked), a category, Correct or a unit picked (the
+    review shown), Send a new one anyway (the unit asked about), a review's change."""
+    if data in ("r:done", "r:skip"):
+        return step in _AFTER_PHOTOS
+    if data in _LEADS_TO:
+        return step == _LEADS_TO[data]
+    if data == f"r:cat:{draft.get('category')}":
+        return step != CATEGORY
+    if step == REVIEW:
+        units = {draft.get("place_unit"), draft.get("unit")} - {None}
+        return data == "r:ok" or data in {f"r:{kind}:{u}" for kind in ("ok", "unit") for u in units}
+    if step == UNIT_CONFIRM:
+        return data in {f"r:near:new:{offered}" for offered in draft.get("declined", [])}
+    return False
+
 
 # Each report's buttons carry a mark of their own, its draft's key cut short: a Cancel under an
 # earlier report's question, or an earlier review's buttons, threw away or changed the report

@@ -1032,6 +1032,38 @@ async def test_done_tapped_twice_asks_for_the_place_once(world: World) -> None:
     assert len(world.emu.bot_messages(r.id)) == before
 
 
+async def test_a_questions_button_tapped_twice_is_answered_once(world: World) -> None:
+    """As Done: a category, Correct, a review's change tapped twice got "this button is no
+    longer in use" and the question just asked again (the review, twice)."""
+    r = world.resident
+
+    async def twice(message: Message, data: str) -> None:
+        before = len(world.emu.bot_messages(r.id))
+        pressed = await world.press(r, message, data)
+        assert (await world.emu.wait_callback_answer(pressed)).get("text") is None
+        await world.settle()
+        assert len(world.emu.bot_messages(r.id)) == before
+
+    ask = await world.open_report(r)
+    await world.press(r, ask, "r:cat:roads")
+    assert "mô tả vấn đề" in plain(await world.reply(r))
+    await twice(ask, "r:cat:roads")
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")
+    await world.press(r, await world.reply(r), "r:skip")
+    await world.reply(r)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    review = await world.reply(r)
+    assert "kiểm tra lại" in plain(review)
+    await twice(confirm, "r:ok")
+    await world.press(r, review, "r:edit:description")
+    await world.reply(r)
+    await twice(review, "r:edit:description")
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi, rất sâu.")
+    assert "rất sâu" in plain(await world.reply(r))
+
+
 async def test_a_photos_caption_at_the_photos_step_goes_on_the_description(world: World) -> None:
     """It was dropped without a word; now it is added where it fits, and said."""
     r = await at_photos(world)
