@@ -1049,16 +1049,23 @@ async def test_control_characters_are_dropped_from_what_anyone_writes(world: Wor
     assert "Không thuộc thẩm quyền của phường." in told, told
 
 
-async def test_an_album_sent_as_a_follow_up_is_acknowledged_once(world: World) -> None:
-    """Each picture of an album replying to the bot's message about a ticket was a follow-up
-    of its own: the resident was thanked three times, the group got three headings."""
+async def _about_a_ticket(world: World) -> tuple[str, Any, int]:
+    """A new ticket with its card sent: its number, the resident's last message about it (to
+    reply to) and how many messages the resident has had."""
     number = await world.report(photos=0)
     await card_of(world, number)
     r = world.resident
     await world.settle()
     confirmation = [m for m in world.emu.bot_messages(r.id) if number in plain(m)][-1]
-    before = len(world.emu.bot_messages(r.id))
     world.emu.skip_bot_messages(world.hoan_kiem)
+    return number, confirmation, len(world.emu.bot_messages(r.id))
+
+
+async def test_an_album_sent_as_a_follow_up_is_acknowledged_once(world: World) -> None:
+    """Each picture of an album replying to the bot's message about a ticket was a follow-up
+    of its own: the resident was thanked three times, the group got three headings."""
+    _number, confirmation, before = await _about_a_ticket(world)
+    r = world.resident
     pictures = [jpeg(), jpeg(colour=(1, 200, 3)), jpeg(colour=(200, 1, 3))]
     await world.emu.send_album(r, pictures, caption="Ảnh chụp sáng nay", reply_to=confirmation)
     assert "Đã chuyển thông tin bổ sung" in plain(await world.reply(r))
@@ -1077,13 +1084,8 @@ async def test_a_follow_up_albums_caption_handled_after_its_first_picture_reache
     one without words came first and was the follow-up; the captioned one, after it, went
     to the unit as a bare picture, and the resident's words were lost. Now they go with it,
     and into the ticket's history, the resident thanked once."""
-    number = await world.report(photos=0)
-    await card_of(world, number)
+    number, confirmation, before = await _about_a_ticket(world)
     r = world.resident
-    await world.settle()
-    confirmation = [m for m in world.emu.bot_messages(r.id) if number in plain(m)][-1]
-    before = len(world.emu.bot_messages(r.id))
-    world.emu.skip_bot_messages(world.hoan_kiem)
     words = "Nước đã tràn vào nhà dân bên cạnh."
     album = world.emu.new_media_group_id()
     for i, caption in enumerate((None, words)):
@@ -1113,12 +1115,8 @@ async def test_the_caption_of_a_follow_up_picture_refused_still_reaches_the_unit
 ) -> None:
     """An iPhone photo sent as a file (HEIC, unreadable) in reply about a ticket, with words
     under it: the picture was refused and the words were lost with it."""
-    number = await world.report(photos=0)
-    await card_of(world, number)
+    _number, confirmation, _before = await _about_a_ticket(world)
     r = world.resident
-    await world.settle()
-    confirmation = [m for m in world.emu.bot_messages(r.id) if number in plain(m)][-1]
-    world.emu.skip_bot_messages(world.hoan_kiem)
     words = "Nước đã tràn vào nhà dân bên cạnh."
     await world.emu.send_document(
         r, HEIC, "IMG_0412.HEIC", "image/heic", caption=words, reply_to=confirmation

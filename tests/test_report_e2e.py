@@ -1151,6 +1151,17 @@ async def test_an_album_sent_after_the_fifth_photo_is_answered_once(world: World
     assert len(said) == 1 and "5 ảnh" in said[0], said
 
 
+async def _photos_then_category(world: World, photos: int) -> None:
+    """A report opened with an album of ``photos`` before the category, the category then
+    picked: the description is asked."""
+    r = world.resident
+    await world.open_report(r)
+    await world.emu.send_album(r, [jpeg(colour=(10 * i, 90, 200)) for i in range(photos)])
+    kept = await world.reply(r)  # with the categories again
+    await world.press(r, kept, "r:cat:waste")
+    await world.reply(r)  # the description asked
+
+
 async def test_an_album_past_the_limit_at_the_description_is_answered_once(
     world: World,
 ) -> None:
@@ -1158,11 +1169,7 @@ async def test_an_album_past_the_limit_at_the_description_is_answered_once(
     pictures dropped; one sent with the report full got "not kept" and the description asked
     again once a picture. Now each is said once."""
     r = world.resident
-    await world.open_report(r)
-    await world.emu.send_album(r, [jpeg(colour=(10 * i, 90, 200)) for i in range(3)])
-    kept = await world.reply(r)  # with the categories again
-    await world.press(r, kept, "r:cat:waste")
-    await world.reply(r)  # the description asked
+    await _photos_then_category(world, 3)
 
     async def answers_to_an_album(count: int) -> list[str]:
         await world.settle()
@@ -1184,11 +1191,7 @@ async def test_an_album_past_the_limit_captioned_too_long_says_how_long(world: W
     maximum: the resident read the album was cut and the description asked again, as if
     there were no caption, not that theirs was too long, nor by how much."""
     r = world.resident
-    await world.open_report(r)
-    await world.emu.send_album(r, [jpeg(colour=(10 * i, 90, 200)) for i in range(5)])
-    kept = await world.reply(r)  # with the categories again
-    await world.press(r, kept, "r:cat:waste")
-    await world.reply(r)  # the description asked
+    await _photos_then_category(world, 5)
     await world.settle()
     before = len(world.emu.bot_messages(r.id))
     caption = "Rác thải đổ trộm ven đường. " * 100

@@ -90,6 +90,25 @@ async def test_command_menu_refused_for_good_does_not_stop_the_bot(
     assert await prepare_polling(app) == "phananh_test_bot"
 
 
+async def stopped_start(tmp_path: Path, api_path: str = "", **settings: str) -> tuple[int, str]:
+    """The bot started as in production, with ``settings``, against the emulator (at
+    ``api_path`` under its address), left to stop by itself: its exit code and its log."""
+    backend = await prepare(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    async with BotAPIEmulator(token=TOKEN) as emu:
+        bot = await start_bot(
+            emu, backend, data, telegram_api_url=f"{emu.url}{api_path}", **settings
+        )
+        try:
+            code = await asyncio.wait_for(bot.wait(), 120)
+        finally:
+            if bot.returncode is None:
+                bot.terminate()
+                await bot.wait()
+    return code, (data / "bot.log").read_text(errors="replace")
+
+
 async def test_a_token_telegram_refuses_stops_the_start_with_a_message(tmp_path: Path) -> None:
     """A token revoked in @BotFather, or one of the right shape copied from an example (the
     Bot API's documentation shows ``123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11``, which the
@@ -99,20 +118,7 @@ async def test_a_token_telegram_refuses_stops_the_start_with_a_message(tmp_path:
     starts again and again. The start should stop with one line saying Telegram refused
     BOT_TOKEN (401), and exit as for any wrong setting. Now it does, exit code 2, and says it
     runs only once Telegram has accepted the token."""
-    backend = await prepare(tmp_path)
-    data = tmp_path / "data"
-    data.mkdir()
-    async with BotAPIEmulator(token=TOKEN) as emu:
-        bot = await start_bot(
-            emu, backend, data, bot_token="123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
-        )
-        try:
-            code = await asyncio.wait_for(bot.wait(), 120)
-        finally:
-            if bot.returncode is None:
-                bot.terminate()
-                await bot.wait()
-    log = (data / "bot.log").read_text(errors="replace")
+    code, log = await stopped_start(tmp_path, bot_token="123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11")
     assert code == 2, log[-2000:]
     assert "BOT_TOKEN was refused by Telegram (401 Unauthorized)" in log, log[-2000:]
     assert "Traceback" not in log and "running the real bot" not in log, log[-2000:]
@@ -128,18 +134,7 @@ async def test_a_telegram_api_url_that_is_not_the_bot_api_stops_the_start_in_one
     proxy's page): the start ended in aiogram's ClientDecodeError traceback ("Failed to
     decode object ... 404: Not Found") and 'Unclosed client session' errors, exit code 1 for
     compose to start it again, in a loop. Now one line naming the setting, exit code 2."""
-    backend = await prepare(tmp_path)
-    data = tmp_path / "data"
-    data.mkdir()
-    async with BotAPIEmulator(token=TOKEN) as emu:
-        bot = await start_bot(emu, backend, data, telegram_api_url=f"{emu.url}/bot")
-        try:
-            code = await asyncio.wait_for(bot.wait(), 120)
-        finally:
-            if bot.returncode is None:
-                bot.terminate()
-                await bot.wait()
-    log = (data / "bot.log").read_text(errors="replace")
+    code, log = await stopped_start(tmp_path, api_path="/bot")
     assert code == 2, log[-2000:]
     assert "TELEGRAM_API_URL" in log and "does not answer as the Bot API" in log, log[-2000:]
     assert "Traceback" not in log and "Unclosed" not in log, log[-2000:]
