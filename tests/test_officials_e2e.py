@@ -1695,16 +1695,7 @@ async def test_an_album_caption_handled_after_its_picture_made_the_resolution_is
     the resolution with the result written first, and the caption was dropped without a
     word. Now the official is told it was not added, and how to send the resident more."""
     number, ask_photo = await _long_result_given(world)
-    album = world.emu.new_media_group_id()
-    for i, caption in enumerate((None, "Đã dọn sạch hiện trường.")):
-        await world.emu.send_photo(
-            world.official,
-            jpeg(colour=(9, 99, 100 * i)),
-            chat=world.hoan_kiem,
-            reply_to=ask_photo,
-            caption=caption,
-            media_group_id=album,
-        )
+    await world.official_album(ask_photo, "Đã dọn sạch hiện trường.", caption_last=True)
     await world.settle()
     said = [plain(m) for m in world.emu.bot_messages(world.hoan_kiem.id)]
     assert sum("chú thích của ảnh này không được thêm vào" in m for m in said) == 1, said
