@@ -16,6 +16,9 @@ class Result:
     target: str  # e.g. ">= 100,000/s"
     met: bool | None  # None when there is no target
     detail: str = ""
+    # A target on the ratio (figure / baseline at least this): the verdict of a median row is
+    # taken on the ratio it shows, not from one run's (bench.__main__.median_of).
+    at_least_ratio: float | None = None
 
 
 def format_number(value: float) -> str:

@@ -309,6 +309,7 @@ def run(quick: bool) -> list[Result]:
             f"(posted {'/'.join(map(str, posted))}); 2 workers: {two_usage.describe()}; "
             f"1 worker: {one_usage.describe()}; {os.cpu_count()} cores in all, load average "
             f"{os.getloadavg()[0]:.1f} after the runs",
+            at_least_ratio=RATIO_TARGET,
         ),
         Result(
             f"{name}: p50 latency, 2 workers",
