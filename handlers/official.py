@@ -494,16 +494,14 @@ async def _prompt_answer(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     kept = dict(link.extra or {})
     photo_key = kept.get("photo")
     evidence = _evidence_of(kept)
-    came: list[StoredPhoto] = []  # the photo this message brings
+    came: dict[str, Any] | None = None  # the proof, when this message brings a photo
     if ev.kind is Kind.PHOTO:
-        try:
-            photo = await take_photo(ctx)
-        except PhotoRejected as rejected:
-            await _photo_refused(ctx, link, action, t(f"photo-rejected-{rejected.reason}"))
+        photo = await _prompt_photo(ctx, link, action)
+        if photo is None:
             return
         photo_key = photo.key
         evidence.append(photo)
-        came.append(photo)
+        came = _proof(photo.key, evidence)
     elif ev.kind is not Kind.TEXT:
         await prompts.ask_again(ctx, link, t("prompt-needs-text"))
         return
@@ -541,15 +539,16 @@ async def _too_long(
     kept: dict[str, Any],
     joined: str,
     words: str | None,
-    brought: list[StoredPhoto],
+    brought: dict[str, Any] | None,
 ) -> str | None:
     """Words replying to the prompt ``link`` that make its reason or result too long
-    (``joined``: with the result written before, if any); ``brought``: the after-photo that
-    came with them (they are its caption). Under a result written before, which the bot said
-    it had, they are left out and the official told so, and that result stands: returned, when
-    the photo it waited for came with them, to make the resolution now (the photo was thrown
-    away with them, and any caption under a long result with it). Otherwise the words are
-    refused as too long, an after-photo that came with them kept for the shorter version."""
+    (``joined``: with the result written before, if any); ``brought``: the proof (_proof)
+    with the after-photo that came with them (they are its caption). Under a result written
+    before, which the bot said it had, they are left out and the official told so, and that
+    result stands: returned, when the photo it waited for came with them, to make the
+    resolution now (the photo was thrown away with them, and any caption under a long result
+    with it). Otherwise the words are refused as too long, an after-photo that came with them
+    kept for the shorter version."""
     t = ctx.group_t()
     before = kept.get("note")
     if before:
@@ -561,14 +560,27 @@ async def _too_long(
         return None
     said = render.note_refusal(t, words) or ""
     if brought:  # only a resolution's prompt takes a photo
-        kept = {
-            **kept,
-            "photo": brought[-1].key,
-            "evidence": [*kept.get("evidence", ()), *(asdict(p) for p in brought)],
-        }
+        kept = {**kept, **brought}
         said = f"{said}\n{t('note-too-long-photo-kept')}"
     await prompts.ask_again(ctx, link, said, kept=kept)
     return None
+
+
+async def _prompt_photo(ctx: Ctx, link: MessageLink, action: Action) -> StoredPhoto | None:
+    """The photo answering the prompt ``link``, cleaned and stored; None when it cannot be
+    used, refused in the prompt's place (_photo_refused)."""
+    try:
+        return await take_photo(ctx)
+    except PhotoRejected as rejected:
+        said = ctx.group_t()(f"photo-rejected-{rejected.reason}")
+        await _photo_refused(ctx, link, action, said)
+        return None
+
+
+def _proof(photo_key: str, evidence: list[StoredPhoto]) -> dict[str, Any]:
+    """What a prompt keeps of a resolution's photos: the one shown to the reporter, and all
+    of them, kept with the ticket once the resolution is made (_evidence_of reads them)."""
+    return {"photo": photo_key, "evidence": [asdict(p) for p in evidence]}
 
 
 async def _photo_refused(ctx: Ctx, link: MessageLink, action: Action, said: str) -> None:
@@ -624,9 +636,7 @@ async def _ask_other_half(
         markup=AskReply(placeholder=t(f"placeholder-resolve-{missing}")),
         reply_to=ev.message_id,
     )
-    half: dict[str, Any] = {"note": note}
-    if photo_key is not None:
-        half = {"photo": photo_key, "evidence": [asdict(p) for p in evidence]}
+    half: dict[str, Any] = {"note": note} if photo_key is None else _proof(photo_key, evidence)
     await ctx.repo.link(ev.channel, ev.chat_id, prompt.message_id, ticket.id, link.purpose, half)
     await ctx.repo.forget_prompt(link, album=ev.album_id, follow_up=prompt.message_id)
     await ctx.repo.commit()
@@ -692,11 +702,8 @@ async def _album_rest(ctx: Ctx, ticket: Ticket, asked: MessageLink | None) -> No
         await _still_allowed(ctx, ticket, Action.RESOLVE)
         return
     if asked is not None:  # a resolution's prompt: the rest are words alone
-        try:
-            photo = await take_photo(ctx)
-        except PhotoRejected as rejected:
-            said = ctx.group_t()(f"photo-rejected-{rejected.reason}")
-            await _photo_refused(ctx, asked, Action.RESOLVE, said)
+        photo = await _prompt_photo(ctx, asked, Action.RESOLVE)
+        if photo is None:
             return
         await ctx.repo.add_prompt_evidence(asked, asdict(photo))
         await ctx.repo.commit()
