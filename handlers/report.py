@@ -245,7 +245,11 @@ async def _on_category(ctx: Ctx, draft: Draft, data: str) -> None:
     category = categories.get(data.removeprefix("r:cat:")) if data.startswith("r:cat:") else None
     if category is None:
         await _stale_button(ctx)
-        await ctx.reply(ctx.t("reprompt-category"), markup=_category_choices(ctx, draft))
+        said = _text_before_category(ctx, draft)
+        if said:
+            await ctx.state.set(CATEGORY, draft)
+        said.append(ctx.t("reprompt-category"))
+        await ctx.reply("\n".join(said), markup=_category_choices(ctx, draft))
         return
     await ctx.answer_button()
     changed = draft.get("category") is not None and draft.get("category") != category.code
@@ -304,6 +308,18 @@ def _caption_before_category(ctx: Ctx, draft: Draft) -> list[str]:
         return []  # (the description is asked next, with its limits)
     draft["description"] = caption
     return [ctx.t("report-caption-is-description")]
+
+
+def _text_before_category(ctx: Ctx, draft: Draft) -> list[str]:
+    """Words typed before the category is chosen, most often the problem itself: kept as the
+    description when they make one and the report has none yet (they were dropped with
+    "choose a category", to be typed again a step later), as a photo's caption there is. What
+    was done with them, to say."""
+    text = ctx.event.text.strip()
+    if ctx.event.kind is not Kind.TEXT or draft.get("description") or not _describes(text):
+        return []
+    draft["description"] = text
+    return [ctx.t("report-text-is-description")]
 
 
 # -- description --------------------------------------------------------------------------------

@@ -551,6 +551,29 @@ async def test_a_photo_sent_before_the_category_is_not_dropped_unannounced(world
     assert described in review and "Ảnh: 1" in review, review
 
 
+async def test_words_typed_before_the_category_are_kept_as_the_description(world: World) -> None:
+    """Right after /report, the problem typed out before any category was chosen: the words
+    were dropped with "choose a category", to be typed again a step later. They are kept as the
+    description, and said so; words too short to describe anything are not."""
+    r = world.resident
+    await world.open_report(r)
+    await world.say(r, "ok")
+    assert "đã được giữ làm mô tả" not in plain(await world.reply(r))
+    described = "Cây đổ chắn ngang ngõ 5 Hàng Bông từ sáng nay."
+    await world.say(r, described)
+    said = await world.reply(r)
+    assert "đã được giữ làm mô tả" in plain(said) and "chọn một lĩnh vực" in plain(said)
+    await world.press(r, said, "r:cat:roads")
+    photos = await world.reply(r)  # the description is in: the photos step
+    assert "Bỏ qua" in str(buttons(photos)), plain(photos)
+    await world.press(r, photos, "r:skip")
+    await world.reply(r)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    assert described in plain(await world.reply(r))
+
+
 async def test_an_album_sent_before_the_category_is_kept_and_answered_once(world: World) -> None:
     r = world.resident
     await world.open_report(r)
