@@ -345,10 +345,15 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
     if ev.kind is Kind.LOCATION and ev.latitude is not None and ev.longitude is not None:
         await _place_before_description(ctx, draft, ev.latitude, ev.longitude)
         return
+    lead: list[str] = []  # said before a refusal of the words
     if ev.kind is Kind.OTHER and ev.text.strip():
         # A video or a file with the description as its caption: the caption is taken, the
-        # file is not (it was all refused, the words with it).
-        await ctx.reply(ctx.t("report-caption-taken-file-not"))
+        # file is not (it was all refused, the words with it). A caption too short or too
+        # long is refused with the file (it was said taken, then refused).
+        if _describes(ev.text.strip()):
+            await ctx.reply(ctx.t("report-caption-taken-file-not"))
+        else:
+            lead.append(ctx.t("report-file-not-taken"))
     elif ev.kind is not Kind.TEXT:
         await _stale_button(ctx)
         await ctx.reply(ctx.t("reprompt-description", min=DESCRIPTION_MIN, max=DESCRIPTION_MAX))
@@ -364,13 +369,16 @@ async def _on_description(ctx: Ctx, draft: Draft, data: str) -> None:
         await ctx.reply(ctx.t("report-description-rest", max=DESCRIPTION_MAX))
         return
     if visible_length(text) < DESCRIPTION_MIN:
-        await ctx.reply(ctx.t("report-description-too-short", min=DESCRIPTION_MIN))
+        await ctx.reply(
+            "\n".join([*lead, ctx.t("report-description-too-short", min=DESCRIPTION_MIN)])
+        )
         return
     if len(text) > DESCRIPTION_MAX:
         if len(ev.text) >= SPLIT_LENGTH:
             draft["split_until"] = now + SPLIT_PARTS_WITHIN
             await ctx.state.set(DESCRIPTION, draft)
-        await ctx.reply(ctx.t("report-description-too-long", max=DESCRIPTION_MAX, length=len(text)))
+        too_long = ctx.t("report-description-too-long", max=DESCRIPTION_MAX, length=len(text))
+        await ctx.reply("\n".join([*lead, too_long]))
         return
     draft.pop("split_until", None)
     draft["description"] = text

@@ -460,6 +460,20 @@ async def test_help_and_a_language_changed_in_the_middle_of_a_report_say_it_is_k
     assert "1/5" in plain(await world.reply(r))
 
 
+async def test_a_videos_caption_too_short_is_not_said_taken(world: World) -> None:
+    """A video whose caption is too short to describe anything was answered "the caption is
+    taken as the description", then "the description is too short": one answer now, that
+    the video is not taken and the words are too few."""
+    r = world.resident
+    await world.press(r, await world.open_report(r), "r:cat:roads")
+    await world.reply(r)
+    await world.emu.send_video(r, caption="Ổ gà")
+    said = plain(await world.reply(r))
+    assert "chỉ nhận ảnh" in said and "hơi ngắn" in said and "chú thích" not in said, said
+    await world.settle()
+    assert plain(world.emu.bot_messages(r.id)[-1]) == said
+
+
 async def test_a_videos_caption_at_the_description_step_is_the_description(world: World) -> None:
     """A video sent with the description as its caption was refused, the words with it."""
     r = world.resident
