@@ -104,6 +104,15 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
     if data == "r:review" or (ev.kind is Kind.TEXT and ev.text.strip() in _back_keys()):
         await _back_to_review(ctx, draft)
         return
+    if ev.kind is Kind.PHOTO and ev.photo_ref is not None and step in (PLACE, REVIEW):
+        # One more photo once the photos were done: taken as at the photos step, whose Done
+        # leads back here (it was answered with this step's question alone, the photo lost
+        # without a word).
+        if step == REVIEW:
+            draft["back"] = True
+        await ctx.state.set(PHOTOS, draft)
+        await _on_photos(ctx, draft, data)
+        return
     if ev.kind is Kind.PHOTO and ev.album_id is not None and step not in _TAKE_PHOTOS:
         # An album where no photo is asked for: said once, at its first picture, not once a
         # picture (up to ten of the same prompt).
@@ -157,6 +166,14 @@ def _tapped_again(step: str, draft: Draft, data: str) -> bool:
 # being written. Buttons sent before they carried the mark are taken, as before.
 MARK = ":~"
 MARK_LENGTH = 6
+
+
+def _reprompt(ctx: Ctx, key: str) -> str:
+    """A step's question asked again; after a photo, first that it was not kept (a question
+    about the unit or a report nearby is pending: photos are added from the review)."""
+    if ctx.event.kind is not Kind.PHOTO:
+        return ctx.t(key)
+    return "\n".join([ctx.t("report-photo-answer-first"), ctx.t(key)])
 
 
 def _button(draft: Draft, label: str, data: str) -> Button:
@@ -748,7 +765,7 @@ async def _on_unit_confirm(ctx: Ctx, draft: Draft, data: str) -> None:
         await _on_place(ctx, draft, data)
     else:
         await _stale_button(ctx)
-        await ctx.reply(ctx.t("reprompt-unit-confirm"), markup=_unit_choices(ctx, draft))
+        await ctx.reply(_reprompt(ctx, "reprompt-unit-confirm"), markup=_unit_choices(ctx, draft))
 
 
 async def _on_unit_search(ctx: Ctx, draft: Draft, data: str) -> None:
@@ -768,7 +785,7 @@ async def _on_unit_search(ctx: Ctx, draft: Draft, data: str) -> None:
         await _offer_units(ctx, draft, ctx.event.text.strip()[:ADDRESS_MAX])
         return
     await _stale_button(ctx)
-    await ctx.reply(ctx.t("report-ask-unit-name"))
+    await ctx.reply(_reprompt(ctx, "report-ask-unit-name"))
 
 
 # -- the same problem reported nearby -----------------------------------------------------------
@@ -842,7 +859,7 @@ async def _on_nearby(ctx: Ctx, draft: Draft, data: str) -> None:
         await _on_place(ctx, draft, data)  # another place instead of an answer: take it
     else:
         await _stale_button(ctx)
-        await ctx.reply(ctx.t("reprompt-nearby"), markup=_nearby_choices(ctx, draft))
+        await ctx.reply(_reprompt(ctx, "reprompt-nearby"), markup=_nearby_choices(ctx, draft))
 
 
 async def _follow(ctx: Ctx, draft: Draft) -> None:

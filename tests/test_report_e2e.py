@@ -516,17 +516,17 @@ async def test_sixth_photo_with_a_new_description_as_caption_is_said_not_kept(
 
 async def test_an_album_sent_where_no_photo_is_asked_for_is_answered_once(world: World) -> None:
     """At the category question an album of three got the question three times (photos are
-    kept there now: the place question has no use for them)."""
+    kept there now, and at the place question too: added to the report, said once)."""
     r = world.resident
     await at_place(world, r)
     before = len(world.emu.bot_messages(r.id))
     pictures = [jpeg(), jpeg(colour=(200, 10, 10)), jpeg(colour=(10, 200, 10))]
     await world.emu.send_album(r, pictures)
-    assert "cần địa điểm" in plain(await world.reply(r))
+    assert "trong album" in plain(await world.reply(r))
     await world.settle()
     assert len(world.emu.bot_messages(r.id)) == before + 1
     await world.emu.send_photo(r, jpeg())  # a single photo is still answered
-    await world.reply(r)
+    assert "4/5" in plain(await world.reply(r))
 
 
 async def test_a_photo_sent_before_the_category_is_not_dropped_unannounced(world: World) -> None:
@@ -586,6 +586,35 @@ async def test_an_album_sent_before_the_category_is_kept_and_answered_once(world
     await world.reply(r)  # no caption: the description asked
     await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")
     assert "đang có 3 ảnh" in plain(await world.reply(r))
+
+
+async def test_a_photo_sent_after_the_photos_step_is_kept_or_said_not_kept(world: World) -> None:
+    """A photo sent once the photos were done was answered with the step's question alone,
+    the photo lost without a word. At the review or the place question it is one more photo,
+    as at the photos step, whose Done leads back; while the unit is being confirmed, it is
+    said not kept, and where photos can be added."""
+    r = world.resident
+    review = await world.to_review(photos=1)
+    await world.emu.send_photo(r, jpeg(colour=(5, 50, 150)))
+    ack = await world.reply(r)
+    assert "2/5" in plain(ack), plain(ack)
+    await world.press(r, ack, "r:done")
+    review = await world.reply(r)
+    assert "Ảnh: 2" in plain(review), plain(review)
+    await world.press(r, review, "r:edit:place")
+    await world.reply(r)  # the place asked again
+    await world.emu.send_photo(r, jpeg(colour=(150, 50, 5)))
+    ack = await world.reply(r)
+    assert "3/5" in plain(ack), plain(ack)
+    await world.press(r, ack, "r:done")
+    assert "Gửi vị trí" in str(await world.reply(r))  # the place asked again
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    await world.emu.send_photo(r, jpeg(colour=(9, 9, 99)))
+    said = plain(await world.reply(r))
+    assert "chưa được lưu" in said and "bấm Đúng" in said, said
+    await world.press(r, confirm, "r:ok")
+    assert "Ảnh: 3" in plain(await world.reply(r))
 
 
 async def test_review_lets_the_resident_edit_the_description(world: World) -> None:
