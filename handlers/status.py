@@ -126,12 +126,12 @@ MY_LIMIT = 10  # of each list: a chat message, not an archive (/status NUMBER fo
 async def my_tickets(ctx: Ctx) -> None:
     """The resident's own reports, those still open first, and how many more they have; then
     those of others they follow (the offer to follow a report nearby instead of sending a new
-    one leaves them no number of their own). At most 24 lines of ~80 characters: far from a
+    one leaves them no number of their own). At most 25 lines of ~80 characters: far from a
     message's 4,096."""
     if ctx.resident is None:
         return
     own, total = await ctx.repo.tickets_of(ctx.resident.id, limit=MY_LIMIT)
-    followed = await followers.followed_by(ctx.repo.session, ctx.resident.id, MY_LIMIT)
+    followed, following = await followers.followed_list(ctx.repo.session, ctx.resident.id, MY_LIMIT)
     if not own and not followed:
         await ctx.reply(ctx.t("my-none"))
         return
@@ -144,6 +144,8 @@ async def my_tickets(ctx: Ctx) -> None:
     if followed:
         lines.append(ctx.t("my-followed-title"))
         lines += [_my_line(ctx, ticket) for ticket in followed]
+        if following > len(followed):  # they were cut at ten without a word
+            lines.append(ctx.t("my-followed-more", count=following - len(followed)))
     lines.append(ctx.t("my-hint"))
     await ctx.reply("\n".join(lines))
 

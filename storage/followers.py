@@ -93,19 +93,31 @@ async def followers_of(session: AsyncSession, ticket_id: int) -> Sequence[Follow
     return [FollowerTarget(int(i), str(c), str(lang)) for i, c, lang in rows.all()]
 
 
-async def followed_by(
-    session: AsyncSession, resident_id: int, limit: int | None = None
-) -> Sequence[Ticket]:
-    """The tickets the resident follows, the most recently followed first (``limit``: at
-    most so many)."""
+async def followed_by(session: AsyncSession, resident_id: int) -> Sequence[Ticket]:
+    """Every ticket the resident follows."""
     result = await session.scalars(
         select(Ticket)
         .join(Follower, Follower.ticket_id == Ticket.id)
         .where(Follower.resident_id == resident_id)
-        .order_by(Follower.at.desc(), Ticket.id.desc())
-        .limit(limit)
     )
     return result.all()
+
+
+async def followed_list(
+    session: AsyncSession, resident_id: int, limit: int
+) -> tuple[Sequence[Ticket], int]:
+    """The tickets the resident follows to list, at most ``limit``, the most recently
+    followed first; and how many they follow in all."""
+    rows = (
+        await session.execute(
+            select(Ticket, func.count().over())
+            .join(Follower, Follower.ticket_id == Ticket.id)
+            .where(Follower.resident_id == resident_id)
+            .order_by(Follower.at.desc(), Ticket.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    return [ticket for ticket, _ in rows], (int(rows[0][1]) if rows else 0)
 
 
 async def follower_count(session: AsyncSession, ticket_id: int) -> int:

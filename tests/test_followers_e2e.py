@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from storage import followers
 from storage.models import Follower, Resident, Ticket
 from tests.backends import prepare
 from tests.world import (
@@ -16,6 +17,7 @@ from tests.world import (
     World,
     buttons,
     card_of,
+    copy_ticket,
     jpeg,
     plain,
     start_world,
@@ -431,6 +433,29 @@ async def test_my_lists_the_reports_followed_after_ones_own(world: World) -> Non
     listed = plain(await world.reply(world.resident))
     assert "Phản ánh của bạn" in listed and number in listed
     assert "đang theo dõi" not in listed
+
+
+async def test_my_says_how_many_followed_reports_it_does_not_list(world: World) -> None:
+    """Past ten followed reports /my listed ten and said nothing of the rest, as it does say
+    for one's own."""
+    await world.report(photos=0)
+    await copy_ticket(world, 11)
+    await world.say(world.stranger, "/start")
+    await world.settle()
+    world.emu.skip_bot_messages(world.stranger)
+    async with world.app.sessions() as session:
+        stranger = await session.scalar(
+            select(Resident.id).where(Resident.external_id == str(world.stranger.id))
+        )
+        assert stranger is not None
+        copies = (await session.scalars(select(Ticket).where(Ticket.number.like("COPY%")))).all()
+        for ticket in copies:
+            assert await followers.follow(session, ticket, stranger)
+        await session.commit()
+    await world.say(world.stranger, "/my")
+    listed = plain(await world.reply(world.stranger))
+    assert listed.count("COPY") == 10, listed
+    assert "• … và 1 phản ánh khác bạn theo dõi không hiện ở đây" in listed, listed
 
 
 async def test_a_place_changed_from_the_review_near_anothers_report_can_go_back(
