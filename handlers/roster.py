@@ -285,7 +285,7 @@ async def _take(ctx: Ctx, ticket: Ticket) -> None:
     ev = ctx.event
     me = await roster.official(ctx.repo.session, ticket.unit_code, ev.channel, ev.person.id)
     if me is None:
-        await ctx.answer_button(t("take-not-on-roster"))
+        await ctx.answer_button(t(await _roster_missing(ctx, "take-not-on-roster")))
         return
     if ticket.holder == _holder(me):
         await ctx.answer_button(t("take-already", number=render.number(ticket)))
@@ -294,6 +294,16 @@ async def _take(ctx: Ctx, ticket: Ticket) -> None:
         await ctx.answer_button(t("take-done", number=render.number(ticket)))
     else:
         await ctx.answer_button(t("holder-ticket-closed", number=render.number(ticket)))
+
+
+async def _roster_missing(ctx: Ctx, key: str) -> str:
+    """What to say of a roster that lacks someone: in a unit's group, that its admins add
+    officials there (/add_official); in the supervisors' chat, holding the card of a unit with
+    no group, that officials are added once the unit has one, and supervisors act meanwhile
+    (/add_official does not work there)."""
+    if await ctx.repo.binding(ctx.event.channel, ctx.event.chat_id) is not None:
+        return key
+    return f"{key}-no-group"
 
 
 async def _may_assign(ctx: Ctx, ticket: Ticket) -> bool:
@@ -311,7 +321,7 @@ async def _offer(ctx: Ctx, ticket: Ticket) -> None:
         return
     officials = await roster.roster(ctx.repo.session, ticket.unit_code, ctx.event.channel)
     if not officials:
-        await ctx.answer_button(t("assign-nobody"))
+        await ctx.answer_button(t(await _roster_missing(ctx, "assign-nobody")))
         return
     await ctx.answer_button()
     # Button labels are plain text (no HTML): the name goes as it is, numbered as in /officials.

@@ -174,6 +174,29 @@ async def test_someone_not_on_the_roster_cannot_take_a_ticket(world: World) -> N
     assert "Chỉ cán bộ trong danh sách" in await toast(world, cb)
 
 
+async def test_in_the_supervisors_chat_the_refusals_do_not_point_to_add_official(
+    world: World,
+) -> None:
+    """The card of a unit without a group waits in the supervisors' chat, where Take and
+    Assign were refused with "ask your group admin to add you with /add_official", a command
+    that does not work there: what is said is that the unit needs a group, and that the
+    supervisors act on the card meanwhile."""
+    number = await world.report(photos=0)
+    await card_of(world, number)
+    await world.say(world.admin, "/unbind", chat=world.hoan_kiem)
+    await world.reply(world.hoan_kiem)
+    await world.settle()
+    await world.emu.settle(quiet=1.5, timeout=10)
+    (card,) = [
+        m for m in world.emu.bot_messages(world.supervisor.id) if number in plain(m) and buttons(m)
+    ]
+    world.emu.add_member(world.supervisor, world.other_official)
+    for who, button in ((world.other_official, "🙋 Nhận xử lý"), (world.admin, "👥 Giao cho…")):
+        refusal = await toast(world, await world.press(who, card, button))
+        assert "/bind" in refusal and "/add_official" not in refusal, refusal
+        assert "Nhóm giám sát vẫn trả lời" in refusal, refusal
+
+
 async def test_an_official_assigns_a_ticket_to_a_colleague(world: World) -> None:
     await roster_of_two(world)
     number = await world.report(photos=0)
