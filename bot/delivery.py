@@ -542,15 +542,22 @@ class Sender:
             raise ValueError(f"unknown outbox kind {row.kind!r}")
 
     async def _step_done(
-        self, session: AsyncSession, row: OutboxMessage, step: str, sent: list[Sent], purpose: str
+        self,
+        session: AsyncSession,
+        row: OutboxMessage,
+        step: str,
+        sent: list[Sent],
+        purpose: str,
+        extra: dict[str, str] | None = None,
     ) -> None:
-        """Link what was just sent and record the step, in the session: they commit before
-        the row's next send (``_slot`` commits first) or with the row's end, so a crash still
-        resends at most the part in flight, and a row of one part commits once, not twice."""
+        """Link what was just sent (with ``extra``: a card, the unit it was posted for) and
+        record the step, in the session: they commit before the row's next send (``_slot``
+        commits first) or with the row's end, so a crash still resends at most the part in
+        flight, and a row of one part commits once, not twice."""
         repo = Repository(session)
         for s in sent:
             if row.ticket_id is not None:
-                await repo.link(row.channel, s.chat_id, s.message_id, row.ticket_id, purpose)
+                await repo.link(row.channel, s.chat_id, s.message_id, row.ticket_id, purpose, extra)
         row.progress = {**row.progress, step: [s.message_id for s in sent]}
 
     async def _text(self, session: AsyncSession, row: OutboxMessage) -> None:
@@ -611,7 +618,7 @@ class Sender:
             card = await self._channel(session).send_text(
                 row.chat_id, text, markup=choices, reply_to=None
             )
-            await self._step_done(session, row, "card", [card], "card")
+            await self._step_done(session, row, "card", [card], "card", {"unit": ticket.unit_code})
         card_id = row.progress["card"][0]
         photos = [p for p in ticket.photos if p.source == "resident"]
         if photos and "photos" not in row.progress:
@@ -647,18 +654,21 @@ class Sender:
             return
         t = translator(self.services.default_language)
         current, has_chat = await self._card_context(session, ticket)
-        text, choices = notify.card_message(
-            t,
-            ticket,
-            self.services.directory,
-            here=current == row.chat_id,
-            unit_has_chat=has_chat,
-            followers=await followers.follower_count(session, ticket.id),
-            transfer=await Repository(session).last_transfer(ticket.id),
-        )
+        count = await followers.follower_count(session, ticket.id)
+        transfer = await Repository(session).last_transfer(ticket.id)
         for link in await Repository(session).cards(ticket.id):
             if link.chat_id != row.chat_id or link.message_id in row.progress.get("edited", []):
                 continue
+            text, choices = notify.card_message(
+                t,
+                ticket,
+                self.services.directory,
+                here=current == row.chat_id,
+                unit_has_chat=has_chat,
+                followers=count,
+                transfer=transfer,
+                posted_for=(link.extra or {}).get("unit"),
+            )
             await self._slot(session, row)
             await self._channel(session).edit_text(
                 link.chat_id, link.message_id, text, choices=choices

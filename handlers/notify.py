@@ -57,15 +57,21 @@ def card_message(
     unit_has_chat: bool,
     followers: int = 0,
     transfer: TicketEvent | None = None,
+    posted_for: str | None = None,
 ) -> tuple[str, Choices | None]:
     """The card as shown in one chat: with buttons where the ticket belongs (``here``), and
     how many residents follow the ticket (storage.followers.follower_count); there, from which
     unit and why it was transferred, ``transfer`` (Repository.last_transfer): the status
-    alone, "transferred", read as if the ticket had left the unit given it."""
+    alone, "transferred", read as if the ticket had left the unit given it. Elsewhere, without
+    buttons: "transferred to …" when the ticket has left the unit the card was ``posted_for``
+    (cards posted before that was kept: when it was ever transferred); else the chat is no
+    longer where the unit's cards go (the group unbound or bound anew, the supervisors' stand-in
+    over), and the card is for reading only ("transferred" said so wrongly)."""
     if not here:
         unit = render.unit_name(directory, ticket.unit_code, t.lang)
         text = render.card(t, ticket, directory, followers)
-        return t("card-moved", unit=unit) + "\n" + text, None
+        moved = transfer is not None if posted_for is None else posted_for != ticket.unit_code
+        return t("card-moved" if moved else "card-elsewhere", unit=unit) + "\n" + text, None
     head = "" if unit_has_chat else t("card-unbound-unit") + "\n"
     room = render.MESSAGE_MAX - render.shown_length(head)
     text = render.card(t, ticket, directory, followers, transfer=transfer, room=room)

@@ -921,6 +921,28 @@ async def test_unbinding_a_group_hands_its_open_tickets_to_the_supervisors(world
     assert any(number in c for c in cards), cards
 
 
+async def test_an_unbound_groups_old_card_is_not_said_transferred(world: World) -> None:
+    """After /unbind the group's old card, drawn again at the ticket's next change, read
+    "↪️ Transferred to Phường Hoàn Kiếm": the ticket had gone nowhere, the group had let go
+    of the unit. It now says the card is for reading only; a transfer still says transferred."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    await world.say(world.admin, "/unbind", chat=world.hoan_kiem)
+    await world.reply(world.hoan_kiem)
+    await world.settle()
+    await world.emu.settle(quiet=1.5, timeout=10)
+    (stand_in,) = [
+        m for m in world.emu.bot_messages(world.supervisor.id) if number in plain(m) and buttons(m)
+    ]
+    await world.press(world.admin, stand_in, "✅ Tiếp nhận")
+    await world.reply(world.resident)  # accepted: the resident is told
+    await world.settle()
+    await world.emu.settle(quiet=1.0, timeout=10)
+    old = plain(world.emu.message(card["chat"]["id"], card["message_id"]))
+    assert "Đã tiếp nhận" in old or "Đang xử lý" in old, old  # drawn again
+    assert "Đã chuyển tới" not in old and "chỉ để xem" in old, old
+
+
 async def test_a_units_open_tickets_get_cards_in_its_group_become_a_supergroup(
     world: World,
 ) -> None:
