@@ -6,7 +6,7 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -712,12 +712,12 @@ class Repository:
         )
         link.extra = extra  # as stored: the link may be read again in this update
 
-    async def drop_prompt_photos(self, ticket_id: int) -> None:
-        """The ticket's resolve prompts still waiting let their photos go: the resolution they
-        were kept for will not be made (storage.media_sweep then removes them)."""
+    async def drop_prompt_photos(self, ticket_id: int, purposes: Collection[str]) -> None:
+        """The ticket's prompts of ``purposes`` still waiting let their photos go: the change
+        they were kept for will not be made (storage.media_sweep then removes them)."""
         waiting = await self.session.scalars(
             select(MessageLink).where(
-                MessageLink.ticket_id == ticket_id, MessageLink.purpose == "prompt-resolve"
+                MessageLink.ticket_id == ticket_id, MessageLink.purpose.in_(purposes)
             )
         )
         for link in waiting.all():

@@ -174,3 +174,38 @@ async def test_an_albums_late_picture_after_a_reject_is_not_kept_for_ever(world:
     scheduler, sweep_at = aged_a_week(world)
     await scheduler.tick(sweep_at)
     assert stored(world) == reported
+
+
+async def test_a_photo_kept_on_a_transfers_reason_prompt_goes_once_the_ticket_is_rejected(
+    world: World,
+) -> None:
+    """A photo sent in reply to a transfer's reason prompt with a reason too long is kept on
+    the prompt while a shorter reason is asked for; the ticket then rejected by a colleague,
+    the transfer will never be made, yet only resolve prompts let their photos go: the
+    waiting transfer prompt named the photo, and the sweep kept it for ever."""
+    number = await world.report(photos=1)
+    card = await card_of(world, number)
+    reported = stored(world)
+    world.emu.skip_bot_messages(world.hoan_kiem)
+    await world.press(world.official, card, "↪️ Chuyển đơn vị")
+    ask = await world.reply(world.hoan_kiem)
+    await world.say(world.official, "Ba Đình", chat=world.hoan_kiem, reply_to=ask)
+    await world.press(world.official, await world.reply(world.hoan_kiem), "Phường Ba Đình")
+    reason = await world.reply(world.hoan_kiem)
+    await world.emu.send_photo(
+        world.official,
+        jpeg(colour=(19, 129, 39)),
+        chat=world.hoan_kiem,
+        reply_to=reason,
+        caption="Địa điểm thuộc phường Ba Đình. " * 80,
+    )
+    said = plain(await world.reply(world.hoan_kiem))
+    assert "Ảnh kèm theo đã được giữ" in said, said  # a shorter reason asked for
+    await world.settle()
+    assert len(stored(world)) == len(reported) + 1
+    await rejected(world, card_now(world, card))
+    assert (await ticket_of(world, number)).status == "rejected"
+
+    scheduler, sweep_at = aged_a_week(world)
+    await scheduler.tick(sweep_at)
+    assert stored(world) == reported
