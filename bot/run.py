@@ -147,9 +147,13 @@ async def run(settings: Settings) -> int:
         )
         try:
             if settings.webhook_url:
-                from bot.webhook import run_webhook
+                from bot.webhook import WebhookRefused, run_webhook
 
-                await run_webhook(app)  # serves /healthz and /metrics itself
+                try:
+                    await run_webhook(app)  # serves /healthz and /metrics itself
+                except WebhookRefused as refused_url:
+                    print(refused_url, file=sys.stderr)
+                    return 2
             else:
                 await run_polling_monitored(app)
         finally:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import TelegramMethod
 from aiogram.utils.token import extract_bot_id
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
@@ -232,20 +233,32 @@ def make_runner(app: App, *, path: str, secret: str) -> web.AppRunner:
     )
 
 
+class WebhookRefused(Exception):
+    """Telegram refused WEBHOOK_URL (setWebhook's 400): the one line to stop with."""
+
+
 async def run_webhook(app: App) -> None:
     settings = app.settings
     assert settings.webhook_url and settings.webhook_secret
     secret = settings.webhook_secret.get_secret_value()
     await set_commands(app.bot, settings.default_language)
-    await patiently(
-        functools.partial(
-            app.bot.set_webhook,
-            settings.webhook_url,
-            secret_token=secret,
-            allowed_updates=app.dispatcher.resolve_used_update_types(),
-        ),
-        "setting the webhook",
-    )
+    try:
+        await patiently(
+            functools.partial(
+                app.bot.set_webhook,
+                settings.webhook_url,
+                secret_token=secret,
+                allowed_updates=app.dispatcher.resolve_used_update_types(),
+            ),
+            "setting the webhook",
+        )
+    except TelegramBadRequest as refusal:
+        # A private or reserved address, a host Telegram cannot resolve, a certificate it
+        # does not trust: the settings' checks cannot know, and a traceback told it badly.
+        raise WebhookRefused(
+            f"Telegram refused WEBHOOK_URL ({settings.webhook_url}): {refusal.message}; "
+            "give a public https:// address that Telegram can reach."
+        ) from None
     runner = make_runner(app, path=webhook_path(settings.webhook_url), secret=secret)
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)

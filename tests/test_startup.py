@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -90,13 +90,21 @@ async def test_command_menu_refused_for_good_does_not_stop_the_bot(
     assert await prepare_polling(app) == "phananh_test_bot"
 
 
-async def stopped_start(tmp_path: Path, api_path: str = "", **settings: str) -> tuple[int, str]:
+async def stopped_start(
+    tmp_path: Path,
+    api_path: str = "",
+    telegram: Callable[[BotAPIEmulator], object] | None = None,
+    **settings: str,
+) -> tuple[int, str]:
     """The bot started as in production, with ``settings``, against the emulator (at
-    ``api_path`` under its address), left to stop by itself: its exit code and its log."""
+    ``api_path`` under its address; ``telegram`` readies it), left to stop by itself: its exit
+    code and its log."""
     backend = await prepare(tmp_path)
     data = tmp_path / "data"
     data.mkdir()
     async with BotAPIEmulator(token=TOKEN) as emu:
+        if telegram is not None:
+            telegram(emu)
         bot = await start_bot(
             emu, backend, data, telegram_api_url=f"{emu.url}{api_path}", **settings
         )
@@ -125,6 +133,26 @@ async def test_a_token_telegram_refuses_stops_the_start_with_a_message(tmp_path:
     # Nor the warnings about a bot going without SUPERVISOR_CHAT_ID and ADMIN_IDS: it does
     # not run (.env.example leaves both empty).
     assert "is not set" not in log, log[-2000:]
+
+
+async def test_a_webhook_url_telegram_refuses_stops_the_start_in_one_line(tmp_path: Path) -> None:
+    """WEBHOOK_URL on an address Telegram will not call (a private or reserved IP, a host it
+    cannot resolve): setWebhook's 400 ended the start in a traceback. One line now, naming
+    the setting and Telegram's reason, exit code 2 as for any wrong setting."""
+    reason = "Bad Request: bad webhook: IP address 10.1.2.3 is reserved"
+
+    def refusing(emu: BotAPIEmulator) -> None:
+        emu.faults.fail_next("setWebhook", 400, description=reason)
+
+    code, log = await stopped_start(
+        tmp_path,
+        telegram=refusing,
+        webhook_url="https://10.1.2.3/telegram/hook",
+        webhook_secret="s3cret-webhook-token-for-tests-0123456789",
+    )
+    assert code == 2, log[-2000:]
+    assert f"Telegram refused WEBHOOK_URL (https://10.1.2.3/telegram/hook): {reason}" in log
+    assert "Traceback" not in log, log[-2000:]
 
 
 async def test_a_telegram_api_url_that_is_not_the_bot_api_stops_the_start_in_one_line(
