@@ -126,7 +126,8 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
 
 
 # The steps that keep a photo sent there: the photos' own, and those before it (a photo sent
-# early, often with the description as its caption, is kept for the photos step).
+# early, often with the description as its caption, is kept for the photos step). The place
+# question and the review hand a photo over to the photos step (handle).
 _TAKE_PHOTOS = (CATEGORY, DESCRIPTION, PHOTOS)
 _AFTER_PHOTOS = (PLACE, NEARBY, UNIT_CONFIRM, UNIT_SEARCH, REVIEW)
 
