@@ -927,13 +927,7 @@ async def test_an_unbound_groups_old_card_is_not_said_transferred(world: World) 
     of the unit. It now says the card is for reading only; a transfer still says transferred."""
     number = await world.report(photos=0)
     card = await card_of(world, number)
-    await world.say(world.admin, "/unbind", chat=world.hoan_kiem)
-    await world.reply(world.hoan_kiem)
-    await world.settle()
-    await world.emu.settle(quiet=1.5, timeout=10)
-    (stand_in,) = [
-        m for m in world.emu.bot_messages(world.supervisor.id) if number in plain(m) and buttons(m)
-    ]
+    stand_in = await world.unbound_to_supervisors(number)
     await world.press(world.admin, stand_in, "✅ Tiếp nhận")
     await world.reply(world.resident)  # accepted: the resident is told
     await world.settle()

@@ -183,13 +183,7 @@ async def test_in_the_supervisors_chat_the_refusals_do_not_point_to_add_official
     supervisors act on the card meanwhile."""
     number = await world.report(photos=0)
     await card_of(world, number)
-    await world.say(world.admin, "/unbind", chat=world.hoan_kiem)
-    await world.reply(world.hoan_kiem)
-    await world.settle()
-    await world.emu.settle(quiet=1.5, timeout=10)
-    (card,) = [
-        m for m in world.emu.bot_messages(world.supervisor.id) if number in plain(m) and buttons(m)
-    ]
+    card = await world.unbound_to_supervisors(number)
     world.emu.add_member(world.supervisor, world.other_official)
     for who, button in ((world.other_official, "🙋 Nhận xử lý"), (world.admin, "👥 Giao cho…")):
         refusal = await toast(world, await world.press(who, card, button))

@@ -189,6 +189,20 @@ class World:
             await repo.bind_chat("telegram", str(group.id), unit, "test")
             await repo.commit()
 
+    async def unbound_to_supervisors(self, number: str) -> Message:
+        """The Hoàn Kiếm group unbound by the city admin: the card of ticket ``number`` that the
+        supervisors' chat then gets, with its buttons."""
+        await self.say(self.admin, "/unbind", chat=self.hoan_kiem)
+        await self.reply(self.hoan_kiem)
+        await self.settle()
+        await self.emu.settle(quiet=1.5, timeout=10)
+        (card,) = [
+            m
+            for m in self.emu.bot_messages(self.supervisor.id)
+            if number in plain(m) and buttons(m)
+        ]
+        return card
+
     async def open_report(self, user: Any) -> Message:
         """/report, past the privacy notice shown before a first report: the category question."""
         await self.say(user, "/report")
