@@ -204,10 +204,12 @@ async def _bind(ctx: Ctx) -> None:
 
 async def _unbound(ctx: Ctx, unit: str) -> list[str]:
     """The group is no longer the unit's (/unbind, or bound to another): the supervisors get
-    the cards of its open tickets (notify.hand_over, the sender woken for them); what to say,
-    in this update's transaction."""
+    the cards of its open tickets (notify.hand_over, the sender woken for them), and the cards
+    the group has of them are drawn again for reading only (their buttons answered "not your
+    unit" until the ticket next changed); what to say, in this update's transaction."""
     t = ctx.group_t()
     said = [t("unbound", unit=render.unit_name(ctx.services.directory, unit, t.lang))]
+    await notify.redraw_cards_in(ctx, ctx.event.chat_id, await ctx.repo.open_tickets(unit))
     handed = await notify.hand_over(ctx.repo, ctx.services, ctx.event.channel, unit)
     if handed and ctx.services.supervisor_chat is not None:
         ctx.queued_for.add(ctx.services.supervisor_chat)

@@ -921,6 +921,17 @@ async def test_unbinding_a_group_hands_its_open_tickets_to_the_supervisors(world
     assert any(number in c for c in cards), cards
 
 
+async def test_unbinding_draws_the_groups_cards_for_reading_only(world: World) -> None:
+    """After /unbind the group's cards kept their buttons, which answered "not your unit",
+    until the ticket next changed. They are drawn again at once, for reading only."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    assert buttons(card)
+    await world.unbound_to_supervisors(number)
+    old = world.emu.message(card["chat"]["id"], card["message_id"])
+    assert buttons(old) == [] and "chỉ để xem" in plain(old), plain(old)
+
+
 async def test_an_unbound_groups_old_card_is_not_said_transferred(world: World) -> None:
     """After /unbind the group's old card, drawn again at the ticket's next change, read
     "↪️ Transferred to Phường Hoàn Kiếm": the ticket had gone nowhere, the group had let go
