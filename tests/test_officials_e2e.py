@@ -252,6 +252,32 @@ async def units_offered(world: World, card: Any, typed: str) -> tuple[Any, Any]:
     return ask, await world.reply(world.hoan_kiem)
 
 
+async def test_a_transferred_tickets_card_left_by_its_new_units_group_is_not_said_moved(
+    world: World,
+) -> None:
+    """A card records the unit it was posted for (cffb22c): the old unit's card of a
+    transferred ticket reads "transferred to Ba Đình"; Ba Đình's own card, once Ba Đình's
+    group is unbound, is for reading only. Judged by "was it ever transferred", it too read
+    "transferred to Ba Đình", the unit it was posted for."""
+    number = await world.report(photos=0)
+    card = await card_of(world, number)
+    _, pick = await units_offered(world, card, "Ba Đình")
+    await world.press(world.official, pick, "Phường Ba Đình")
+    reason_ask = await world.reply(world.hoan_kiem)
+    await world.say(
+        world.official, "Địa điểm thuộc phường Ba Đình.", chat=world.hoan_kiem, reply_to=reason_ask
+    )
+    new_card = await world.reply(world.ba_dinh)
+    await world.say(world.admin, "/unbind", chat=world.ba_dinh)
+    await world.reply(world.ba_dinh)
+    await world.settle()
+    await world.emu.settle(quiet=1.0, timeout=10)
+    left = plain(world.emu.message(world.ba_dinh.id, new_card["message_id"]))
+    assert "chỉ để xem" in left and "Đã chuyển tới" not in left, left
+    old = plain(world.emu.message(world.hoan_kiem.id, card["message_id"]))
+    assert "Đã chuyển tới Phường Ba Đình" in old, old
+
+
 async def test_transfer_moves_the_ticket_to_another_unit(world: World) -> None:
     number = await world.report(photos=1)
     card = await card_of(world, number)
