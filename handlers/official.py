@@ -44,9 +44,9 @@ ANSWER_MAX = 3500
 _ID = re.compile(r"[0-9]{1,15}")  # ASCII digits only ("²".isdigit() is True), and a sane size
 ANSWERABLE = frozenset({"card", "card-photo", "card-pin", "resident-message"})
 ANSWER_SENT = "answer-sent"  # an official's message whose words went to the resident
-# Changes after which the resolutions, rejections and transfers the ticket's prompts still
-# ask for will not be made (the ticket resolved, rejected, or gone to another unit): their
-# photos are let go.
+# Changes after which nothing the ticket's waiting prompts ask for (WAITING: a resolution, a
+# rejection, a transfer, an extension) will be made (the ticket resolved, rejected, or gone to
+# another unit): their photos are let go.
 ENDS_RESOLUTIONS = frozenset({Action.RESOLVE, Action.REJECT, Action.TRANSFER})
 MADE_RESOLUTION = frozenset({Status.RESOLVED, Status.CLOSED})  # its photos are the ticket's
 PROMPTS = {
