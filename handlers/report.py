@@ -191,6 +191,11 @@ def _unmarked(data: str, draft: Draft) -> str | None:
     return head if not key or mark == key[:MARK_LENGTH] else None
 
 
+def is_key(text: str) -> bool:
+    """Whether ``text`` is one of the keys the wizard shows under the input field."""
+    return text.strip() in _cancel_keys() | _back_keys()
+
+
 @functools.cache
 def _cancel_keys() -> frozenset[str]:
     """The place step's cancel key in every language: a resident who switched with /lang

@@ -91,7 +91,14 @@ async def handle(ctx: Ctx) -> None:
         await report.handle(ctx, step, data)
         return
     if step == status.ASK_NUMBER:
-        await status.on_number_step(ctx)
+        kept = status.kept_report(data)
+        if kept is not None and _for_the_report(ctx.event):
+            # Not a number: a photo, a place, the report's own keys or buttons. The question
+            # ends, and the report it carried takes the event, as at its step.
+            await ctx.state.set(*kept)
+            await report.handle(ctx, *kept)
+            return
+        await status.on_number_step(ctx, data)
         return
     if ev.kind is Kind.BUTTON:
         await ctx.answer_button(ctx.t("button-stale"))
@@ -159,14 +166,33 @@ def _reachable_again(resident: Resident) -> None:
         resident.reachable = True
 
 
+def _for_the_report(event: Incoming) -> bool:
+    """Whether an event at the number question is for the report it carries: anything but
+    words and commands, or words that are one of the report's keys (the place step's)."""
+    if event.kind is Kind.TEXT:
+        return report.is_key(event.text)
+    return event.kind is not Kind.COMMAND
+
+
+async def _draft(ctx: Ctx) -> status.Kept | None:
+    """The report being written: the resident's step, or carried by the number question."""
+    step, data = await ctx.state.get()
+    if step in report.STEPS:
+        return step, data
+    if step == status.ASK_NUMBER:
+        return status.kept_report(data)
+    return None
+
+
 async def _leave_report(ctx: Ctx) -> None:
     """Whatever step the resident is at ends; a report being written is dropped, and they
     are told so (its keys go with it)."""
     step, _ = await ctx.state.get()
     if step is None:
         return
+    draft = await _draft(ctx)
     await ctx.state.clear()
-    if step in report.STEPS:
+    if draft is not None:
         await ctx.reply(ctx.t("report-left"), markup=RemoveKeys())
 
 
@@ -176,7 +202,11 @@ async def _resident_command(ctx: Ctx) -> bool:
         await _leave_report(ctx)  # /start is what a lost resident types: said, not silent
         await menu.start(ctx)
     elif command in ("cancel", "stop"):
-        step, _ = await ctx.state.get()
+        step, data = await ctx.state.get()
+        if step == status.ASK_NUMBER and await status.end_question(ctx, data):
+            # The question stops; the report it carried is where the resident was.
+            await ctx.reply("\n".join([ctx.t("cancelled"), ctx.t("report-kept")]))
+            return True
         await ctx.state.clear()
         # The place step's keys (send location, cancel) go with what they were for.
         await ctx.reply(ctx.t("cancelled" if step else "nothing-to-cancel"), markup=RemoveKeys())
@@ -192,12 +222,11 @@ async def _resident_command(ctx: Ctx) -> bool:
         await _leave_report(ctx)  # a new report in place of the one being written
         await report.start(ctx)
     elif command == "status":
+        if not ctx.event.args.strip():
+            await status.ask_number(ctx, await _draft(ctx))  # a report being written waits
+            return True
         writing = await _aside(ctx)
-        if writing and not ctx.event.args.strip():
-            # Asking for the number would be a step of its own, in place of the report's.
-            await ctx.reply(ctx.t("status-usage"))
-        else:
-            await status.show(ctx, ctx.event.args)
+        await status.show(ctx, ctx.event.args)
         if writing:
             await ctx.reply(ctx.t("report-kept"))
     elif command in ("forget_me", "forgetme"):
@@ -227,10 +256,13 @@ async def _say_kept(ctx: Ctx) -> None:
 
 async def _aside(ctx: Ctx) -> bool:
     """A look aside in the middle of something (/status, /my, /help, /lang): a report being
-    written is kept, to go on with after the answer (True); anything else is left."""
-    step, _ = await ctx.state.get()
+    written is kept, to go on with after the answer (True), also one the number question
+    carried (the question ends); anything else is left."""
+    step, data = await ctx.state.get()
     if step in report.STEPS:
         return True
+    if step == status.ASK_NUMBER:
+        return await status.end_question(ctx, data)
     if step is not None:
         await ctx.state.clear()
     return False
@@ -275,9 +307,10 @@ async def _global_button(ctx: Ctx) -> bool:
         await (menu.help_(ctx) if data == "m:help" else menu.ask_language(ctx))
         await (_say_kept(ctx) if data == "m:help" else _aside(ctx))
         return True
+    if data == "m:check":
+        await status.ask_number(ctx, await _draft(ctx))  # a report being written waits
+        return True
     await _leave_report(ctx)
     if data == "m:report":
         await report.start(ctx)
-    elif data == "m:check":
-        await status.ask_number(ctx)
     return True

@@ -12,14 +12,47 @@ from storage import followers
 from storage.models import Ticket
 
 ASK_NUMBER = "status:number"
+# The question's state carries the report being written when it was asked (its step and
+# draft), given back once the question ends: the menu's Look up dropped that report.
+KEPT = "kept"
+
+Kept = tuple[str, dict[str, object]]
 
 
-async def ask_number(ctx: Ctx) -> None:
-    await ctx.state.set(ASK_NUMBER, {})
-    await ctx.reply(ctx.t("status-ask-number"))
+async def ask_number(ctx: Ctx, kept: Kept | None = None) -> None:
+    """Ask for a ticket's number; ``kept``, a report being written, waits for the answer."""
+    if kept is None:
+        await ctx.state.set(ASK_NUMBER, {})
+        await ctx.reply(ctx.t("status-ask-number"))
+        return
+    step, draft = kept
+    await ctx.state.set(ASK_NUMBER, {KEPT: {"step": step, "draft": draft}})
+    await ctx.reply("\n".join([ctx.t("status-ask-number"), ctx.t("status-report-waits")]))
 
 
-async def on_number_step(ctx: Ctx) -> None:
+def kept_report(data: dict[str, object]) -> Kept | None:
+    """The report being written that the number question carries (ask_number), if any."""
+    kept = data.get(KEPT)
+    if not isinstance(kept, dict):
+        return None
+    step, draft = kept.get("step"), kept.get("draft")
+    if not isinstance(step, str) or not isinstance(draft, dict):
+        return None
+    return step, draft
+
+
+async def end_question(ctx: Ctx, data: dict[str, object]) -> bool:
+    """The number question ends: the report it carried is the step again (True, and the
+    caller says so), or nothing is."""
+    kept = kept_report(data)
+    if kept is None:
+        await ctx.state.clear()
+        return False
+    await ctx.state.set(*kept)
+    return True
+
+
+async def on_number_step(ctx: Ctx, data: dict[str, object]) -> None:
     if ctx.event.kind is Kind.BUTTON:
         # An old button pressed meanwhile gets its answer: unanswered, its spinner turned
         # on the resident's screen.
@@ -34,7 +67,8 @@ async def on_number_step(ctx: Ctx) -> None:
     if ctx.event.kind is not Kind.TEXT:
         # A photo, a place: no number, and likely a problem to report. The question ends and
         # the menu says what the bot does (each was met with "type the number", again and
-        # again, since the question stays open after "not found").
+        # again, since the question stays open after "not found"). With a report carried,
+        # the caller hands it the event instead (handlers.routes).
         await ctx.state.clear()
         await menu.show_menu(ctx, "fallback")
         return
@@ -49,8 +83,10 @@ async def on_number_step(ctx: Ctx) -> None:
         else:
             await ctx.reply(ctx.t("status-ask-number"))
         return
-    await ctx.state.clear()
+    carried = await end_question(ctx, data)
     await _show(ctx, ticket)
+    if carried:
+        await ctx.reply(ctx.t("report-kept"))
 
 
 async def show(ctx: Ctx, typed: str) -> None:

@@ -249,10 +249,10 @@ async def test_status_and_my_in_the_middle_of_a_report_keep_the_draft(world: Wor
     r = await at_photos(world)
     assert "vẫn được giữ" in await said_after(world, r, "/status ZZZZ-999")
     assert "vẫn được giữ" in await said_after(world, r, "/my")
-    await world.say(r, "/status")  # no number: how to ask, not a step in place of the report's
-    usage, kept = await world.replies(r, 2)
-    assert "/status ABCD-EFG" in plain(usage) and "vẫn được giữ" in plain(kept)
-    await world.emu.send_photo(r, jpeg())
+    await world.say(r, "/status")  # no number: asked for, the report waiting meanwhile
+    asked = plain(await world.reply(r))
+    assert "gõ mã số phản ánh" in asked and "vẫn được giữ" in asked
+    await world.emu.send_photo(r, jpeg())  # not a number: the report's, at its step
     assert "1/5" in plain(await world.reply(r))
 
 
@@ -260,7 +260,7 @@ async def test_leaving_a_report_at_the_place_step_takes_its_keys_away(world: Wor
     """The place step shows keys under the input field (send location, cancel): /cancel, or
     a menu button that leaves the report, takes them away rather than leave keys that now
     lead nowhere."""
-    for leave in ("/cancel", "m:check"):
+    for leave in ("/cancel", "m:report"):
         r = await at_photos(world)
         await world.press(r, world.emu.bot_messages(r.id)[-1], "r:skip")
         await world.reply(r)

@@ -172,15 +172,74 @@ async def test_cancel_leaves_the_wizard_at_any_step(world: World) -> None:
     assert "chưa hiểu" in plain(await world.reply(world.resident))
 
 
-async def test_menu_button_leaves_the_wizard(world: World) -> None:
-    await world.say(world.resident, "/start")
-    _, menu = await world.replies(world.resident, 2)
-    await world.press(world.resident, await world.open_report(world.resident), "r:cat:roads")
-    await world.reply(world.resident)
-    await world.press(world.resident, menu, "m:check")  # a question of its own: the report goes
-    left, answer = await world.replies(world.resident, 2)
-    assert "Đã dừng phản ánh" in plain(left)
-    assert "gõ mã số phản ánh" in plain(answer)
+async def test_the_menus_look_up_keeps_the_report_being_written(world: World) -> None:
+    """The menu's Look up asks for a number, a question of its own, and dropped the report
+    being written for it ("Stopped the unfinished report"): it waits, and comes back once
+    the ticket is shown."""
+    r = world.resident
+    number = await world.report(photos=0)
+    await world.say(r, "/start")
+    _, menu = await world.replies(r, 2)
+    await world.press(r, await world.open_report(r), "r:cat:roads")
+    await world.reply(r)
+    await world.press(r, menu, "m:check")
+    asked = plain(await world.reply(r))
+    assert "gõ mã số phản ánh" in asked and "vẫn được giữ" in asked
+    await world.say(r, number.lower())
+    shown, kept = await world.replies(r, 2)
+    assert number in plain(shown) and "vẫn được giữ" in plain(kept)
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")  # the report's description
+    assert "ảnh hiện trường" in plain(await world.reply(r))
+
+
+async def test_a_reports_button_pressed_while_a_number_is_asked_for_is_the_reports(
+    world: World,
+) -> None:
+    """The photos' Skip, still on the screen, pressed once the number was asked for: the
+    report goes on (it was "no longer active", the number asked again)."""
+    r = await at_photos(world)
+    photos = world.emu.bot_messages(r.id)[-1]
+    await world.say(r, "/menu")
+    menu, _ = await world.replies(r, 2)  # the menu, and the report kept
+    await world.press(r, menu, "m:check")
+    await world.reply(r)
+    await world.press(r, photos, "r:skip")
+    assert "vị trí" in plain(await world.reply(r))
+
+
+async def test_the_number_question_gives_back_the_report_it_carried(world: World) -> None:
+    """While a number is asked for, a report being written waits: /cancel ends the question
+    and gives the report back, a place shared goes to the report, a number not found asks
+    again, the place step's cancel key cancels the report, and a new report leaves it."""
+    r = world.resident
+    await at_place(world, r)
+    await world.say(r, "/status")
+    assert "vẫn được giữ" in plain(await world.reply(r))
+    await world.say(r, "/cancel")
+    said = plain(await world.reply(r))
+    assert "Đã dừng việc đang làm" in said and "vẫn được giữ" in said
+    await world.say(r, "/status")
+    await world.reply(r)
+    await world.say(r, "ZZZZ-999")
+    assert "Không tìm thấy" in plain(await world.reply(r))
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)  # the keys under the field still work
+    _, confirm = await world.replies(r, 2)
+    assert "Hoàn Kiếm" in plain(confirm)
+
+    await world.say(r, "/cancel")
+    await world.replies(r, 2)  # stopped, and the menu
+    await at_place(world, r)
+    await world.say(r, "/status")
+    await world.reply(r)
+    await world.say(r, "❌ Hủy")  # the place step's key, shown under the field all along
+    assert "Đã hủy phản ánh đang soạn" in plain(await world.reply(r))
+
+    await at_place(world, r)
+    await world.say(r, "/status")
+    await world.reply(r)
+    await world.say(r, "/report")
+    left = plain((await world.replies(r, 2))[0])
+    assert "Đã dừng phản ánh đang soạn" in left
 
 
 async def test_a_look_at_ones_tickets_from_the_menu_keeps_the_report_being_written(
