@@ -166,6 +166,21 @@ async def on_reason(ctx: Ctx, ticket: Ticket, link: MessageLink) -> None:
     )
 
 
+async def refused_now(ctx: Ctx, link: MessageLink) -> str | None:
+    """Why the extension its prompt asks a reason for can no longer be made (the deadline
+    passed meanwhile, say), or None while a reason would still make it."""
+    ticket = await ctx.repo.ticket_fresh(link.ticket_id)
+    if ticket is None:
+        return None
+    days = int((link.extra or {}).get("days", "0"))
+    status, extended, overdue = Status(ticket.status), ticket.extended, _overdue(ctx, ticket)
+    try:
+        check_extension(status, extended, days, None, overdue=overdue)
+    except ExtensionRefused as refused:
+        return refusal(ctx.group_t(), refused, ticket)
+    return None
+
+
 async def _lost_to(ctx: Ctx, ticket_id: int, unit: str) -> str:
     """Why an extension the ticket allowed a moment before did not apply: it was transferred
     to another unit, closed, or extended by a colleague meanwhile."""

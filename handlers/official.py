@@ -109,6 +109,13 @@ async def _edited_answer(ctx: Ctx, link: MessageLink) -> None:
     if waiting is None or not await _asks_still(ctx, waiting):
         await ctx.reply(t("prompt-edit-too-late"), reply_to=ctx.event.message_id)
         return
+    # An extension past its deadline: refused, whatever the reason (it was asked for again,
+    # then the reason replying to that refused as overdue).
+    extending = waiting.purpose == extension.PROMPT
+    refused = await extension.refused_now(ctx, waiting) if extending else None
+    if refused is not None:
+        await ctx.reply(refused, reply_to=ctx.event.message_id)
+        return
     if waiting.purpose != "prompt-resolve":
         await prompts.ask_again(ctx, waiting, t("prompt-edit-not-taken"))
         return

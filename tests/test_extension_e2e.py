@@ -311,3 +311,20 @@ async def test_editing_an_extension_reason_once_the_ticket_is_rejected_asks_for_
     said_now = plain(notice)
     assert "bằng nội dung mới" not in said_now, said_now  # not "reply with the new version"
     assert said_now == world.text(world.official, "prompt-edit-too-late"), said_now
+
+
+async def test_editing_an_extension_reason_after_the_deadline_says_it_is_overdue(
+    world: World,
+) -> None:
+    """ "ok" given as the reason (refused: too short), then edited into one once the deadline
+    had passed: the bot asked for the new version as a reply, then refused that as overdue.
+    The edit is answered with the refusal at once."""
+    number, _card, prompt = await _extension_asked(world)
+    short = await world.say(world.official, "ok", chat=world.hoan_kiem, reply_to=prompt)
+    await world.reply(world.hoan_kiem)  # too short
+    world.clock.advance(days=30)
+    await world.emu.edit_text(world.official, short, "Chờ vật tư thay thế.")
+    said = plain(await world.reply(world.hoan_kiem))
+    assert "đã quá hạn" in said and number in said, said
+    assert "bằng nội dung mới" not in said, said
+    assert not (await ticket_of(world, number)).extended
