@@ -102,6 +102,17 @@ class Ctx:
             self.event.chat_id, text, markup=markup, reply_to=self.answer_reply_to(reply_to)
         )
 
+    async def reply_about(self, ticket_id: int, text: str, *, markup: Markup | None = None) -> Sent:
+        """Say ``text`` about a ticket in the resident's chat, linked to it: a reply to it is
+        a follow-up for that ticket (handlers.followup), as the help says of the bot's every
+        message about one. Committed after it is sent (CommitFirst commits before)."""
+        sent = await self.reply(text, markup=markup)
+        await self.repo.link(
+            self.event.channel, self.event.chat_id, sent.message_id, ticket_id, "resident"
+        )
+        await self.repo.commit()
+        return sent
+
     def answer_reply_to(self, reply_to: str | None = None) -> str | None:
         """What an answer to the event replies to: ``reply_to``; or, for an event in a group's
         topic, the event itself, so that the answer lands in that topic (a messenger shows a

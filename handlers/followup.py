@@ -77,7 +77,7 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
     if refused is not None:
         said = f"{refused}\n{said}"
     if Status(ticket.status) is not Status.RESOLVED:
-        await ctx.reply(said)
+        await ctx.reply_about(ticket.id, said)  # a reply to this adds more
         return
     # "Not fixed yet" written instead of pressed went to the unit only, and the ticket closed
     # by itself as if fixed: the way to reopen it is said, with the verdict's buttons (the
@@ -87,7 +87,7 @@ async def handle(ctx: Ctx, link: MessageLink) -> None:
     )
     rows = verdict.verdict_rows(ticket)
     markup = Choices(tuple(tuple(Button(ctx.t(k), data) for k, data in row) for row in rows))
-    await ctx.reply(f"{said}\n{hint}", markup=markup)
+    await ctx.reply_about(ticket.id, f"{said}\n{hint}", markup=markup)
 
 
 async def _album_rest(ctx: Ctx, ticket: Ticket, key: str | None, text: str) -> None:

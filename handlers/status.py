@@ -123,11 +123,9 @@ async def _show(ctx: Ctx, ticket: Ticket) -> None:
         await ctx.reply(render.public_summary(ctx.t, ticket, directory))
         return
     events = await ctx.repo.events_of(ticket.id)
-    sent = await ctx.reply(render.reporter_details(ctx.t, ticket, events, directory))
-    await ctx.repo.link(
-        ctx.event.channel, ctx.event.chat_id, sent.message_id, ticket.id, "resident"
+    sent = await ctx.reply_about(
+        ticket.id, render.reporter_details(ctx.t, ticket, events, directory)
     )
-    await ctx.repo.commit()
     photos = [await ctx.services.media.get(p.media_key) for p in ticket.photos]
     chat = ctx.event.chat_id
     if len(photos) == 1:

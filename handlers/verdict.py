@@ -255,7 +255,7 @@ async def on_comment(ctx: Ctx, link: MessageLink) -> None:
     )
     await ctx.repo.forget_prompt(link)
     await ctx.repo.commit()
-    await ctx.reply(t("rating-comment-thanks", number=render.number(ticket)))
+    await ctx.reply_about(ticket.id, t("rating-comment-thanks", number=render.number(ticket)))
 
 
 def rating_label(t: Translator, rating: str | None) -> str:

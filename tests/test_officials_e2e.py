@@ -119,6 +119,23 @@ async def test_resident_reply_is_posted_to_the_group_as_a_reply_to_the_card(worl
     assert "Cảm ơn, đã ghi nhận." in plain(await world.reply(world.resident))
 
 
+async def test_a_reply_to_the_bots_thanks_for_a_follow_up_is_a_follow_up_too(
+    world: World,
+) -> None:
+    """The help says a reply to the bot's message about a ticket adds to it: one to "your
+    information was passed on" was answered "Sorry, I did not understand", the words kept
+    from the unit."""
+    number = await world.report(photos=0)
+    await card_of(world, number)
+    confirmation = world.emu.bot_messages(world.resident.id)[-1]
+    await world.say(world.resident, "Bổ sung: ổ gà nằm sát vạch kẻ đường.", reply_to=confirmation)
+    thanks = await world.reply(world.resident)
+    await world.reply(world.hoan_kiem)
+    await world.say(world.resident, "Và có một ổ gà nữa cách đó 5 m.", reply_to=thanks)
+    assert "Đã chuyển thông tin bổ sung" in plain(await world.reply(world.resident))
+    assert "cách đó 5 m" in plain(await world.reply(world.hoan_kiem))
+
+
 async def test_accept_then_resolve_with_a_note_and_an_after_photo(world: World) -> None:
     number = await world.report(photos=0)
     card = await card_of(world, number)

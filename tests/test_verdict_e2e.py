@@ -63,6 +63,12 @@ async def test_fixed_closes_the_ticket_then_a_rating_and_comment_reach_the_unit(
     assert (ticket.status, ticket.rating) == ("closed", "acceptable")
     assert ticket.rating_comment == "Làm nhanh <nhưng> còn bẩn."
     assert ticket.closed_at is not None
+    # A reply to that thanks is about the ticket too: it reaches the unit (it was answered
+    # "Sorry, I did not understand").
+    thanks = world.emu.bot_messages(world.resident.id)[-1]
+    await world.say(world.resident, "Góc phố vẫn còn rác.", reply_to=thanks)
+    assert "Đã chuyển thông tin bổ sung" in plain(await world.reply(world.resident))
+    assert "Góc phố vẫn còn rác." in plain(await world.reply(world.hoan_kiem))
 
 
 async def test_not_fixed_reopens_with_a_new_deadline_and_tells_unit_and_supervisors(
