@@ -113,6 +113,14 @@ async def handle(ctx: Ctx, step: str, draft: Draft) -> None:
         await ctx.state.set(PHOTOS, draft)
         await _on_photos(ctx, draft, data)
         return
+    shared = ev.latitude is not None and ev.longitude is not None
+    if ev.kind is Kind.LOCATION and step == REVIEW and shared:
+        # A place shared at the review: the place changed, as its button changes it (it was
+        # answered with the review's question alone, the place lost); the unit is asked
+        # about again, and the review comes back after it.
+        draft["pin"] = [ev.latitude, ev.longitude, ev.text.strip()[:ADDRESS_MAX]]
+        await _to_place(ctx, draft)
+        return
     if ev.kind is Kind.PHOTO and ev.album_id is not None and step not in _TAKE_PHOTOS:
         # An album where no photo is asked for: said once, at its first picture, not once a
         # picture (up to ten of the same prompt).
@@ -268,7 +276,7 @@ async def _on_category(ctx: Ctx, draft: Draft, data: str) -> None:
     category = categories.get(data.removeprefix("r:cat:")) if data.startswith("r:cat:") else None
     if category is None:
         await _stale_button(ctx)
-        said = _text_before_category(ctx, draft)
+        said = _text_before_category(ctx, draft) + _place_before_category(ctx, draft)
         if said:
             await ctx.state.set(CATEGORY, draft)
         said.append(ctx.t("reprompt-category"))
@@ -331,6 +339,19 @@ def _caption_before_category(ctx: Ctx, draft: Draft) -> list[str]:
         return []  # (the description is asked next, with its limits)
     draft["description"] = caption
     return [ctx.t("report-caption-is-description")]
+
+
+def _place_before_category(ctx: Ctx, draft: Draft) -> list[str]:
+    """A place shared before the category is chosen (on site, residents share it first): it
+    was dropped with "choose a category". Kept, as where the description is asked
+    (_place_before_description), and taken once the photos are done. What was done, to say."""
+    ev = ctx.event
+    if ev.kind is not Kind.LOCATION or ev.latitude is None or ev.longitude is None:
+        return []
+    if _reviewable(draft):  # a category changed from the review: the place is asked after it
+        return []
+    draft["pin"] = [ev.latitude, ev.longitude, ev.text.strip()[:ADDRESS_MAX]]
+    return [ctx.t("report-place-kept-category")]
 
 
 def _text_before_category(ctx: Ctx, draft: Draft) -> list[str]:

@@ -1343,3 +1343,37 @@ async def test_a_caption_of_blank_characters_at_the_photos_step_is_not_added(wor
     await world.emu.send_photo(r, jpeg(), caption="\u2800\u3164\u200b\u2800")
     said = plain(await world.reply(r))
     assert "1/5" in said and "mô tả" not in said, said
+
+
+async def test_a_place_shared_before_the_category_is_kept_for_its_step(world: World) -> None:
+    """On site, residents share the place first: before the category it was answered
+    "choose a category", and lost; the place was asked again after the photos. It is kept,
+    as where the description is asked, and taken once the photos are done."""
+    r = world.resident
+    await world.open_report(r)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    said = await world.reply(r)
+    assert "Đã nhận địa điểm" in plain(said) and "lĩnh vực" in plain(said)
+    await world.press(r, said, "r:cat:roads")
+    await world.reply(r)
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")
+    await world.press(r, await world.reply(r), "r:skip")
+    received, confirm = await world.replies(r, 2)
+    assert "Đã nhận địa điểm" in plain(received) and "Phường Hoàn Kiếm" in plain(confirm)
+
+
+async def test_a_place_shared_at_the_review_changes_the_place(world: World) -> None:
+    """The review answered a place shared there with its question alone, the place lost;
+    it changes the place, as the review's Place button does, and the unit is asked again."""
+    r = world.resident
+    await at_place(world, r, category="roads", description="Ổ gà lớn trước số 12 Tràng Thi.")
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    assert "Phường Hoàn Kiếm" in plain(await world.reply(r))  # the review
+    await world.emu.send_location(r, *BA_DINH_SQUARE)
+    _, confirm = await world.replies(r, 2)
+    assert "Ba Đình" in plain(confirm)
+    await world.press(r, confirm, "r:ok")
+    review = plain(await world.reply(r))
+    assert "Ba Đình" in review and "Hoàn Kiếm" not in review, review
