@@ -78,9 +78,30 @@ async def start(ctx: Ctx) -> None:
     if not ctx.resident.privacy_seen:
         await privacy.notice(ctx)
         return
-    draft: Draft = {"key": uuid.uuid4().hex, "photos": [], "albums": []}
+    draft = _new_draft()
     await ctx.state.set(CATEGORY, draft)
     await ask_category(ctx, draft)
+
+
+async def begin_with(ctx: Ctx) -> None:
+    """A photo or a place sent outside any step, most often the problem itself: a report
+    begins with it, kept for its step as before the category (it got "Sorry, I did not
+    understand" and the menu, and was sent again after /report). Before a first report the
+    privacy notice comes first, and nothing is kept before it is agreed to."""
+    assert ctx.resident is not None
+    if not ctx.resident.privacy_seen:
+        await start(ctx)
+        return
+    if not await may_report(ctx):
+        return
+    draft = _new_draft()
+    await ctx.state.set(CATEGORY, draft)
+    await ctx.reply(ctx.t("report-begun"))
+    await handle(ctx, CATEGORY, draft)
+
+
+def _new_draft() -> Draft:
+    return {"key": uuid.uuid4().hex, "photos": [], "albums": []}
 
 
 async def handle(ctx: Ctx, step: str, draft: Draft) -> None:

@@ -9,8 +9,8 @@ Channels call ``handle(ctx)`` once per event. The order matters and is the same 
    always work, whatever step the resident is at (handlers.menu, handlers.status);
 3. a reply to the bot's message about a ticket is a follow-up for that ticket (handlers.followup);
 4. then the step the resident is at: the report wizard (handlers.report) or a status question;
-5. a ticket number typed on its own is looked up (handlers.status); anything else gets the
-   menu, never silence.
+5. a photo or a place begins a report with it (handlers.report); a ticket number typed on its
+   own is looked up (handlers.status); anything else gets the menu, never silence.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ from locales import pick_language, translator
 from storage.models import Resident
 
 log = logging.getLogger(__name__)
+
+# What, sent outside any step, is the problem itself: a report begins with it (report.begin_with).
+BEGINS_A_REPORT = (Kind.PHOTO, Kind.LOCATION)
 
 
 async def handle(ctx: Ctx) -> None:
@@ -98,10 +101,17 @@ async def handle(ctx: Ctx) -> None:
             await ctx.state.set(*kept)
             await report.handle(ctx, *kept)
             return
+        if kept is None and ev.kind in BEGINS_A_REPORT:  # no number: the question ends
+            await ctx.state.clear()
+            await report.begin_with(ctx)
+            return
         await status.on_number_step(ctx, data)
         return
     if ev.kind is Kind.BUTTON:
         await ctx.answer_button(ctx.t("button-stale"))
+        return
+    if ev.kind in BEGINS_A_REPORT and step is None:
+        await report.begin_with(ctx)
         return
     if ev.kind is Kind.TEXT and await status.show_number_alone(ctx):
         return  # a number typed on its own is asked after, as /status NUMBER

@@ -65,10 +65,10 @@ async def on_number_step(ctx: Ctx, data: dict[str, object]) -> None:
         await ctx.reply(ctx.t("status-ask-number"))
         return
     if ctx.event.kind is not Kind.TEXT:
-        # A photo, a place: no number, and likely a problem to report. The question ends and
-        # the menu says what the bot does (each was met with "type the number", again and
-        # again, since the question stays open after "not found"). With a report carried,
-        # the caller hands it the event instead (handlers.routes).
+        # A sticker, a voice message: no number. The question ends and the menu says what the
+        # bot does (each was met with "type the number", again and again, since the question
+        # stays open after "not found"). A photo or a place begins a report instead, or goes
+        # to the report the question carried (handlers.routes).
         await ctx.state.clear()
         await menu.show_menu(ctx, "fallback")
         return

@@ -1377,3 +1377,47 @@ async def test_a_place_shared_at_the_review_changes_the_place(world: World) -> N
     await world.press(r, confirm, "r:ok")
     review = plain(await world.reply(r))
     assert "Ba Đình" in review and "Hoàn Kiếm" not in review, review
+
+
+async def test_a_photo_sent_outside_a_report_begins_one(world: World) -> None:
+    """Many send the photo of the problem straight away, its description as the caption: it
+    got "Sorry, I did not understand" and the menu, and had to be sent again after /report.
+    A report begins with it, both kept; before a first report the privacy notice comes
+    first, and nothing is kept before it is agreed to."""
+    r = world.resident
+    await world.emu.send_photo(r, jpeg(), caption="Ổ gà lớn trước số 12 Tràng Thi.")
+    notice = await world.reply(r)
+    assert "p:ok" in str(notice.get("reply_markup")), plain(notice)
+    await world.press(r, notice, "p:ok")
+    await world.reply(r)  # the category asked: the photo was not kept
+    await world.say(r, "/cancel")
+    await world.replies(r, 2)
+
+    await world.emu.send_photo(r, jpeg(), caption="Ổ gà lớn trước số 12 Tràng Thi.")
+    begun, kept = await world.replies(r, 2)
+    assert "phản ánh mới" in plain(begun)
+    assert "Đã nhận ảnh" in plain(kept) and "r:cat:" in str(kept.get("reply_markup"))
+    await world.press(r, kept, "r:cat:roads")
+    await world.press(r, await world.reply(r), "r:done")  # the caption was the description
+    await world.reply(r)  # the place asked
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    _, confirm = await world.replies(r, 2)
+    await world.press(r, confirm, "r:ok")
+    review = plain(await world.reply(r))
+    assert "Ổ gà lớn trước số 12 Tràng Thi." in review and "Ảnh: 1" in review, review
+
+
+async def test_a_place_shared_outside_a_report_begins_one(world: World) -> None:
+    r = world.resident
+    await world.open_report(r)
+    await world.say(r, "/cancel")
+    await world.replies(r, 2)
+    await world.emu.send_location(r, *HOAN_KIEM_LAKE)
+    begun, kept = await world.replies(r, 2)
+    assert "phản ánh mới" in plain(begun) and "Đã nhận địa điểm" in plain(kept)
+    await world.press(r, kept, "r:cat:roads")
+    await world.reply(r)
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")
+    await world.press(r, await world.reply(r), "r:skip")
+    _, confirm = await world.replies(r, 2)  # the place kept: its unit asked about at once
+    assert "Phường Hoàn Kiếm" in plain(confirm)
