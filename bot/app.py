@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramAPIError,
@@ -26,6 +25,7 @@ from aiogram.types import BotCommand, BotCommandScopeAllGroupChats
 from aiogram.utils.token import extract_bot_id
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.api_session import ApiSession
 from bot.boundaries import load_locator
 from bot.channels.telegram import CHANNEL, METHODS, TelegramChannel, make_router
 from bot.delivery import Sender, SenderConfig
@@ -218,7 +218,7 @@ async def build_app(
     # After aiogram's own outer middlewares (errors, FSM): it times the handling itself.
     dispatcher.update.outer_middleware(UpdateMetrics(metrics))
     shared_state = is_redis_storage(dispatcher.storage)
-    api = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    api = ApiSession(TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(token=token, session=api)
     build_now((*METHODS, RawUpdates))  # before any update: the first residents do not wait for it
     sender = Sender(
