@@ -300,6 +300,12 @@ async def _global_button(ctx: Ctx) -> bool:
         await menu.set_language(ctx, data[2:])
         await _say_kept(ctx)
         return True
+    if data.startswith(status.SHOW):  # a ticket's button under /my: a look aside, as /status
+        writing = await _aside(ctx)
+        await status.on_show_button(ctx)
+        if writing:
+            await ctx.reply(ctx.t("report-kept"))
+        return True
     if data.startswith(("vd:", "rt:")):  # the resident's verdict on a resolution, their rating
         await verdict.on_button(ctx)
         return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from bot.channels.base import Kind
+from bot.channels.base import Button, Choices, Kind
 from domain.ticket_numbers import normalise, numbers_in
 from handlers import menu, render
 from handlers.context import Ctx
@@ -181,7 +181,23 @@ async def my_tickets(ctx: Ctx) -> None:
         if following > len(followed):  # they were cut at ten without a word
             lines.append(ctx.t("my-followed-more", count=following - len(followed)))
     lines.append(ctx.t("my-hint"))
-    await ctx.reply("\n".join(lines))
+    # A button for each ticket listed: its details a tap away, no number to type on a phone.
+    shown = [render.number(ticket) for ticket in [*own, *followed]]
+    buttons = [Button(f"🔎 {number}", f"{SHOW}{number}") for number in shown]
+    rows = tuple(
+        tuple(buttons[i : i + BUTTONS_A_ROW]) for i in range(0, len(buttons), BUTTONS_A_ROW)
+    )
+    await ctx.reply("\n".join(lines), markup=Choices(rows))
+
+
+SHOW = "st:"  # a button of /my's list: the ticket, as /status NUMBER shows it
+BUTTONS_A_ROW = 3
+
+
+async def on_show_button(ctx: Ctx) -> None:
+    """A ticket's button under /my's list: shown as /status NUMBER shows it."""
+    await ctx.answer_button()
+    await show(ctx, (ctx.event.button_data or "").removeprefix(SHOW))
 
 
 def _my_line(ctx: Ctx, ticket: Ticket) -> str:

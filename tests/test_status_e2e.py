@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from storage.models import Ticket
-from tests.world import World, card_of, copy_ticket, jpeg, plain
+from tests.world import World, buttons, card_of, copy_ticket, jpeg, plain
 
 
 async def test_reporter_sees_description_photos_and_history(world: World) -> None:
@@ -46,6 +46,26 @@ async def test_check_a_ticket_from_the_menu(world: World) -> None:
     await world.reply(world.stranger)
     await world.say(world.stranger, number)
     assert number in plain(await world.reply(world.stranger))
+
+
+async def test_each_ticket_in_my_list_is_a_tap_away(world: World) -> None:
+    """/my listed numbers to be typed again after /status, on a phone; each now has a button
+    that shows it as /status does, and a report being written stays."""
+    first = await world.report(photos=0)
+    second = await world.report(photos=0, description="Vỉa hè bị lấn chiếm để bán hàng.")
+    r = world.resident
+    await world.settle()
+    await world.say(r, "/my")
+    listing = await world.reply(r)
+    assert sorted(buttons(listing)) == sorted([f"🔎 {first}", f"🔎 {second}"])
+    await world.press(r, await world.open_report(r), "r:cat:roads")
+    await world.reply(r)
+    await world.press(r, listing, f"🔎 {first}")
+    shown, kept = await world.replies(r, 2)
+    assert first in plain(shown) and "Diễn biến" in plain(shown)
+    assert "vẫn được giữ" in plain(kept)
+    await world.say(r, "Ổ gà lớn trước số 12 Tràng Thi.")  # the report goes on
+    assert "ảnh hiện trường" in plain(await world.reply(r))
 
 
 async def test_my_tickets_lists_the_residents_own(world: World) -> None:
