@@ -37,8 +37,9 @@ chromium:
 test: install chromium test-sqlite test-postgres lint
 
 # Three processes (-n 3) on these 2-core machines: the end-to-end tests mostly wait on sockets
-# (the SQLite run took 5.4 min against 8.2 with -n 2, 2026-12-01), and each process gets its
-# own SQLite files, PostgreSQL database and Redis number (tests/backends.py).
+# (the SQLite run took 163 s against 228 with -n 2, 2026-12-01, 14204ac; -n 4 took 138 s, and
+# PostgreSQL + Redis 211 against 245, but loads a slow machine more for little), and each
+# process gets its own SQLite files, PostgreSQL database and Redis number (tests/backends.py).
 test-sqlite:
 	$(BIN)/python -m pytest -q -n 3
 
